@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Builds the FAISS addons with node-gyp against Debian's libfaiss (see binding.gyp).
+// Idempotent: does nothing when both .node files are newer than every source.
+// Usage: node native/faiss/build.mjs [--force]
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const faissNodeDir = path.dirname(require.resolve('faiss-node/package.json'));
+const sources = [
+  path.join(here, 'binding.gyp'),
+  path.join(here, 'src/podbrain_faiss.cc'),
+  path.join(here, 'src/idx_t_compat.h'),
+  path.join(faissNodeDir, 'src/faiss.cc'),
+];
+const ours = path.join(here, 'build/Release/podbrain_faiss.node');
+const builtFaissNode = path.join(here, 'build/Release/faiss-node.node');
+// faiss-node's lib/index.js loads require('bindings')('faiss-node'), which looks in build/Release.
+const faissNodeTarget = path.join(faissNodeDir, 'build/Release/faiss-node.node');
+
+const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : 0);
+const newestSource = Math.max(...sources.map(mtime));
+const upToDate = [ours, builtFaissNode].every((f) => mtime(f) > newestSource);
+
+if (!process.argv.includes('--force') && upToDate) {
+  console.log('faiss addons up to date');
+} else {
+  // Node's headers ship with the Debian/NodeSource package under <prefix>/include/node; no download.
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  if (!existsSync(path.join(prefix, 'include/node/node_api.h'))) {
+    throw new Error(`node headers not found under ${prefix}/include/node (install the nodejs dev headers)`);
+  }
+  const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
+  const jobs = process.env.JOBS ?? '2';
+  execFileSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${prefix}`, `--jobs=${jobs}`], { cwd: here, stdio: 'inherit' });
+}
+if (mtime(faissNodeTarget) < mtime(builtFaissNode)) {
+  mkdirSync(path.dirname(faissNodeTarget), { recursive: true });
+  copyFileSync(builtFaissNode, faissNodeTarget);
+  console.log(`installed ${path.relative(process.cwd(), faissNodeTarget)}`);
+}

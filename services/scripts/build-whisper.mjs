@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Builds whisper-cli (and the vad-speech-segments example when the bundled source has it) from the
+// whisper.cpp source bundled in nodejs-whisper, into services/native/whisper/build. We spawn the binary
+// ourselves (src/asr/whisper/whisper-cli.ts) instead of using nodejs-whisper's shelljs wrapper.
+// CPU by default; WHISPER_CUDA=1 adds -DGGML_CUDA=1. Idempotent: skips when the binaries are newer
+// than the source tree's CMakeLists and the recorded flags match.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const servicesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(path.join(servicesDir, 'package.json'));
+const source = path.join(path.dirname(require.resolve('nodejs-whisper/package.json')), 'cpp', 'whisper.cpp');
+const buildDir = process.env.WHISPER_BUILD_DIR ?? path.join(servicesDir, 'native', 'whisper', 'build');
+const cuda = process.env.WHISPER_CUDA === '1';
+const force = process.argv.includes('--force');
+
+if (!existsSync(path.join(source, 'CMakeLists.txt'))) {
+  console.error(`build-whisper: whisper.cpp source not found at ${source} (is nodejs-whisper installed?)`);
+  process.exit(1);
+}
+const hasVadExample = existsSync(path.join(source, 'examples', 'vad-speech-segments', 'CMakeLists.txt'));
+const targets = ['whisper-cli', ...(hasVadExample ? ['vad-speech-segments'] : [])];
+const binaries = targets.map((t) => path.join(buildDir, 'bin', t));
+const flags = [
+  '-DCMAKE_BUILD_TYPE=Release',
+  '-DBUILD_SHARED_LIBS=OFF',
+  '-DWHISPER_BUILD_TESTS=OFF',
+  '-DWHISPER_BUILD_SERVER=OFF',
+  '-DWHISPER_BUILD_EXAMPLES=ON',
+  '-DWHISPER_SDL2=OFF',
+  '-DWHISPER_CURL=OFF',
+  // Tuned to the building CPU by default; WHISPER_NATIVE=0 for portable binaries (an image built elsewhere).
+  `-DGGML_NATIVE=${process.env.WHISPER_NATIVE === '0' ? 'OFF' : 'ON'}`,
+  `-DGGML_CUDA=${cuda ? 'ON' : 'OFF'}`,
+];
+const stampFile = path.join(buildDir, 'podbrain-build.json');
+const stamp = JSON.stringify({ source, flags, targets });
+
+function upToDate() {
+  if (force || !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) return false;
+  const sourceTime = statSync(path.join(source, 'CMakeLists.txt')).mtimeMs;
+  return binaries.every((b) => existsSync(b) && statSync(b).mtimeMs >= sourceTime);
+}
+
+if (upToDate()) {
+  console.log(`build-whisper: up to date (${binaries.join(', ')})`);
+  process.exit(0);
+}
+
+function run(cmd, args) {
+  console.log(`build-whisper: ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.error) {
+    console.error(`build-whisper: cannot run ${cmd}: ${r.error.message} (install cmake and a C++ compiler)`);
+    process.exit(1);
+  }
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+mkdirSync(buildDir, { recursive: true });
+run('cmake', ['-S', source, '-B', buildDir, ...flags]);
+run('cmake', ['--build', buildDir, '--config', 'Release', '-j', String(os.availableParallelism()), '--target', ...targets]);
+for (const b of binaries) if (!existsSync(b)) (console.error(`build-whisper: ${b} was not produced`), process.exit(1));
+writeFileSync(stampFile, stamp);
+console.log(`build-whisper: built ${binaries.join(', ')}${cuda ? ' (CUDA)' : ' (CPU)'}`);

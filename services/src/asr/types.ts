@@ -1,0 +1,52 @@
+/** Transcript artifact (ARCHITECTURE §5), written as transcript.json by the transcribe stage. */
+export interface TranscriptSegment {
+  start_ms: number;
+  end_ms: number;
+  text: string;
+  speaker?: string;
+}
+
+export interface Transcript {
+  schema_version: 1;
+  episode_key: string;
+  /** 'whisper-cpp' | 'openai' | 'feed' */
+  engine: string;
+  model: string;
+  language: string | null;
+  duration_ms: number;
+  segments: TranscriptSegment[];
+  /** Share of detected speech covered by segments (0..1), null when not measured (e.g. publisher transcripts). */
+  speech_coverage: number | null;
+  status: 'valid' | 'degraded';
+  /** Why degraded: low coverage, repetition loop, ... */
+  quality: { reasons: string[]; repetition_ratio?: number };
+}
+
+/** What an ASR engine returns; the transcribe stage adds identity, coverage and quality. */
+export interface AsrResult {
+  engine: string;
+  model: string;
+  language: string | null;
+  segments: TranscriptSegment[];
+}
+
+export interface AsrInput {
+  /** 16 kHz mono PCM WAV made by the preprocess step (null for engines that don't need audio, e.g. `feed`). */
+  wavPath: string | null;
+  /** Duration of the audio (ms) when known. */
+  durationMs: number | null;
+  /** Publisher transcripts of the episode (for the `feed` engine). */
+  transcripts: import('../feeds/types').TranscriptRef[];
+  signal: AbortSignal;
+  onProgress?: (fraction: number) => void;
+}
+
+/** One ASR engine (ARCHITECTURE §6). `plan` says whether it can run here and what changes its output. */
+export interface AsrEngine {
+  readonly name: 'whisper-cpp' | 'openai' | 'feed';
+  /** null = usable for this input; otherwise why not (model missing, no transcript tag, ...). */
+  unavailableReason(input: Pick<AsrInput, 'transcripts'>): string | null;
+  /** Everything that changes the output (model, language, beam size, ...): part of the stage fingerprint. */
+  fingerprintParts(): Record<string, unknown>;
+  transcribe(input: AsrInput): Promise<AsrResult>;
+}

@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+import { registerDbCommands } from './db';
+import { registerDoctorCommand } from './doctor';
+import { registerEvalCommands } from './eval';
+import { registerFeedCommands } from './feed';
+import { registerModelsCommands } from './models';
+import { registerRunCommand } from './run';
+import { registerSearchCommand } from './search';
+import { registerTranscribeCommand } from './transcribe';
+
+export function registerCommands(program: Command): void {
+  registerRunCommand(program);
+  registerFeedCommands(program);
+  registerTranscribeCommand(program);
+  registerModelsCommands(program);
+  registerEvalCommands(program);
+  registerSearchCommand(program);
+  registerDoctorCommand(program);
+  registerDbCommands(program);
+}

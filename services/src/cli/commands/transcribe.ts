@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+// Filled in by the issue that owns `podbrain transcribe`.
+export function registerTranscribeCommand(_program: Command): void {}

@@ -1,0 +1,197 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The one config model shared by the CLI and every role.
+ *
+ * Precedence (lowest → highest): built-in defaults < YAML file (`--config FILE` or
+ * `PODBRAIN_CONFIG`) < environment variables < CLI flags.
+ *
+ * Every setting has exactly one env name (ARCHITECTURE §10a) and one dotted path in the
+ * YAML file (e.g. `feeds.maxBytes`). A bad value fails at start naming the env key, the
+ * YAML path and what was expected.
+ */
+
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) =>
+  typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v),
+);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const list = <T extends string>(values: readonly [T, ...T[]]) =>
+  z
+    .union([z.array(z.string()), z.string()])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values)).min(1));
+
+export const ASR_ENGINES = ['feed', 'whisper-cpp', 'openai'] as const;
+export const EMBEDDING_PROVIDERS = ['hash', 'openai', 'onnx'] as const;
+export const ROLES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker', 'cli'] as const;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** env name → [dotted path, schema, default]. The single source of truth for settings. */
+const SETTINGS = {
+  PODBRAIN_ROLE: ['role', z.enum(ROLES), 'cli'],
+  LOG_LEVEL: ['logLevel', z.enum(LOG_LEVELS), 'info'],
+  DATA_DIR: ['dataDir', z.string().min(1), './data'],
+  MODELS_DIR: ['modelsDir', z.string().min(1), './models'],
+  DATABASE_URL: ['databaseUrl', z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'), 'postgres://postgres@127.0.0.1:5432/podbrain'],
+  REDIS_URL: ['redisUrl', z.string().regex(/^rediss?:\/\//, 'a redis:// URL'), 'redis://127.0.0.1:6379'],
+  API_PORT: ['apiPort', int(1, 65535), 8100],
+  HEALTH_PORT: ['healthPort', int(0, 65535), 0],
+  AUTH_API_KEY: ['authApiKey', z.string(), ''],
+  ALLOW_PRIVATE_NETWORK: ['net.allowPrivateNetwork', bool, false],
+  HTTP_TIMEOUT_MS: ['net.timeoutMs', int(100), 30_000],
+  HTTP_MAX_REDIRECTS: ['net.maxRedirects', int(0, 20), 5],
+  HTTP_USER_AGENT: ['net.userAgent', z.string().min(1), 'podbrain/0.1 (+https://github.com/podbrain/podbrain)'],
+  FEED_MAX_BYTES: ['feeds.maxBytes', int(1024), 20 * 1024 * 1024],
+  FEED_POLL_CONCURRENCY: ['feeds.pollConcurrency', int(1, 256), 16],
+  AUDIO_MAX_BYTES: ['audio.maxBytes', int(1024), 2 * 1024 * 1024 * 1024],
+  DOWNLOAD_RETRIES: ['audio.downloadRetries', int(0, 10), 3],
+  ASR_ENGINES: ['asr.engines', list(ASR_ENGINES), 'feed,whisper-cpp'],
+  WHISPER_MODEL: ['asr.whisperModel', z.string().min(1), 'base.en'],
+  WHISPER_THREADS: ['asr.threads', int(1, 256), 4],
+  WHISPER_LANGUAGE: ['asr.language', z.string().min(2), 'auto'],
+  WHISPER_BEAM_SIZE: ['asr.beamSize', int(1, 16), 5],
+  WHISPER_VAD: ['asr.vad', bool, true],
+  ASR_MIN_COVERAGE: ['asr.minCoverage', z.coerce.number().min(0).max(1), 0.9],
+  OPENAI_API_KEY: ['openai.apiKey', z.string(), ''],
+  OPENAI_BASE_URL: ['openai.baseUrl', z.string().url().or(z.literal('')), ''],
+  OPENAI_ASR_MODEL: ['openai.asrModel', z.string().min(1), 'whisper-1'],
+  OPENAI_ASR_MAX_BYTES: ['openai.asrMaxBytes', int(1024), 25 * 1024 * 1024],
+  LLM_MODEL: ['llm.model', z.string(), ''],
+  LLM_CONTEXT_TOKENS: ['llm.contextTokens', int(512), 8192],
+  LLM_MAX_RETRIES: ['llm.maxRetries', int(0, 10), 3],
+  EMBEDDINGS_PROVIDER: ['embeddings.provider', z.enum(EMBEDDING_PROVIDERS), 'hash'],
+  EMBEDDINGS_MODEL: ['embeddings.model', z.string(), ''],
+  EMBEDDINGS_DIM: ['embeddings.dim', int(8, 8192), 384],
+  EMBEDDINGS_BATCH: ['embeddings.batchSize', int(1, 4096), 64],
+} as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+type Out<K extends SettingKey> = z.output<(typeof SETTINGS)[K][1]>;
+
+export interface Config {
+  role: Out<'PODBRAIN_ROLE'>;
+  logLevel: Out<'LOG_LEVEL'>;
+  dataDir: string;
+  modelsDir: string;
+  databaseUrl: string;
+  redisUrl: string;
+  apiPort: number;
+  healthPort: number;
+  authApiKey: string;
+  net: { allowPrivateNetwork: boolean; timeoutMs: number; maxRedirects: number; userAgent: string };
+  feeds: { maxBytes: number; pollConcurrency: number };
+  audio: { maxBytes: number; downloadRetries: number };
+  asr: {
+    engines: (typeof ASR_ENGINES)[number][];
+    whisperModel: string;
+    threads: number;
+    language: string;
+    beamSize: number;
+    vad: boolean;
+    minCoverage: number;
+  };
+  openai: { apiKey: string; baseUrl: string; asrModel: string; asrMaxBytes: number };
+  llm: { model: string; contextTokens: number; maxRetries: number };
+  embeddings: { provider: (typeof EMBEDDING_PROVIDERS)[number]; model: string; dim: number; batchSize: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ConfigSources {
+  env?: NodeJS.ProcessEnv;
+  /** Path of a YAML file; falls back to env PODBRAIN_CONFIG. */
+  file?: string;
+  /** Highest precedence, keyed by env name or dotted path (CLI flags). */
+  overrides?: Record<string, unknown>;
+}
+
+function getPath(obj: unknown, dotted: string): unknown {
+  return dotted.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let cur = obj;
+  for (const k of keys.slice(0, -1)) cur = (cur[k] ??= {}) as Record<string, unknown>;
+  cur[keys[keys.length - 1]] = value;
+}
+
+const PATH_TO_ENV = new Map<string, SettingKey>(Object.entries(SETTINGS).map(([env, [p]]) => [p, env as SettingKey]));
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`config file ${file}: cannot read (${(e as Error).message})`]);
+  }
+  const doc = parseYaml(text) ?? {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError([`config file ${file}: expected a mapping at top level`]);
+  return doc as Record<string, unknown>;
+}
+
+function describe(schema: z.ZodTypeAny, issue: z.core.$ZodIssue): string {
+  if (schema instanceof z.ZodEnum) return `one of ${schema.options.join(', ')}`;
+  return issue.message;
+}
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env;
+  const file = sources.file ?? env.PODBRAIN_CONFIG;
+  const yamlDoc = file ? readYaml(file) : {};
+  const problems: string[] = [];
+
+  if (file) {
+    // Unknown YAML keys are almost always typos; say so instead of ignoring them.
+    const walk = (o: Record<string, unknown>, prefix: string) => {
+      for (const [k, v] of Object.entries(o)) {
+        const p = prefix ? `${prefix}.${k}` : k;
+        if (PATH_TO_ENV.has(p)) continue;
+        if (v && typeof v === 'object' && !Array.isArray(v)) walk(v as Record<string, unknown>, p);
+        else problems.push(`${p} (config file): unknown setting`);
+      }
+    };
+    walk(yamlDoc, '');
+  }
+
+  const overrides = new Map<SettingKey, unknown>();
+  for (const [k, v] of Object.entries(sources.overrides ?? {})) {
+    if (v === undefined) continue;
+    const key = (k in SETTINGS ? k : PATH_TO_ENV.get(k)) as SettingKey | undefined;
+    if (!key) problems.push(`${k}: unknown setting`);
+    else overrides.set(key, v);
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const [envName, [dotted, schema, dflt]] of Object.entries(SETTINGS) as [SettingKey, readonly [string, z.ZodTypeAny, unknown]][]) {
+    let raw: unknown = dflt;
+    let from = 'default';
+    const y = getPath(yamlDoc, dotted);
+    if (y !== undefined && y !== null) [raw, from] = [y, 'config file'];
+    if (env[envName] !== undefined && env[envName] !== '') [raw, from] = [env[envName], 'env'];
+    if (overrides.has(envName)) [raw, from] = [overrides.get(envName), 'flag'];
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) setPath(out, dotted, parsed.data);
+    else problems.push(`${envName} (${dotted}, from ${from}): expected ${describe(schema, parsed.error.issues[0])}, got ${JSON.stringify(raw)}`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const cfg = out as unknown as Config;
+  cfg.dataDir = path.resolve(cfg.dataDir);
+  cfg.modelsDir = path.resolve(cfg.modelsDir);
+  return cfg;
+}
+
+/** The documented list of settings (used by `.env.example` generation and docs). */
+export function describeSettings(): { env: SettingKey; path: string; default: unknown }[] {
+  return Object.entries(SETTINGS).map(([env, [p, , d]]) => ({ env: env as SettingKey, path: p, default: d }));
+}

@@ -1,0 +1,56 @@
+import { DataSource } from 'typeorm';
+import type { Config } from '../config/config';
+import { EpisodeEntity } from './entities/episode.entity';
+import { FeedEntity } from './entities/feed.entity';
+import { StageRunEntity } from './entities/stage-run.entity';
+import { ApiKeyEntity, BookmarkEntity, NoteEntity, SubscriptionEntity, TenantEntity } from './entities/tenant.entities';
+import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-schema';
+
+export const ENTITIES = [FeedEntity, EpisodeEntity, StageRunEntity, TenantEntity, ApiKeyEntity, SubscriptionEntity, BookmarkEntity, NoteEntity];
+/** In order. Hand-written; `synchronize` is never used. */
+export const MIGRATIONS = [InitialSchema1763856000000];
+
+export function createDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: databaseUrl,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'schema_migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    poolSize: opts.poolSize ?? 10,
+    applicationName: 'podbrain',
+  });
+}
+
+export async function openDatabase(config: Pick<Config, 'databaseUrl'>, opts: { poolSize?: number } = {}): Promise<DataSource> {
+  return createDataSource(config.databaseUrl, opts).initialize();
+}
+
+/** Applies pending migrations; returns their names. */
+export async function migrateUp(ds: DataSource): Promise<string[]> {
+  const done = await ds.runMigrations({ transaction: 'each' });
+  return done.map((m) => m.name);
+}
+
+/** Reverts the last migration (or every one with `all`); returns how many were reverted. */
+export async function migrateDown(ds: DataSource, opts: { all?: boolean } = {}): Promise<number> {
+  let n = 0;
+  for (;;) {
+    const applied = await appliedMigrations(ds);
+    if (!applied.length) break;
+    await ds.undoLastMigration({ transaction: 'each' });
+    n++;
+    if (!opts.all) break;
+  }
+  return n;
+}
+
+export async function appliedMigrations(ds: DataSource): Promise<string[]> {
+  const exists = (await ds.query(`SELECT to_regclass('schema_migrations') AS t`)) as { t: string | null }[];
+  if (!exists[0]?.t) return [];
+  const rows = (await ds.query(`SELECT name FROM schema_migrations ORDER BY id`)) as { name: string }[];
+  return rows.map((r) => r.name);
+}

@@ -1,0 +1,52 @@
+import type { ArtifactRef, ArtifactStore, StagingDir } from '../artifacts/store';
+import type { Config } from '../config/config';
+import type { Logger } from '../core/logger';
+import type { FeedEpisode } from '../feeds/types';
+
+/** Per-episode stages in pipeline order; `project` and `digest` exist only in stage mode. */
+export const EPISODE_STAGES = ['ingest', 'transcribe', 'enrich', 'index'] as const;
+export type EpisodeStageName = (typeof EPISODE_STAGES)[number];
+export type StageName = EpisodeStageName | 'project' | 'digest';
+
+export interface PlanContext {
+  config: Config;
+  episode: FeedEpisode;
+  /** Committed artifacts of the stages this one needs. */
+  inputs: Partial<Record<StageName, ArtifactRef>>;
+}
+
+export interface StageContext extends PlanContext {
+  store: ArtifactStore;
+  log: Logger;
+  signal: AbortSignal;
+  /** Report progress inside the stage (0..1), for ETAs. */
+  progress(fraction: number, note?: string): void;
+}
+
+/**
+ * What a stage would do for this episode. `parts` is everything that changes its output
+ * (engine, model, prompt version, schema version, options); together with the inputs'
+ * fingerprints it makes the stage fingerprint (ARCHITECTURE §2).
+ */
+export type StagePlan = { configured: true; parts: Record<string, unknown> } | { configured: false; reason: string };
+
+export interface StageOutcome {
+  /** Stored in meta.json (engine, model, status such as `degraded`, counts...). */
+  info: Record<string, unknown>;
+}
+
+export interface Stage {
+  readonly name: StageName;
+  readonly needs: readonly StageName[];
+  plan(ctx: PlanContext): StagePlan | Promise<StagePlan>;
+  /** Writes its artifacts into `out`; throws on failure (the runner records it). */
+  run(ctx: StageContext, out: StagingDir): Promise<StageOutcome>;
+}
+
+/** Thrown by a stage when the episode cannot be processed by design (e.g. no enclosure). */
+export class EpisodeSkipped extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'EpisodeSkipped';
+  }
+}

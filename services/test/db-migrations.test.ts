@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appliedMigrations, createDataSource, MIGRATIONS, migrateDown, migrateUp } from '../src/db/data-source';
+import { EpisodeEntity } from '../src/db/entities/episode.entity';
+import { FeedEntity } from '../src/db/entities/feed.entity';
+import { createTestDatabase } from './support/pg';
+
+const TABLES = [
+  'api_keys', 'bookmarks', 'chunks', 'digests', 'episodes', 'feeds', 'insight_support', 'insights', 'kg_edges', 'kg_nodes',
+  'notes', 'quotes', 'stage_runs', 'subscriptions', 'summaries', 'tenants', 'transcript_segments',
+];
+
+async function tables(ds: DataSource): Promise<string[]> {
+  const rows = (await ds.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' ORDER BY 1`)) as { tablename: string }[];
+  return rows.map((r) => r.tablename);
+}
+
+describe('db migrations (real Postgres)', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    ds = await createDataSource(db.url, { poolSize: 2 }).initialize();
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it('runs all ups, all downs, all ups again', async () => {
+    expect(await migrateUp(ds)).toEqual(MIGRATIONS.map((m) => m.name));
+    expect(await tables(ds)).toEqual(TABLES);
+    expect(await migrateUp(ds)).toEqual([]);
+
+    expect(await migrateDown(ds, { all: true })).toBe(MIGRATIONS.length);
+    expect(await tables(ds)).toEqual([]);
+    const types = (await ds.query(`SELECT typname FROM pg_type WHERE typname = 'episode_state'`)) as unknown[];
+    expect(types).toHaveLength(0);
+    expect(await appliedMigrations(ds)).toEqual([]);
+
+    await migrateUp(ds);
+    expect(await tables(ds)).toEqual(TABLES);
+  });
+
+  it('seeds the default tenant, keeps the hot-read indexes, and fills chunks.tsv by itself', async () => {
+    expect(await ds.query(`SELECT id FROM tenants`)).toEqual([{ id: 'default' }]);
+    const idx = (await ds.query(`SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('episodes','chunks')`)) as { indexname: string; indexdef: string }[];
+    const defs = idx.map((i) => i.indexdef).join('\n');
+    expect(defs).toMatch(/episodes USING btree \(feed_id, published_at DESC\)/);
+    expect(defs).toMatch(/episodes USING btree \(state/);
+    expect(defs).toMatch(/chunks USING gin \(tsv\)/);
+
+    await ds.getRepository(FeedEntity).insert({ id: 'f1', url: 'https://example.com/feed.xml', title: 'Show' });
+    await ds.getRepository(EpisodeEntity).insert({
+      episodeKey: 'e1', feedId: 'f1', guid: 'g1', title: 'Ep', transcripts: [], source: {} as never, state: 'pending',
+    });
+    await ds.query(`INSERT INTO chunks (episode_key, fingerprint, idx, text, start_ms, end_ms) VALUES ('e1','fp',0,'The runners were running quickly',0,1000)`);
+    const hits = (await ds.query(`SELECT idx FROM chunks WHERE tsv @@ plainto_tsquery('english', 'run')`)) as unknown[];
+    expect(hits).toHaveLength(1);
+    const ep = await ds.getRepository(EpisodeEntity).findOneByOrFail({ episodeKey: 'e1' });
+    expect(ep.state).toBe('pending');
+    await expect(ds.query(`UPDATE episodes SET state = 'bogus' WHERE episode_key = 'e1'`)).rejects.toThrow(/invalid input value for enum/);
+    await expect(ds.query(`INSERT INTO stage_runs (episode_key, stage, fingerprint, status) VALUES ('e1','ingest','x','done'), ('e1','ingest','x','done')`)).rejects.toThrow(/duplicate key/);
+  });
+});
+
+describe('podbrain db migrate / revert (built CLI)', () => {
+  const SERVICES = path.resolve(__dirname, '..');
+  const run = promisify(execFile);
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: SERVICES }).catch(() => undefined);
+  }, 120_000);
+  afterAll(async () => db?.drop());
+
+  it('migrate, revert --all, migrate', async () => {
+    const cli = (...args: string[]) => run(process.execPath, ['dist/cli/main.js', 'db', ...args], { cwd: SERVICES, env: { ...process.env, DATABASE_URL: db.url, PODBRAIN_CONFIG: '' } });
+    expect((await cli('migrate')).stdout).toContain('applied InitialSchema');
+    expect((await cli('migrate')).stdout).toContain('up to date');
+    expect((await cli('revert', '--all')).stdout).toContain(`reverted ${MIGRATIONS.length} migration(s)`);
+    expect((await cli('status')).stdout).toContain('no migrations applied');
+    expect((await cli('migrate')).stdout).toContain('applied InitialSchema');
+  });
+});

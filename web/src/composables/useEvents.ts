@@ -1,0 +1,26 @@
+import { onBeforeUnmount, ref } from 'vue';
+import { api } from '../api/client';
+import type { EpisodeEvent } from '../api/types';
+
+type Listener = (e: EpisodeEvent) => void;
+const listeners = new Set<Listener>();
+export const eventsConnected = ref(false);
+let source: EventSource | null = null;
+
+function connect() {
+  if (source || typeof EventSource === 'undefined') return;
+  source = new EventSource(api.eventsUrl());
+  source.onopen = () => (eventsConnected.value = true);
+  source.onerror = () => (eventsConnected.value = false); // EventSource reconnects by itself
+  source.addEventListener('episode', (msg) => {
+    const event = JSON.parse((msg as MessageEvent<string>).data) as EpisodeEvent;
+    for (const l of listeners) l(event);
+  });
+}
+
+/** Live episode state changes over SSE (one shared connection for the whole app). */
+export function useEpisodeEvents(listener: Listener): void {
+  connect();
+  listeners.add(listener);
+  onBeforeUnmount(() => listeners.delete(listener));
+}
