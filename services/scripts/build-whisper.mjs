@@ -23,7 +23,7 @@ if (!existsSync(path.join(source, 'CMakeLists.txt'))) {
   process.exit(1);
 }
 const hasVadExample = existsSync(path.join(source, 'examples', 'vad-speech-segments', 'CMakeLists.txt'));
-const targets = ['whisper-cli', ...(hasVadExample ? ['vad-speech-segments'] : [])];
+const targets = ['whisper-cli', ...(hasVadExample ? ['whisper-vad-speech-segments'] : [])];
 const binaries = targets.map((t) => path.join(buildDir, 'bin', t));
 const flags = [
   '-DCMAKE_BUILD_TYPE=Release',
