@@ -79,6 +79,11 @@ export class PipelineRunner {
       try {
         plan = await stage.plan({ config, episode, inputs });
       } catch (e) {
+        // Skips known from the feed alone (no enclosure) cost no stage work, now or on the next run.
+        if (e instanceof EpisodeSkipped) {
+          finish({ status: 'skipped', reason: e.reason });
+          break;
+        }
         this.stats.failed++;
         finish({ status: 'failed', reason: `plan: ${errorMessage(e)}` });
         break;
