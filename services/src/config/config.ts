@@ -59,6 +59,12 @@ const SETTINGS = {
   OPENAI_BASE_URL: ['openai.baseUrl', z.string().url().or(z.literal('')), ''],
   OPENAI_ASR_MODEL: ['openai.asrModel', z.string().min(1), 'whisper-1'],
   OPENAI_ASR_MAX_BYTES: ['openai.asrMaxBytes', int(1024), 25 * 1024 * 1024],
+  OPENAI_ASR_UPLOAD_FORMAT: ['openai.asrUploadFormat', z.enum(['mp3', 'flac', 'ogg', 'wav']), 'mp3'],
+  OPENAI_ASR_TIMEOUT_MS: ['openai.asrTimeoutMs', int(1000), 600_000],
+  OPENAI_ASR_RETRIES: ['openai.asrRetries', int(0, 10), 4],
+  OPENAI_ASR_RETRY_BASE_MS: ['openai.asrRetryBaseMs', int(0, 600_000), 1000],
+  ASR_MAX_REPETITION: ['asr.maxRepetition', z.coerce.number().min(0).max(1), 0.5],
+  FEED_TRANSCRIPT_MAX_BYTES: ['asr.feedTranscriptMaxBytes', int(1024), 10 * 1024 * 1024],
   LLM_MODEL: ['llm.model', z.string(), ''],
   LLM_CONTEXT_TOKENS: ['llm.contextTokens', int(512), 8192],
   LLM_MAX_RETRIES: ['llm.maxRetries', int(0, 10), 3],
@@ -66,6 +72,15 @@ const SETTINGS = {
   EMBEDDINGS_MODEL: ['embeddings.model', z.string(), ''],
   EMBEDDINGS_DIM: ['embeddings.dim', int(8, 8192), 384],
   EMBEDDINGS_BATCH: ['embeddings.batchSize', int(1, 4096), 64],
+  QUEUE_PREFIX: ['queue.prefix', z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ or -'), 'podbrain'],
+  QUEUE_LOCK_MS: ['queue.lockMs', int(1000), 30_000],
+  WORKER_QUEUES: ['worker.queues', z.string().min(1), 'all'],
+  SHUTDOWN_GRACE_MS: ['worker.shutdownGraceMs', int(0), 30_000],
+  FEED_POLL_INTERVAL_S: ['feeds.pollIntervalS', int(10), 3600],
+  SCHEDULER_TICK_MS: ['scheduler.tickMs', int(100), 5000],
+  SCHEDULER_LEASE_MS: ['scheduler.leaseMs', int(1000), 15_000],
+  RECONCILE_GRACE_MS: ['scheduler.reconcileGraceMs', int(0), 30_000],
+  STUCK_EPISODE_S: ['scheduler.stuckAfterS', int(10), 6 * 3600],
 } as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -83,7 +98,7 @@ export interface Config {
   healthPort: number;
   authApiKey: string;
   net: { allowPrivateNetwork: boolean; timeoutMs: number; maxRedirects: number; userAgent: string };
-  feeds: { maxBytes: number; pollConcurrency: number };
+  feeds: { maxBytes: number; pollConcurrency: number; pollIntervalS: number };
   audio: { maxBytes: number; downloadRetries: number };
   asr: {
     engines: (typeof ASR_ENGINES)[number][];
@@ -93,10 +108,26 @@ export interface Config {
     beamSize: number;
     vad: boolean;
     minCoverage: number;
+    /** Above this repetition ratio a transcript counts as a repetition loop (degraded). */
+    maxRepetition: number;
+    /** Byte cap for one publisher transcript (podcast:transcript). */
+    feedTranscriptMaxBytes: number;
   };
-  openai: { apiKey: string; baseUrl: string; asrModel: string; asrMaxBytes: number };
+  openai: {
+    apiKey: string;
+    baseUrl: string;
+    asrModel: string;
+    asrMaxBytes: number;
+    asrUploadFormat: 'mp3' | 'flac' | 'ogg' | 'wav';
+    asrTimeoutMs: number;
+    asrRetries: number;
+    asrRetryBaseMs: number;
+  };
   llm: { model: string; contextTokens: number; maxRetries: number };
   embeddings: { provider: (typeof EMBEDDING_PROVIDERS)[number]; model: string; dim: number; batchSize: number };
+  queue: { prefix: string; lockMs: number };
+  worker: { queues: string; shutdownGraceMs: number };
+  scheduler: { tickMs: number; leaseMs: number; reconcileGraceMs: number; stuckAfterS: number };
 }
 
 export class ConfigError extends Error {
@@ -141,6 +172,11 @@ function readYaml(file: string): Record<string, unknown> {
 
 function describe(schema: z.ZodTypeAny, issue: z.core.$ZodIssue): string {
   if (schema instanceof z.ZodEnum) return `one of ${schema.options.join(', ')}`;
+  const i = issue as { code: string; expected?: string; minimum?: unknown; maximum?: unknown; origin?: string };
+  if (i.code === 'invalid_type' && i.expected === 'number') return 'a number';
+  if (i.code === 'invalid_type' && i.expected === 'int') return 'a whole number';
+  if (i.code === 'too_small' && i.origin === 'number') return `a number ≥ ${String(i.minimum)}`;
+  if (i.code === 'too_big' && i.origin === 'number') return `a number ≤ ${String(i.maximum)}`;
   return issue.message;
 }
 

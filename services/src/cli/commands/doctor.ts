@@ -52,12 +52,10 @@ function tcpReachable(url: string, defaultPort: number, timeoutMs = 1500): Promi
 }
 
 export function whisperCliCandidates(): string[] {
+  // An explicit WHISPER_CLI is the only candidate: a wrong path is a misconfiguration to report.
+  if (process.env.WHISPER_CLI) return [process.env.WHISPER_CLI];
   const services = path.resolve(__dirname, '../../..');
-  return [
-    process.env.WHISPER_CLI ?? '',
-    path.join(services, 'native/whisper/build/bin/whisper-cli'),
-    '/usr/local/bin/whisper-cli',
-  ].filter(Boolean);
+  return [path.join(services, 'native/whisper/build/bin/whisper-cli'), '/usr/local/bin/whisper-cli'];
 }
 
 export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
@@ -78,7 +76,7 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   add({
     name: 'whisper.cpp',
     level: whisper ? 'ok' : 'missing',
-    detail: whisper ? `whisper-cli at ${whisper}` : 'whisper-cli not built',
+    detail: whisper ? `whisper-cli at ${whisper}` : process.env.WHISPER_CLI ? `WHISPER_CLI=${process.env.WHISPER_CLI} does not exist` : 'whisper-cli not built',
     fix: 'npm run build:whisper -w services (WHISPER_CUDA=1 for an NVIDIA build), or set WHISPER_CLI',
     requiredForCli: config.asr.engines.includes('whisper-cpp'),
   });
