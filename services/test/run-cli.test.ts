@@ -90,8 +90,15 @@ describe('podbrain run (atomic mode, built CLI)', () => {
 
   it('reports a missing, a fake and an absent enclosure per episode, keeps the good one, and exits 1', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'podbrain-run-'));
-    const res = await podbrain(['run', '--feed', srv.url('/mixed.xml'), '--out', out], env());
+    const res = await podbrain(['run', '--feed', srv.url('/mixed.xml'), '--out', out], { ...env(), LOG_LEVEL: 'info' });
     expect(res.code).toBe(1);
+    // Not a terminal: progress is JSON lines on stderr, one per stage start/end and episode.
+    const events = res.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event?: string; stage?: string; status?: string; episode_key?: string });
+    expect(events.filter((e) => e.event === 'episode')).toHaveLength(4);
+    expect(events.filter((e) => e.event === 'stage-end' && e.stage === 'ingest').map((e) => e.status).sort()).toEqual(['done', 'failed', 'failed', 'skipped']);
     const lines = res.stdout.split('\n');
     const row = (title: string) => lines.findIndex((l) => l.endsWith(title));
     expect(lines[row('Fine')]).toMatch(/^(done|incomplete)\s+ingest:done/);
@@ -101,6 +108,22 @@ describe('podbrain run (atomic mode, built CLI)', () => {
     expect(lines[row('Text audio') + 1]).toMatch(/not audio/);
     expect(lines[row('No enclosure')]).toMatch(/^skipped\s+ingest:skipped/);
     expect(res.stdout).toMatch(/4 episode\(s\): \d done, \d incomplete, 2 failed, 1 skipped/);
+  });
+
+  it('shows progress bars with an ETA on a terminal (pty from util-linux script)', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'podbrain-run-'));
+    const cmd = `${process.execPath} ${CLI} run --feed ${srv.url('/good.xml')} --out ${out}`;
+    const res = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile('script', ['-qec', cmd, '/dev/null'], { env: { PATH: process.env.PATH, ...env(), TERM: 'xterm' } }, (err, stdout) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout }),
+      ),
+    );
+    expect(res.code).toBe(0);
+    const screen = res.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    expect(screen).toMatch(/\| episodes\s+\| 1\/2 \| ETA \d+s/);
+    expect(screen).toMatch(/100% \| episodes/);
+    expect(screen).not.toMatch(/"event":/);
+    expect(screen).toMatch(/2 episode\(s\): /);
   });
 
   it('selects episodes with --limit and --since, most recent first', async () => {
