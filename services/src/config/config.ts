@@ -72,6 +72,18 @@ const SETTINGS = {
   EMBEDDINGS_MODEL: ['embeddings.model', z.string(), ''],
   EMBEDDINGS_DIM: ['embeddings.dim', int(8, 8192), 384],
   EMBEDDINGS_BATCH: ['embeddings.batchSize', int(1, 4096), 64],
+  EMBEDDINGS_RETRIES: ['embeddings.retries', int(0, 10), 4],
+  EMBEDDINGS_RETRY_BASE_MS: ['embeddings.retryBaseMs', int(0, 600_000), 500],
+  EMBEDDINGS_TIMEOUT_MS: ['embeddings.timeoutMs', int(1000), 120_000],
+  CHUNK_TOKENS: ['index.chunkTokens', int(20, 8192), 300],
+  CHUNK_OVERLAP_TOKENS: ['index.chunkOverlapTokens', int(0, 4096), 50],
+  VECTOR_INDEX_TYPE: ['index.type', z.enum(['auto', 'flat', 'hnsw', 'ivf']), 'auto'],
+  VECTOR_INDEX_ANN_THRESHOLD: ['index.annThreshold', int(1), 50_000],
+  VECTOR_INDEX_HNSW_M: ['index.hnswM', int(4, 128), 32],
+  VECTOR_INDEX_EF_CONSTRUCTION: ['index.efConstruction', int(8, 2048), 64],
+  VECTOR_INDEX_EF_SEARCH: ['index.efSearch', int(8, 4096), 128],
+  VECTOR_INDEX_IVF_NPROBE: ['index.nprobe', int(1, 65536), 32],
+  SEARCH_DEFAULT_K: ['search.defaultK', int(1, 1000), 10],
   QUEUE_PREFIX: ['queue.prefix', z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ or -'), 'podbrain'],
   QUEUE_LOCK_MS: ['queue.lockMs', int(1000), 30_000],
   WORKER_QUEUES: ['worker.queues', z.string().min(1), 'all'],
@@ -124,7 +136,28 @@ export interface Config {
     asrRetryBaseMs: number;
   };
   llm: { model: string; contextTokens: number; maxRetries: number };
-  embeddings: { provider: (typeof EMBEDDING_PROVIDERS)[number]; model: string; dim: number; batchSize: number };
+  embeddings: {
+    provider: (typeof EMBEDDING_PROVIDERS)[number];
+    model: string;
+    dim: number;
+    batchSize: number;
+    retries: number;
+    retryBaseMs: number;
+    timeoutMs: number;
+  };
+  /** Chunking and the FAISS vector index (ARCHITECTURE §7). */
+  index: {
+    chunkTokens: number;
+    chunkOverlapTokens: number;
+    /** `auto`: Flat below annThreshold vectors, HNSW from there on. */
+    type: 'auto' | 'flat' | 'hnsw' | 'ivf';
+    annThreshold: number;
+    hnswM: number;
+    efConstruction: number;
+    efSearch: number;
+    nprobe: number;
+  };
+  search: { defaultK: number };
   queue: { prefix: string; lockMs: number };
   worker: { queues: string; shutdownGraceMs: number };
   scheduler: { tickMs: number; leaseMs: number; reconcileGraceMs: number; stuckAfterS: number };
