@@ -4,11 +4,41 @@ import { EpisodeEntity } from './entities/episode.entity';
 import { FeedEntity } from './entities/feed.entity';
 import { StageRunEntity } from './entities/stage-run.entity';
 import { ApiKeyEntity, BookmarkEntity, NoteEntity, SubscriptionEntity, TenantEntity } from './entities/tenant.entities';
+import {
+  ChunkEntity,
+  DigestEntity,
+  InsightEntity,
+  InsightSupportEntity,
+  KgEdgeEntity,
+  KgNodeEntity,
+  QuoteEntity,
+  SummaryEntity,
+  TranscriptSegmentEntity,
+} from './entities/projection.entities';
 import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-schema';
+import { EpisodeJobId1763942400000 } from './migrations/1763942400000-episode-job-id';
 
-export const ENTITIES = [FeedEntity, EpisodeEntity, StageRunEntity, TenantEntity, ApiKeyEntity, SubscriptionEntity, BookmarkEntity, NoteEntity];
+export const ENTITIES = [
+  FeedEntity,
+  EpisodeEntity,
+  StageRunEntity,
+  TenantEntity,
+  ApiKeyEntity,
+  SubscriptionEntity,
+  BookmarkEntity,
+  NoteEntity,
+  TranscriptSegmentEntity,
+  SummaryEntity,
+  InsightEntity,
+  QuoteEntity,
+  InsightSupportEntity,
+  KgNodeEntity,
+  KgEdgeEntity,
+  ChunkEntity,
+  DigestEntity,
+];
 /** In order. Hand-written; `synchronize` is never used. */
-export const MIGRATIONS = [InitialSchema1763856000000];
+export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000];
 
 export function createDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
   return new DataSource({

@@ -22,6 +22,8 @@ export class EpisodeEntity {
   @Column('integer') attempts: number;
   @Column('text', { name: 'last_error', nullable: true }) lastError: string | null;
   @Column('text', { name: 'correlation_id', nullable: true }) correlationId: string | null;
+  /** The deterministic id of the job a running state waits on (reconciler). */
+  @Column('text', { name: 'job_id', nullable: true }) jobId: string | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt: Date;
   @Column('timestamptz', { name: 'updated_at' }) updatedAt: Date;
 }

@@ -1,0 +1,137 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { EpisodeEntity } from '../db/entities/episode.entity';
+import type { FeedEpisode, ParsedEpisode } from '../feeds/types';
+import { isRunningState, type EpisodeStateName } from './state';
+
+export interface StateChange {
+  state: EpisodeStateName;
+  jobId?: string | null;
+  reason?: string | null;
+  failedStage?: string | null;
+  error?: string | null;
+  /** Sets attempts (failed) instead of leaving it. */
+  attempts?: number;
+}
+
+/** Episodes (global catalog): upserts from feed polls, state changes, the rebuild of a stage's FeedEpisode. */
+export class EpisodeRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /** Inserts new episodes as `pending`, refreshes metadata of known ones (never their state). Returns the new keys. */
+  async upsertFromFeed(episodes: readonly FeedEpisode[]): Promise<string[]> {
+    const created: string[] = [];
+    for (const ep of episodes) {
+      const { feedId, feedUrl: _u, episodeKey, ...source } = ep;
+      const rows = (await this.ds.query(
+        `INSERT INTO episodes (episode_key, feed_id, guid, title, published_at, duration_s, enclosure, transcripts, source, state, correlation_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $1)
+         ON CONFLICT (episode_key) DO UPDATE SET title = EXCLUDED.title, published_at = EXCLUDED.published_at, duration_s = EXCLUDED.duration_s,
+           enclosure = EXCLUDED.enclosure, transcripts = EXCLUDED.transcripts, source = EXCLUDED.source, updated_at = episodes.updated_at
+         RETURNING (xmax = 0) AS inserted`,
+        [
+          episodeKey,
+          feedId,
+          ep.guid,
+          ep.title,
+          ep.published,
+          ep.durationS === null ? null : Math.round(ep.durationS),
+          ep.enclosure ? JSON.stringify(ep.enclosure) : null,
+          JSON.stringify(ep.transcripts ?? []),
+          JSON.stringify(source satisfies ParsedEpisode),
+        ],
+      )) as { inserted: boolean }[];
+      if (rows[0]?.inserted) created.push(episodeKey);
+    }
+    return created;
+  }
+
+  get(episodeKey: string): Promise<EpisodeEntity | null> {
+    return this.ds.getRepository(EpisodeEntity).findOneBy({ episodeKey });
+  }
+
+  /** The FeedEpisode the stages expect, rebuilt from the stored parsed item. */
+  async feedEpisode(episodeKey: string): Promise<{ row: EpisodeEntity; episode: FeedEpisode } | null> {
+    const rows = (await this.ds.query(`SELECT e.episode_key, f.url FROM episodes e JOIN feeds f ON f.id = e.feed_id WHERE e.episode_key = $1`, [episodeKey])) as { url: string }[];
+    const row = await this.get(episodeKey);
+    if (!row || !rows[0]) return null;
+    return { row, episode: { ...row.source, feedId: row.feedId, feedUrl: rows[0].url, episodeKey } };
+  }
+
+  async setState(episodeKey: string, change: StateChange, em: EntityManager = this.ds.manager): Promise<void> {
+    const running = isRunningState(change.state);
+    await em.query(
+      `UPDATE episodes SET state = $2, job_id = $3, state_reason = $4, failed_stage = $5,
+         last_error = CASE WHEN $2 = 'failed' THEN $6 ELSE last_error END,
+         attempts = COALESCE($7, CASE WHEN $2 = 'pending' THEN 0 ELSE attempts END), updated_at = now()
+       WHERE episode_key = $1`,
+      [episodeKey, change.state, running ? (change.jobId ?? null) : null, change.reason ?? null, change.failedStage ?? null, change.error ?? null, change.attempts ?? null],
+    );
+  }
+
+  /** Running-state episodes last changed before `olderThanMs` ago (reconciler, reaper). */
+  async runningSince(olderThanMs: number, limit = 500): Promise<Pick<EpisodeEntity, 'episodeKey' | 'feedId' | 'state' | 'jobId' | 'updatedAt' | 'attempts'>[]> {
+    const rows = (await this.ds.query(
+      `SELECT episode_key, feed_id, state, job_id, updated_at, attempts FROM episodes
+       WHERE state IN ('pending','downloading','transcribing','enriching','indexing','projecting')
+         AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+       ORDER BY updated_at LIMIT $2`,
+      [olderThanMs, limit],
+    )) as { episode_key: string; feed_id: string; state: EpisodeStateName; job_id: string | null; updated_at: Date; attempts: number }[];
+    return rows.map((r) => ({ episodeKey: r.episode_key, feedId: r.feed_id, state: r.state, jobId: r.job_id, updatedAt: r.updated_at, attempts: r.attempts }));
+  }
+
+  async countByState(): Promise<Record<string, number>> {
+    const rows = (await this.ds.query(`SELECT state::text AS state, count(*)::int AS n FROM episodes GROUP BY state`)) as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  async oldestInState(): Promise<Record<string, number>> {
+    const rows = (await this.ds.query(
+      `SELECT state::text AS state, EXTRACT(EPOCH FROM now() - min(updated_at))::float8 AS age FROM episodes
+       WHERE state IN ('pending','downloading','transcribing','enriching','indexing','projecting') GROUP BY state`,
+    )) as { state: string; age: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.age]));
+  }
+}
+
+export type StageRunRow = { stage: string; fingerprint: string; status: string; attempts: number };
+
+/** stage_runs: one row per (episode, stage, fingerprint); `done` rows are real executions, `reused` ones attached to existing artifacts. */
+export class StageRunRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async start(episodeKey: string, stage: string, fingerprint: string): Promise<number> {
+    const rows = (await this.ds.query(
+      `INSERT INTO stage_runs (episode_key, stage, fingerprint, status, attempts, started_at) VALUES ($1, $2, $3, 'running', 1, now())
+       ON CONFLICT (episode_key, stage, fingerprint) DO UPDATE SET status = 'running', attempts = stage_runs.attempts + 1, started_at = now(),
+         finished_at = NULL, error = NULL
+       RETURNING attempts`,
+      [episodeKey, stage, fingerprint],
+    )) as { attempts: number }[];
+    return rows[0].attempts;
+  }
+
+  async finish(episodeKey: string, stage: string, fingerprint: string, r: { status: 'done' | 'failed' | 'skipped' | 'not_configured'; durationMs: number; error?: string | null; artifactPath?: string | null }): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO stage_runs (episode_key, stage, fingerprint, status, attempts, started_at, finished_at, duration_ms, error, artifact_path)
+       VALUES ($1, $2, $3, $4, 1, now(), now(), $5, $6, $7)
+       ON CONFLICT (episode_key, stage, fingerprint) DO UPDATE SET status = $4, finished_at = now(), duration_ms = $5, error = $6, artifact_path = $7`,
+      [episodeKey, stage, fingerprint, r.status, r.durationMs, r.error ?? null, r.artifactPath ?? null],
+    );
+  }
+
+  /** An artifact set already existed (another tenant, atomic mode, a retried job): record the attachment once. */
+  async recordReuse(episodeKey: string, stage: string, fingerprint: string, artifactPath: string): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO stage_runs (episode_key, stage, fingerprint, status, attempts, finished_at, duration_ms, artifact_path)
+       VALUES ($1, $2, $3, 'reused', 0, now(), 0, $4)
+       ON CONFLICT (episode_key, stage, fingerprint) DO UPDATE SET artifact_path = $4,
+         status = CASE WHEN stage_runs.status IN ('done','reused') THEN stage_runs.status ELSE 'done' END`,
+      [episodeKey, stage, fingerprint, artifactPath],
+    );
+  }
+
+  async forEpisode(episodeKey: string): Promise<StageRunRow[]> {
+    return (await this.ds.query(`SELECT stage, fingerprint, status, attempts FROM stage_runs WHERE episode_key = $1 ORDER BY id`, [episodeKey])) as StageRunRow[];
+  }
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from './config/config';
+import { errorMessage } from './core/errors';
+import { createLogger } from './core/logger';
+import { isRoleName, ROLE_NAMES, startRole, type RunningRole } from './roles/roles';
+import { buildInfo } from './telemetry/health';
+import { initMetrics } from './telemetry/metrics';
+
+/**
+ * One image, one entrypoint (ARCHITECTURE §3):
+ *   node services/dist/main.js <role> [--queues all|a,b]     (or PODBRAIN_ROLE)
+ * SIGTERM/SIGINT → graceful stop (finish the current job within SHUTDOWN_GRACE_MS) → exit 0.
+ */
+async function main(argv: string[]): Promise<void> {
+  const args = argv.slice(2);
+  const qi = args.indexOf('--queues');
+  const queues = qi >= 0 ? args[qi + 1] : args.find((a) => a.startsWith('--queues='))?.slice('--queues='.length);
+  const positional = args.filter((a, i) => !a.startsWith('--') && (qi < 0 || i !== qi + 1));
+  const roleArg = positional[0] ?? process.env.PODBRAIN_ROLE;
+  if (!roleArg || !isRoleName(roleArg)) {
+    process.stderr.write(`usage: main.js <${ROLE_NAMES.join('|')}> [--queues all|ingest,transcribe,...]\n`);
+    process.exit(2);
+  }
+  let config;
+  try {
+    config = loadConfig({ overrides: { PODBRAIN_ROLE: roleArg, ...(queues ? { WORKER_QUEUES: queues } : {}) } });
+  } catch (e) {
+    process.stderr.write(`podbrain: ${e instanceof ConfigError ? e.message : errorMessage(e)}\n`);
+    process.exit(2);
+  }
+  const log = createLogger({ service: `podbrain-${roleArg}`, level: config.logLevel });
+  const { version, gitSha } = buildInfo();
+  initMetrics({ role: roleArg, version, gitSha });
+
+  let running: RunningRole;
+  try {
+    running = await startRole(roleArg, config, { log, queues });
+  } catch (e) {
+    log.fatal({ err: errorMessage(e) }, 'role failed to start');
+    process.stderr.write(`podbrain ${roleArg}: ${errorMessage(e)}\n`);
+    setTimeout(() => process.exit(1), 100);
+    return;
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    running
+      .stop()
+      .then(() => {
+        log.info('stopped');
+        log.flush?.();
+        setTimeout(() => process.exit(0), 50);
+      })
+      .catch((e) => {
+        log.error({ err: errorMessage(e) }, 'unclean shutdown');
+        setTimeout(() => process.exit(1), 50);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main(process.argv);

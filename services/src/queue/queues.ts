@@ -1,0 +1,157 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import IORedis, { type Redis } from 'ioredis';
+import type { Config } from '../config/config';
+import type { StageName } from '../pipeline/stage';
+
+/** Every BullMQ queue of the platform (ARCHITECTURE §1): one per stage, plus the corpus digest. */
+export const QUEUE_NAMES = ['ingest', 'transcribe', 'enrich', 'index', 'project', 'digest'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export interface QueueSettings {
+  /** Jobs one worker process runs at the same time on this queue. */
+  concurrency: number;
+  attempts: number;
+  /** Exponential backoff base delay between attempts. */
+  backoffMs: number;
+  /** A job running longer than this is aborted (its AbortSignal fires) and fails this attempt. */
+  timeoutMs: number;
+  /** Finished jobs kept for inspection (admin/jobs) before BullMQ trims them. */
+  keepCompleted: { count: number; ageS: number };
+  keepFailed: { count: number; ageS: number };
+}
+
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+
+/**
+ * A queue without settings does not compile (Record over QueueName). Concurrency here is
+ * the per-process default; worker-gpu runs transcribe at 1 per GPU.
+ */
+export const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
+  ingest: { concurrency: 8, attempts: 3, backoffMs: 5_000, timeoutMs: 30 * 60_000, keepCompleted: { count: 1000, ageS: DAY }, keepFailed: { count: 5000, ageS: 7 * DAY } },
+  transcribe: { concurrency: 1, attempts: 3, backoffMs: 10_000, timeoutMs: 3 * HOUR * 1000, keepCompleted: { count: 1000, ageS: DAY }, keepFailed: { count: 5000, ageS: 7 * DAY } },
+  enrich: { concurrency: 2, attempts: 3, backoffMs: 10_000, timeoutMs: HOUR * 1000, keepCompleted: { count: 1000, ageS: DAY }, keepFailed: { count: 5000, ageS: 7 * DAY } },
+  index: { concurrency: 2, attempts: 3, backoffMs: 5_000, timeoutMs: 30 * 60_000, keepCompleted: { count: 1000, ageS: DAY }, keepFailed: { count: 5000, ageS: 7 * DAY } },
+  project: { concurrency: 4, attempts: 3, backoffMs: 2_000, timeoutMs: 10 * 60_000, keepCompleted: { count: 1000, ageS: DAY }, keepFailed: { count: 5000, ageS: 7 * DAY } },
+  digest: { concurrency: 1, attempts: 3, backoffMs: 60_000, timeoutMs: HOUR * 1000, keepCompleted: { count: 100, ageS: 30 * DAY }, keepFailed: { count: 100, ageS: 30 * DAY } },
+};
+
+/** Which roles consume which queues (ARCHITECTURE §3). */
+export const ROLE_QUEUES = {
+  'worker-io': ['ingest', 'project', 'digest'],
+  'worker-gpu': ['transcribe'],
+  'worker-ml': ['enrich', 'index'],
+  worker: QUEUE_NAMES,
+} as const satisfies Record<string, readonly QueueName[]>;
+
+export function isQueueName(s: string): s is QueueName {
+  return (QUEUE_NAMES as readonly string[]).includes(s);
+}
+
+/** `all` or a comma list of queue names (the simple tier's `--queues`). */
+export function parseQueueList(spec: string): QueueName[] {
+  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 1 && parts[0] === 'all') return [...QUEUE_NAMES];
+  const bad = parts.filter((p) => !isQueueName(p));
+  if (bad.length || !parts.length) throw new Error(`unknown queue(s) ${bad.join(', ') || '(none)'}: expected "all" or a comma list of ${QUEUE_NAMES.join(', ')}`);
+  return [...new Set(parts as QueueName[])];
+}
+
+/** Per-episode jobs: the stage queue the episode's next step runs on. */
+export type EpisodeJobStage = Exclude<StageName, 'digest'>;
+
+/**
+ * Deterministic job id (ARCHITECTURE §2): one job per (stage, episode, fingerprint), so a
+ * double enqueue is a no-op. BullMQ refuses ':' in custom ids (it reserves `a:b:c` for
+ * repeatable jobs), so the parts are joined with '.', which neither hex keys nor stage names contain.
+ */
+export function stageJobId(stage: EpisodeJobStage, episodeKey: string, fingerprint: string): string {
+  return `${stage}.${episodeKey}.${fingerprint.slice(0, 12)}`;
+}
+
+export function pollJobId(feedId: string): string {
+  return `poll.${feedId}`;
+}
+
+export interface StageJobData {
+  episodeKey: string;
+  feedId: string;
+  /** The fingerprint the enqueuer computed (informational; the worker re-plans). */
+  fingerprint: string;
+}
+
+export interface PollJobData {
+  feedId: string;
+}
+
+export const JOB = { stage: 'stage', poll: 'poll-feed', digest: 'digest' } as const;
+
+export function jobOptions(queue: QueueName, extra: JobsOptions = {}): JobsOptions {
+  const s = QUEUE_SETTINGS[queue];
+  return {
+    attempts: s.attempts,
+    backoff: { type: 'exponential', delay: s.backoffMs },
+    removeOnComplete: { count: s.keepCompleted.count, age: s.keepCompleted.ageS },
+    removeOnFail: { count: s.keepFailed.count, age: s.keepFailed.ageS },
+    ...extra,
+  };
+}
+
+/** A Redis connection for BullMQ (blocking commands need maxRetriesPerRequest null). */
+export function createRedis(config: Pick<Config, 'redisUrl'>, opts: { forWorker?: boolean } = {}): Redis {
+  return new IORedis(config.redisUrl, {
+    maxRetriesPerRequest: opts.forWorker ? null : 3,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => Math.min(200 * times, 2000),
+  });
+}
+
+/** Redis key prefix for everything of this deployment (BullMQ keys, scheduler lock, events channel). */
+export function queuePrefix(config: Pick<Config, 'queue'>): string {
+  return config.queue.prefix;
+}
+
+export class Queues {
+  private readonly queues = new Map<QueueName, Queue>();
+
+  constructor(
+    private readonly connection: ConnectionOptions,
+    readonly prefix: string,
+  ) {}
+
+  static fromConfig(config: Config, connection: Redis = createRedis(config)): Queues {
+    return new Queues(connection, queuePrefix(config));
+  }
+
+  get(name: QueueName): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: jobOptions(name) });
+      q.on('error', () => undefined); // connection errors surface through health checks and callers
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  all(): Queue[] {
+    return QUEUE_NAMES.map((n) => this.get(n));
+  }
+
+  async addStageJob(stage: EpisodeJobStage, data: StageJobData): Promise<string> {
+    const id = stageJobId(stage, data.episodeKey, data.fingerprint);
+    await this.get(stage).add(JOB.stage, data, { ...jobOptions(stage), jobId: id });
+    return id;
+  }
+
+  /** Feed polls run on the ingest queue; one pending poll per feed. */
+  async addPollJob(feedId: string): Promise<string> {
+    const id = pollJobId(feedId);
+    await this.get('ingest').add(JOB.poll, { feedId } satisfies PollJobData, { ...jobOptions('ingest'), jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+    return id;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}

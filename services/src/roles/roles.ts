@@ -1,0 +1,101 @@
+import type { Config } from '../config/config';
+import { errorMessage } from '../core/errors';
+import { createLogger, type Logger } from '../core/logger';
+import { parseQueueList, ROLE_QUEUES, type QueueName } from '../queue/queues';
+import { Scheduler } from '../scheduler/scheduler';
+import { checksForRole, createHealth } from '../telemetry/health';
+import { startTelemetryServer } from '../telemetry/server';
+import { StagePipeline } from '../workers/pipeline';
+import { WorkerHost } from '../workers/worker-host';
+import { createRoleContext } from './context';
+
+export const ROLE_NAMES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker'] as const;
+export type RoleName = (typeof ROLE_NAMES)[number];
+
+export interface RunningRole {
+  role: RoleName;
+  healthPort: number;
+  /** Graceful stop (SIGTERM): finish current work within the grace period. */
+  stop(): Promise<void>;
+}
+
+export function isRoleName(s: string): s is RoleName {
+  return (ROLE_NAMES as readonly string[]).includes(s);
+}
+
+export function queuesForRole(role: Exclude<RoleName, 'api' | 'scheduler'>, spec: string): QueueName[] {
+  return role === 'worker' ? parseQueueList(spec) : [...ROLE_QUEUES[role]];
+}
+
+/** Starts one role in this process; every role serves /healthz and /metrics on HEALTH_PORT. */
+export async function startRole(role: RoleName, config: Config, opts: { log?: Logger; queues?: string } = {}): Promise<RunningRole> {
+  const log = opts.log ?? createLogger({ service: `podbrain-${role}`, level: config.logLevel });
+  if (role === 'api') return startApiRole(config, log);
+
+  const ctx = await createRoleContext({ ...config, role }, { log });
+  const pipeline = new StagePipeline(ctx);
+  const probeQueue = ctx.queues.get('ingest');
+  const health = createHealth({
+    role,
+    checks: checksForRole(role, {
+      query: (sql) => ctx.ds.query(sql),
+      ping: () => ctx.redis.ping(),
+      queueProbe: () => probeQueue.getJobCounts('waiting'),
+      dataDir: config.dataDir,
+    }),
+  });
+  const telemetry = await startTelemetryServer({ port: config.healthPort, health });
+
+  if (role === 'scheduler') {
+    const scheduler = new Scheduler(ctx, pipeline, ctx.queues, ctx.redis);
+    scheduler.start();
+    log.info({ health_port: telemetry.port }, 'scheduler started');
+    return {
+      role,
+      healthPort: telemetry.port,
+      async stop() {
+        await scheduler.stop();
+        await telemetry.close();
+        await ctx.close();
+      },
+    };
+  }
+
+  const queues = queuesForRole(role, opts.queues ?? config.worker.queues);
+  const host = new WorkerHost(ctx, pipeline, {
+    queues,
+    connection: ctx.redis,
+    prefix: ctx.queues.prefix,
+    lockMs: config.queue.lockMs,
+    shutdownGraceMs: config.worker.shutdownGraceMs,
+  });
+  host.start();
+  log.info({ health_port: telemetry.port, queues }, 'worker started');
+  return {
+    role,
+    healthPort: telemetry.port,
+    async stop() {
+      await host.close();
+      await telemetry.close();
+      await ctx.close();
+    },
+  };
+}
+
+async function startApiRole(config: Config, log: Logger): Promise<RunningRole> {
+  // The HTTP API is helper E2's module; loaded lazily so workers never pay for Nest's HTTP stack.
+  let mod: { bootstrapApi?: (c: Config) => Promise<{ close(): Promise<void> }> };
+  try {
+    mod = (await import('../api/bootstrap' as string)) as typeof mod;
+  } catch (e) {
+    throw new Error(`the api role is not available in this build: ${errorMessage(e)}`);
+  }
+  if (!mod.bootstrapApi) throw new Error('api/bootstrap does not export bootstrapApi');
+  const app = await mod.bootstrapApi({ ...config, role: 'api' });
+  log.info({ port: config.apiPort }, 'api started');
+  return {
+    role: 'api',
+    healthPort: config.apiPort,
+    stop: () => app.close(),
+  };
+}

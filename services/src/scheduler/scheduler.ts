@@ -1,0 +1,156 @@
+import type { Redis } from 'ioredis';
+import { errorMessage } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { EPISODE_STATES } from '../db/entities/episode.entity';
+import { isRunningState, STAGE_OF_STATE } from '../episodes/state';
+import { QUEUE_NAMES, type Queues } from '../queue/queues';
+import { metrics } from '../telemetry/metrics';
+import type { PipelineDeps, StagePipeline } from '../workers/pipeline';
+import { LeaderLock } from './leader-lock';
+
+export interface SchedulerStats {
+  ticks: number;
+  polls: number;
+  reEnqueued: number;
+  reaped: number;
+  leaderSince: number | null;
+}
+
+/**
+ * The scheduler role (ARCHITECTURE §3): only the lock holder works. Each tick it enqueues
+ * due feed polls, reconciles episode states with the queues (a running state whose job is
+ * gone gets its job back), fails episodes stuck past STUCK_EPISODE_S, and samples queue
+ * depth and episode-state gauges.
+ */
+export class Scheduler {
+  readonly lock: LeaderLock;
+  readonly stats: SchedulerStats = { ticks: 0, polls: 0, reEnqueued: 0, reaped: 0, leaderSince: null };
+  private timer: NodeJS.Timeout | null = null;
+  private lockTimer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly pipeline: StagePipeline,
+    private readonly queues: Queues,
+    redis: Redis,
+  ) {
+    const { config } = deps;
+    this.lock = new LeaderLock(redis, `${config.queue.prefix}:scheduler:leader`, config.scheduler.leaseMs);
+    this.log = deps.log.child({ component: 'scheduler' });
+  }
+
+  start(): void {
+    const lockEvery = Math.max(200, Math.floor(this.deps.config.scheduler.leaseMs / 3));
+    const lockLoop = async () => {
+      const was = this.lock.isLeader;
+      const now = await this.lock.tick();
+      if (now && !was) {
+        this.stats.leaderSince = Date.now();
+        this.log.info({ token: this.lock.token }, 'became the active scheduler');
+      } else if (!now && was) {
+        this.stats.leaderSince = null;
+        this.log.warn('lost the scheduler lock; standing by');
+      }
+      if (!this.stopped) this.lockTimer = setTimeout(lockLoop, lockEvery);
+    };
+    void lockLoop();
+    const loop = async () => {
+      if (this.stopped) return;
+      this.running = this.tick().catch((e) => this.log.warn({ err: errorMessage(e) }, 'scheduler tick failed'));
+      await this.running;
+      this.running = null;
+      if (!this.stopped) this.timer = setTimeout(loop, this.deps.config.scheduler.tickMs);
+    };
+    this.timer = setTimeout(loop, 50);
+  }
+
+  async tick(): Promise<void> {
+    if (!this.lock.isLeader) return;
+    this.stats.ticks++;
+    await this.enqueueDuePolls();
+    await this.reconcile();
+    await this.sampleGauges();
+  }
+
+  async enqueueDuePolls(): Promise<number> {
+    const due = await this.deps.feeds.claimDue(this.deps.config.feeds.pollConcurrency * 4);
+    for (const id of due) await this.queues.addPollJob(id);
+    this.stats.polls += due.length;
+    return due.length;
+  }
+
+  /**
+   * Episodes in a running state whose job is not waiting, delayed or active (lost with a
+   * Redis restart, a crash between commit and enqueue, a finished job whose successor never
+   * got enqueued) are sent on again from their artifacts. Episodes that made no progress for
+   * STUCK_EPISODE_S while their job is not running are failed, the reason kept.
+   */
+  async reconcile(): Promise<{ reEnqueued: number; reaped: number }> {
+    const { config, episodes } = this.deps;
+    let reEnqueued = 0;
+    let reaped = 0;
+    const candidates = await episodes.runningSince(config.scheduler.reconcileGraceMs);
+    for (const ep of candidates) {
+      if (!isRunningState(ep.state)) continue;
+      const queue = this.queues.get(STAGE_OF_STATE[ep.state]);
+      const jobState = ep.jobId ? await queue.getJobState(ep.jobId) : 'unknown';
+      const ageS = (Date.now() - ep.updatedAt.getTime()) / 1000;
+      if (jobState === 'active' || jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized' || jobState === 'waiting-children') {
+        if (ageS > config.scheduler.stuckAfterS && jobState !== 'active') {
+          await this.reap(ep.episodeKey, ep.feedId, ep.state, `stuck in ${ep.state} for ${Math.round(ageS)} s (job ${ep.jobId} is ${jobState})`, ep.attempts);
+          reaped++;
+        }
+        continue;
+      }
+      if (jobState === 'failed') {
+        const job = ep.jobId ? await queue.getJob(ep.jobId) : null;
+        await this.reap(ep.episodeKey, ep.feedId, ep.state, job?.failedReason ?? 'job failed', job?.attemptsMade ?? ep.attempts);
+        reaped++;
+        continue;
+      }
+      // unknown (lost) or completed without the episode moving on: send it on again.
+      if (ep.jobId && jobState === 'completed') await queue.remove(ep.jobId).catch(() => undefined);
+      const loaded = await episodes.feedEpisode(ep.episodeKey);
+      if (!loaded) continue;
+      try {
+        await this.pipeline.advanceFromArtifacts(loaded.episode, { state: ep.state === 'pending' ? 'pending' : undefined });
+        reEnqueued++;
+        this.log.info({ episode_key: ep.episodeKey, state: ep.state, job_id: ep.jobId, job_state: jobState }, 'reconciler re-enqueued episode');
+      } catch (e) {
+        this.log.warn({ episode_key: ep.episodeKey, err: errorMessage(e) }, 'reconciler could not re-enqueue');
+      }
+    }
+    this.stats.reEnqueued += reEnqueued;
+    this.stats.reaped += reaped;
+    return { reEnqueued, reaped };
+  }
+
+  private async reap(episodeKey: string, feedId: string, state: string, error: string, attempts: number): Promise<void> {
+    const stage = isRunningState(state) ? STAGE_OF_STATE[state] : state;
+    await this.deps.episodes.setState(episodeKey, { state: 'failed', failedStage: stage, error, attempts, reason: `${stage} failed: ${error}` });
+    await this.deps.events.publish({ episode_key: episodeKey, feed_id: feedId, state: 'failed', stage, error });
+    this.log.warn({ episode_key: episodeKey, stage, err: error }, 'episode failed by the reaper');
+  }
+
+  async sampleGauges(): Promise<void> {
+    for (const name of QUEUE_NAMES) {
+      const counts = await this.queues.get(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: name, state }, n);
+    }
+    const byState = await this.deps.episodes.countByState();
+    for (const s of EPISODE_STATES) metrics.episodesInState.set({ state: s }, byState[s] ?? 0);
+    const oldest = await this.deps.episodes.oldestInState();
+    for (const s of EPISODE_STATES) if (isRunningState(s)) metrics.episodeOldestInStateSeconds.set({ state: s }, oldest[s] ?? 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.lockTimer) clearTimeout(this.lockTimer);
+    await this.running;
+    await this.lock.release();
+  }
+}
