@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { logContextMixin } from '../telemetry/correlation';
 
 export type { Logger };
 
@@ -12,6 +13,8 @@ export function createLogger(opts: { service: string; level?: string; destinatio
       level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
       base: { service: opts.service },
       messageKey: 'msg',
+      // correlation_id / episode_key / queue / worker_id of the work in progress (telemetry/correlation.ts)
+      mixin: logContextMixin,
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },
     },

@@ -1,0 +1,77 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * One correlation id per episode/job (ARCHITECTURE §9): born at the API request (or the
+ * scheduler tick that enqueues), carried in BullMQ job data as `correlation_id`, and put on
+ * every log line (pino mixin, core/logger.ts) and every span (tracing.ts) of the work it
+ * belongs to. AsyncLocalStorage keeps it across awaits without threading it by hand.
+ */
+
+export interface LogContext {
+  correlation_id: string;
+  episode_key?: string;
+  queue?: string;
+  worker_id?: string;
+}
+
+const storage = new AsyncLocalStorage<LogContext>();
+
+/** Header names accepted from callers (first match wins); we answer with the first. */
+export const CORRELATION_HEADERS = ['x-correlation-id', 'x-request-id'] as const;
+
+const ID_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export function newCorrelationId(): string {
+  return randomUUID();
+}
+
+/** A caller-supplied id is kept only if it looks like an id (no log injection, bounded length). */
+export function isValidCorrelationId(v: unknown): v is string {
+  return typeof v === 'string' && ID_PATTERN.test(v);
+}
+
+export function correlationIdFromHeaders(headers: Record<string, string | string[] | undefined>): string {
+  for (const name of CORRELATION_HEADERS) {
+    const raw = headers[name];
+    const v = Array.isArray(raw) ? raw[0] : raw;
+    if (isValidCorrelationId(v)) return v;
+  }
+  return newCorrelationId();
+}
+
+export function currentLogContext(): LogContext | undefined {
+  return storage.getStore();
+}
+
+export function currentCorrelationId(): string | undefined {
+  return storage.getStore()?.correlation_id;
+}
+
+/** Runs `fn` with `ctx` merged over the current context (a nested call can add episode_key, queue…). */
+export function withLogContext<T>(ctx: Partial<LogContext> & { correlation_id?: string }, fn: () => T): T {
+  const parent = storage.getStore();
+  const merged: LogContext = {
+    ...parent,
+    ...Object.fromEntries(Object.entries(ctx).filter(([, v]) => v !== undefined)),
+    correlation_id: ctx.correlation_id ?? parent?.correlation_id ?? newCorrelationId(),
+  };
+  return storage.run(merged, fn);
+}
+
+/** pino `mixin`: the current context's fields on every log line (nothing outside a context). */
+export function logContextMixin(): Partial<LogContext> {
+  return storage.getStore() ?? {};
+}
+
+/** Job data as enqueued: the current correlation id is added unless the data already has one. */
+export function withCorrelationData<T extends object>(data: T): T & { correlation_id: string } {
+  const existing = (data as { correlation_id?: unknown }).correlation_id;
+  return { ...data, correlation_id: isValidCorrelationId(existing) ? existing : (currentCorrelationId() ?? newCorrelationId()) };
+}
+
+/** The correlation id a job carries; a job enqueued by older code without one gets a fresh id. */
+export function correlationIdOfJob(data: unknown): string {
+  const v = data && typeof data === 'object' ? (data as { correlation_id?: unknown }).correlation_id : undefined;
+  return isValidCorrelationId(v) ? v : newCorrelationId();
+}
