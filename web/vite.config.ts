@@ -3,5 +3,7 @@ import { defineConfig } from 'vite';
 
 export default defineConfig({
   plugins: [vue()],
+  // The manifest lets bench/viewer count what the first page load really fetches.
+  build: { manifest: true },
   server: { proxy: { '/api': process.env.PODBRAIN_API ?? 'http://127.0.0.1:8100' } },
 });

@@ -1,14 +1,23 @@
-import { createRouter, createWebHistory } from 'vue-router';
+import { START_LOCATION, createRouter, createWebHistory } from 'vue-router';
 import LibraryView from './views/LibraryView.vue';
 
 // Only the library ships in the first bundle; every other page loads on demand.
 export const routes = [
-  { path: '/', component: LibraryView },
-  { path: '/episodes/:key', component: () => import('./views/EpisodeView.vue') },
-  { path: '/search', component: () => import('./views/SearchView.vue') },
-  { path: '/feeds', component: () => import('./views/FeedsView.vue') },
-  { path: '/graph', component: () => import('./views/GraphView.vue') },
-  { path: '/admin', component: () => import('./views/AdminView.vue') },
+  { path: '/', component: LibraryView, meta: { title: 'Library' } },
+  { path: '/episodes/:key', component: () => import('./views/EpisodeView.vue'), meta: { title: 'Episode' } },
+  { path: '/search', component: () => import('./views/SearchView.vue'), meta: { title: 'Search' } },
+  { path: '/feeds', component: () => import('./views/FeedsView.vue'), meta: { title: 'Feeds' } },
+  { path: '/graph', component: () => import('./views/GraphView.vue'), meta: { title: 'Graph' } },
+  { path: '/admin', component: () => import('./views/AdminView.vue'), meta: { title: 'Admin' } },
 ];
 
 export const router = createRouter({ history: createWebHistory(), routes });
+
+// A client-side navigation is silent for screen readers: name the page and move focus to
+// it, as a full page load would. Not on the first load (the skip link comes first there),
+// and not when only the query changes (search as you type keeps focus in the box).
+router.afterEach((to, from) => {
+  document.title = to.meta.title ? `${String(to.meta.title)} · podbrain` : 'podbrain';
+  if (from === START_LOCATION || to.path === from.path) return;
+  requestAnimationFrame(() => document.getElementById('main')?.focus({ preventScroll: true }));
+});

@@ -51,6 +51,16 @@ async function request<T>(method: string, path: string, body?: unknown, init: Re
   return data as T;
 }
 
+/** An episode's transcript, summary, … are 404 until that stage has run: "not yet", not an error. */
+async function optional<T>(call: Promise<T>): Promise<T | null> {
+  try {
+    return await call;
+  } catch (e) {
+    if (e instanceof HttpError && e.status === 404) return null;
+    throw e;
+  }
+}
+
 const q = (params: Record<string, string | number | undefined | null>) => {
   const s = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') s.set(k, String(v));
@@ -68,10 +78,10 @@ export const api = {
   episodes: (p: { limit?: number; cursor?: string | null; feed_id?: string; state?: string } = {}) =>
     request<Page<EpisodeSummary>>('GET', `/episodes${q(p)}`),
   episode: (key: string) => request<EpisodeDetail>('GET', `/episodes/${encodeURIComponent(key)}`),
-  transcript: (key: string) => request<TranscriptView>('GET', `/episodes/${encodeURIComponent(key)}/transcript`),
-  summary: (key: string) => request<SummaryView>('GET', `/episodes/${encodeURIComponent(key)}/summary`),
-  insights: (key: string) => request<{ insights: InsightView[] }>('GET', `/episodes/${encodeURIComponent(key)}/insights`),
-  episodeGraph: (key: string) => request<GraphView>('GET', `/episodes/${encodeURIComponent(key)}/graph`),
+  transcript: (key: string) => optional(request<TranscriptView>('GET', `/episodes/${encodeURIComponent(key)}/transcript`)),
+  summary: (key: string) => optional(request<SummaryView>('GET', `/episodes/${encodeURIComponent(key)}/summary`)),
+  insights: (key: string) => optional(request<{ insights: InsightView[] }>('GET', `/episodes/${encodeURIComponent(key)}/insights`)),
+  episodeGraph: (key: string) => optional(request<GraphView>('GET', `/episodes/${encodeURIComponent(key)}/graph`)),
   graph: () => request<GraphView>('GET', '/graph'),
   search: (query: string, k = 20) => request<{ hits: SearchHit[] }>('GET', `/search${q({ q: query, k })}`),
   health: () => request<HealthView>('GET', '/health'),

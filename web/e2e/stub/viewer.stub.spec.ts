@@ -1,0 +1,200 @@
+// The viewer in Debian Chromium against the in-memory CONTRACT STUB of the api
+// (e2e/support/stub-api.ts). The same flow against the real appliance is e2e/real/.
+import { test as base, expect, type Page } from '@playwright/test';
+import { type AppServer, startAppServer } from '../support/app-server';
+import { playerTime, screenshot } from '../support/screens';
+import { createStubApi, type StubApi } from '../support/stub-api';
+
+const test = base.extend<{ stub: StubApi; app: AppServer }>({
+  stub: async ({}, use) => {
+    const stub = createStubApi({ stepMs: 150 });
+    await use(stub);
+    stub.close();
+  },
+  app: async ({ stub }, use) => {
+    const app = await startAppServer({ api: stub.handle });
+    await use(app);
+    await app.close();
+  },
+  baseURL: async ({ app }, use) => use(app.origin),
+});
+
+const FEED = 'http://127.0.0.1:9/show/feed.xml';
+
+async function processedEpisode(stub: StubApi): Promise<string> {
+  const feed = stub.addFeed(FEED);
+  const key = `${feed.id}-ep1`;
+  await expect.poll(() => stub.episodes.get(key)?.detail.state).toBe('done');
+  return key;
+}
+
+const row = (page: Page, i: number) => page.locator(`[data-testid=transcript] [data-index="${i}"]`);
+
+test('contract stub: library is empty with guidance, and a refused feed URL shows the api error', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByText('No feeds yet')).toBeVisible();
+  await expect(page.getByText('No episodes yet.')).toBeVisible();
+  await page.getByRole('link', { name: 'Feeds' }).click();
+  await page.getByLabel('Feed URL').fill('http://127.0.0.1:9/broken.xml');
+  await page.getByRole('button', { name: 'Add feed' }).click();
+  await expect(page.getByRole('alert')).toContainText('not RSS or Atom');
+  await expect(page.getByLabel('Feed URL')).toHaveAttribute('aria-invalid', 'true');
+});
+
+test('contract stub: a feed added through the UI fills the library, states arrive live over SSE without reloading', async ({ page, stub }) => {
+  await page.goto('/feeds');
+  await page.getByLabel('Feed URL').fill(FEED);
+  await page.getByRole('button', { name: 'Add feed' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Added The Stub Show' })).toBeVisible();
+  await expect(page.getByTestId('feeds-table')).toContainText(FEED);
+
+  await page.getByRole('link', { name: 'Library', exact: true }).click();
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+  await expect(page.getByText('● live')).toBeVisible();
+  const first = page.locator('[data-episode="feed1-ep1"] [data-testid=state-badge]');
+  const second = page.locator('[data-episode="feed1-ep2"] [data-testid=state-badge]');
+  await expect(first).toHaveText('done', { timeout: 15_000 });
+  await expect(second).toContainText('failed: transcribe: enclosure returned HTTP 404');
+  // Same document (no reload) and the list was not polled: the 7 state changes came over SSE.
+  expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+  const listReads = stub.requests.filter((r) => r.startsWith('GET /api/episodes?'));
+  expect(listReads.length, stub.requests.join('\n')).toBeLessThanOrEqual(2);
+});
+
+test('contract stub: clicking a transcript line seeks the player and highlights it; a quote jumps the player; ungrounded insights are marked', async ({ page, stub }) => {
+  const key = await processedEpisode(stub);
+  await page.goto(`/episodes/${key}`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Ask not what your country can do for you');
+  await expect(row(page, 0)).toContainText('my fellow Americans');
+
+  await row(page, 2).getByText('what your country can do for you').click();
+  await expect.poll(() => playerTime(page)).toBeCloseTo(5.5, 0);
+  await expect(row(page, 2)).toHaveAttribute('aria-current', 'true');
+  await expect(row(page, 0)).not.toHaveAttribute('aria-current', 'true');
+
+  const quote = page.getByRole('button', { name: /Play quote at 0:08/ });
+  await expect(quote).toContainText('ask what you can do for your country');
+  await quote.click();
+  await expect.poll(() => playerTime(page)).toBeCloseTo(8, 0);
+  await expect(row(page, 3)).toHaveAttribute('aria-current', 'true');
+
+  const ungrounded = page.locator('[data-testid=insights] li.ungrounded');
+  await expect(ungrounded).toHaveCount(1);
+  await expect(ungrounded).toContainText('ungrounded');
+  await expect(ungrounded).toContainText('written by a committee');
+  await expect(page.getByText('Citizens are asked what they can give')).toBeVisible();
+
+  await page.getByRole('button', { name: 'Show graph' }).click();
+  await expect(page.getByTestId('graph-canvas')).toHaveAttribute('aria-label', 'Knowledge graph with 3 nodes');
+});
+
+test('contract stub: a search hit shows snippet, episode, feed and time, and opens the episode at that moment', async ({ page, stub }) => {
+  const key = await processedEpisode(stub);
+  await page.goto('/search');
+  await page.getByRole('searchbox').fill('country');
+  await page.keyboard.press('Enter');
+  const hits = page.getByTestId('search-results').getByRole('link');
+  await expect(hits).toHaveCount(2);
+  const hit = hits.filter({ hasText: '0:05' });
+  await expect(hit).toContainText('Ask not what your country can do for you');
+  await expect(hit).toContainText('The Stub Show');
+  await expect(hit.locator('mark')).toHaveText('country');
+  await hit.click();
+  await expect(page).toHaveURL(new RegExp(`/episodes/${key}\\?t=5500$`));
+  await expect.poll(() => playerTime(page)).toBeCloseTo(5.5, 0);
+  await expect(row(page, 2)).toHaveAttribute('aria-current', 'true');
+
+  await page.goto('/search?q=zebra');
+  await expect(page.getByText('No matches.')).toBeVisible();
+});
+
+test('contract stub: graph lists a node\'s episodes; admin shows role health, queue depths and retries a failed job', async ({ page, stub }) => {
+  await processedEpisode(stub);
+  await expect.poll(() => stub.episodes.get('feed1-ep2')?.detail.state).toBe('failed');
+  await page.goto('/graph');
+  await expect(page.getByText('3 entities (1 people), 2 links')).toBeVisible();
+  await page.getByText('All entities (list)').click();
+  await page.getByRole('button', { name: 'civic duty' }).click();
+  await expect(page.getByRole('complementary').getByRole('link', { name: 'Ask not what your country can do for you' })).toBeVisible();
+
+  await page.goto('/admin');
+  await expect(page.getByTestId('roles')).toContainText('worker-gpu degraded');
+  await expect(page.getByTestId('queues').getByRole('row', { name: /transcribe/ })).toContainText('1');
+  const job = page.getByRole('listitem').filter({ hasText: 'enclosure returned HTTP 404' });
+  await expect(job).toContainText('3 attempts');
+  await job.getByRole('button', { name: 'Retry' }).click();
+  await expect(page.getByText('No failed jobs.')).toBeVisible();
+  await expect.poll(() => stub.episodes.get('feed1-ep2')?.detail.state).toBe('done');
+});
+
+test('contract stub: keyboard only — skip link, focus moves to the page on navigation, transcript lines play with Enter', async ({ page, stub }) => {
+  const key = await processedEpisode(stub);
+  await page.goto('/');
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#main')).toBeFocused();
+
+  await page.getByRole('link', { name: 'Search' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/\/search$/);
+  await expect(page).toHaveTitle('Search · podbrain');
+  await expect(page.locator('#main')).toBeFocused();
+
+  await page.goto(`/episodes/${key}`);
+  const play = row(page, 1).getByRole('button', { name: 'Play from 0:03' });
+  await play.focus();
+  await page.keyboard.press('Enter');
+  await expect.poll(() => playerTime(page)).toBeCloseTo(3, 0);
+  await expect(row(page, 1)).toHaveAttribute('aria-current', 'true');
+  await expect(page.getByTestId('transcript')).toHaveAttribute('role', 'list');
+  await expect(row(page, 1)).toHaveAttribute('aria-posinset', '2');
+  await expect(row(page, 1)).toHaveAttribute('aria-setsize', '4');
+});
+
+test('contract stub: when the api is down every page shows an error with Try again, and recovers', async ({ page, stub }) => {
+  stub.down = true;
+  for (const path of ['/', '/feeds', '/graph', '/admin', '/episodes/nope']) {
+    await page.goto(path);
+    await expect(page.getByRole('alert').first()).toContainText('not reachable');
+  }
+  await page.goto('/feeds');
+  stub.down = false;
+  await page.getByRole('button', { name: 'Try again' }).click();
+  await expect(page.getByText('No feeds yet.')).toBeVisible();
+  await page.goto('/episodes/nope');
+  await expect(page.getByRole('alert')).toContainText('No episode nope');
+});
+
+test('contract stub: every page in light and dark, and on a phone, saved to web/screenshots', async ({ page, stub, browser, app }) => {
+  const key = await processedEpisode(stub);
+  await expect.poll(() => stub.episodes.get('feed1-ep2')?.detail.state).toBe('failed');
+  const pages: [string, string, string][] = [
+    ['library', '/', '[data-testid=episode-list]'],
+    ['episode', `/episodes/${key}`, '[data-testid=insights]'],
+    ['search', '/search?q=country', '[data-testid=search-results]'],
+    ['feeds', '/feeds', '[data-testid=feeds-table]'],
+    ['graph', '/graph', '[data-testid=graph-canvas] canvas'],
+    ['admin', '/admin', '[data-testid=queues]'],
+  ];
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [name, path, ready] of pages) {
+      await page.goto(path);
+      await expect(page.locator(ready).first()).toBeVisible();
+      const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      expect(bg).toBe(scheme === 'dark' ? 'rgb(11, 16, 32)' : 'rgb(255, 255, 255)');
+      await screenshot(page, `stub-${name}-${scheme}`);
+    }
+  }
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, baseURL: app.origin });
+  const p = await phone.newPage();
+  for (const [name, path, ready] of pages) {
+    await p.goto(path);
+    await expect(p.locator(ready).first()).toBeVisible();
+    // Nothing wider than the screen: no sideways scrolling on a phone.
+    expect(await p.evaluate(() => document.documentElement.scrollWidth), `${name} is wider than the phone`).toBeLessThanOrEqual(390);
+    await screenshot(p, `stub-${name}-phone`);
+  }
+  await phone.close();
+});

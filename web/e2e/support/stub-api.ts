@@ -1,0 +1,378 @@
+/**
+ * CONTRACT STUB of the HTTP API (web/src/api/types.ts, ARCHITECTURE §8), in memory.
+ * It lets the UI specs and the viewer benchmark exercise states that are hard to reach
+ * with the real platform (a failed job, an ungrounded insight, a 3-hour transcript, an
+ * API that is down). The end-to-end flow against the real api lives in e2e/real/.
+ *
+ * Adding a feed creates two episodes: the first walks pending → … → done (one state per
+ * `stepMs`, each change pushed over SSE), the second fails at transcribing.
+ */
+import { createReadStream, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  EpisodeDetail,
+  EpisodeEvent,
+  EpisodeState,
+  Feed,
+  GraphView,
+  InsightView,
+  JobInfo,
+  QueueInfo,
+  SearchHit,
+  Segment,
+  SummaryView,
+  TranscriptView,
+} from '../../src/api/types';
+import { fixture } from './paths';
+
+interface StubEpisode {
+  detail: EpisodeDetail;
+  transcript: TranscriptView | null;
+  summary: SummaryView | null;
+  insights: InsightView[];
+  graph: GraphView;
+  /** Where the state machine stops (failed episodes stop at transcribing). */
+  fails?: string;
+}
+
+export interface StubApi {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  feeds: Feed[];
+  episodes: Map<string, StubEpisode>;
+  /** Every request the viewer made: `GET /api/episodes?limit=50`. */
+  requests: string[];
+  /** Make every /api call fail with 503 (error states). */
+  down: boolean;
+  addFeed(url: string): Feed;
+  addLongEpisode(segmentCount: number): string;
+  close(): void;
+}
+
+const JFK_AUDIO = fixture('audio', 'jfk.mp3');
+const JFK_SEGMENTS: Segment[] = [
+  { start_ms: 0, end_ms: 3000, text: 'And so, my fellow Americans,', speaker: 'JFK' },
+  { start_ms: 3000, end_ms: 5500, text: 'ask not', speaker: 'JFK' },
+  { start_ms: 5500, end_ms: 8000, text: 'what your country can do for you,', speaker: 'JFK' },
+  { start_ms: 8000, end_ms: 11000, text: 'ask what you can do for your country.', speaker: 'JFK' },
+];
+const FLOW: EpisodeState[] = ['pending', 'downloading', 'transcribing', 'enriching', 'indexing', 'projecting', 'done'];
+const LOREM = 'so the thing about compilers is that every pass wants its own view of the program and the trick is keeping them honest';
+
+export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
+  const stepMs = opts.stepMs ?? 250;
+  const feeds: Feed[] = [];
+  const episodes = new Map<string, StubEpisode>();
+  const failedJobs: JobInfo[] = [];
+  const clients = new Set<ServerResponse>();
+  const timers = new Set<NodeJS.Timeout>();
+  const requests: string[] = [];
+  const queues: QueueInfo[] = ['ingest', 'transcribe', 'enrich', 'index', 'project'].map((name, i) => ({
+    name,
+    waiting: i,
+    active: i % 2,
+    delayed: 0,
+    failed: 0,
+    completed: 10 * (i + 1),
+    paused: false,
+  }));
+
+  function emit(e: EpisodeEvent) {
+    for (const c of clients) c.write(`event: episode\ndata: ${JSON.stringify(e)}\n\n`);
+  }
+
+  function setState(ep: StubEpisode, state: EpisodeState, reason: string | null = null) {
+    ep.detail.state = state;
+    ep.detail.state_reason = reason;
+    ep.detail.failed_stage = state === 'failed' ? ep.fails ?? null : null;
+    ep.detail.updated_at = new Date().toISOString();
+    emit({ episode_key: ep.detail.episode_key, feed_id: ep.detail.feed_id, state, reason });
+  }
+
+  function walk(ep: StubEpisode, from = 0) {
+    let i = from;
+    const tick = () => {
+      i++;
+      if (ep.fails && FLOW[i] === 'enriching') {
+        setState(ep, 'failed', 'transcribe: enclosure returned HTTP 404');
+        const q = queues.find((x) => x.name === 'transcribe')!;
+        q.failed++;
+        failedJobs.push({ id: `transcribe:${ep.detail.episode_key}`, queue: 'transcribe', episode_key: ep.detail.episode_key, failed_reason: 'enclosure returned HTTP 404', attempts: 3, timestamp: Date.now() });
+        return;
+      }
+      if (i >= FLOW.length) return;
+      setState(ep, FLOW[i]);
+      if (FLOW[i] !== 'done') schedule(tick);
+    };
+    schedule(tick);
+  }
+
+  function schedule(fn: () => void) {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, stepMs);
+    timers.add(t);
+  }
+
+  function makeEpisode(feed: Feed, n: number, over: Partial<EpisodeDetail> = {}, fails?: string): StubEpisode {
+    const key = `${feed.id}-ep${n}`;
+    const detail: EpisodeDetail = {
+      episode_key: key,
+      feed_id: feed.id,
+      feed_title: feed.title,
+      title: n === 1 ? 'Ask not what your country can do for you' : `Episode ${n}: the one with the broken link`,
+      published_at: new Date(Date.UTC(2026, 10, 20 - n)).toISOString(),
+      duration_s: 11,
+      state: 'pending',
+      state_reason: null,
+      failed_stage: null,
+      updated_at: new Date().toISOString(),
+      description: 'A short speech.',
+      image: null,
+      enclosure_url: `${feed.url.replace(/\/[^/]*$/, '')}/ep${n}.mp3`,
+      audio_url: `/api/episodes/${key}/audio`,
+      ...over,
+    };
+    return {
+      detail,
+      fails,
+      transcript: { engine: 'whisper-cpp', model: 'tiny', language: 'en', status: 'valid', speech_coverage: 0.93, segments: JFK_SEGMENTS },
+      summary: { title: detail.title, bullets: ['A call to civic duty.', 'Citizens are asked what they can give, not take.'], key_quotes: ['ask not what your country can do for you'], status: 'valid', method: 'extractive' },
+      insights: [
+        { id: `${key}-i1`, text: 'Citizens should ask what they can do for their country.', insight_type: 'recommendation', confidence: 0.9, grounded: true, quotes: [{ id: `${key}-q1`, text: 'ask what you can do for your country', start_ms: 8000, end_ms: 11000, speaker: 'JFK' }] },
+        { id: `${key}-i2`, text: 'The speech was written by a committee.', insight_type: 'claim', confidence: 0.3, grounded: false, quotes: [] },
+      ],
+      graph: {
+        nodes: [
+          { id: 'person:john-f-kennedy', type: 'Person', label: 'John F. Kennedy' },
+          { id: 'organization:united-states', type: 'Organization', label: 'United States' },
+          { id: 'topic:civic-duty', type: 'Topic', label: 'civic duty' },
+        ],
+        edges: [
+          { source: 'person:john-f-kennedy', target: 'topic:civic-duty', type: 'MENTIONS' },
+          { source: 'person:john-f-kennedy', target: 'organization:united-states', type: 'RELATED_TO' },
+        ],
+      },
+    };
+  }
+
+  function addFeed(url: string): Feed {
+    const id = `feed${feeds.length + 1}`;
+    const feed: Feed = { id, url, title: 'The Stub Show', image: null, link: null, last_polled_at: new Date().toISOString(), last_error: null, error_count: 0, episode_count: 2 };
+    feeds.push(feed);
+    for (const [n, fails] of [[1, undefined], [2, 'transcribe']] as const) {
+      const ep = makeEpisode(feed, n, {}, fails);
+      episodes.set(ep.detail.episode_key, ep);
+      emit({ episode_key: ep.detail.episode_key, feed_id: id, state: 'pending' });
+      walk(ep);
+    }
+    return feed;
+  }
+
+  function addLongEpisode(segmentCount: number): string {
+    const feed: Feed = { id: 'long', url: 'http://127.0.0.1/long.xml', title: 'Long Talks', image: null, link: null, last_polled_at: null, last_error: null, error_count: 0, episode_count: 1 };
+    feeds.push(feed);
+    const words = LOREM.split(' ');
+    const segments: Segment[] = Array.from({ length: segmentCount }, (_, i) => {
+      const len = 8 + ((i * 7) % 30); // varied line lengths, so rows wrap differently
+      const text = Array.from({ length: len }, (_, j) => words[(i + j) % words.length]).join(' ');
+      return { start_ms: i * 4300, end_ms: i * 4300 + 4200, text: `${i}: ${text}`, speaker: i % 3 === 0 ? 'Host' : 'Guest' };
+    });
+    const ep = makeEpisode(feed, 1, { title: 'A three-hour conversation', duration_s: Math.round((segmentCount * 4300) / 1000), state: 'done' });
+    ep.transcript = { ...ep.transcript!, segments };
+    episodes.set(ep.detail.episode_key, ep);
+    return ep.detail.episode_key;
+  }
+
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body === undefined ? '' : JSON.stringify(body));
+  };
+  const fail = (res: ServerResponse, status: number, code: string, message: string) => json(res, status, { error: { code, message } });
+  const body = (req: IncomingMessage) =>
+    new Promise<string>((resolve) => {
+      let s = '';
+      req.on('data', (c) => (s += c));
+      req.on('end', () => resolve(s));
+    });
+
+  function serveAudio(req: IncomingMessage, res: ServerResponse) {
+    const size = statSync(JFK_AUDIO).size;
+    const m = /bytes=(\d*)-(\d*)/.exec(req.headers.range ?? '');
+    if (!m) {
+      res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': size, 'accept-ranges': 'bytes' });
+      createReadStream(JFK_AUDIO).pipe(res);
+      return;
+    }
+    const start = m[1] ? Number(m[1]) : size - Number(m[2]);
+    const end = m[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+    res.writeHead(206, { 'content-type': 'audio/mpeg', 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}`, 'accept-ranges': 'bytes' });
+    createReadStream(JFK_AUDIO, { start, end }).pipe(res);
+  }
+
+  function search(q: string): SearchHit[] {
+    const needle = q.toLowerCase();
+    const hits: SearchHit[] = [];
+    for (const ep of episodes.values()) {
+      if (ep.detail.state !== 'done' || !ep.transcript) continue;
+      ep.transcript.segments.forEach((s, i) => {
+        const at = s.text.toLowerCase().indexOf(needle);
+        if (at < 0) return;
+        hits.push({
+          chunk_id: `${ep.detail.episode_key}#${i}`,
+          episode_key: ep.detail.episode_key,
+          episode_title: ep.detail.title,
+          feed_id: ep.detail.feed_id,
+          feed_title: ep.detail.feed_title,
+          start_ms: s.start_ms,
+          end_ms: s.end_ms,
+          snippet: `${s.text.slice(0, at)}«${s.text.slice(at, at + needle.length)}»${s.text.slice(at + needle.length)}`,
+          score: 1 / (hits.length + 1),
+        });
+      });
+    }
+    return hits.slice(0, 20);
+  }
+
+  function corpusGraph(): GraphView {
+    const nodes = new Map<string, GraphView['nodes'][number]>();
+    const edges: GraphView['edges'] = [];
+    for (const ep of episodes.values()) {
+      if (ep.detail.state !== 'done') continue;
+      for (const n of ep.graph.nodes) {
+        const node = nodes.get(n.id) ?? { ...n, episodes: [] };
+        node.episodes!.push({ episode_key: ep.detail.episode_key, title: ep.detail.title });
+        nodes.set(n.id, node);
+      }
+      edges.push(...ep.graph.edges);
+    }
+    return { nodes: [...nodes.values()], edges };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://stub');
+    const p = url.pathname.replace(/^\/api/, '');
+    const method = req.method ?? 'GET';
+    requests.push(`${method} ${url.pathname}${url.search}`);
+    if (api.down) return fail(res, 503, 'unavailable', 'The api is not reachable (stub switched off)');
+
+    if (p === '/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.write(': connected\n\n');
+      clients.add(res);
+      req.on('close', () => clients.delete(res));
+      return;
+    }
+    if (p === '/feeds' && method === 'GET') return json(res, 200, { items: feeds });
+    if (p === '/feeds' && method === 'POST') {
+      let input: { url?: unknown };
+      try {
+        input = JSON.parse(await body(req));
+      } catch {
+        return fail(res, 400, 'invalid_json', 'Body must be JSON');
+      }
+      const u = typeof input.url === 'string' ? input.url : '';
+      if (!/^https?:\/\//.test(u)) return fail(res, 400, 'invalid_url', `Not an http(s) URL: ${u}`);
+      if (u.includes('broken')) return fail(res, 422, 'feed_unparseable', `The feed at ${u} is not RSS or Atom (got an HTML page)`);
+      if (feeds.some((f) => f.url === u)) return fail(res, 409, 'feed_exists', `Already subscribed to ${u}`);
+      return json(res, 201, addFeed(u));
+    }
+    if (p === '/feeds/export') {
+      res.writeHead(200, { 'content-type': 'text/x-opml' });
+      res.end(`<?xml version="1.0"?><opml version="2.0"><body>${feeds.map((f) => `<outline type="rss" xmlUrl="${f.url}"/>`).join('')}</body></opml>`);
+      return;
+    }
+    if (p === '/feeds/import' && method === 'POST') {
+      const urls = [...(await body(req)).matchAll(/xmlUrl="([^"]+)"/g)].map((m) => m[1]);
+      let added = 0;
+      for (const u of urls) if (!feeds.some((f) => f.url === u)) (addFeed(u), added++);
+      return json(res, 200, { added, skipped: urls.length - added, errors: [] });
+    }
+    let m = /^\/feeds\/([^/]+)(\/refresh)?$/.exec(p);
+    if (m) {
+      const i = feeds.findIndex((f) => f.id === decodeURIComponent(m![1]));
+      if (i < 0) return fail(res, 404, 'not_found', 'No such feed');
+      if (m[2] && method === 'POST') return json(res, 202, { job_id: `ingest:${feeds[i].id}` });
+      if (method === 'DELETE') {
+        const [f] = feeds.splice(i, 1);
+        for (const [k, e] of episodes) if (e.detail.feed_id === f.id) episodes.delete(k);
+        res.writeHead(204).end();
+        return;
+      }
+    }
+    if (p === '/episodes') {
+      const items = [...episodes.values()].map((e) => e.detail).sort((a, b) => (b.published_at ?? '').localeCompare(a.published_at ?? ''));
+      return json(res, 200, { items, next_cursor: null });
+    }
+    m = /^\/episodes\/([^/]+)(?:\/(transcript|summary|insights|graph|audio))?$/.exec(p);
+    if (m) {
+      const ep = episodes.get(decodeURIComponent(m[1]));
+      if (!ep) return fail(res, 404, 'not_found', `No episode ${m[1]}`);
+      const done = ep.detail.state === 'done';
+      switch (m[2]) {
+        case undefined:
+          return json(res, 200, ep.detail);
+        case 'audio':
+          return serveAudio(req, res);
+        case 'transcript':
+          return done && ep.transcript ? json(res, 200, ep.transcript) : fail(res, 404, 'not_found', 'No transcript yet');
+        case 'summary':
+          return done && ep.summary ? json(res, 200, ep.summary) : fail(res, 404, 'not_found', 'No summary yet');
+        case 'insights':
+          return json(res, 200, { insights: done ? ep.insights : [] });
+        case 'graph':
+          return json(res, 200, done ? ep.graph : { nodes: [], edges: [] });
+      }
+    }
+    if (p === '/graph') return json(res, 200, corpusGraph());
+    if (p === '/search') {
+      const q = url.searchParams.get('q') ?? '';
+      if (!q.trim()) return fail(res, 400, 'invalid_query', 'q is required');
+      return json(res, 200, { hits: search(q) });
+    }
+    if (p === '/health') {
+      const role = (status: 'healthy' | 'degraded') => ({ status, checks: { redis: { status: 'ok' }, postgres: { status: 'ok' } }, uptime_seconds: 42, version: '0.1.0' });
+      return json(res, 200, { status: 'degraded', roles: { api: role('healthy'), scheduler: role('healthy'), 'worker-io': role('healthy'), 'worker-gpu': { ...role('degraded'), checks: { gpu: { status: 'absent', detail: 'no NVIDIA device; CPU whisper' } } }, 'worker-ml': role('healthy') } });
+    }
+    if (p === '/admin/queues') return json(res, 200, { queues });
+    m = /^\/admin\/queues\/([^/]+)\/(pause|resume)$/.exec(p);
+    if (m && method === 'POST') {
+      const q = queues.find((x) => x.name === m![1]);
+      if (!q) return fail(res, 404, 'not_found', 'No such queue');
+      q.paused = m[2] === 'pause';
+      res.writeHead(204).end();
+      return;
+    }
+    if (p === '/admin/jobs') return json(res, 200, { items: failedJobs });
+    m = /^\/admin\/jobs\/([^/]+)\/([^/]+)\/retry$/.exec(p);
+    if (m && method === 'POST') {
+      const i = failedJobs.findIndex((j) => j.queue === decodeURIComponent(m![1]) && j.id === decodeURIComponent(m![2]));
+      if (i < 0) return fail(res, 404, 'not_found', 'No such failed job');
+      const [job] = failedJobs.splice(i, 1);
+      queues.find((x) => x.name === job.queue)!.failed--;
+      const ep = job.episode_key ? episodes.get(job.episode_key) : undefined;
+      if (ep) {
+        ep.fails = undefined;
+        setState(ep, 'transcribing');
+        walk(ep, FLOW.indexOf('transcribing'));
+      }
+      res.writeHead(204).end();
+      return;
+    }
+    return fail(res, 404, 'not_found', `No route ${method} ${url.pathname}`);
+  }
+
+  const api: StubApi = {
+    handle,
+    feeds,
+    episodes,
+    requests,
+    down: false,
+    addFeed,
+    addLongEpisode,
+    close() {
+      for (const t of timers) clearTimeout(t);
+      for (const c of clients) c.end();
+    },
+  };
+  return api;
+}
