@@ -54,6 +54,11 @@ const SETTINGS = {
   WHISPER_LANGUAGE: ['asr.language', z.string().min(2), 'auto'],
   WHISPER_BEAM_SIZE: ['asr.beamSize', int(1, 16), 5],
   WHISPER_VAD: ['asr.vad', bool, true],
+  WHISPER_VAD_MODEL: ['asr.vadModel', z.string(), ''],
+  WHISPER_CLI: ['asr.whisperCli', z.string(), ''],
+  WHISPER_MODEL_PATH: ['asr.whisperModelPath', z.string(), ''],
+  WHISPER_TEMPERATURE_FALLBACK: ['asr.temperatureFallback', bool, true],
+  AUDIO_NORMALIZE: ['audio.normalize', z.enum(['dynaudnorm', 'none']), 'dynaudnorm'],
   ASR_MIN_COVERAGE: ['asr.minCoverage', z.coerce.number().min(0).max(1), 0.9],
   OPENAI_API_KEY: ['openai.apiKey', z.string(), ''],
   OPENAI_BASE_URL: ['openai.baseUrl', z.string().url().or(z.literal('')), ''],
@@ -68,6 +73,10 @@ const SETTINGS = {
   LLM_MODEL: ['llm.model', z.string(), ''],
   LLM_CONTEXT_TOKENS: ['llm.contextTokens', int(512), 8192],
   LLM_MAX_RETRIES: ['llm.maxRetries', int(0, 10), 3],
+  LLM_RETRY_BASE_MS: ['llm.retryBaseMs', int(0, 600_000), 500],
+  LLM_TIMEOUT_MS: ['llm.timeoutMs', int(1000), 180_000],
+  LLM_MAX_OUTPUT_TOKENS: ['llm.maxOutputTokens', int(64, 131_072), 2048],
+  LLM_MAX_ANSWER_BYTES: ['llm.maxAnswerBytes', int(1024), 1024 * 1024],
   EMBEDDINGS_PROVIDER: ['embeddings.provider', z.enum(EMBEDDING_PROVIDERS), 'hash'],
   EMBEDDINGS_MODEL: ['embeddings.model', z.string(), ''],
   EMBEDDINGS_DIM: ['embeddings.dim', int(8, 8192), 384],
@@ -86,6 +95,7 @@ const SETTINGS = {
   SEARCH_DEFAULT_K: ['search.defaultK', int(1, 1000), 10],
   QUEUE_PREFIX: ['queue.prefix', z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ or -'), 'podbrain'],
   QUEUE_LOCK_MS: ['queue.lockMs', int(1000), 30_000],
+  QUEUE_BACKOFF_MS: ['queue.backoffMs', int(0), 0],
   WORKER_QUEUES: ['worker.queues', z.string().min(1), 'all'],
   SHUTDOWN_GRACE_MS: ['worker.shutdownGraceMs', int(0), 30_000],
   FEED_POLL_INTERVAL_S: ['feeds.pollIntervalS', int(10), 3600],
@@ -111,7 +121,7 @@ export interface Config {
   authApiKey: string;
   net: { allowPrivateNetwork: boolean; timeoutMs: number; maxRedirects: number; userAgent: string };
   feeds: { maxBytes: number; pollConcurrency: number; pollIntervalS: number };
-  audio: { maxBytes: number; downloadRetries: number };
+  audio: { maxBytes: number; downloadRetries: number; /** Loudness normalisation in preprocess. */ normalize: 'dynaudnorm' | 'none' };
   asr: {
     engines: (typeof ASR_ENGINES)[number][];
     whisperModel: string;
@@ -119,6 +129,14 @@ export interface Config {
     language: string;
     beamSize: number;
     vad: boolean;
+    /** Silero VAD model (ggml); '' = the first ggml-silero-*.bin in MODELS_DIR. */
+    vadModel: string;
+    /** whisper-cli binary; '' = services/native/whisper/build/bin/whisper-cli. */
+    whisperCli: string;
+    /** Model file that overrides MODELS_DIR/ggml-<WHISPER_MODEL>.bin. */
+    whisperModelPath: string;
+    /** false passes --no-fallback (no re-decoding at higher temperatures). */
+    temperatureFallback: boolean;
     minCoverage: number;
     /** Above this repetition ratio a transcript counts as a repetition loop (degraded). */
     maxRepetition: number;
@@ -135,7 +153,16 @@ export interface Config {
     asrRetries: number;
     asrRetryBaseMs: number;
   };
-  llm: { model: string; contextTokens: number; maxRetries: number };
+  llm: {
+    model: string;
+    contextTokens: number;
+    maxRetries: number;
+    retryBaseMs: number;
+    timeoutMs: number;
+    maxOutputTokens: number;
+    /** Larger HTTP answers from the LLM server are cut off and treated as invalid output. */
+    maxAnswerBytes: number;
+  };
   embeddings: {
     provider: (typeof EMBEDDING_PROVIDERS)[number];
     model: string;
@@ -158,7 +185,7 @@ export interface Config {
     nprobe: number;
   };
   search: { defaultK: number };
-  queue: { prefix: string; lockMs: number };
+  queue: { prefix: string; lockMs: number; /** 0: each queue's own backoff (QUEUE_SETTINGS). */ backoffMs: number };
   worker: { queues: string; shutdownGraceMs: number };
   scheduler: { tickMs: number; leaseMs: number; reconcileGraceMs: number; stuckAfterS: number };
 }

@@ -86,11 +86,11 @@ export interface PollJobData {
 
 export const JOB = { stage: 'stage', poll: 'poll-feed', digest: 'digest' } as const;
 
-export function jobOptions(queue: QueueName, extra: JobsOptions = {}): JobsOptions {
+export function jobOptions(queue: QueueName, extra: JobsOptions = {}, backoffMs = 0): JobsOptions {
   const s = QUEUE_SETTINGS[queue];
   return {
     attempts: s.attempts,
-    backoff: { type: 'exponential', delay: s.backoffMs },
+    backoff: { type: 'exponential', delay: backoffMs || s.backoffMs },
     removeOnComplete: { count: s.keepCompleted.count, age: s.keepCompleted.ageS },
     removeOnFail: { count: s.keepFailed.count, age: s.keepFailed.ageS },
     ...extra,
@@ -117,16 +117,22 @@ export class Queues {
   constructor(
     private readonly connection: ConnectionOptions,
     readonly prefix: string,
+    /** Overrides every queue's backoff base (QUEUE_BACKOFF_MS; tests use a few ms). */
+    private readonly backoffMs = 0,
   ) {}
 
   static fromConfig(config: Config, connection: Redis = createRedis(config)): Queues {
-    return new Queues(connection, queuePrefix(config));
+    return new Queues(connection, queuePrefix(config), config.queue.backoffMs);
+  }
+
+  options(name: QueueName, extra: JobsOptions = {}): JobsOptions {
+    return jobOptions(name, extra, this.backoffMs);
   }
 
   get(name: QueueName): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: jobOptions(name) });
+      q = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: this.options(name) });
       q.on('error', () => undefined); // connection errors surface through health checks and callers
       this.queues.set(name, q);
     }
@@ -139,14 +145,14 @@ export class Queues {
 
   async addStageJob(stage: EpisodeJobStage, data: StageJobData): Promise<string> {
     const id = stageJobId(stage, data.episodeKey, data.fingerprint);
-    await this.get(stage).add(JOB.stage, data, { ...jobOptions(stage), jobId: id });
+    await this.get(stage).add(JOB.stage, data, this.options(stage, { jobId: id }));
     return id;
   }
 
   /** Feed polls run on the ingest queue; one pending poll per feed. */
   async addPollJob(feedId: string): Promise<string> {
     const id = pollJobId(feedId);
-    await this.get('ingest').add(JOB.poll, { feedId } satisfies PollJobData, { ...jobOptions('ingest'), jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+    await this.get('ingest').add(JOB.poll, { feedId } satisfies PollJobData, this.options('ingest', { jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 }));
     return id;
   }
 

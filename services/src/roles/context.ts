@@ -18,7 +18,7 @@ export interface RoleContext extends PipelineDeps {
 }
 
 /** The shared wiring of every non-api role: Postgres, Redis, queues, the artifact store and the stage chain. */
-export async function createRoleContext(config: Config, opts: { log?: Logger; poolSize?: number } = {}): Promise<RoleContext> {
+export async function createRoleContext(config: Config, opts: { log?: Logger; poolSize?: number; stages?: PipelineDeps['stages'] } = {}): Promise<RoleContext> {
   const log = opts.log ?? createLogger({ service: `podbrain-${config.role}`, level: config.logLevel });
   const ds: DataSource = await openDatabase(config, { poolSize: opts.poolSize ?? 10 });
   const redis = createRedis(config, { forWorker: true });
@@ -31,7 +31,7 @@ export async function createRoleContext(config: Config, opts: { log?: Logger; po
     redis,
     queues,
     store,
-    stages: buildStages(config),
+    stages: opts.stages ?? buildStages(config),
     events: new EpisodeEventPublisher(redis, eventsChannel(config), log),
     log,
     episodes: new EpisodeRepository(ds),

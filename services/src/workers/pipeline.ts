@@ -37,6 +37,8 @@ export interface ChainWalk {
   blocked?: { stage: StageName; reason: string };
   /** The first configured stage without a committed artifact. */
   next?: { stage: Stage; fingerprint: string };
+  /** A stage's plan said this episode cannot be processed by design (e.g. no enclosure). */
+  skipped?: { stage: StageName; reason: string };
 }
 
 /**
@@ -48,7 +50,13 @@ export interface ChainWalk {
 export async function walkChain(deps: Pick<PipelineDeps, 'config' | 'store' | 'stages'>, episode: FeedEpisode, until?: StageName): Promise<ChainWalk> {
   const inputs: ChainWalk['inputs'] = {};
   for (const stage of deps.stages) {
-    const plan = await stage.plan({ config: deps.config, episode, inputs });
+    let plan;
+    try {
+      plan = await stage.plan({ config: deps.config, episode, inputs });
+    } catch (e) {
+      if (e instanceof EpisodeSkipped) return { inputs, skipped: { stage: stage.name, reason: e.reason } };
+      throw e;
+    }
     if (!plan.configured) return { inputs, blocked: { stage: stage.name, reason: plan.reason } };
     const fingerprint = stageFingerprint(stage, plan.parts, inputs);
     if (stage.name === until) return { inputs, next: { stage, fingerprint } };
@@ -84,8 +92,12 @@ export class StagePipeline {
   }
 
   /** Enqueues whatever comes next for the episode according to its artifacts (new episode, reconciler, next stage). */
-  async advanceFromArtifacts(episode: FeedEpisode, opts: { state?: EpisodeStateName } = {}): Promise<string> {
+  async advanceFromArtifacts(episode: FeedEpisode, opts: { state?: EpisodeStateName } = {}): Promise<string | null> {
     const walk = await walkChain(this.deps, episode);
+    if (walk.skipped) {
+      await this.skip(episode, walk.skipped.stage, walk.skipped.reason);
+      return null;
+    }
     if (walk.next) return this.advance(episode, walk.next.stage.name as EpisodeJobStage, walk.next.fingerprint, opts);
     return this.advance(episode, 'project', projectFingerprint(walk.inputs), opts);
   }
@@ -99,7 +111,17 @@ export class StagePipeline {
     const { episode, row } = loaded;
     const log = rootLog.child({ episode_key: episodeKey, correlation_id: row.correlationId ?? episodeKey, queue: stageName });
 
-    const walk = await walkChain(this.deps, episode, stageName);
+    let walk: ChainWalk;
+    try {
+      walk = await walkChain(this.deps, episode, stageName);
+    } catch (e) {
+      await this.failIfLastAttempt(episode, stageName, `plan: ${errorMessage(e)}`, ctx);
+      throw e;
+    }
+    if (walk.skipped) {
+      await this.skip(episode, walk.skipped.stage, walk.skipped.reason);
+      return 'skipped';
+    }
     if (!walk.next || walk.next.stage.name !== stageName) {
       // An earlier stage is missing or not configured: send the episode where its artifacts say it is.
       log.info({ blocked: walk.blocked, next: walk.next?.stage.name }, 'episode is not ready for this stage; redirecting');
@@ -140,8 +162,7 @@ export class StagePipeline {
       if (e instanceof EpisodeSkipped) {
         await stageRuns.finish(episodeKey, stage.name, fingerprint, { status: 'skipped', durationMs, error: e.reason });
         metrics.episodesProcessedTotal.inc({ stage: stage.name, status: 'skipped' });
-        await episodes.setState(episodeKey, { state: 'skipped', reason: e.reason, failedStage: stage.name });
-        await events.publish({ episode_key: episodeKey, feed_id: episode.feedId, state: 'skipped', stage: stage.name, reason: e.reason });
+        await this.skip(episode, stage.name, e.reason);
         return 'skipped';
       }
       const message = ctx.signal.aborted ? `aborted: ${errorMessage(ctx.signal.reason ?? e)}` : errorMessage(e);
@@ -162,6 +183,10 @@ export class StagePipeline {
     if (!loaded) return 'gone';
     const { episode } = loaded;
     const walk = await walkChain(this.deps, episode);
+    if (walk.skipped) {
+      await this.skip(episode, walk.skipped.stage, walk.skipped.reason);
+      return 'skipped';
+    }
     if (walk.next) {
       await this.advance(episode, walk.next.stage.name as EpisodeJobStage, walk.next.fingerprint);
       return 'redirected';
@@ -192,6 +217,11 @@ export class StagePipeline {
     }
     await events.publish({ episode_key: episodeKey, feed_id: episode.feedId, state: final.state, stage: 'project', ...(final.reason ? { reason: final.reason } : {}) });
     return 'projected';
+  }
+
+  private async skip(episode: FeedEpisode, stage: string, reason: string): Promise<void> {
+    await this.deps.episodes.setState(episode.episodeKey, { state: 'skipped', reason, failedStage: stage });
+    await this.deps.events.publish({ episode_key: episode.episodeKey, feed_id: episode.feedId, state: 'skipped', stage, reason });
   }
 
   private async failIfLastAttempt(episode: FeedEpisode, stage: string, error: string, ctx: { attempt: number; maxAttempts: number }): Promise<void> {
