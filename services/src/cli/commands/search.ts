@@ -1,4 +1,42 @@
 import type { Command } from 'commander';
+import { createLogger } from '../../core/logger';
+import { MAX_K, type SearchResponse, createSearchService } from '../../index/search.service';
+import { configFrom } from '../context';
 
-// Filled in by the issue that owns `podbrain search`.
-export function registerSearchCommand(_program: Command): void {}
+function timestamp(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const hh = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
+  const ss = String(s % 60).padStart(2, '0');
+  return hh ? `${hh}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+export function formatHits(r: SearchResponse): string {
+  if (!r.hits.length) return `no matches for "${r.query}" in ${r.index.episodes} episodes (${r.index.vectors} chunks)\n`;
+  const lines = r.hits.map((h, i) => {
+    const where = `${timestamp(h.start_ms)}–${timestamp(h.end_ms)}`;
+    return `${String(i + 1).padStart(2)}. ${h.title ?? h.episode_key}  [${where}]  score ${h.score.toFixed(4)}\n    ${h.snippet}\n    ${h.feed_id}/${h.episode_key}`;
+  });
+  return `${lines.join('\n')}\n\n${r.hits.length} hits in ${r.index.episodes} episodes (${r.index.vectors} chunks, ${r.index.type} index) in ${r.took_ms} ms\n`;
+}
+
+export function registerSearchCommand(program: Command): void {
+  program
+    .command('search')
+    .description('hybrid search (vectors + keywords) over the corpus made by `podbrain run`')
+    .argument('<query>', 'what to look for')
+    .option('--out <dir>', 'data directory of a `podbrain run --out DIR` (overrides DATA_DIR)')
+    .option('-k, --k <n>', `number of hits (1–${MAX_K}, default SEARCH_DEFAULT_K)`)
+    .option('--json', 'print the hits as JSON')
+    .action(async (query: string, opts: { out?: string; k?: string; json?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd, opts.out ? { DATA_DIR: opts.out } : {});
+      // Logs go to stderr so stdout stays the result.
+      const log = createLogger({ service: 'podbrain-cli', level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: process.stderr });
+      const k = opts.k === undefined ? config.search.defaultK : Number(opts.k);
+      const service = createSearchService(config, log);
+      // Episodes whose artifacts were reused by `run` without the index stage running.
+      await service.sync();
+      const result = await service.search(query, { k });
+      process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatHits(result));
+    });
+}
