@@ -1,0 +1,82 @@
+import IORedis from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { jobOptions, parseQueueList, pollJobId, QUEUE_NAMES, QUEUE_SETTINGS, Queues, ROLE_QUEUES, stageJobId } from '../src/queue/queues';
+import { canTransition, STAGE_OF_STATE, STATE_OF_STAGE } from '../src/episodes/state';
+import { clearRedisPrefix } from './support/stack';
+
+describe('queue settings', () => {
+  it('every queue has settings with 3 attempts, exponential backoff, a timeout and retention', () => {
+    expect(Object.keys(QUEUE_SETTINGS).sort()).toEqual([...QUEUE_NAMES].sort());
+    for (const name of QUEUE_NAMES) {
+      const s = QUEUE_SETTINGS[name];
+      expect(s.attempts, name).toBe(3);
+      expect(s.concurrency, name).toBeGreaterThan(0);
+      expect(s.timeoutMs, name).toBeGreaterThan(0);
+      const o = jobOptions(name);
+      expect(o.backoff).toEqual({ type: 'exponential', delay: s.backoffMs });
+      expect(o.removeOnComplete).toEqual({ count: s.keepCompleted.count, age: s.keepCompleted.ageS });
+      expect(o.removeOnFail).toEqual({ count: s.keepFailed.count, age: s.keepFailed.ageS });
+    }
+    expect(QUEUE_SETTINGS.transcribe.concurrency).toBe(1);
+    // Compile-time: a Record over QueueName; a missing queue is a type error.
+    // @ts-expect-error digest is missing
+    const incomplete: typeof QUEUE_SETTINGS = { ingest: QUEUE_SETTINGS.ingest, transcribe: QUEUE_SETTINGS.transcribe, enrich: QUEUE_SETTINGS.enrich, index: QUEUE_SETTINGS.index, project: QUEUE_SETTINGS.project };
+    expect(incomplete).toBeDefined();
+  });
+
+  it('roles consume the queues of ARCHITECTURE §3; --queues parses all or a list and rejects unknown names', () => {
+    expect(ROLE_QUEUES['worker-io']).toEqual(['ingest', 'project', 'digest']);
+    expect(ROLE_QUEUES['worker-gpu']).toEqual(['transcribe']);
+    expect(ROLE_QUEUES['worker-ml']).toEqual(['enrich', 'index']);
+    expect(parseQueueList('all')).toEqual([...QUEUE_NAMES]);
+    expect(parseQueueList('transcribe, enrich,transcribe')).toEqual(['transcribe', 'enrich']);
+    expect(() => parseQueueList('ingest,bogus')).toThrow(/unknown queue\(s\) bogus/);
+    expect(() => parseQueueList('')).toThrow(/unknown queue/);
+  });
+
+  it('job ids are deterministic, colon-free and carry the 12-char fingerprint', () => {
+    const id = stageJobId('transcribe', 'a1b2c3', 'f'.repeat(64));
+    expect(id).toBe(`transcribe.a1b2c3.${'f'.repeat(12)}`);
+    expect(id).not.toContain(':');
+    expect(pollJobId('feed1')).toBe('poll.feed1');
+  });
+
+  it('the state machine maps running states to stage queues and back', () => {
+    for (const [stage, state] of Object.entries(STATE_OF_STAGE)) expect(STAGE_OF_STATE[state]).toBe(stage);
+    expect(STAGE_OF_STATE.pending).toBe('ingest');
+    expect(canTransition('pending', 'downloading')).toBe(true);
+    expect(canTransition('indexing', 'transcribing')).toBe(false);
+    expect(canTransition('transcribing', 'failed')).toBe(true);
+    expect(canTransition('done', 'pending')).toBe(true);
+    expect(canTransition('done', 'transcribing')).toBe(false);
+  });
+});
+
+describe('queues on real Redis', () => {
+  const prefix = `pbtest_e1q_${process.pid}`;
+  const redis = new IORedis('redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+  const queues = new Queues(redis, prefix, 10);
+  afterAll(async () => {
+    await queues.close();
+    await clearRedisPrefix('redis://127.0.0.1:6379', prefix);
+    redis.disconnect();
+  });
+
+  it('a double enqueue is a no-op and keys live under the configured prefix', async () => {
+    const q = queues.get('enrich');
+    await q.pause();
+    const data = { episodeKey: 'ep1', feedId: 'f1', fingerprint: 'abc123abc123abc123' };
+    await queues.addStageJob('enrich', data);
+    await queues.addStageJob('enrich', data);
+    await queues.addPollJob('f1');
+    await queues.addPollJob('f1');
+    expect((await q.getJobCounts('paused', 'waiting')).paused + (await q.getJobCounts('waiting')).waiting).toBe(1);
+    expect(await queues.get('ingest').getJobCounts('waiting')).toEqual({ waiting: 1 });
+    const job = await q.getJob('enrich.ep1.abc123abc123');
+    expect(job?.opts.attempts).toBe(3);
+    expect(job?.opts.backoff).toEqual({ type: 'exponential', delay: 10 });
+    const keys = await redis.keys(`${prefix}:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(await redis.keys(`bull:enrich:*ep1*`)).toEqual([]);
+  });
+});
