@@ -1,0 +1,293 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, toFile } from 'openai';
+import { probeAudio } from '../../audio/probe';
+import type { Config } from '../../config/config';
+import { PodbrainError } from '../../core/errors';
+import { createLogger, type Logger } from '../../core/logger';
+import { metrics } from '../../telemetry/metrics';
+import type { AsrEngine, AsrInput, AsrResult, TranscriptSegment } from '../types';
+import { detectSilences, encodeForUpload, mimeOf, planParts, type Span } from './audio-split';
+
+/**
+ * The `openai` engine: any OpenAI-compatible `/v1/audio/transcriptions` (OpenAI itself,
+ * speaches / faster-whisper-server, whisper.cpp's server) with `verbose_json` segments.
+ *
+ * The 16 kHz WAV is re-encoded into a compact upload format (OPENAI_ASR_UPLOAD_FORMAT, mp3
+ * by default). Above OPENAI_ASR_MAX_BYTES it is cut into parts at silences and the parts'
+ * segments are shifted by their start. Each upload is retried with exponential backoff and
+ * jitter on 429, 5xx, timeouts, network errors and garbage answers; retries and errors are
+ * counted in `podbrain_provider_retries_total` / `podbrain_provider_errors_total` with
+ * provider `openai-asr`.
+ */
+
+export const PROVIDER = 'openai-asr';
+/** Parts are planned to this share of the byte limit (bitrate varies a little along the file). */
+const SIZE_HEADROOM = 0.9;
+const MAX_BACKOFF_MS = 60_000;
+
+export type ProviderErrorType = 'http_5xx' | 'http_4xx' | 'rate_limited' | 'timeout' | 'network' | 'invalid_output';
+
+export interface OpenAiAsrResult extends AsrResult {
+  /** The uploaded parts (one unless the file was split) with their place in the audio. */
+  parts: { start_ms: number; end_ms: number; bytes: number; attempts: number }[];
+}
+
+export interface OpenAiAsrDeps {
+  logger?: Logger;
+  /** Random source for the backoff jitter (tests). */
+  random?: () => number;
+}
+
+const LANGUAGE_CODES: Record<string, string> = {
+  english: 'en', german: 'de', french: 'fr', spanish: 'es', italian: 'it', portuguese: 'pt', dutch: 'nl', polish: 'pl',
+  russian: 'ru', ukrainian: 'uk', turkish: 'tr', swedish: 'sv', norwegian: 'no', danish: 'da', finnish: 'fi', czech: 'cs',
+  greek: 'el', japanese: 'ja', chinese: 'zh', korean: 'ko', arabic: 'ar', hebrew: 'he', hindi: 'hi', indonesian: 'id',
+};
+
+/** OpenAI answers full names ("english"); other servers answer codes ("en"). */
+export function languageCode(raw: unknown): string | null {
+  if (typeof raw !== 'string' || !raw.trim()) return null;
+  const l = raw.trim().toLowerCase();
+  return LANGUAGE_CODES[l] ?? l;
+}
+
+class AttemptError extends Error {
+  constructor(
+    readonly type: ProviderErrorType,
+    message: string,
+    readonly retryable: boolean,
+    readonly status: number | null = null,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+function retryAfterMs(headers: Headers | undefined): number | null {
+  const raw = headers?.get?.('retry-after-ms') ?? null;
+  if (raw && Number.isFinite(Number(raw))) return Number(raw);
+  const s = headers?.get?.('retry-after');
+  if (!s) return null;
+  if (/^\d+(\.\d+)?$/.test(s.trim())) return Number(s) * 1000;
+  const at = Date.parse(s);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : null;
+}
+
+function classify(e: unknown, baseUrl: string): AttemptError {
+  if (e instanceof AttemptError) return e;
+  if (e instanceof APIConnectionTimeoutError) return new AttemptError('timeout', `the ASR server at ${baseUrl} did not answer in time`, true);
+  if (e instanceof APIConnectionError) {
+    const cause = (e.cause as Error | undefined)?.message;
+    return new AttemptError('network', `cannot reach the ASR server at ${baseUrl}: ${cause ?? e.message}`, true);
+  }
+  if (e instanceof APIError && typeof e.status === 'number') {
+    const s = e.status;
+    const detail = e.message.replace(/^\d{3}\s*/, '').slice(0, 300);
+    if (s === 429) return new AttemptError('rate_limited', `the ASR server is rate limiting (HTTP 429): ${detail}`, true, s, retryAfterMs(e.headers));
+    if (s >= 500) return new AttemptError('http_5xx', `the ASR server failed with HTTP ${s}: ${detail}`, true, s, retryAfterMs(e.headers));
+    if (s === 408) return new AttemptError('timeout', `the ASR server timed out the request (HTTP 408)`, true, s);
+    const hint =
+      s === 401 || s === 403
+        ? ' (check OPENAI_API_KEY)'
+        : s === 404
+          ? ' (OPENAI_BASE_URL usually ends in /v1, and OPENAI_ASR_MODEL must exist there)'
+          : s === 413
+            ? ' (lower OPENAI_ASR_MAX_BYTES to the server’s upload limit)'
+            : '';
+    return new AttemptError('http_4xx', `the ASR server refused the request with HTTP ${s}${hint}: ${detail}`, false, s);
+  }
+  return new AttemptError('network', `ASR request failed: ${(e as Error)?.message ?? String(e)}`, false);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** verbose_json → segments relative to the part; anything else is `invalid_output`. */
+export function segmentsFromResponse(raw: unknown, partMs: number): { segments: TranscriptSegment[]; language: string | null } {
+  let doc = raw;
+  if (typeof doc === 'string') {
+    try {
+      doc = JSON.parse(doc);
+    } catch {
+      throw new AttemptError('invalid_output', `the ASR server answered something that is not JSON: ${JSON.stringify(String(raw).slice(0, 120))}`, true);
+    }
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new AttemptError('invalid_output', 'the ASR server answered JSON that is not an object', true);
+  const o = doc as { text?: unknown; segments?: unknown; language?: unknown };
+  const language = languageCode(o.language);
+  if (Array.isArray(o.segments)) {
+    const segments: TranscriptSegment[] = [];
+    for (const s of o.segments as { start?: unknown; end?: unknown; text?: unknown }[]) {
+      const start = Number(s?.start);
+      const end = Number(s?.end);
+      if (!Number.isFinite(start) || !Number.isFinite(end) || typeof s?.text !== 'string') {
+        throw new AttemptError('invalid_output', `the ASR server answered a segment without start/end/text: ${JSON.stringify(s).slice(0, 200)}`, true);
+      }
+      const text = s.text.trim();
+      if (!text) continue;
+      const startMs = Math.max(0, Math.round(start * 1000));
+      segments.push({ start_ms: startMs, end_ms: Math.max(startMs, Math.round(end * 1000)), text });
+    }
+    return { segments, language };
+  }
+  if (typeof o.text === 'string') {
+    // Servers that ignore verbose_json: the whole part becomes one segment.
+    const text = o.text.trim();
+    return { segments: text ? [{ start_ms: 0, end_ms: partMs, text }] : [], language };
+  }
+  throw new AttemptError('invalid_output', 'the ASR server answered JSON without "segments" or "text"', true);
+}
+
+export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}): AsrEngine {
+  const log = deps.logger ?? createLogger({ service: 'asr-openai', level: config.logLevel });
+  const random = deps.random ?? Math.random;
+  const o = config.openai;
+  const baseUrl = o.baseUrl || 'https://api.openai.com/v1';
+  let client: OpenAI | null = null;
+  const clientOf = () =>
+    (client ??= new OpenAI({
+      // Local servers (speaches, whisper.cpp) need no key, but the SDK insists on one.
+      apiKey: o.apiKey || 'not-needed',
+      baseURL: baseUrl,
+      maxRetries: 0, // retried here, so every retry is counted
+      timeout: o.asrTimeoutMs,
+    }));
+
+  const unavailableReason = (): string | null =>
+    !o.baseUrl && !o.apiKey
+      ? 'OpenAI-compatible ASR is not configured: set OPENAI_BASE_URL (e.g. a local speaches or whisper.cpp server, http://host:8000/v1) or OPENAI_API_KEY'
+      : null;
+
+  async function uploadOnce(file: string, part: Span, signal: AbortSignal) {
+    const body = await readFile(file);
+    const upload = await toFile(body, path.basename(file), { type: mimeOf(o.asrUploadFormat) });
+    const language = config.asr.language === 'auto' ? undefined : config.asr.language;
+    const raw: unknown = await clientOf().audio.transcriptions.create(
+      {
+        file: upload,
+        model: o.asrModel,
+        response_format: 'verbose_json',
+        timestamp_granularities: ['segment'],
+        temperature: 0,
+        ...(language ? { language } : {}),
+      },
+      { signal },
+    );
+    return segmentsFromResponse(raw, part.end_ms - part.start_ms);
+  }
+
+  async function uploadWithRetries(file: string, part: Span, signal: AbortSignal) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { ...(await uploadOnce(file, part, signal)), attempts: attempt };
+      } catch (e) {
+        if (e instanceof APIUserAbortError || signal.aborted) throw signal.reason ?? e;
+        const err = classify(e, baseUrl);
+        metrics.providerErrorsTotal.inc({ provider: PROVIDER, error_type: err.type });
+        if (err.type === 'rate_limited') metrics.providerRateLimitedTotal.inc({ provider: PROVIDER });
+        if (!err.retryable || attempt > o.asrRetries) {
+          throw new PodbrainError(
+            'asr_provider_failed',
+            `${err.message}${err.retryable ? ` (gave up after ${attempt} attempts)` : ''}`,
+            { provider: PROVIDER, error_type: err.type, status: err.status, attempts: attempt, retryable: err.retryable },
+            { cause: e },
+          );
+        }
+        metrics.providerRetriesTotal.inc({ provider: PROVIDER });
+        const backoff = Math.min(MAX_BACKOFF_MS, o.asrRetryBaseMs * 2 ** (attempt - 1));
+        const delay = Math.max(backoff * (0.5 + random() / 2), Math.min(err.retryAfterMs ?? 0, MAX_BACKOFF_MS));
+        log.warn({ provider: PROVIDER, error_type: err.type, status: err.status, attempt, delay_ms: Math.round(delay) }, `ASR upload failed, retrying: ${err.message}`);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  return {
+    name: 'openai',
+    unavailableReason,
+
+    fingerprintParts() {
+      return {
+        engine: 'openai',
+        base_url: baseUrl.replace(/\/+$/, ''),
+        model: o.asrModel,
+        language: config.asr.language,
+        upload_format: o.asrUploadFormat,
+      };
+    },
+
+    async transcribe(input: AsrInput): Promise<OpenAiAsrResult> {
+      const reason = unavailableReason();
+      if (reason) throw new PodbrainError('asr_unavailable', reason, { retryable: false });
+      if (!input.wavPath) throw new PodbrainError('asr_no_audio', 'the openai engine needs the preprocessed WAV (wavPath is null)', { retryable: false });
+      const wav = input.wavPath;
+      const durationMs = input.durationMs ?? (await probeAudio(wav)).durationMs;
+      if (!durationMs) throw new PodbrainError('audio_unreadable', `cannot tell the duration of ${wav}`, { retryable: false });
+
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'podbrain-asr-'));
+      try {
+        const ext = o.asrUploadFormat;
+        const whole = path.join(dir, `audio.${ext}`);
+        const size = await encodeForUpload(wav, whole, o.asrUploadFormat, undefined, input.signal);
+        let parts: { span: Span; file: string; bytes: number }[] = [{ span: { start_ms: 0, end_ms: durationMs }, file: whole, bytes: size }];
+        if (size > o.asrMaxBytes) {
+          const silences = await detectSilences(wav, { signal: input.signal });
+          let maxPartMs = Math.floor(((o.asrMaxBytes * SIZE_HEADROOM) / size) * durationMs);
+          for (let round = 0; ; round++) {
+            const spans = planParts(durationMs, silences, maxPartMs);
+            parts = [];
+            for (const [i, span] of spans.entries()) {
+              const file = path.join(dir, `part-${round}-${i}.${ext}`);
+              parts.push({ span, file, bytes: await encodeForUpload(wav, file, o.asrUploadFormat, span, input.signal) });
+            }
+            const biggest = Math.max(...parts.map((p) => p.bytes));
+            if (biggest <= o.asrMaxBytes) break;
+            if (round >= 3) {
+              throw new PodbrainError('asr_split', `cannot cut ${wav} into parts under ${o.asrMaxBytes} bytes (largest part ${biggest} bytes)`, { retryable: false });
+            }
+            maxPartMs = Math.floor(maxPartMs * (o.asrMaxBytes / biggest) * SIZE_HEADROOM);
+          }
+          log.info({ bytes: size, limit: o.asrMaxBytes, parts: parts.length, cuts_ms: parts.slice(1).map((p) => p.span.start_ms) }, 'audio split at silences for upload');
+        }
+
+        const segments: TranscriptSegment[] = [];
+        const uploaded: OpenAiAsrResult['parts'] = [];
+        let language: string | null = null;
+        for (const [i, part] of parts.entries()) {
+          const res = await uploadWithRetries(part.file, part.span, input.signal);
+          language ??= res.language;
+          for (const s of res.segments) {
+            // A segment may not run past its part (servers pad the last one); shift by the cut point.
+            const end = Math.min(s.end_ms, part.span.end_ms - part.span.start_ms);
+            segments.push({ start_ms: s.start_ms + part.span.start_ms, end_ms: Math.max(s.start_ms, end) + part.span.start_ms, text: s.text });
+          }
+          uploaded.push({ start_ms: part.span.start_ms, end_ms: part.span.end_ms, bytes: part.bytes, attempts: res.attempts });
+          input.onProgress?.((i + 1) / parts.length);
+        }
+        return {
+          engine: 'openai',
+          model: o.asrModel,
+          language: language ?? (config.asr.language === 'auto' ? null : config.asr.language),
+          segments,
+          parts: uploaded,
+        };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
