@@ -103,6 +103,8 @@ const SETTINGS = {
   SCHEDULER_LEASE_MS: ['scheduler.leaseMs', int(1000), 15_000],
   RECONCILE_GRACE_MS: ['scheduler.reconcileGraceMs', int(0), 30_000],
   STUCK_EPISODE_S: ['scheduler.stuckAfterS', int(10), 6 * 3600],
+  GPU_REQUIRED: ['telemetry.gpuRequired', bool, false],
+  GPU_METRICS_INTERVAL_S: ['telemetry.gpuMetricsIntervalS', int(0, 3600), 0],
 } as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -188,6 +190,8 @@ export interface Config {
   queue: { prefix: string; lockMs: number; /** 0: each queue's own backoff (QUEUE_SETTINGS). */ backoffMs: number };
   worker: { queues: string; shutdownGraceMs: number };
   scheduler: { tickMs: number; leaseMs: number; reconcileGraceMs: number; stuckAfterS: number };
+  /** worker-gpu: a missing GPU is unhealthy; nvidia-smi sampled every N s into podbrain_gpu_* (0 = only on /healthz). */
+  telemetry: { gpuRequired: boolean; gpuMetricsIntervalS: number };
 }
 
 export class ConfigError extends Error {

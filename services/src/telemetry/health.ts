@@ -335,11 +335,42 @@ export interface RoleCheckDeps {
   /** whisper.cpp CLI for worker-gpu. */
   whisperBin?: string;
   gpuRequired?: boolean;
+  /**
+   * How a missing whisper binary/model affects the role. Default: critical when whisper-cpp is
+   * the only ASR engine, degrading when another engine (feed transcripts, openai) still works.
+   */
+  whisperImpact?: CheckSpec['impact'];
   disk?: DiskThresholds;
 }
 
+/**
+ * worker-gpu's model/binary/GPU settings when the caller did not pass them, from the same
+ * env names the typed config reads (MODELS_DIR, WHISPER_MODEL, ASR_ENGINES, WHISPER_CLI,
+ * GPU_REQUIRED): the "model loadable" check of E.6.2 then works for any role starter.
+ */
+export function gpuDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<RoleCheckDeps, 'whisperModelFile' | 'whisperBin' | 'gpuRequired' | 'whisperImpact'> {
+  const engines = (env.ASR_ENGINES || 'feed,whisper-cpp').split(',').map((s) => s.trim());
+  const usesWhisper = engines.includes('whisper-cpp');
+  const modelsDir = path.resolve(env.MODELS_DIR || './models');
+  return {
+    whisperModelFile: usesWhisper ? env.WHISPER_MODEL_PATH || path.join(modelsDir, `ggml-${env.WHISPER_MODEL || 'base.en'}.bin`) : undefined,
+    whisperBin: usesWhisper ? env.WHISPER_CLI || path.resolve(__dirname, '../../native/whisper/build/bin/whisper-cli') : undefined,
+    gpuRequired: ['true', '1', 'yes'].includes(String(env.GPU_REQUIRED).toLowerCase()),
+    whisperImpact: engines.every((e) => e === 'whisper-cpp') ? 'critical' : 'degrading',
+  };
+}
+
 /** The check list of one role, following blueprint E.6.2. */
-export function checksForRole(role: string, deps: RoleCheckDeps): CheckSpec[] {
+export function checksForRole(role: string, given: RoleCheckDeps, env: NodeJS.ProcessEnv = process.env): CheckSpec[] {
+  const gpuRole = role === 'worker-gpu' || role === 'worker';
+  const fromEnv = gpuRole ? gpuDepsFromEnv(env) : {};
+  const deps: RoleCheckDeps = {
+    ...given,
+    whisperModelFile: given.whisperModelFile ?? fromEnv.whisperModelFile,
+    whisperBin: given.whisperBin ?? fromEnv.whisperBin,
+    gpuRequired: given.gpuRequired ?? fromEnv.gpuRequired,
+    whisperImpact: given.whisperImpact ?? fromEnv.whisperImpact,
+  };
   const specs: CheckSpec[] = [];
   const add = (name: string, check: HealthCheck | undefined, impact: CheckSpec['impact']) => {
     if (check) specs.push({ name, check, impact });
@@ -348,7 +379,6 @@ export function checksForRole(role: string, deps: RoleCheckDeps): CheckSpec[] {
   const redis = deps.ping && redisCheck(deps.ping);
   const queue = deps.queueProbe && probeCheck(deps.queueProbe);
   const disk = diskCheck(deps.dataDir, deps.disk);
-  const gpuRole = role === 'worker-gpu' || role === 'worker';
   switch (role) {
     case 'api':
       add('postgres', pg, 'critical');
@@ -381,8 +411,9 @@ export function checksForRole(role: string, deps: RoleCheckDeps): CheckSpec[] {
   if (gpuRole) {
     add('ffmpeg', ffmpegCheck(), 'critical');
     add('gpu_available', gpuCheck({ required: deps.gpuRequired ?? false }), deps.gpuRequired ? 'critical' : 'degrading');
-    add('whisper_binary', deps.whisperBin ? whisperBinaryCheck(deps.whisperBin) : undefined, 'critical');
-    add('model_loadable', deps.whisperModelFile ? modelFileCheck(deps.whisperModelFile) : undefined, 'critical');
+    const whisperImpact = deps.whisperImpact ?? 'critical';
+    add('whisper_binary', deps.whisperBin ? whisperBinaryCheck(deps.whisperBin) : undefined, whisperImpact);
+    add('model_loadable', deps.whisperModelFile ? modelFileCheck(deps.whisperModelFile) : undefined, whisperImpact);
   }
   return specs;
 }

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { startGpuPoller } from './gpu';
 import { httpStatusFor, type HealthModel } from './health';
 import { renderMetrics } from './metrics';
 
@@ -11,6 +12,11 @@ export async function startTelemetryServer(opts: {
   port: number;
   host?: string;
   health?: HealthModel;
+  /**
+   * Poll nvidia-smi into podbrain_gpu_* every N seconds while the server runs (worker-gpu);
+   * 0 = off. Default: GPU_METRICS_INTERVAL_S (config row telemetry.gpuMetricsIntervalS).
+   */
+  gpuMetricsIntervalS?: number;
 }): Promise<{ port: number; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
@@ -40,8 +46,15 @@ export async function startTelemetryServer(opts: {
     server.once('error', reject);
     server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
   });
+  const gpuEvery = opts.gpuMetricsIntervalS ?? (Number(process.env.GPU_METRICS_INTERVAL_S) || 0);
+  const stopGpu = gpuEvery > 0 ? startGpuPoller({ intervalMs: gpuEvery * 1000 }) : () => undefined;
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        stopGpu();
+        server.closeIdleConnections();
+        server.close(() => resolve());
+      }),
   };
 }
