@@ -59,7 +59,7 @@ export async function projectEpisode(em: EntityManager, store: ArtifactStore, ep
         .map((l, i) => {
           const c = JSON.parse(l) as ChunkLine;
           const vectorId = c.vector_id ?? c.vectorId ?? null;
-          return [key, index.fingerprint, c.idx ?? c.index ?? c.chunk ?? i, c.text, ms(c.start_ms), ms(c.end_ms), vectorId === null ? null : String(vectorId)];
+          return [key, index.fingerprint, c.chunk_no ?? c.idx ?? c.index ?? i, c.text, ms(c.start_ms), ms(c.end_ms), vectorId === null ? null : String(vectorId)];
         });
       await insertMany(em, 'chunks', ['episode_key', 'fingerprint', 'idx', 'text', 'start_ms', 'end_ms', 'vector_id'], rows);
       counts.chunks = rows.length;
@@ -113,10 +113,11 @@ interface GraphArtifact {
   edges?: GraphEdge[];
 }
 
+/** A line of chunks.jsonl (services/src/index/chunking.ts `Chunk`; older spellings tolerated). */
 interface ChunkLine {
+  chunk_no?: number;
   idx?: number;
   index?: number;
-  chunk?: number;
   text: string;
   start_ms: number;
   end_ms: number;

@@ -1,3 +1,4 @@
+import { whisperCliPath, whisperModelFile } from '../asr/whisper/binaries';
 import type { Config } from '../config/config';
 import { errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
@@ -42,6 +43,7 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
       ping: () => ctx.redis.ping(),
       queueProbe: () => probeQueue.getJobCounts('waiting'),
       dataDir: config.dataDir,
+      ...whisperChecks(role, config),
     }),
   });
   const telemetry = await startTelemetryServer({ port: config.healthPort, health });
@@ -80,6 +82,12 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
       await ctx.close();
     },
   };
+}
+
+/** worker-gpu (and the all-queues worker) check whisper.cpp and its model when whisper-cpp is an ASR engine. */
+function whisperChecks(role: RoleName, config: Config): { whisperBin?: string; whisperModelFile?: string } {
+  if ((role !== 'worker-gpu' && role !== 'worker') || !config.asr.engines.includes('whisper-cpp')) return {};
+  return { whisperBin: whisperCliPath(config) ?? undefined, whisperModelFile: whisperModelFile(config) };
 }
 
 async function startApiRole(config: Config, log: Logger): Promise<RunningRole> {

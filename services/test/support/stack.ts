@@ -12,7 +12,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,11 +35,29 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Builds services/dist when main.js is missing (the CI runs the build first; this covers local runs). */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Builds services/dist when it is missing or older than src (roles run the built code).
+ * Other test files may build at the same time: the build runs under a file lock.
+ */
 export async function ensureBuilt(): Promise<void> {
-  if (existsSync(MAIN_JS) && statSync(MAIN_JS).mtimeMs > statSync(path.join(SERVICES_DIR, 'src/main.ts')).mtimeMs) return;
-  await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: SERVICES_DIR }).catch(() => undefined);
+  if (existsSync(MAIN_JS) && statSync(MAIN_JS).mtimeMs >= newestMtime(path.join(SERVICES_DIR, 'src'))) return;
+  const run = promisify(execFile);
+  const args = ['-p', 'tsconfig.build.json'];
+  const viaFlock = existsSync('/usr/bin/flock');
+  await (viaFlock ? run('/usr/bin/flock', ['/tmp/podbrain-services-build.lock', 'npx', 'tsc', ...args], { cwd: SERVICES_DIR }) : run('npx', ['tsc', ...args], { cwd: SERVICES_DIR })).catch(() => undefined);
+  // tsc exits non-zero on type errors but still emits; make main.js newer so the next check is cheap.
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} missing after build`);
+  const now = new Date();
+  utimesSync(MAIN_JS, now, now);
 }
 
 export interface RoleProcess {
