@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSilences, planParts } from '../src/asr/openai/audio-split';
-import { createOpenAiAsrEngine, languageCode, type OpenAiAsrResult, PROVIDER } from '../src/asr/openai/engine';
+import { createOpenAiAsrEngine, gapsBetween, languageCode, type OpenAiAsrResult, PROVIDER } from '../src/asr/openai/engine';
 import { assessTranscript, reasonCode } from '../src/asr/quality';
 import type { AsrInput } from '../src/asr/types';
 import { loadConfig } from '../src/config/config';
@@ -130,6 +130,23 @@ describe('openai engine: upload', () => {
     expect(readdirSync(os.tmpdir()).filter((f) => f.startsWith('podbrain-asr-'))).toEqual([]);
   });
 
+  it('uses the gaps between VAD speech spans as cut points when the stage passes them', async () => {
+    // Speech claimed at 0–5.5 s and 6.5–12 s: the only gap is 5.5–6.5 s, although the audio itself is silent elsewhere.
+    const speechSpans = [
+      { start_ms: 0, end_ms: 5500 },
+      { start_ms: 6500, end_ms: 12_000 },
+    ];
+    const res = (await engineFor({ OPENAI_ASR_MAX_BYTES: '70000' }).transcribe(input(pattern, { speech: speechSpans }))) as OpenAiAsrResult;
+    expect(res.parts.map((p) => p.start_ms)).toEqual([0, 6000]);
+    expect(res.segments[1].start_ms).toBe(6000);
+  });
+
+  it('uploads nothing when the VAD found no speech', async () => {
+    const res = await engineFor().transcribe(input(pattern, { speech: [] }));
+    expect(res.segments).toEqual([]);
+    expect(asr.requests).toHaveLength(0);
+  });
+
   it('cuts at the byte budget when there is no silence', async () => {
     const tone = path.join(dir, 'tone.wav');
     execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=f=300:d=10:r=16000', '-ac', '1', '-y', tone]);
@@ -242,6 +259,14 @@ describe('openai engine: bad servers (issue 3)', () => {
 });
 
 describe('cut planning', () => {
+  it('turns speech spans into the silences between them', () => {
+    expect(gapsBetween([{ start_ms: 6000, end_ms: 8000 }, { start_ms: 1000, end_ms: 3000 }, { start_ms: 2500, end_ms: 4000 }], 10_000)).toEqual([
+      { start_ms: 0, end_ms: 1000 },
+      { start_ms: 4000, end_ms: 6000 },
+      { start_ms: 8000, end_ms: 10_000 },
+    ]);
+  });
+
   it('reads ffmpeg silencedetect output', () => {
     const log = '[silencedetect @ 0x1] silence_start: 2.9995\n[silencedetect @ 0x1] silence_end: 4.0004 | silence_duration: 1.001\n[silencedetect @ 0x1] silence_start: -0.01\n[silencedetect @ 0x1] silence_end: 0.5 | silence_duration: 0.51\nsilence_start: 11.2';
     expect(parseSilences(log)).toEqual([

@@ -152,6 +152,19 @@ export function segmentsFromResponse(raw: unknown, partMs: number): { segments: 
   throw new AttemptError('invalid_output', 'the ASR server answered JSON without "segments" or "text"', true);
 }
 
+/** The stretches of `[0, durationMs)` outside the given speech spans. */
+export function gapsBetween(speech: Span[], durationMs: number): Span[] {
+  const sorted = [...speech].sort((a, b) => a.start_ms - b.start_ms);
+  const gaps: Span[] = [];
+  let cursor = 0;
+  for (const s of sorted) {
+    if (s.start_ms > cursor) gaps.push({ start_ms: cursor, end_ms: s.start_ms });
+    cursor = Math.max(cursor, s.end_ms);
+  }
+  if (durationMs > cursor) gaps.push({ start_ms: cursor, end_ms: durationMs });
+  return gaps;
+}
+
 export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}): AsrEngine {
   const log = deps.logger ?? createLogger({ service: 'asr-openai', level: config.logLevel });
   const random = deps.random ?? Math.random;
@@ -238,6 +251,13 @@ export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}):
       const durationMs = input.durationMs ?? (await probeAudio(wav)).durationMs;
       if (!durationMs) throw new PodbrainError('audio_unreadable', `cannot tell the duration of ${wav}`, { retryable: false });
 
+      // The VAD found nothing to transcribe (silence, music): nothing to upload or pay for.
+      if (input.speech && input.speech.length === 0) {
+        log.info({ duration_ms: durationMs }, 'no speech detected: nothing uploaded');
+        input.onProgress?.(1);
+        return { engine: 'openai', model: o.asrModel, language: config.asr.language === 'auto' ? null : config.asr.language, segments: [], parts: [] };
+      }
+
       const dir = await mkdtemp(path.join(os.tmpdir(), 'podbrain-asr-'));
       try {
         const ext = o.asrUploadFormat;
@@ -245,7 +265,8 @@ export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}):
         const size = await encodeForUpload(wav, whole, o.asrUploadFormat, undefined, input.signal);
         let parts: { span: Span; file: string; bytes: number }[] = [{ span: { start_ms: 0, end_ms: durationMs }, file: whole, bytes: size }];
         if (size > o.asrMaxBytes) {
-          const silences = await detectSilences(wav, { signal: input.signal });
+          // Gaps between the VAD's speech spans are the silences; without them ask ffmpeg.
+          const silences = input.speech ? gapsBetween(input.speech, durationMs) : await detectSilences(wav, { signal: input.signal });
           let maxPartMs = Math.floor(((o.asrMaxBytes * SIZE_HEADROOM) / size) * durationMs);
           for (let round = 0; ; round++) {
             const spans = planParts(durationMs, silences, maxPartMs);
