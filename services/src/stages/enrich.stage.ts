@@ -1,11 +1,107 @@
-import type { Stage } from '../pipeline/stage';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { StagingDir } from '../artifacts/store';
+import type { Transcript } from '../asr/types';
+import type { Config } from '../config/config';
+import { PodbrainError } from '../core/errors';
+import { hashOf } from '../core/hash';
+import { feedPeople } from '../enrich/assemble';
+import { EXTRACTIVE_VERSION, enrichExtractive } from '../enrich/extractive';
+import { enrichWithLlm, promptVersions, type LlmEnrichStats } from '../enrich/llm-enrich';
+import { buildTranscriptText } from '../enrich/transcript-text';
+import { ENRICH_SCHEMA_VERSION, type EnrichResult } from '../enrich/types';
+import { LlmProvider, llmConfigured } from '../llm/provider';
+import type { Stage, StageContext } from '../pipeline/stage';
 
-// Placeholder until the enrich stage lands: reports "not configured", never "done".
+export const SUMMARY_FILE = 'summary.json';
+export const GI_FILE = 'gi.json';
+export const KG_FILE = 'kg.json';
+const TRANSCRIPT_FILE = 'transcript.json';
+
+/** Everything that changes enrich output: method, model, prompt file hashes, schema and algorithm versions. */
+export function enrichPlanParts(config: Config, episode: StageContext['episode']): Record<string, unknown> {
+  const common = {
+    schema_version: ENRICH_SCHEMA_VERSION,
+    extractive: EXTRACTIVE_VERSION,
+    // Hosts/guests from the feed shape the KG roles.
+    feed_people: hashOf(feedPeople(episode)).slice(0, 16),
+    title: episode.title,
+  };
+  if (!llmConfigured(config)) return { method: 'extractive', ...common };
+  return {
+    method: 'llm',
+    model: config.llm.model,
+    base_url: (config.openai.baseUrl || 'https://api.openai.com/v1').replace(/\/+$/, ''),
+    prompts: promptVersions(),
+    context_tokens: config.llm.contextTokens,
+    max_output_tokens: config.llm.maxOutputTokens,
+    ...common,
+  };
+}
+
+async function readTranscript(dir: string): Promise<Transcript> {
+  const file = path.join(dir, TRANSCRIPT_FILE);
+  let t: Transcript;
+  try {
+    t = JSON.parse(await fs.readFile(file, 'utf8')) as Transcript;
+  } catch (e) {
+    throw new PodbrainError('bad_transcript', `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
+  if (!t || !Array.isArray(t.segments)) throw new PodbrainError('bad_transcript', `${file} has no segments array`, { file });
+  return t;
+}
+
+/** Summary, grounded insights and knowledge graph (ARCHITECTURE §5): LLM when configured, extractive otherwise. */
 export function createEnrichStage(): Stage {
   return {
     name: 'enrich',
-    needs: [],
-    plan: () => ({ configured: false, reason: 'enrich stage not implemented yet' }),
-    run: () => Promise.reject(new Error('enrich stage not implemented')),
+    needs: ['transcribe'],
+    plan: ({ config, episode }) => ({ configured: true, parts: enrichPlanParts(config, episode) }),
+    run: async (ctx: StageContext, out: StagingDir) => {
+      const input = ctx.inputs.transcribe;
+      if (!input) throw new PodbrainError('missing_input', 'enrich needs the transcribe artifact');
+      const transcript = await readTranscript(input.dir);
+      const tt = buildTranscriptText(transcript.segments);
+      const t0 = performance.now();
+
+      let result: EnrichResult;
+      let llm: LlmEnrichStats | null = null;
+      if (llmConfigured(ctx.config)) {
+        const provider = new LlmProvider(ctx.config, { logger: ctx.log });
+        const r = await enrichWithLlm(tt, ctx.episode, provider, {
+          contextTokens: ctx.config.llm.contextTokens,
+          maxOutputTokens: ctx.config.llm.maxOutputTokens,
+          signal: ctx.signal,
+          onProgress: (f, note) => ctx.progress(f, note),
+        });
+        result = r.result;
+        llm = r.stats;
+      } else {
+        result = enrichExtractive(tt, ctx.episode);
+        ctx.progress(1);
+      }
+
+      await out.writeJson(SUMMARY_FILE, result.summary);
+      await out.writeJson(GI_FILE, result.gi);
+      await out.writeJson(KG_FILE, result.kg);
+
+      const degraded = [result.summary, result.gi, result.kg].some((a) => a.status === 'degraded');
+      const info = {
+        method: llm ? 'llm' : 'extractive',
+        model: llm ? ctx.config.llm.model : null,
+        status: degraded ? 'degraded' : 'valid',
+        methods: { summary: result.summary.method, gi: result.gi.method, kg: result.kg.method },
+        insights: result.gi.stats.insights,
+        quotes_total: result.gi.stats.quotes_total,
+        quotes_dropped: result.gi.stats.quotes_dropped,
+        ungrounded_insights: result.gi.stats.ungrounded_insights,
+        kg_nodes: result.kg.nodes.length,
+        kg_edges: result.kg.edges.length,
+        enrich_ms: Math.round(performance.now() - t0),
+        ...(llm ? { llm } : {}),
+      };
+      if (degraded) ctx.log.warn({ degraded_tasks: llm?.degraded_tasks }, 'enrich degraded: LLM output unusable, extractive result stands in');
+      return { info };
+    },
   };
 }

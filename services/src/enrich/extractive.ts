@@ -1,0 +1,155 @@
+import { buildGi, buildKg, feedPeople, type EpisodeInfo, type InsightDraft, type KgDraft } from './assemble';
+import { extractEntities, type Entity } from './entities';
+import { Grounder } from './grounding';
+import { rankSentences } from './rank';
+import { splitSentences, type Sentence, type TranscriptText } from './transcript-text';
+import { ENRICH_SCHEMA_VERSION, type EnrichResult, type EnrichStatus, type InsightType, type SummaryArtifact } from './types';
+import { shorten, words } from './words';
+
+/**
+ * The extractive fallback (no LLM configured, or LLM output unusable): TextRank summary,
+ * insights from the most salient sentences (typed by simple rules, each grounded by
+ * itself), and a KG from heuristic entity extraction. Deterministic for a given transcript.
+ */
+
+/** Bumped when the extractive output changes; part of the enrich fingerprint. */
+export const EXTRACTIVE_VERSION = 'textrank-v1';
+
+export interface ExtractiveOptions {
+  bullets?: number;
+  keyQuotes?: number;
+  maxInsights?: number;
+  maxTopics?: number;
+}
+
+export function classifyInsight(sentence: string): InsightType {
+  const s = sentence.trim();
+  if (/\?["')\]]*$/.test(s)) return 'question';
+  if (/\b(should|must|ought to|need to|needs to|recommend\w*|suggest\w*|try|make sure|have to|avoid|don't|never)\b/i.test(s)) return 'recommendation';
+  if (/\d/.test(s) || /\b(is|are|was|were|will|has|have|causes?|means?|shows?|proves?)\b/i.test(s)) return 'claim';
+  return 'observation';
+}
+
+/** Sentences worth showing: not too short to say anything, not a run-on wall of text. */
+function usable(s: Sentence): boolean {
+  const n = words(s.text).length;
+  return n >= 6 && n <= 70;
+}
+
+export interface Analysis {
+  tt: TranscriptText;
+  sentences: Sentence[];
+  scores: number[];
+  grounder: Grounder;
+  entities: { people: Entity[]; orgs: Entity[]; topics: Entity[] };
+}
+
+export function analyse(tt: TranscriptText, episode: EpisodeInfo, opts: ExtractiveOptions = {}): Analysis {
+  const sentences = splitSentences(tt.text);
+  const scores = rankSentences(sentences.map((s) => s.text));
+  const knownPeople = feedPeople(episode).map((p) => p.name);
+  return { tt, sentences, scores, grounder: new Grounder(tt), entities: extractEntities(sentences, { maxTopics: opts.maxTopics, knownPeople }) };
+}
+
+/** Indexes of the best usable sentences, skipping near-duplicates, best first. */
+function topSentences(a: Analysis, k: number): number[] {
+  const order = a.sentences.map((_, i) => i).filter((i) => usable(a.sentences[i]));
+  order.sort((x, y) => a.scores[y] - a.scores[x] || x - y);
+  const picked: number[] = [];
+  const seen: Set<string>[] = [];
+  for (const i of order) {
+    if (picked.length >= k) break;
+    const ws = new Set(words(a.sentences[i].text));
+    // Jaccard ≥ 0.6 with an already picked sentence: the same point said twice.
+    const dup = seen.some((s) => {
+      let inter = 0;
+      for (const w of ws) if (s.has(w)) inter++;
+      return inter / (ws.size + s.size - inter) >= 0.6;
+    });
+    if (dup) continue;
+    picked.push(i);
+    seen.push(ws);
+  }
+  return picked;
+}
+
+export function extractiveSummary(a: Analysis, episode: EpisodeInfo, opts: ExtractiveOptions = {}, status: EnrichStatus = 'valid', problem?: string): SummaryArtifact {
+  const best = topSentences(a, Math.max(opts.bullets ?? 5, opts.keyQuotes ?? 3));
+  const bullets = best
+    .slice(0, opts.bullets ?? 5)
+    .sort((x, y) => x - y)
+    .map((i) => shorten(a.sentences[i].text, 240));
+  const keyQuotes = best.slice(0, opts.keyQuotes ?? 3).map((i) => a.grounder.fromOffsets(a.sentences[i].char_start, a.sentences[i].char_end));
+  const summary: SummaryArtifact = {
+    schema_version: ENRICH_SCHEMA_VERSION,
+    episode_key: episode.episodeKey,
+    title: episode.title?.trim() || (a.sentences[0] ? shorten(a.sentences[0].text, 100) : 'Untitled episode'),
+    bullets,
+    key_quotes: keyQuotes,
+    status,
+    method: 'extractive',
+  };
+  if (problem) summary.problem = problem;
+  return summary;
+}
+
+export function extractiveInsights(a: Analysis, opts: ExtractiveOptions = {}): InsightDraft[] {
+  const k = opts.maxInsights ?? Math.min(12, Math.max(3, Math.round(a.sentences.length / 25)));
+  return topSentences(a, k).map((i) => {
+    const s = a.sentences[i];
+    return {
+      text: s.text,
+      insight_type: classifyInsight(s.text),
+      confidence: a.scores[i],
+      quotes: [a.grounder.fromOffsets(s.char_start, s.char_end)],
+      topics: a.entities.topics.filter((t) => t.sentences.includes(i)).map((t) => t.name),
+    };
+  });
+}
+
+export function extractiveKgDraft(a: Analysis): KgDraft {
+  const { people, orgs, topics } = a.entities;
+  const all = [...people, ...orgs, ...topics];
+  // Co-occurrence in the same sentence → RELATED_TO, strongest 40 pairs.
+  const bySentence = new Map<number, Entity[]>();
+  for (const e of all) for (const i of e.sentences) (bySentence.get(i) ?? bySentence.set(i, []).get(i)!).push(e);
+  const pairs = new Map<string, { from: string; to: string; weight: number }>();
+  for (const list of bySentence.values()) {
+    for (let x = 0; x < list.length; x++) {
+      for (let y = x + 1; y < list.length; y++) {
+        if (list[x].id === list[y].id) continue;
+        const [p, q] = list[x].id < list[y].id ? [list[x], list[y]] : [list[y], list[x]];
+        const k = `${p.id}|${q.id}`;
+        const cur = pairs.get(k);
+        if (cur) cur.weight++;
+        else pairs.set(k, { from: p.name, to: q.name, weight: 1 });
+      }
+    }
+  }
+  const relations = [...pairs.values()].sort((x, y) => y.weight - x.weight || x.from.localeCompare(y.from)).slice(0, 40);
+  return {
+    people: people.map((p) => ({ name: p.name, role: 'mentioned' as const, count: p.count })),
+    orgs: orgs.map((o) => ({ name: o.name, count: o.count })),
+    topics: topics.map((t) => ({ name: t.name, count: t.count })),
+    relations,
+  };
+}
+
+export function entityNames(a: Analysis, episode: EpisodeInfo): { people: string[]; orgs: string[]; topics: string[] } {
+  return {
+    people: [...new Set([...a.entities.people.map((p) => p.name), ...feedPeople(episode).map((p) => p.name)])],
+    orgs: a.entities.orgs.map((o) => o.name),
+    topics: a.entities.topics.map((t) => t.name),
+  };
+}
+
+/** The whole extractive enrichment of one transcript. */
+export function enrichExtractive(tt: TranscriptText, episode: EpisodeInfo, opts: ExtractiveOptions = {}): EnrichResult {
+  const a = analyse(tt, episode, opts);
+  const outcome = { method: 'extractive' as const, status: 'valid' as const };
+  return {
+    summary: extractiveSummary(a, episode, opts),
+    gi: buildGi(episode, extractiveInsights(a, opts), a.grounder, entityNames(a, episode), outcome),
+    kg: buildKg(episode, extractiveKgDraft(a), outcome),
+  };
+}
