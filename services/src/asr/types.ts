@@ -39,6 +39,11 @@ export interface AsrInput {
   transcripts: import('../feeds/types').TranscriptRef[];
   signal: AbortSignal;
   onProgress?: (fraction: number) => void;
+  /**
+   * Stretches worth transcribing, from the VAD (or the energy gate's non-silent stretches when
+   * no VAD model is available): [] = nothing to transcribe; null or absent = the whole file.
+   */
+  speech?: { start_ms: number; end_ms: number }[] | null;
 }
 
 /** One ASR engine (ARCHITECTURE §6). `plan` says whether it can run here and what changes its output. */

@@ -5,6 +5,8 @@ import { PodbrainError } from '../core/errors';
 export interface AudioProbe {
   /** Container duration as ffprobe reports it (ms); null when unknown (streams, truncated files). */
   durationMs: number | null;
+  /** Duration of the audio stream itself (ms), e.g. from an MP3's Xing header; null when unknown. */
+  audioDurationMs: number | null;
   format: string;
   audioCodec: string;
   /** The file also has a video stream (audio gets extracted). */
@@ -33,9 +35,13 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
   if (!audio) {
     throw new PodbrainError('audio_no_stream', `${file} has no audio stream (streams: ${data.streams.map((s) => s.codec_type).join(', ') || 'none'})`);
   }
-  const seconds = Number(data.format.duration);
+  const ms = (v: unknown) => {
+    const seconds = Number(v);
+    return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : null;
+  };
   return {
-    durationMs: Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : null,
+    durationMs: ms(data.format.duration),
+    audioDurationMs: ms(audio.duration),
     format: String(data.format.format_name ?? 'unknown'),
     audioCodec: String(audio.codec_name ?? 'unknown'),
     hasVideo: data.streams.some((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1),

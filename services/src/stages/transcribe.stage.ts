@@ -1,11 +1,238 @@
-import type { Stage } from '../pipeline/stage';
+import { assessTranscript, type SpeechSpan } from '../asr/quality';
+import { createAsrEngines, isUnavailableError, needsAudio } from '../asr/engines';
+import type { AsrEngine, AsrResult, Transcript } from '../asr/types';
+import { vadBinaryPath, vadModelFile } from '../asr/whisper/binaries';
+import { probeAudio } from '../audio/probe';
+import { preprocessAudio, preprocessParts, type PreparedAudio } from '../audio/preprocess';
+import { detectSpeech } from '../audio/vad';
+import type { StagingDir } from '../artifacts/store';
+import type { Config } from '../config/config';
+import { errorMessage, PodbrainError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { isLocalFeedLocation } from '../feeds/load';
+import type { TranscriptRef } from '../feeds/types';
+import type { Stage, StageContext, StagePlan } from '../pipeline/stage';
+import { metrics } from '../telemetry/metrics';
+import { readIngestArtifact } from './ingest-artifact';
 
-// Placeholder until the transcribe stage lands: reports "not configured", never "done".
-export function createTranscribeStage(): Stage {
+/** Bump when transcript.json changes shape or meaning for the same inputs. */
+const TRANSCRIPT_SCHEMA = 1;
+export const TRANSCRIPT_FILE = 'transcript.json';
+
+export interface TranscribeRequest {
+  config: Config;
+  engines: AsrEngine[];
+  /** The episode audio; null when there is none (only the `feed` engine can work then). */
+  audioPath: string | null;
+  transcripts: TranscriptRef[];
+  episodeKey: string;
+  signal: AbortSignal;
+  log: Logger;
+  onProgress?: (fraction: number, note?: string) => void;
+}
+
+export interface TranscribeInfo extends Record<string, unknown> {
+  engine: string;
+  model: string;
+  status: Transcript['status'];
+  duration_ms: number;
+  /** ASR wall time / audio duration (as the podbrain_transcription_realtime_factor metric); null for publisher transcripts. */
+  realtime_factor: number | null;
+  /** Audio seconds per wall second (the inverse). */
+  speed_x: number | null;
+  speech_coverage: number | null;
+  segments: number;
+  /** `silero` (VAD), `energy` (no VAD model: silence gate only), `off`, or `none` (no audio used). */
+  vad: 'silero' | 'energy' | 'off' | 'none';
+  timings_ms: { preprocess: number; vad: number; asr: number };
+  /** Engines that were tried first and could not run here, with why. */
+  skipped_engines: { engine: string; reason: string }[];
+}
+
+interface SpeechInfo {
+  /** What the ASR engine should transcribe (null = everything). */
+  forAsr: SpeechSpan[] | null;
+  /** What the coverage guard measures against (null = not measured). */
+  forGuard: SpeechSpan[] | null;
+  vad: TranscribeInfo['vad'];
+}
+
+async function findSpeech(prepared: PreparedAudio, config: Config, signal: AbortSignal, log: Logger): Promise<SpeechInfo> {
+  if (!config.asr.vad) return { forAsr: null, forGuard: null, vad: 'off' };
+  const model = vadModelFile(config);
+  const binary = vadBinaryPath(config);
+  if (!model || !binary) {
+    log.warn(
+      { vad_model: model, vad_binary: binary },
+      `VAD unavailable (${!model ? `no ggml-silero-*.bin in ${config.modelsDir} and WHISPER_VAD_MODEL unset or missing` : 'whisper-vad-speech-segments not built'}): transcribing every non-silent stretch, speech coverage not measured`,
+    );
+    return { forAsr: prepared.nonSilent, forGuard: null, vad: 'energy' };
+  }
+  const spans = await detectSpeech(prepared.wavPath, { binary, model, threads: config.asr.threads, nonSilent: prepared.nonSilent, signal });
+  return { forAsr: spans, forGuard: spans, vad: 'silero' };
+}
+
+/**
+ * Audio (or publisher transcript) → Transcript: preprocess once, VAD once, then the engines in
+ * order until one produces a transcript; engines that cannot run here are skipped with a reason.
+ * Shared by the stage and `podbrain transcribe`.
+ */
+export async function transcribeEpisode(req: TranscribeRequest): Promise<{ transcript: Transcript; info: TranscribeInfo }> {
+  const { config, log, signal } = req;
+  const skipped: { engine: string; reason: string }[] = [];
+  const timings = { preprocess: 0, vad: 0, asr: 0 };
+  let prepared: PreparedAudio | null = null;
+  let speech: SpeechInfo | null = null;
+
+  const prepare = async (): Promise<{ audio: PreparedAudio; speech: SpeechInfo }> => {
+    if (!prepared) {
+      if (!req.audioPath) throw new PodbrainError('audio_unavailable', 'the episode has no audio', { unavailable: true });
+      req.onProgress?.(0, 'preprocess');
+      prepared = await preprocessAudio(req.audioPath, { normalize: config.audio.normalize, signal });
+      timings.preprocess = prepared.elapsedMs;
+    }
+    if (!speech) {
+      const t = Date.now();
+      req.onProgress?.(0, 'vad');
+      speech = await findSpeech(prepared, config, signal, log);
+      timings.vad = Date.now() - t;
+    }
+    return { audio: prepared, speech };
+  };
+
+  try {
+    for (const engine of req.engines) {
+      const reason = engine.unavailableReason({ transcripts: req.transcripts });
+      if (reason) {
+        skipped.push({ engine: engine.name, reason });
+        continue;
+      }
+      let result: AsrResult;
+      const audioBased = needsAudio(engine);
+      const started = Date.now();
+      try {
+        const ready = audioBased ? await prepare() : null;
+        req.onProgress?.(0, engine.name);
+        result = await engine.transcribe({
+          wavPath: ready?.audio.wavPath ?? null,
+          durationMs: ready?.audio.durationMs ?? null,
+          transcripts: req.transcripts,
+          signal,
+          onProgress: (f) => req.onProgress?.(f, engine.name),
+          speech: ready?.speech.forAsr ?? null,
+        });
+      } catch (e) {
+        if (!isUnavailableError(e)) throw e;
+        log.warn({ engine: engine.name, err: errorMessage(e) }, `ASR engine ${engine.name} unavailable, trying the next one`);
+        skipped.push({ engine: engine.name, reason: errorMessage(e) });
+        continue;
+      }
+      timings.asr = Date.now() - started;
+      return await finish(req, engine, result, { prepared, speech, skipped, timings, audioBased });
+    }
+  } finally {
+    await (prepared as PreparedAudio | null)?.cleanup();
+  }
+  throw new PodbrainError(
+    'asr_unavailable',
+    `no ASR engine can transcribe this episode (ASR_ENGINES=${config.asr.engines.join(',')}): ${skipped.map((s) => `${s.engine}: ${s.reason}`).join('; ') || 'none configured'}`,
+    { skipped },
+  );
+}
+
+async function finish(
+  req: TranscribeRequest,
+  engine: AsrEngine,
+  result: AsrResult,
+  s: { prepared: PreparedAudio | null; speech: SpeechInfo | null; skipped: TranscribeInfo['skipped_engines']; timings: TranscribeInfo['timings_ms']; audioBased: boolean },
+): Promise<{ transcript: Transcript; info: TranscribeInfo }> {
+  const { config } = req;
+  let durationMs = s.prepared?.durationMs ?? null;
+  if (durationMs === null && req.audioPath) {
+    durationMs = await probeAudio(req.audioPath).then((p) => p.audioDurationMs ?? p.durationMs).catch(() => null);
+  }
+  durationMs ??= result.segments.reduce((m, seg) => Math.max(m, seg.end_ms), 0);
+
+  const guardSpeech = s.audioBased ? (s.speech?.forGuard ?? null) : null;
+  const assessment = assessTranscript({ segments: result.segments, speech: guardSpeech, minCoverage: config.asr.minCoverage, maxRepetition: config.asr.maxRepetition });
+  const transcript: Transcript = {
+    schema_version: 1,
+    episode_key: req.episodeKey,
+    engine: result.engine,
+    model: result.model,
+    language: result.language,
+    duration_ms: durationMs,
+    segments: result.segments,
+    speech_coverage: assessment.speech_coverage,
+    status: assessment.status,
+    quality: { reasons: assessment.reasons, repetition_ratio: assessment.repetition_ratio },
+  };
+  const rtf = s.audioBased && durationMs > 0 ? s.timings.asr / durationMs : null;
+  if (rtf !== null) metrics.transcriptionRealtimeFactor.observe({ engine: engine.name }, rtf);
+  return {
+    transcript,
+    info: {
+      engine: result.engine,
+      model: result.model,
+      status: transcript.status,
+      duration_ms: durationMs,
+      realtime_factor: rtf === null ? null : Math.round(rtf * 10_000) / 10_000,
+      speed_x: rtf ? Math.round((1 / rtf) * 100) / 100 : null,
+      speech_coverage: transcript.speech_coverage,
+      segments: transcript.segments.length,
+      vad: s.audioBased ? (s.speech?.vad ?? 'off') : 'none',
+      timings_ms: s.timings,
+      skipped_engines: s.skipped,
+    },
+  };
+}
+
+export interface TranscribeStageDeps {
+  /** Engine factory (tests); default: createAsrEngines in ASR_ENGINES order. */
+  engines?: (config: Config, opts: { allowLocalFiles: boolean }) => AsrEngine[];
+}
+
+export function createTranscribeStage(deps: TranscribeStageDeps = {}): Stage {
+  const enginesFor = (config: Config, feedUrl: string) =>
+    (deps.engines ?? createAsrEngines)(config, { allowLocalFiles: isLocalFeedLocation(feedUrl) });
+
   return {
     name: 'transcribe',
-    needs: [],
-    plan: () => ({ configured: false, reason: 'transcribe stage not implemented yet' }),
-    run: () => Promise.reject(new Error('transcribe stage not implemented')),
+    needs: ['ingest'],
+    plan: ({ config, episode }): StagePlan => {
+      const reasons: string[] = [];
+      for (const engine of enginesFor(config, episode.feedUrl)) {
+        const why = engine.unavailableReason({ transcripts: episode.transcripts });
+        if (why) {
+          reasons.push(`${engine.name}: ${why}`);
+          continue;
+        }
+        return {
+          configured: true,
+          parts: {
+            schema: TRANSCRIPT_SCHEMA,
+            ...engine.fingerprintParts(),
+            ...(needsAudio(engine) ? { preprocess: preprocessParts(config.audio.normalize), min_coverage: config.asr.minCoverage } : {}),
+          },
+        };
+      }
+      return { configured: false, reason: `no ASR engine available (ASR_ENGINES=${config.asr.engines.join(',')}): ${reasons.join('; ')}` };
+    },
+    run: async (ctx: StageContext, out: StagingDir) => {
+      const ingest = await readIngestArtifact(ctx.inputs.ingest);
+      const { transcript, info } = await transcribeEpisode({
+        config: ctx.config,
+        engines: enginesFor(ctx.config, ctx.episode.feedUrl),
+        audioPath: ingest.audioPath,
+        transcripts: ctx.episode.transcripts,
+        episodeKey: ctx.episode.episodeKey,
+        signal: ctx.signal,
+        log: ctx.log,
+        onProgress: (f, note) => ctx.progress(f, note),
+      });
+      await out.writeJson(TRANSCRIPT_FILE, transcript);
+      ctx.log.info({ engine: info.engine, model: info.model, status: info.status, duration_ms: info.duration_ms, realtime_factor: info.realtime_factor }, 'transcribed');
+      return { info };
+    },
   };
 }
