@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../artifacts/store';
 import { PodbrainError, errorMessage } from '../core/errors';
@@ -76,6 +77,11 @@ export interface VectorIndexOptions {
   efConstruction: number;
   efSearch: number;
   nprobe: number;
+  /**
+   * Searches in flight on libuv's pool at once (default: cores − 1, at least 1), so the event
+   * loop keeps a core to itself however many requests search at the same time.
+   */
+  searchConcurrency?: number;
   log?: Logger;
 }
 
@@ -103,6 +109,11 @@ export interface Loaded {
   pointer: string;
 }
 
+/** IVF cells: ~2·√n keeps both k-means training and per-probe scans small. */
+const ivfLists = (n: number) => Math.max(16, Math.min(65536, Math.round(2 * Math.sqrt(n))));
+/** k-means sample per cell (faiss warns below 39). */
+const IVF_TRAIN_PER_LIST = 40;
+
 const genName = (n: number) => `gen-${String(n).padStart(8, '0')}`;
 
 async function sha256File(file: string): Promise<string> {
@@ -113,14 +124,34 @@ async function sha256File(file: string): Promise<string> {
 
 class CorruptIndex extends Error {}
 
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.size) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
 export class VectorIndexStore {
   private loaded: Loaded | null = null;
   private loading: Promise<Loaded | null> | null = null;
   private writeChain: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
+  private readonly slots: Semaphore;
 
   constructor(private readonly opts: VectorIndexOptions) {
     this.log = opts.log ?? silentLogger;
+    this.slots = new Semaphore(opts.searchConcurrency ?? Math.max(1, os.availableParallelism() - 1));
   }
 
   get dir(): string {
@@ -241,7 +272,7 @@ export class VectorIndexStore {
     const live = l.manifest.ntotal - l.deadCount;
     let fetch = Math.min(l.manifest.ntotal, k + (l.deadCount ? Math.min(l.deadCount, 4 * k) : 0));
     for (;;) {
-      const { labels, distances } = await l.index.searchAsync(query, fetch);
+      const { labels, distances } = await this.slots.run(() => l.index.searchAsync(query, fetch));
       const hits: VectorHit[] = [];
       for (let i = 0; i < labels.length && hits.length < k; i++) {
         const label = labels[i];
@@ -328,7 +359,7 @@ export class VectorIndexStore {
 
   private factoryFor(type: IndexType, total: number): string {
     if (type === 'hnsw') return `HNSW${this.opts.hnswM},Flat`;
-    if (type === 'ivf') return `IVF${Math.max(16, Math.min(65536, Math.round(4 * Math.sqrt(total))))},Flat`;
+    if (type === 'ivf') return `IVF${ivfLists(total)},Flat`;
     return 'Flat';
   }
 
@@ -404,7 +435,7 @@ export class VectorIndexStore {
       episodes.push(this.entry(s, next, count));
       next += count;
     }
-    if (!index.isTrained()) await index.trainAsync(all, 0);
+    if (!index.isTrained()) await index.trainAsync(all.subarray(0, Math.min(total, IVF_TRAIN_PER_LIST * ivfLists(total)) * dim), 0);
     if (total) await index.addAsync(all, 0);
     const manifest = await this.publish(index, {
       schema_version: 1,
