@@ -17,10 +17,10 @@ function executable(file: string): boolean {
   }
 }
 
-/** whisper-cli: WHISPER_CLI, else our build, else one on the system. */
+/** whisper-cli: WHISPER_CLI when set (no silent fallback from a wrong path), else our build, else one on the system. */
 export function whisperCliPath(config: Pick<Config, 'asr'>): string | null {
-  const candidates = [config.asr.whisperCli, path.join(WHISPER_BUILD_BIN, 'whisper-cli'), '/usr/local/bin/whisper-cli'].filter(Boolean);
-  return candidates.find(executable) ?? null;
+  if (config.asr.whisperCli) return executable(config.asr.whisperCli) ? config.asr.whisperCli : null;
+  return [path.join(WHISPER_BUILD_BIN, 'whisper-cli'), '/usr/local/bin/whisper-cli'].find(executable) ?? null;
 }
 
 /** whisper.cpp's VAD example binary, built beside whisper-cli by build-whisper.mjs. */

@@ -72,6 +72,13 @@ export async function checkModelFile(file: string): Promise<void> {
   }
 }
 
+/** Whisper can emit a final timestamp past the end of the audio (it thinks in 30 s windows). */
+export function clampToAudio(segments: TranscriptSegment[], durationMs: number): TranscriptSegment[] {
+  return segments
+    .filter((s) => s.start_ms < durationMs)
+    .map((s) => ({ ...s, start_ms: Math.max(0, s.start_ms), end_ms: Math.min(durationMs, Math.max(s.start_ms, s.end_ms)) }));
+}
+
 type Placed = { start_ms: number; end_ms: number; at_ms: number };
 
 /** A time in the speech-only WAV → the time in the original audio. */
@@ -186,8 +193,8 @@ export function createWhisperCppEngine(config: Config, deps: WhisperEngineDeps =
       try {
         let wav = input.wavPath;
         let placed: Placed[] | null = null;
+        const info = await readWavInfo(input.wavPath);
         if (speech) {
-          const info = await readWavInfo(input.wavPath);
           const pieces = mergeSpans(speech, GAP_MS, SPEECH_PAD_MS, info.durationMs);
           const kept = pieces.reduce((n, p) => n + p.end_ms - p.start_ms, 0);
           if (kept < info.durationMs * WHOLE_FILE_SHARE) {
@@ -201,7 +208,7 @@ export function createWhisperCppEngine(config: Config, deps: WhisperEngineDeps =
         const segments = map
           ? parsed.segments.map((s) => ({ ...s, start_ms: mapBack(s.start_ms, map), end_ms: mapBack(s.end_ms, map) }))
           : parsed.segments;
-        return result(segments, parsed.language);
+        return result(clampToAudio(segments, info.durationMs), parsed.language);
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }
