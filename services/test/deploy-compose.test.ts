@@ -1,0 +1,230 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { describeSettings } from '../src/config/config';
+
+const ROOT = path.resolve(__dirname, '../..');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'podbrain-d-compose-'));
+
+type Service = {
+  image?: string;
+  build?: { dockerfile?: string; target?: string };
+  command?: string[];
+  entrypoint?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  restart?: string;
+  stop_grace_period?: string;
+  profiles?: string[];
+  ports?: unknown[];
+  volumes?: unknown[];
+  deploy?: { resources?: { limits?: { cpus?: number; memory?: string }; reservations?: { devices?: { driver: string; capabilities: string[] }[] } } };
+};
+
+/** `docker-compose config` (Debian's docker-compose): validates and prints the merged file. */
+function composeConfig(files: string[], envFile?: string): { services: Record<string, Service>; volumes: Record<string, unknown> } {
+  const args = [...(envFile ? ['--env-file', envFile] : []), ...files.flatMap((f) => ['-f', path.join(ROOT, f)]), 'config'];
+  // run outside the repo so a developer's own .env cannot change the outcome
+  const r = spawnSync('docker-compose', ['--project-directory', ROOT, ...args], { cwd: tmp, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: tmp } });
+  expect(r.stderr.replace(/^.*(WARNING|variable is not set).*$/gm, '').trim(), r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return parseYaml(r.stdout);
+}
+
+const ROLES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml'];
+const LONG_RUNNING = [...ROLES, 'postgres', 'redis', 'caddy', 'prometheus', 'loki', 'promtail', 'grafana', 'postgres-exporter', 'redis-exporter'];
+
+describe('docker-compose.yml', () => {
+  const base = composeConfig(['docker-compose.yml']);
+  const s = base.services;
+
+  it('is valid for docker-compose config alone, with the GPU override and with .env.example', () => {
+    expect(Object.keys(s).sort()).toEqual(
+      ['api', 'caddy', 'grafana', 'loki', 'migrate', 'models', 'ollama', 'postgres', 'postgres-exporter', 'prometheus', 'promtail', 'redis', 'redis-exporter', 'scheduler', 'worker-gpu', 'worker-io', 'worker-ml'].sort(),
+    );
+    expect(Object.keys(composeConfig(['docker-compose.yml', 'docker-compose.gpu.yml']).services)).toHaveLength(17);
+    expect(composeConfig(['docker-compose.yml'], path.join(ROOT, 'deploy/.env.example')).services.postgres.environment!.POSTGRES_PASSWORD).toBe('change-me');
+  });
+
+  it('postgres and redis have healthchecks and volumes; redis never evicts queue keys', () => {
+    expect(s.postgres.healthcheck!.test.join(' ')).toContain('pg_isready');
+    expect(s.redis.healthcheck!.test).toEqual(['CMD', 'redis-cli', 'ping']);
+    expect(JSON.stringify(s.postgres.volumes)).toContain('/var/lib/postgresql/data');
+    expect(JSON.stringify(s.redis.volumes)).toContain('/data');
+    expect(s.redis.command!.join(' ')).toContain('--maxmemory-policy noeviction');
+  });
+
+  it('migrate runs once before the roles; models is fetched before worker-gpu', () => {
+    expect(s.migrate.entrypoint).toEqual(['tini', '--', 'node', 'services/dist/cli/main.js']);
+    expect(s.migrate.command).toEqual(['db', 'migrate']);
+    expect(s.migrate.restart).toBe('no');
+    expect(s.migrate.depends_on!.postgres.condition).toBe('service_healthy');
+    for (const role of ROLES) {
+      expect(s[role].depends_on!.migrate, role).toEqual({ condition: 'service_completed_successfully' });
+      expect(s[role].depends_on!.postgres.condition).toBe('service_healthy');
+      expect(s[role].depends_on!.redis.condition).toBe('service_healthy');
+    }
+    expect(s['worker-gpu'].depends_on!.models).toEqual({ condition: 'service_completed_successfully' });
+    expect(s.models.entrypoint).toEqual(['/bin/sh', '/scripts/fetch-model.sh']);
+  });
+
+  it('the five roles run one image with their role, the env contract and the /healthz healthcheck', () => {
+    const images = new Set(ROLES.map((r) => s[r].image));
+    expect(images.size).toBe(1);
+    expect([...images][0]).toBe('ghcr.io/podbrain/podbrain:latest');
+    for (const role of ROLES) {
+      expect(s[role].command, role).toEqual([role]);
+      expect(s[role].environment!.PODBRAIN_ROLE).toBe(role);
+      expect(s[role].healthcheck!.test).toEqual(['CMD', 'node', 'services/dist/telemetry/healthcheck.js']);
+      const env = s[role].environment!;
+      for (const k of ['DATABASE_URL', 'REDIS_URL', 'DATA_DIR', 'MODELS_DIR', 'API_PORT', 'HEALTH_PORT', 'LOG_LEVEL', 'ASR_ENGINES', 'WHISPER_MODEL', 'EMBEDDINGS_PROVIDER']) {
+        expect(env, `${role} ${k}`).toHaveProperty(k);
+      }
+      // every setting of the typed config reaches the role (pass-through from .env)
+      for (const { env: name } of describeSettings()) expect(env, `${role} lacks ${name}`).toHaveProperty(name);
+    }
+    expect(s.api.environment!.DATABASE_URL).toBe('postgres://podbrain:podbrain@postgres:5432/podbrain');
+  });
+
+  it('restart policies and resource limits on every long-running service; long stop grace for worker-gpu', () => {
+    for (const name of LONG_RUNNING) {
+      expect(s[name].restart, name).toBe('unless-stopped');
+      expect(s[name].deploy?.resources?.limits?.memory, name).toBeTruthy();
+      expect(s[name].deploy?.resources?.limits?.cpus, name).toBeGreaterThan(0);
+    }
+    expect(s['worker-gpu'].stop_grace_period).toBe('120s');
+    expect(Number(s['worker-gpu'].environment!.SHUTDOWN_GRACE_MS)).toBeLessThan(120_000);
+  });
+
+  it('caddy serves the viewer image, prometheus/loki/promtail/grafana mount the repo configs, ollama is an opt-in profile', () => {
+    expect(s.caddy.build).toMatchObject({ dockerfile: 'deploy/Dockerfile', target: 'viewer' });
+    expect(JSON.stringify(s.caddy.ports)).toMatch(/"target":\s*443|:443/);
+    const mounts = (name: string) => JSON.stringify(s[name].volumes);
+    expect(mounts('prometheus')).toContain('prometheus/prometheus.yml');
+    expect(mounts('prometheus')).toContain('prometheus/rules');
+    expect(mounts('loki')).toContain('loki/loki-config.yml');
+    expect(mounts('promtail')).toContain('loki/promtail-config.yml');
+    expect(mounts('grafana')).toContain('grafana/provisioning');
+    expect(mounts('grafana')).toContain('grafana/dashboards');
+    expect(s.ollama.profiles).toEqual(['ollama']);
+    for (const f of ['prometheus/prometheus.yml', 'loki/loki-config.yml', 'loki/promtail-config.yml', 'deploy/scripts/fetch-model.sh']) expect(existsSync(path.join(ROOT, f)), f).toBe(true);
+  });
+
+  it('the GPU override reserves NVIDIA GPUs for worker-gpu and ollama and runs the CUDA image', () => {
+    const gpu = composeConfig(['docker-compose.yml', 'docker-compose.gpu.yml']).services;
+    for (const name of ['worker-gpu', 'ollama']) {
+      expect(gpu[name].deploy!.resources!.reservations!.devices![0]).toMatchObject({ driver: 'nvidia', capabilities: ['gpu'] });
+    }
+    expect(gpu['worker-gpu'].image).toBe('ghcr.io/podbrain/podbrain-cuda:latest');
+    expect(gpu['worker-gpu'].build!.dockerfile).toBe('deploy/Dockerfile.cuda');
+    expect(gpu['worker-gpu'].environment!.GPU_REQUIRED).toBe('true');
+    expect(Number(gpu['worker-gpu'].environment!.GPU_METRICS_INTERVAL_S)).toBeGreaterThan(0);
+    expect(gpu['worker-gpu'].stop_grace_period).toBe('120s'); // kept from the base file
+    expect(gpu['worker-io'].deploy?.resources?.reservations).toBeUndefined();
+  });
+
+  it('.env.example documents every setting of the typed config and every variable the compose files use', () => {
+    const example = readFileSync(path.join(ROOT, 'deploy/.env.example'), 'utf8');
+    const documented = new Set([...example.matchAll(/^#?([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]));
+    const missing = describeSettings().map((x) => x.env).filter((e) => !documented.has(e));
+    expect(missing).toEqual([]);
+    const composeText = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8') + readFileSync(path.join(ROOT, 'docker-compose.gpu.yml'), 'utf8');
+    const code = composeText.replace(/^\s*#.*$/gm, '');
+    const used = new Set([...code.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]));
+    expect(used.size).toBeGreaterThan(30);
+    expect([...used].filter((v) => !documented.has(v))).toEqual([]);
+  });
+});
+
+describe('images and front door', () => {
+  it('Dockerfile: multi-stage build on node:22-bookworm-slim, non-root, tini, HEALTHCHECK, role as CMD; CUDA variant builds whisper with CUDA', () => {
+    const df = readFileSync(path.join(ROOT, 'deploy/Dockerfile'), 'utf8');
+    expect(df).toMatch(/^ARG NODE_IMAGE=node:22-bookworm-slim$/m);
+    expect([...df.matchAll(/^FROM (\S+)(?: AS (\w+))?/gm)].map((m) => m[2] ?? m[1])).toEqual(['build', 'runtime', 'viewer', 'runtime']);
+    for (const pkg of ['cmake', 'g++', 'python3', 'libfaiss-dev', 'libopenblas-dev', 'liblapack-dev']) expect(df).toContain(pkg);
+    expect(df).toContain('RUN npm ci');
+    expect(df).toMatch(/ENV WHISPER_NATIVE=0[\s\S]*npm run build:native[\s\S]*npm run build[\s\S]*npm prune --omit=dev/);
+    for (const pkg of ['ffmpeg', 'tini', 'libopenblas0-pthread', 'libgomp1']) expect(df).toContain(pkg);
+    expect(df).toMatch(/^USER podbrain$/m);
+    expect(df).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "services\/dist\/telemetry\/healthcheck.js"\]$/m);
+    expect(df).toContain('ENTRYPOINT ["tini", "--", "node", "--require", "./services/dist/telemetry/register.js", "services/dist/main.js"]');
+    expect(df).toMatch(/^CMD \["api"\]$/m);
+    expect(df).toContain('COPY --from=build /app/web/dist /srv');
+    // every path the runtime stage copies out of the build is one our build really produces
+    for (const m of df.matchAll(/^COPY --from=build \S+ \/app\/(\S+) /gm)) {
+      expect(existsSync(path.join(ROOT, m[1])), `build output ${m[1]} (run npm run build:native && npm run build)`).toBe(true);
+    }
+    const cuda = readFileSync(path.join(ROOT, 'deploy/Dockerfile.cuda'), 'utf8');
+    expect(cuda).toMatch(/ARG CUDA_DEVEL=nvidia\/cuda:\$\{CUDA_VERSION\}-devel/);
+    expect(cuda).toMatch(/ARG CUDA_RUNTIME=nvidia\/cuda:\$\{CUDA_VERSION\}-runtime/);
+    expect(cuda).toMatch(/WHISPER_CUDA=1/);
+    expect(cuda).toMatch(/^CMD \["worker-gpu"\]$/m);
+    expect(cuda).toMatch(/^USER podbrain$/m);
+  });
+
+  it('Caddyfile passes caddy validate; DOMAIN switches from plain :80 to automatic HTTPS', () => {
+    const file = path.join(ROOT, 'deploy/Caddyfile');
+    const run = (env: Record<string, string>, ...args: string[]) =>
+      spawnSync('caddy', [...args, '--config', file, '--adapter', 'caddyfile'], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: tmp, ...env } });
+    for (const env of [{}, { DOMAIN: 'podcasts.example.org' }]) {
+      const r = run(env, 'validate');
+      expect(r.stderr + r.stdout).toContain('Valid configuration');
+      expect(r.status).toBe(0);
+    }
+    const listen = (env: Record<string, string>) => {
+      const cfg = JSON.parse(run(env, 'adapt').stdout) as { apps: { http: { servers: Record<string, { listen: string[] }> } } };
+      return Object.values(cfg.apps.http.servers).flatMap((x) => x.listen);
+    };
+    expect(listen({})).toEqual([':80']);
+    expect(listen({ DOMAIN: 'podcasts.example.org' })).toEqual([':443']);
+    const adapted = run({}, 'adapt').stdout;
+    expect(adapted).toContain('"api:8100"');
+    expect(adapted).toContain('"/api/*"');
+    expect(adapted).toContain('index.html');
+  });
+});
+
+describe('fetch-model.sh (the appliance\'s only download)', () => {
+  let hits = 0;
+  let answer = Buffer.concat([Buffer.from('lmgg', 'latin1'), Buffer.alloc(4096, 7)]);
+  const server = http.createServer((req, res) => {
+    hits++;
+    if (req.url !== '/ggml-tiny.en.bin') return void res.writeHead(404).end('not found');
+    res.writeHead(200, { 'content-length': answer.length }).end(answer);
+  });
+  afterAll(() => void server.close());
+  const run = (env: Record<string, string>) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      execFile('sh', [path.join(ROOT, 'deploy/scripts/fetch-model.sh')], { env: { PATH: process.env.PATH!, ...env } }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+      );
+    });
+
+  it('downloads a missing model once, checks its header, skips when whisper-cpp is not used', async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const modelsDir = path.join(tmp, 'models');
+    const env = { MODELS_DIR: modelsDir, WHISPER_MODEL: 'tiny.en', WHISPER_MODEL_BASE_URL: base, ASR_ENGINES: 'feed,whisper-cpp' };
+    const first = await run(env);
+    expect(first.out).toContain('saved');
+    expect(first.code).toBe(0);
+    expect(readFileSync(path.join(modelsDir, 'ggml-tiny.en.bin')).subarray(0, 4).toString('latin1')).toBe('lmgg');
+    const again = await run(env);
+    expect(again.out).toContain('nothing to do');
+    expect(hits).toBe(1);
+    answer = Buffer.from('<html>rate limited</html>');
+    const bad = await run({ ...env, MODELS_DIR: path.join(tmp, 'models2') });
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('bad header');
+    expect(existsSync(path.join(tmp, 'models2', 'ggml-tiny.en.bin'))).toBe(false);
+    const skip = await run({ ...env, ASR_ENGINES: 'feed,openai', MODELS_DIR: path.join(tmp, 'models3') });
+    expect(skip.out).toContain('nothing to fetch');
+    expect((await run({ ...env, WHISPER_MODEL: '../etc/passwd' })).code).toBe(2);
+  });
+});
