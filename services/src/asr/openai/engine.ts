@@ -26,6 +26,8 @@ export const PROVIDER = 'openai-asr';
 /** Parts are planned to this share of the byte limit (bitrate varies a little along the file). */
 const SIZE_HEADROOM = 0.9;
 const MAX_BACKOFF_MS = 60_000;
+/** Upload bytes per ms of audio for the constant-bitrate formats (see audio-split.ts); FLAC varies. */
+const BYTES_PER_MS: Record<string, number | undefined> = { mp3: 64_000 / 8 / 1000, ogg: 32_000 / 8 / 1000, wav: 32 };
 
 export type ProviderErrorType = 'http_5xx' | 'http_4xx' | 'rate_limited' | 'timeout' | 'network' | 'invalid_output';
 
@@ -262,7 +264,10 @@ export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}):
       try {
         const ext = o.asrUploadFormat;
         const whole = path.join(dir, `audio.${ext}`);
-        const size = await encodeForUpload(wav, whole, o.asrUploadFormat, undefined, input.signal);
+        // Constant-bitrate formats: a file far over the limit is split without encoding it whole first.
+        const rate = BYTES_PER_MS[o.asrUploadFormat];
+        const predicted = rate ? Math.round(rate * durationMs) : null;
+        const size = predicted !== null && predicted > o.asrMaxBytes * 1.2 ? predicted : await encodeForUpload(wav, whole, o.asrUploadFormat, undefined, input.signal);
         let parts: { span: Span; file: string; bytes: number }[] = [{ span: { start_ms: 0, end_ms: durationMs }, file: whole, bytes: size }];
         if (size > o.asrMaxBytes) {
           // Gaps between the VAD's speech spans are the silences; without them ask ffmpeg.
