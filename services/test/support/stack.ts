@@ -141,7 +141,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     roles,
     async start(role, o = {}) {
       const name = o.name ?? role;
-      if (roles.get(name)?.child.exitCode === null) throw new Error(`role ${name} is already running`);
+      const prev = roles.get(name);
+      if (prev && prev.child.exitCode === null && prev.child.signalCode === null) throw new Error(`role ${name} is already running`);
       const healthPort = await freePort();
       const roleEnv: Record<string, string> = { ...process.env, ...env, HEALTH_PORT: String(healthPort), ...o.env } as Record<string, string>;
       if (role === 'api' && !o.env?.API_PORT) roleEnv.API_PORT = String(healthPort);
