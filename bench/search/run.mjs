@@ -159,7 +159,7 @@ for (const type of TYPES) {
     factory = `IVF${nlist},Flat`;
     log(`building ${factory}`);
     built = await build(factory, { trainPoints: 40 * nlist });
-    sweep = { param: 'nprobe', values: [4, 8, 16, 32, 64] };
+    sweep = { param: 'nprobe', values: [4, 8, 16, 32, 64, 128, 256] };
   } else if (type === 'hnsw') {
     factory = 'HNSW32,Flat';
     log(`building ${factory} (efConstruction 40)`);

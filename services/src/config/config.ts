@@ -40,6 +40,7 @@ const SETTINGS = {
   API_PORT: ['apiPort', int(1, 65535), 8100],
   HEALTH_PORT: ['healthPort', int(0, 65535), 0],
   AUTH_API_KEY: ['authApiKey', z.string(), ''],
+  API_HEALTH_TARGETS: ['apiHealthTargets', z.string(), ''],
   ALLOW_PRIVATE_NETWORK: ['net.allowPrivateNetwork', bool, false],
   HTTP_TIMEOUT_MS: ['net.timeoutMs', int(100), 30_000],
   HTTP_MAX_REDIRECTS: ['net.maxRedirects', int(0, 20), 5],
@@ -121,6 +122,8 @@ export interface Config {
   apiPort: number;
   healthPort: number;
   authApiKey: string;
+  /** GET /api/health also asks these roles: `role=http://host:port/healthz` comma list ('' = only this api process). */
+  apiHealthTargets: string;
   net: { allowPrivateNetwork: boolean; timeoutMs: number; maxRedirects: number; userAgent: string };
   feeds: { maxBytes: number; pollConcurrency: number; pollIntervalS: number };
   audio: { maxBytes: number; downloadRetries: number; /** Loudness normalisation in preprocess. */ normalize: 'dynaudnorm' | 'none' };
@@ -178,7 +181,7 @@ export interface Config {
   index: {
     chunkTokens: number;
     chunkOverlapTokens: number;
-    /** `auto`: Flat below annThreshold vectors, HNSW from there on. */
+    /** `auto`: Flat below annThreshold vectors, IVF from there on (see vector-store.ts). */
     type: 'auto' | 'flat' | 'hnsw' | 'ivf';
     annThreshold: number;
     hnswM: number;

@@ -21,8 +21,8 @@ import { type NativeIndex, faiss } from './native';
  *
  * Labels are insertion positions; the manifest maps label ranges to episodes (row i of an
  * episode's range = chunk i of its index artifact). Removing an episode tombstones its range;
- * past a dead share of 25% the next write rebuilds. Flat below `annThreshold` vectors, HNSW
- * (or IVF) from there on. The vectors also live in each episode's index artifact, so a lost
+ * past a dead share of 25% the next write rebuilds. Flat below `annThreshold` vectors, IVF
+ * from there on (retrained when the corpus has grown 4×), HNSW on request. The vectors also live in each episode's index artifact, so a lost
  * or corrupt index file is rebuilt from the corpus with nothing lost.
  */
 
@@ -52,6 +52,8 @@ export interface IndexManifest {
   type: IndexType;
   factory: string;
   ntotal: number;
+  /** Vectors in the index when it was built (IVF: what its cells were trained for). */
+  trained_on?: number;
   file: { name: string; bytes: number; sha256: string };
   episodes: IndexedEpisode[];
   /** Tombstoned label ranges [first, count]. */
@@ -340,8 +342,10 @@ export class VectorIndexStore {
       const total = keptCount + addCount;
       const wantType = this.typeFor(total);
       const deadAfter = base ? base.manifest.ntotal - keptCount : 0;
+      // IVF cells trained on a quarter of today's vectors are too coarse: retrain (rebuild).
+      const outgrown = base !== null && base.manifest.type === 'ivf' && total > 4 * (base.manifest.trained_on ?? base.manifest.ntotal);
       const incremental =
-        base !== null && base.manifest.type === wantType && deadAfter / Math.max(1, base.manifest.ntotal + addCount) <= MAX_DEAD_SHARE;
+        base !== null && !outgrown && base.manifest.type === wantType && deadAfter / Math.max(1, base.manifest.ntotal + addCount) <= MAX_DEAD_SHARE;
 
       if (incremental && base) return await this.publishIncremental(base, kept, add, nextGen, change.remove?.length ?? 0);
       return await this.publishRebuild(add, touched, change.remove ?? [], nextGen);
@@ -354,7 +358,10 @@ export class VectorIndexStore {
     // IVF needs enough points to train its centroids; below that, exact search is as fast.
     if (this.opts.type === 'ivf') return total < 10_000 ? 'flat' : 'ivf';
     if (this.opts.type !== 'auto') return this.opts.type;
-    return total >= this.opts.annThreshold ? 'hnsw' : 'flat';
+    // IVF past the threshold: it builds ~50× faster than HNSW with Debian's (non-AVX) libfaiss
+    // at equal recall and latency (BENCHMARKS.md "Search"); HNSW where IVF has too few points to train.
+    if (total < this.opts.annThreshold) return 'flat';
+    return total >= 10_000 ? 'ivf' : 'hnsw';
   }
 
   private factoryFor(type: IndexType, total: number): string {
@@ -445,6 +452,7 @@ export class VectorIndexStore {
       type,
       factory,
       ntotal: total,
+      trained_on: total,
       file: { name: INDEX_FILE, bytes: 0, sha256: '' },
       episodes,
       dead: [],
