@@ -1,0 +1,128 @@
+import { Injectable } from '@nestjs/common';
+import type { Job, Queue } from 'bullmq';
+import { isQueueName, QUEUE_NAMES, QUEUE_SETTINGS, type QueueName } from '../../queue/queues';
+import { ApiContext } from '../context';
+import { ApiError, notFound } from '../errors';
+
+/** web/src/api/types.ts `JobInfo` (+ state for jobs/:id). */
+export interface JobView {
+  id: string;
+  queue: string;
+  name: string;
+  state?: string;
+  episode_key: string | null;
+  failed_reason: string | null;
+  attempts: number;
+  timestamp: number;
+  processed_on?: number | null;
+  finished_on?: number | null;
+}
+
+export interface QueueView {
+  name: string;
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+  paused: boolean;
+}
+
+const toView = (queue: string, j: Job, state?: string): JobView => ({
+  id: String(j.id),
+  queue,
+  name: j.name,
+  ...(state ? { state } : {}),
+  episode_key: typeof (j.data as { episodeKey?: unknown })?.episodeKey === 'string' ? (j.data as { episodeKey: string }).episodeKey : null,
+  failed_reason: j.failedReason || null,
+  attempts: j.attemptsMade,
+  timestamp: j.timestamp,
+  processed_on: j.processedOn ?? null,
+  finished_on: j.finishedOn ?? null,
+});
+
+/** Queues and jobs for admin/* and jobs/:id (BullMQ through this process's producer connection). */
+@Injectable()
+export class JobsService {
+  constructor(private readonly ctx: ApiContext) {}
+
+  queue(name: string): Queue {
+    if (!isQueueName(name)) throw new ApiError(404, 'not_found', `unknown queue ${name}: one of ${QUEUE_NAMES.join(', ')}`);
+    return this.ctx.queues.get(name);
+  }
+
+  async queues(): Promise<QueueView[]> {
+    return Promise.all(
+      QUEUE_NAMES.map(async (name) => {
+        const q = this.ctx.queues.get(name);
+        const [c, paused] = await Promise.all([q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'), q.isPaused()]);
+        return {
+          name,
+          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+          active: c.active ?? 0,
+          delayed: c.delayed ?? 0,
+          failed: c.failed ?? 0,
+          completed: c.completed ?? 0,
+          paused,
+        };
+      }),
+    );
+  }
+
+  async setPaused(name: string, paused: boolean): Promise<void> {
+    const q = this.queue(name);
+    if (paused) await q.pause();
+    else await q.resume();
+  }
+
+  /**
+   * failed: jobs that used up their attempts; stuck: active longer than the queue's timeout
+   * (a worker died without its lock expiring yet, or a stage hangs).
+   */
+  async list(state: string, queue: string | undefined, limit: number): Promise<JobView[]> {
+    const names: QueueName[] = queue ? [this.queue(queue).name as QueueName] : [...QUEUE_NAMES];
+    const out: JobView[] = [];
+    for (const name of names) {
+      const q = this.ctx.queues.get(name);
+      if (state === 'stuck') {
+        const cutoff = Date.now() - QUEUE_SETTINGS[name].timeoutMs;
+        const active = await q.getJobs(['active'], 0, limit - 1);
+        for (const j of active) if (j && (j.processedOn ?? j.timestamp) < cutoff) out.push(toView(name, j, 'active'));
+      } else {
+        for (const j of await q.getJobs([state as 'failed'], 0, limit - 1)) if (j) out.push(toView(name, j, state));
+      }
+    }
+    return out.sort((a, b) => b.timestamp - a.timestamp).slice(0, limit);
+  }
+
+  async get(queue: string, id: string): Promise<{ job: Job; state: string }> {
+    const job = await this.queue(queue).getJob(id);
+    if (!job) throw notFound(`job ${id} in queue ${queue}`);
+    return { job, state: await job.getState() };
+  }
+
+  /** jobs/:id: the queue is the id's first part (`transcribe.<key>.<fp>`, `poll.<feed>` → ingest), else every queue is asked. */
+  async find(id: string): Promise<JobView> {
+    const head = id.split('.')[0];
+    const guess = head === 'poll' ? 'ingest' : head;
+    const order = isQueueName(guess) ? [guess, ...QUEUE_NAMES.filter((n) => n !== guess)] : [...QUEUE_NAMES];
+    for (const name of order) {
+      const job = await this.ctx.queues.get(name).getJob(id);
+      if (job) return toView(name, job, await job.getState());
+    }
+    throw notFound(`job ${id}`);
+  }
+
+  async retry(queue: string, id: string): Promise<JobView> {
+    const { job, state } = await this.get(queue, id);
+    if (state !== 'failed') throw new ApiError(409, 'conflict', `job ${id} is ${state}; only failed jobs can be retried`);
+    await job.retry('failed');
+    return toView(queue, job, 'waiting');
+  }
+
+  async cancel(queue: string, id: string): Promise<void> {
+    const { job, state } = await this.get(queue, id);
+    if (state === 'active') throw new ApiError(409, 'conflict', `job ${id} is running; it can be cancelled once it finishes or fails`);
+    await job.remove();
+  }
+}

@@ -1,0 +1,37 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import type { HealthModel } from '../telemetry/health';
+import { AdminController, JobsController } from './admin/admin.controller';
+import { JobsService } from './admin/jobs.service';
+import { ApiKeyGuard } from './auth.guard';
+import { ApiContext } from './context';
+import { EpisodesController } from './episodes/episodes.controller';
+import { ApiExceptionFilter } from './errors';
+import { EventHub } from './events/event-hub';
+import { EventsController } from './events/events.controller';
+import { FeedsController, SubscriptionsController } from './feeds/feeds.controller';
+import { FeedsService } from './feeds/feeds.service';
+import { API_HEALTH, HealthController } from './health/health.controller';
+import { SearchController } from './search/search.controller';
+import { ApiSearchService } from './search/search.service';
+
+@Module({})
+export class ApiModule {
+  /** Everything of one api process; the context, hub, search and health are built by bootstrapApi. */
+  static forRoot(deps: { ctx: ApiContext; hub: EventHub; search: ApiSearchService; health: HealthModel }): DynamicModule {
+    return {
+      module: ApiModule,
+      controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, EventsController],
+      providers: [
+        { provide: ApiContext, useValue: deps.ctx },
+        { provide: EventHub, useValue: deps.hub },
+        { provide: ApiSearchService, useValue: deps.search },
+        { provide: API_HEALTH, useValue: deps.health },
+        FeedsService,
+        JobsService,
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.ctx.log) },
+      ],
+    };
+  }
+}

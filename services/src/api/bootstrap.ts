@@ -1,0 +1,109 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Config } from '../config/config';
+import { createLogger, type Logger } from '../core/logger';
+import { eventsChannel } from '../episodes/events';
+import { createRedis, Queues } from '../queue/queues';
+import { checksForRole, createHealth } from '../telemetry/health';
+import { apiMetricsMiddleware } from '../telemetry/http-metrics';
+import { ApiModule } from './api.module';
+import { ApiContext } from './context';
+import { ApiDatabase } from './database';
+import { sendError } from './errors';
+import { EventHub } from './events/event-hub';
+import { ApiSearchService } from './search/search.service';
+
+const XML_TYPES = ['text/xml', 'application/xml', 'text/x-opml', 'application/x-opml+xml', 'text/x-opml+xml'];
+
+/** Body parsing whose failures (malformed JSON, too large) answer in the API's JSON error shape. */
+function jsonErrors(parser: RequestHandler, log: Logger): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) =>
+    parser(req, res, (err?: unknown) => {
+      if (!err) return next();
+      const e = err as { type?: string; status?: number; message?: string };
+      const body = e.type === 'entity.parse.failed' ? Object.assign(new Error(`request body is not valid JSON: ${e.message}`), { status: 400 }) : err;
+      sendError(res, body, log);
+    });
+}
+
+export interface ApiApp extends INestApplication {
+  /** The port actually listened on (API_PORT, or the kernel's pick for 0). */
+  readonly port?: number;
+}
+
+/**
+ * The api role (ARCHITECTURE §8): NestJS on API_PORT with every route under /api, OpenAPI at
+ * /api/docs, /healthz and /metrics at the root. Starts even while Postgres or Redis is down
+ * (reads answer 503 and recover by themselves).
+ */
+export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?: boolean } = {}): Promise<INestApplication> {
+  const log = opts.log ?? createLogger({ service: 'podbrain-api', level: config.logLevel });
+  const db = new ApiDatabase(config, log);
+  db.dataSource().catch((e: Error) => log.warn({ err: e.message }, 'postgres not reachable yet; reads answer 503 until it is'));
+  const redis = createRedis(config);
+  redis.on('error', (e) => log.debug({ err: e.message }, 'redis connection error'));
+  const subscriber = createRedis(config, { forWorker: true });
+  subscriber.on('error', (e) => log.debug({ err: e.message }, 'redis subscriber connection error'));
+  const queues = Queues.fromConfig(config, redis);
+  const ctx = new ApiContext(config, db, redis, queues, log);
+  const hub = new EventHub(subscriber, eventsChannel(config), log);
+  await hub.start();
+  const search = new ApiSearchService(ctx);
+  const health = createHealth({
+    role: 'api',
+    checks: checksForRole('api', {
+      query: (sql) => db.query(sql),
+      ping: () => redis.ping(),
+      indexProbe: () => search.probeIndex(),
+      dataDir: config.dataDir,
+    }),
+  });
+
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ctx, hub, search, health }), { bodyParser: false, logger: false, abortOnError: false });
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(apiMetricsMiddleware());
+  app.use(jsonErrors(express.json({ limit: '1mb' }), log));
+  app.use(jsonErrors(express.text({ type: XML_TYPES, limit: '5mb' }), log));
+  app.setGlobalPrefix('api', { exclude: ['healthz', 'metrics', 'api/health'] });
+  app.enableShutdownHooks([]);
+
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('podbrain API')
+      .setDescription('Feeds, episodes, search, jobs and admin of a podbrain deployment (ARCHITECTURE §8). Writes and admin/* need the Bearer key when AUTH_API_KEY is set.')
+      .setVersion(process.env.PODBRAIN_VERSION || '0.1.0')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs/json', yamlDocumentUrl: 'api/docs/yaml' });
+
+  const close = app.close.bind(app);
+  let closed = false;
+  Object.assign(app, {
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      hub.close();
+      await close();
+      await queues.close().catch(() => undefined);
+      redis.disconnect();
+      await db.close();
+    },
+  });
+
+  if (opts.listen !== false) {
+    const server = app.getHttpServer() as import('node:http').Server;
+    server.keepAliveTimeout = 65_000;
+    await app.listen(config.apiPort, '0.0.0.0');
+    Object.assign(app, { port: (server.address() as AddressInfo).port });
+    log.info({ port: (server.address() as AddressInfo).port }, 'api listening');
+  }
+  return app;
+}

@@ -1,0 +1,80 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
+import type { Response } from 'express';
+import { PodbrainError, errorMessage } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { isDatabaseUnreachable } from './database';
+
+/** The one error shape of the API (web/src/api/types.ts `ApiError`). */
+export interface ApiErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** A PodbrainError with the HTTP status it answers with. */
+export class ApiError extends PodbrainError {
+  constructor(
+    readonly status: number,
+    code: string,
+    message: string,
+    details: Record<string, unknown> = {},
+  ) {
+    super(code, message, details);
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+
+/** Status of a PodbrainError thrown by shared code (feeds, net, search): bad input unless we know better. */
+const STATUS_BY_CODE: Record<string, number> = {
+  database_unavailable: 503,
+  redis_unavailable: 503,
+  embeddings_not_configured: 503,
+  empty_corpus: 404,
+};
+
+const NEST_CODES: Record<number, string> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 422: 'unprocessable' };
+
+export function toErrorResponse(e: unknown): { status: number; body: ApiErrorBody } {
+  if (isDatabaseUnreachable(e)) {
+    return { status: 503, body: { error: { code: 'database_unavailable', message: 'the database is unreachable right now; try again shortly' } } };
+  }
+  if (e instanceof ApiError) return { status: e.status, body: { error: withDetails(e.code, e.message, e.details) } };
+  if (e instanceof PodbrainError) {
+    return { status: STATUS_BY_CODE[e.code] ?? 422, body: { error: withDetails(e.code, e.message, e.details) } };
+  }
+  if (e instanceof HttpException) {
+    const status = e.getStatus();
+    const res = e.getResponse();
+    const message = typeof res === 'string' ? res : String((res as { message?: unknown }).message ?? e.message);
+    return { status, body: { error: { code: NEST_CODES[status] ?? `http_${status}`, message } } };
+  }
+  // body-parser style errors carry their own 4xx status (too large, bad encoding, …)
+  const status = (e as { status?: unknown; statusCode?: unknown } | null)?.status ?? (e as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, body: { error: { code: NEST_CODES[status] ?? `http_${status}`, message: errorMessage(e) } } };
+  }
+  return { status: 500, body: { error: { code: 'internal_error', message: 'internal error; see the api logs' } } };
+}
+
+function withDetails(code: string, message: string, details: Record<string, unknown>): ApiErrorBody['error'] {
+  return Object.keys(details).length ? { code, message, details } : { code, message };
+}
+
+export function sendError(res: Response, e: unknown, log?: Logger): void {
+  const { status, body } = toErrorResponse(e);
+  if (status >= 500 && status !== 503) log?.error({ err: errorMessage(e), stack: (e as Error)?.stack }, 'request failed');
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.status(status).type('application/json').send(JSON.stringify(body));
+}
+
+/** Every thrown error → `{error:{code,message}}` with a 4xx/503 status; 500 only for real bugs. */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  constructor(private readonly log?: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    sendError(host.switchToHttp().getResponse<Response>(), exception, this.log);
+  }
+}

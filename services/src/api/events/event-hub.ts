@@ -1,0 +1,58 @@
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { parseEpisodeEvent, type EpisodeEvent } from '../../episodes/events';
+import type { Logger } from '../../core/logger';
+
+/** web/src/api/types.ts `EpisodeEvent`: what an SSE client receives as `event: episode`. */
+export interface EpisodeEventView {
+  episode_key: string;
+  feed_id: string;
+  state: string;
+  stage: string | null;
+  reason: string | null;
+  at: string;
+}
+
+export function toEventView(e: EpisodeEvent): EpisodeEventView {
+  return { episode_key: e.episode_key, feed_id: e.feed_id, state: e.state, stage: e.stage ?? null, reason: e.reason ?? e.error ?? null, at: e.at };
+}
+
+/**
+ * One Redis subscription per api process, fanned out to every connected SSE client: a
+ * client of any api instance hears the events of every worker (they publish on the channel).
+ */
+export class EventHub {
+  private readonly emitter = new EventEmitter();
+
+  constructor(
+    private readonly subscriber: Redis,
+    readonly channel: string,
+    private readonly log: Logger,
+  ) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      const e = parseEpisodeEvent(message);
+      if (e) this.emitter.emit('episode', toEventView(e));
+    });
+    // ioredis re-subscribes by itself after a reconnect.
+    await this.subscriber.subscribe(this.channel).catch((err: Error) => this.log.warn({ err: err.message }, 'events subscription pending (redis unreachable)'));
+  }
+
+  onEpisode(listener: (e: EpisodeEventView) => void): () => void {
+    this.emitter.on('episode', listener);
+    return () => this.emitter.off('episode', listener);
+  }
+
+  get clients(): number {
+    return this.emitter.listenerCount('episode');
+  }
+
+  close(): void {
+    this.emitter.removeAllListeners();
+    this.subscriber.disconnect();
+  }
+}

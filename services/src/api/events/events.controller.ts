@@ -1,0 +1,37 @@
+import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { EventHub } from './event-hub';
+
+const HEARTBEAT_MS = 15_000;
+
+@ApiTags('events')
+@Controller('events')
+export class EventsController {
+  constructor(@Inject(EventHub) private readonly hub: EventHub) {}
+
+  @Get()
+  @ApiProduces('text/event-stream')
+  @ApiOperation({ summary: 'Server-sent events: `event: episode` with {episode_key, feed_id, state, stage, reason} on every state change' })
+  stream(@Req() req: Request, @Res() res: Response): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no', // no proxy buffering (Caddy/nginx)
+    });
+    res.write('retry: 3000\n: connected\n\n');
+    let seq = 0;
+    const off = this.hub.onEpisode((e) => {
+      res.write(`id: ${Date.now()}-${seq++}\nevent: episode\ndata: ${JSON.stringify(e)}\n\n`);
+    });
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    const done = () => {
+      clearInterval(heartbeat);
+      off();
+    };
+    req.on('close', done);
+    res.on('error', done);
+  }
+}

@@ -1,0 +1,105 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { ApiContext } from '../context';
+import { ApiError } from '../errors';
+import { parseInput, schemas } from '../validation';
+import { FeedsService } from './feeds.service';
+
+@ApiTags('feeds')
+@Controller('feeds')
+export class FeedsController {
+  constructor(
+    private readonly feeds: FeedsService,
+    private readonly ctx: ApiContext,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Feeds the caller subscribes to' })
+  async list(@Req() req: Request) {
+    return { items: await this.feeds.list(this.ctx.tenantOf(req)) };
+  }
+
+  @Post()
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Add a feed by URL: fetched once to validate, then subscribed and polled (422 with the reason when refused or unreadable)' })
+  @ApiBody({ schema: { type: 'object', required: ['url'], properties: { url: { type: 'string', format: 'uri' } } } })
+  async add(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
+    const { url } = parseInput(schemas.addFeed, body, 'body');
+    const r = await this.feeds.add(this.ctx.tenantOf(req), url);
+    res.status(r.subscribed ? 201 : 200);
+    return r.feed;
+  }
+
+  @Get('export')
+  @ApiProduces('text/x-opml')
+  @ApiOperation({ summary: 'OPML export of the subscriptions' })
+  async export(@Req() req: Request, @Res() res: Response) {
+    const xml = await this.feeds.exportOpml(this.ctx.tenantOf(req));
+    res.status(200).type('text/x-opml; charset=utf-8').set('Content-Disposition', 'attachment; filename="podbrain.opml"').send(xml);
+  }
+
+  @Post('import')
+  @ApiBearerAuth()
+  @ApiConsumes('text/xml')
+  @ApiOperation({ summary: 'OPML import (text/xml body): adds every feed; per-feed failures are listed in errors' })
+  @ApiBody({ schema: { type: 'string' } })
+  @HttpCode(200)
+  async import(@Req() req: Request, @Body() body: unknown) {
+    if (typeof body !== 'string' || !body.trim()) {
+      throw new ApiError(415, 'unsupported_media_type', 'send the OPML document as the request body with Content-Type: text/xml');
+    }
+    return this.feeds.importOpml(this.ctx.tenantOf(req), body);
+  }
+
+  @Delete(':id')
+  @ApiBearerAuth()
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Unsubscribe (a feed nobody follows leaves the catalog)' })
+  async remove(@Req() req: Request, @Param('id') id: string) {
+    await this.feeds.remove(this.ctx.tenantOf(req), parseInput(schemas.key, id, 'path'));
+  }
+
+  @Post(':id/refresh')
+  @ApiBearerAuth()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Poll the feed now' })
+  async refresh(@Req() req: Request, @Param('id') id: string) {
+    return this.feeds.refresh(this.ctx.tenantOf(req), parseInput(schemas.key, id, 'path'));
+  }
+}
+
+@ApiTags('subscriptions')
+@Controller('subscriptions')
+export class SubscriptionsController {
+  constructor(
+    private readonly feeds: FeedsService,
+    private readonly ctx: ApiContext,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The caller’s subscriptions (the feeds with their state)' })
+  async list(@Req() req: Request) {
+    return { items: await this.feeds.list(this.ctx.tenantOf(req)) };
+  }
+
+  @Post()
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Subscribe to a feed already in the catalog (attaches to its processed episodes)' })
+  @ApiBody({ schema: { type: 'object', required: ['feed_id'], properties: { feed_id: { type: 'string' } } } })
+  async subscribe(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
+    const { feed_id } = parseInput(schemas.subscribe, body, 'body');
+    if (!(await this.feeds.repo.exists(feed_id))) throw new ApiError(404, 'not_found', `feed ${feed_id} is not in the catalog; add it by URL with POST /api/feeds`);
+    const tenant = this.ctx.tenantOf(req);
+    const created = await this.feeds.repo.subscribe(tenant, feed_id);
+    res.status(created ? 201 : 200);
+    return this.feeds.repo.getSubscribed(tenant, feed_id);
+  }
+
+  @Delete(':feedId')
+  @ApiBearerAuth()
+  @HttpCode(204)
+  async unsubscribe(@Req() req: Request, @Param('feedId') feedId: string) {
+    await this.feeds.remove(this.ctx.tenantOf(req), parseInput(schemas.key, feedId, 'path'));
+  }
+}

@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import { PodbrainError, errorMessage } from '../../core/errors';
+import { loadFeed } from '../../feeds/load';
+import { parseOpml, toOpml } from '../../feeds/opml';
+import { ApiContext } from '../context';
+import { ApiError, notFound } from '../errors';
+import { ApiFeedsRepository, type FeedView } from './feeds.repository';
+
+export interface ImportResult {
+  added: number;
+  skipped: number;
+  errors: string[];
+}
+
+const IMPORT_CONCURRENCY = 4;
+
+@Injectable()
+export class FeedsService {
+  readonly repo: ApiFeedsRepository;
+
+  constructor(private readonly ctx: ApiContext) {
+    this.repo = new ApiFeedsRepository(ctx.db);
+  }
+
+  list(tenantId: string): Promise<FeedView[]> {
+    return this.repo.listSubscribed(tenantId);
+  }
+
+  /**
+   * Adds a feed by URL: fetches and parses it once (SSRF-guarded), so a refused or broken feed
+   * is a 4xx with the reason instead of a row that fails forever; then the catalog row, the
+   * tenant's subscription and a poll job on the ingest queue (which upserts the episodes and
+   * starts their pipeline).
+   */
+  async add(tenantId: string, url: string): Promise<{ feed: FeedView; created: boolean; subscribed: boolean }> {
+    let loaded;
+    try {
+      loaded = await loadFeed(url, this.ctx.config);
+    } catch (e) {
+      if (e instanceof PodbrainError) throw new ApiError(422, e.code, e.message, e.details);
+      throw new ApiError(422, 'feed_unreadable', `could not read the feed: ${errorMessage(e)}`);
+    }
+    const meta = loaded.feed;
+    const created = await this.repo.ensureFeed({
+      id: loaded.feedId,
+      url: loaded.location,
+      title: meta?.title ?? null,
+      link: meta?.link ?? null,
+      image: meta?.image ?? null,
+      pollIntervalS: this.ctx.config.feeds.pollIntervalS,
+    });
+    const subscribed = await this.repo.subscribe(tenantId, loaded.feedId);
+    if (created) await this.ctx.queues.addPollJob(loaded.feedId);
+    const feed = await this.repo.getSubscribed(tenantId, loaded.feedId);
+    if (!feed) throw new ApiError(409, 'conflict', 'the feed was removed while it was being added; try again');
+    return { feed, created, subscribed };
+  }
+
+  async remove(tenantId: string, feedId: string): Promise<void> {
+    const r = await this.repo.unsubscribe(tenantId, feedId);
+    if (!r.removed) throw notFound(`feed ${feedId}`);
+  }
+
+  /** Polls now (the ingest queue's feed job); one pending poll per feed, so repeats are no-ops. */
+  async refresh(tenantId: string, feedId: string): Promise<{ job_id: string }> {
+    if (!(await this.repo.isSubscribed(tenantId, feedId))) throw notFound(`feed ${feedId}`);
+    return { job_id: await this.ctx.queues.addPollJob(feedId) };
+  }
+
+  async importOpml(tenantId: string, xml: string): Promise<ImportResult> {
+    let entries;
+    try {
+      entries = parseOpml(xml);
+    } catch (e) {
+      throw new ApiError(400, e instanceof PodbrainError ? e.code : 'invalid_opml', `not a readable OPML document: ${errorMessage(e)}`);
+    }
+    const result: ImportResult = { added: 0, skipped: 0, errors: [] };
+    const queue = [...entries];
+    const worker = async () => {
+      for (let entry = queue.shift(); entry; entry = queue.shift()) {
+        const url = entry.url;
+        if (!/^https?:\/\//i.test(url)) {
+          result.errors.push(`${url}: only http(s) feed URLs can be added`);
+          continue;
+        }
+        try {
+          const r = await this.add(tenantId, url);
+          if (r.subscribed) result.added++;
+          else result.skipped++;
+        } catch (e) {
+          result.errors.push(`${url}: ${errorMessage(e)}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, worker));
+    return result;
+  }
+
+  async exportOpml(tenantId: string): Promise<string> {
+    const feeds = await this.repo.listSubscribed(tenantId);
+    return toOpml(feeds.map((f) => ({ url: f.url, title: f.title, htmlUrl: f.link })), { title: 'podbrain subscriptions' });
+  }
+}

@@ -1,0 +1,25 @@
+import { Controller, Get, Query, Req } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { ApiContext } from '../context';
+import { parseInput, schemas } from '../validation';
+import { ApiSearchService } from './search.service';
+
+@ApiTags('search')
+@Controller('search')
+export class SearchController {
+  constructor(
+    private readonly search: ApiSearchService,
+    private readonly ctx: ApiContext,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Hybrid search (FAISS + Postgres full-text, RRF) over the subscribed episodes' })
+  @ApiQuery({ name: 'q', required: true })
+  @ApiQuery({ name: 'k', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } })
+  async find(@Req() req: Request, @Query() query: unknown) {
+    const { q, k } = parseInput(schemas.search, query, 'query');
+    const r = await this.search.search(this.ctx.tenantOf(req), q, k ?? Math.min(this.ctx.config.search.defaultK, 100));
+    return { query: q, hits: r.hits, took_ms: r.took_ms, vector: r.vector };
+  }
+}
