@@ -7,6 +7,18 @@ import { STOPWORDS, contentWords, slugify } from './words';
  * (`person:<slug>`, `org:<slug>`, `topic:<slug>`), so the corpus graph is the union.
  */
 
+/** Shouted words and everyday abbreviations that are not organisations. */
+const ACRONYM_STOP = new Set('i tv ok rip os vp ceo cto cfo coo ps pm am diy faq lol omg fyi asap aka etc usb pdf dm dms pr ama lgbt lgbtq uk us usa eu final long new free now all and the not yes no'.split(' '));
+
+/** Words every podcast says about itself: never a topic. */
+const TOPIC_STOP = new Set(
+  (
+    'episode episodes show shows podcast podcasts listen listening listener listeners access early free exclusive exclusives weekly ' +
+    'subscribe support join app behind inside part parts series season seasons host hosts guest guests interview interviews talk talks ' +
+    'welcome minutes hour hours week weeks everybody'
+  ).split(' '),
+);
+
 export type EntityKind = 'person' | 'org' | 'topic';
 
 export interface Entity {
@@ -37,48 +49,126 @@ const NOT_PERSON = new Set(
     'january february march april may june july august september october november december monday tuesday wednesday thursday friday ' +
     'saturday sunday new north south east west united great saint san los las el la le de old central national international ' +
     'american british european african asian chinese english french german spanish world state states city county river lake mount ' +
-    'episode season chapter part podcast show christmas easter god internet covid'
+    'episode season chapter part podcast show christmas easter god internet covid producer executive director editor host designer ' +
+    'starring featuring music sound'
   ).split(' '),
 );
 /** Sentence-initial or filler capitals that never begin a name. */
 const LEADING_NOISE = new Set([...STOPWORDS, 'i', 'im', "i'm", 'ive', "i've", 'okay', 'ok', 'well', 'yeah', 'oh', 'so', 'and', 'but', 'now', 'then', 'today', 'thanks', 'thank', 'hey', 'hi', 'hello', 'welcome']);
 
-const NAME_RUN = /[A-Z][\p{L}'’.-]*(?:\s+(?:(?:of|for|and|&|de|van|von|der|del|da|la|le)\s+)?[A-Z][\p{L}'’.-]*)*/gu;
+const NAME_RUN = /[A-Z][\p{L}'’.-]*(?:\s+(?:(?:of|for|&|de|van|von|der|del|da|la|le)\s+)?[A-Z][\p{L}'’.-]*)*/gu;
+/** Titles before a name: the rest is a person ("General Grant", "Secretary Seward"). */
+const PERSON_TITLES = new Set(
+  (
+    'general captain secretary congressman congresswoman major colonel lieutenant sergeant admiral commander president vice senator ' +
+    'governor king queen prince princess lord lady pope father sister brother uncle aunt chief justice mayor minister ambassador rev reverend navy army'
+  ).split(' '),
+);
+/** Common nouns that are capitalised in titles and credits but never end a person's name. */
+const NOT_NAME_END = new Set(
+  (
+    'house war design app theater theatre music audio game party republicans democrats generals church street road park hall day week act ' +
+    'bill court army navy daily show podcast news directed written produced editing episode episodes series edition special feature bonus ' +
+    'interview interviews new look plus hosted'
+  ).split(' '),
+);
 
 function cleanWord(w: string): string {
   return w.replace(/['’]s$/, '').replace(/[.'’-]+$/, '');
 }
 
-interface Candidate {
+export interface NameCandidate {
   name: string;
   kind: 'person' | 'org' | 'single';
+  /** A title or honorific said it is a person. */
+  titled: boolean;
+  /** The run began the sentence, so its first capital proves nothing. */
+  atStart: boolean;
 }
 
+const isNameToken = (t: string) => /^[A-Z][\p{Ll}'’.-]+$/u.test(t) || /^[A-Z]\.?$/.test(t);
+
 /** Names found in one sentence. */
-export function nameCandidates(sentence: string): Candidate[] {
-  const out: Candidate[] = [];
+export function nameCandidates(sentence: string): NameCandidate[] {
+  const out: NameCandidate[] = [];
   for (const m of sentence.matchAll(NAME_RUN)) {
     let tokens = m[0].split(/\s+/).map(cleanWord).filter(Boolean);
-    const atStart = sentence.slice(0, m.index).trim() === '' || /[.!?:"“]\s*$/.test(sentence.slice(0, m.index));
-    let honorific = false;
-    while (tokens.length && LEADING_NOISE.has(tokens[0].toLowerCase())) tokens = tokens.slice(1);
-    if (tokens.length && HONORIFICS.has(tokens[0].toLowerCase().replace(/\.$/, ''))) {
-      honorific = true;
+    const before = sentence.slice(0, m.index);
+    let atStart = before.trim() === '' || /[.!?:;"“(]\s*$/.test(before);
+    while (tokens.length && LEADING_NOISE.has(tokens[0].toLowerCase())) {
       tokens = tokens.slice(1);
+      atStart = false; // "So Bitcoin…": the name itself is not sentence-initial
     }
-    while (tokens.length && /^(of|for|and|&|de|van|von|der|del|da|la|le)$/i.test(tokens[tokens.length - 1])) tokens = tokens.slice(0, -1);
+    let titled = false;
+    // "Later General Grant", "Dr. Mary Walker": what follows the last title is the name.
+    for (let k = tokens.length - 2; k >= 0; k--) {
+      const t = tokens[k].toLowerCase();
+      if (HONORIFICS.has(t) || PERSON_TITLES.has(t)) {
+        titled = true;
+        atStart = false;
+        tokens = tokens.slice(k + 1);
+        break;
+      }
+    }
+    while (tokens.length && /^(of|for|&|de|van|von|der|del|da|la|le)$/i.test(tokens[tokens.length - 1])) tokens = tokens.slice(0, -1);
     if (!tokens.length) continue;
     const lower = tokens.map((t) => t.toLowerCase());
     const name = tokens.join(' ');
-    const isAcronym = tokens.length === 1 && /^[A-Z]{2,6}$/.test(tokens[0]) && tokens[0] !== 'I';
-    if (ORG_SUFFIXES.has(lower[lower.length - 1]) && tokens.length >= 2) out.push({ name, kind: 'org' });
-    else if (ORG_PREFIXES.has(lower[0]) && tokens.length >= 3) out.push({ name, kind: 'org' });
-    else if (isAcronym) out.push({ name, kind: 'org' });
-    else if (honorific && tokens.length <= 3) out.push({ name, kind: 'person' });
-    else if (tokens.length >= 2 && tokens.length <= 3 && !lower.some((t) => NOT_PERSON.has(t) || STOPWORDS.has(t)) && tokens.every((t) => /^[A-Z][\p{Ll}'’.-]+$/u.test(t)))
-      out.push({ name, kind: 'person' });
-    else if (tokens.length === 1 && tokens[0].length >= 3 && !STOPWORDS.has(lower[0]) && !atStart)
-      out.push({ name, kind: 'single' });
+    const isAcronym = tokens.length === 1 && /^[A-Z]{2,6}$/.test(tokens[0]) && !ACRONYM_STOP.has(lower[0]);
+    const base = { name, titled, atStart };
+    if (ORG_SUFFIXES.has(lower[lower.length - 1]) && tokens.length >= 2) out.push({ ...base, kind: 'org' });
+    else if (ORG_PREFIXES.has(lower[0]) && tokens.length >= 3) out.push({ ...base, kind: 'org' });
+    else if (isAcronym) out.push({ ...base, kind: 'org' });
+    else if (titled && tokens.length <= 3 && tokens.every(isNameToken) && !STOPWORDS.has(lower[0])) out.push({ ...base, kind: 'person' });
+    else if (
+      tokens.length >= 2 &&
+      tokens.length <= 4 &&
+      !lower.some((t) => NOT_PERSON.has(t) || STOPWORDS.has(t)) &&
+      !NOT_NAME_END.has(lower[lower.length - 1]) &&
+      tokens.every(isNameToken) &&
+      tokens[tokens.length - 1].length > 1
+    )
+      out.push({ ...base, kind: 'person' });
+    else if (tokens.length === 1 && tokens[0].length >= 3 && !STOPWORDS.has(lower[0]) && !atStart) out.push({ ...base, kind: 'single' });
+  }
+  return out;
+}
+
+/**
+ * Chooses the people among candidate runs. A run seen mid-sentence (or after a title) is
+ * trusted; a sentence-initial run counts only when it, or a part of it ("Starring Jeremy
+ * Schwartz" → "Jeremy Schwartz"), is trusted elsewhere. A lone surname after a title goes to
+ * the one trusted full name ending in it ("General Grant" → "Ulysses S Grant").
+ */
+function resolvePeople(runs: { name: string; titled: boolean; atStart: boolean; sentence: number }[]): Map<string, { name: string; sentences: number[] }> {
+  const trusted = new Set(runs.filter((r) => (!r.atStart || r.titled) && r.name.includes(' ')).map((r) => r.name));
+  const out = new Map<string, { name: string; sentences: number[] }>();
+  const add = (name: string, i: number) => {
+    const e = out.get(name) ?? { name, sentences: [] };
+    e.sentences.push(i);
+    out.set(name, e);
+  };
+  const subRun = (name: string): string | null => {
+    const t = name.split(' ');
+    for (let len = t.length - 1; len >= 2; len--) {
+      for (let from = 0; from + len <= t.length; from++) {
+        const sub = t.slice(from, from + len).join(' ');
+        if (trusted.has(sub)) return sub;
+      }
+    }
+    return null;
+  };
+  for (const r of runs) {
+    if (!r.name.includes(' ')) continue;
+    const sub = trusted.has(r.name) ? null : subRun(r.name);
+    if (sub) add(sub, r.sentence);
+    else if (trusted.has(r.name)) add(r.name, r.sentence);
+  }
+  for (const r of runs) {
+    if (r.name.includes(' ') || !r.titled) continue;
+    const full = [...out.keys()].filter((n) => n.endsWith(` ${r.name}`));
+    if (full.length === 1) add(full[0], r.sentence);
+    else if (!full.length) add(r.name, r.sentence);
   }
   return out;
 }
@@ -92,16 +182,17 @@ export interface ExtractedEntities {
 export function extractEntities(sentences: readonly Sentence[], opts: { maxTopics?: number; knownPeople?: string[] } = {}): ExtractedEntities {
   const names = new Map<string, Entity>();
   const singles = new Map<string, { name: string; sentences: number[] }>();
-  const add = (kind: 'person' | 'org', name: string, i: number) => {
+  const add = (kind: 'person' | 'org', name: string, sentences: number[]) => {
     const slug = slugify(name);
     if (!slug) return;
     const id = `${kind}:${slug}`;
     const e = names.get(id) ?? { id, kind, name, slug, count: 0, score: 1, sentences: [] };
-    e.count++;
-    if (e.sentences[e.sentences.length - 1] !== i) e.sentences.push(i);
+    e.count += sentences.length;
+    e.sentences = [...new Set([...e.sentences, ...sentences])].sort((a, b) => a - b);
     names.set(id, e);
   };
   const known = (opts.knownPeople ?? []).map((n) => ({ name: n, lower: n.toLowerCase() }));
+  const personRuns: { name: string; titled: boolean; atStart: boolean; sentence: number }[] = [];
 
   sentences.forEach((s, i) => {
     for (const c of nameCandidates(s.text)) {
@@ -110,16 +201,23 @@ export function extractEntities(sentences: readonly Sentence[], opts: { maxTopic
         const e = singles.get(key) ?? { name: c.name, sentences: [] };
         e.sentences.push(i);
         singles.set(key, e);
-      } else add(c.kind, c.name, i);
+      } else if (c.kind === 'person') personRuns.push({ ...c, sentence: i });
+      else add('org', c.name, [i]);
     }
-    const lower = s.text.toLowerCase();
-    for (const k of known) if (lower.includes(k.lower)) add('person', k.name, i);
   });
+  const knownLower = new Set(known.map((k) => k.lower));
+  for (const [name, e] of resolvePeople(personRuns)) if (!knownLower.has(name.toLowerCase())) add('person', name, e.sentences);
+  for (const k of known) {
+    const hits = sentences.flatMap((s, i) => (s.text.toLowerCase().includes(k.lower) ? [i] : []));
+    if (hits.length) add('person', k.name, hits);
+  }
 
-  // A single capitalised word that is the last name of a known person counts for that person.
   const people = [...names.values()].filter((e) => e.kind === 'person');
-  const orgs = [...names.values()].filter((e) => e.kind === 'org');
-  const nameWords = new Set(people.flatMap((p) => p.name.toLowerCase().split(' ')).concat(orgs.flatMap((o) => o.name.toLowerCase().split(' '))));
+  // A lone acronym said once is as likely shouting as an organisation.
+  const orgs = [...names.values()].filter((e) => e.kind === 'org' && (e.name.includes(' ') || e.count >= 2));
+  // Words of people's names are not topics; organisation words may be ("Bitcoin" in "Bitcoin Ventures").
+  const inNames = new Map<string, number>();
+  for (const p of people) for (const w of p.name.toLowerCase().split(' ')) inNames.set(w, (inNames.get(w) ?? 0) + p.count);
 
   // Topics: content-word salience = frequency × spread over sentences, plus repeated proper nouns.
   const tf = new Map<string, { count: number; sentences: Set<number> }>();
@@ -136,16 +234,19 @@ export function extractEntities(sentences: readonly Sentence[], opts: { maxTopic
       }
     }
   });
+  // A word of a person's name is no topic, unless it is mostly said on its own
+  // ("Bitcoin" in "Bitcoin Beach" and a hundred times alone).
+  const nameWords = new Set([...inNames].filter(([w, c]) => (tf.get(w)?.count ?? 0) - c < 2 * c).map(([w]) => w));
   const scored: { label: string; score: number; sentences: number[]; count: number }[] = [];
   for (const [term, e] of tf) {
     const isBigram = term.includes(' ');
     if (isBigram ? e.count < 3 : e.count < 2) continue;
-    if (term.split(' ').some((w) => nameWords.has(w))) continue;
+    if (term.split(' ').some((w) => nameWords.has(w) || TOPIC_STOP.has(w))) continue;
     const score = e.count * Math.log(1 + e.sentences.size) * (isBigram ? 1.6 : 1) * Math.min(1, term.length / 6);
     scored.push({ label: term, score, sentences: [...e.sentences], count: e.count });
   }
   for (const [key, e] of singles) {
-    if (e.sentences.length < 2 || nameWords.has(key) || STOPWORDS.has(key)) continue;
+    if (e.sentences.length < 2 || nameWords.has(key) || STOPWORDS.has(key) || TOPIC_STOP.has(key)) continue;
     scored.push({ label: e.name, score: e.sentences.length * Math.log(1 + e.sentences.length) * 2, sentences: e.sentences, count: e.sentences.length });
   }
   scored.sort((a, b) => b.score - a.score || a.label.localeCompare(b.label));

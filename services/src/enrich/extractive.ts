@@ -32,8 +32,12 @@ export function classifyInsight(sentence: string): InsightType {
 
 /** Sentences worth showing: not too short to say anything, not a run-on wall of text. */
 function usable(s: Sentence): boolean {
-  const n = words(s.text).length;
-  return n >= 6 && n <= 70;
+  const tokens = s.text.split(/\s+/);
+  const n = tokens.length;
+  if (n < 6 || n > 70) return false;
+  // Credit lists and show-note debris ("Starring A as B, C as D …") are mostly capitalised words.
+  const caps = tokens.filter((t) => /^["“(]?[A-Z]/.test(t)).length;
+  return caps / n <= 0.45;
 }
 
 export interface Analysis {
@@ -51,35 +55,57 @@ export function analyse(tt: TranscriptText, episode: EpisodeInfo, opts: Extracti
   return { tt, sentences, scores, grounder: new Grounder(tt), entities: extractEntities(sentences, { maxTopics: opts.maxTopics, knownPeople }) };
 }
 
-/** Indexes of the best usable sentences, skipping near-duplicates, best first. */
-function topSentences(a: Analysis, k: number): number[] {
-  const order = a.sentences.map((_, i) => i).filter((i) => usable(a.sentences[i]));
-  order.sort((x, y) => a.scores[y] - a.scores[x] || x - y);
-  const picked: number[] = [];
-  const seen: Set<string>[] = [];
-  for (const i of order) {
-    if (picked.length >= k) break;
-    const ws = new Set(words(a.sentences[i].text));
-    // Jaccard ≥ 0.6 with an already picked sentence: the same point said twice.
-    const dup = seen.some((s) => {
+/** Picks sentences best first, skipping near-duplicates (Jaccard ≥ 0.6 of their word sets). */
+class Picker {
+  readonly picked: number[] = [];
+  private readonly seen: Set<string>[] = [];
+  constructor(private readonly a: Analysis) {}
+
+  tryPick(i: number): boolean {
+    const ws = new Set(words(this.a.sentences[i].text));
+    const dup = this.seen.some((s) => {
       let inter = 0;
       for (const w of ws) if (s.has(w)) inter++;
       return inter / (ws.size + s.size - inter) >= 0.6;
     });
-    if (dup) continue;
-    picked.push(i);
-    seen.push(ws);
+    if (dup) return false;
+    this.picked.push(i);
+    this.seen.push(ws);
+    return true;
   }
-  return picked;
+}
+
+function byScore(a: Analysis, from = 0, to = a.sentences.length): number[] {
+  const order: number[] = [];
+  for (let i = from; i < to; i++) if (usable(a.sentences[i])) order.push(i);
+  return order.sort((x, y) => a.scores[y] - a.scores[x] || x - y);
+}
+
+/** Indexes of the best usable sentences, best first. */
+function topSentences(a: Analysis, k: number): number[] {
+  const p = new Picker(a);
+  for (const i of byScore(a)) {
+    if (p.picked.length >= k) break;
+    p.tryPick(i);
+  }
+  return p.picked;
+}
+
+/** One best sentence per equal stretch of the episode, so bullets cover it from start to end. */
+function coveringSentences(a: Analysis, k: number): number[] {
+  const p = new Picker(a);
+  const n = a.sentences.length;
+  for (let part = 0; part < k; part++) {
+    for (const i of byScore(a, Math.floor((part * n) / k), Math.floor(((part + 1) * n) / k))) if (p.tryPick(i)) break;
+  }
+  // Short transcripts: fill up from the global ranking.
+  if (p.picked.length < k) for (const i of byScore(a)) if (p.picked.length < k) p.tryPick(i);
+  return p.picked.sort((x, y) => x - y);
 }
 
 export function extractiveSummary(a: Analysis, episode: EpisodeInfo, opts: ExtractiveOptions = {}, status: EnrichStatus = 'valid', problem?: string): SummaryArtifact {
-  const best = topSentences(a, Math.max(opts.bullets ?? 5, opts.keyQuotes ?? 3));
-  const bullets = best
-    .slice(0, opts.bullets ?? 5)
-    .sort((x, y) => x - y)
-    .map((i) => shorten(a.sentences[i].text, 240));
-  const keyQuotes = best.slice(0, opts.keyQuotes ?? 3).map((i) => a.grounder.fromOffsets(a.sentences[i].char_start, a.sentences[i].char_end));
+  const bullets = coveringSentences(a, opts.bullets ?? 5).map((i) => shorten(a.sentences[i].text, 240));
+  const keyQuotes = topSentences(a, opts.keyQuotes ?? 3).map((i) => a.grounder.fromOffsets(a.sentences[i].char_start, a.sentences[i].char_end));
   const summary: SummaryArtifact = {
     schema_version: ENRICH_SCHEMA_VERSION,
     episode_key: episode.episodeKey,

@@ -9,7 +9,20 @@ export function rankSentences(texts: readonly string[], opts: { iterations?: num
   const n = texts.length;
   if (n === 0) return [];
   if (n === 1) return [1];
-  const docs = texts.map((t) => contentWords(t));
+  // A sentence said again word for word (intros, ads, boilerplate) gets no second vote:
+  // repeats would form a dense cluster and win the ranking. Only the first keeps a score.
+  const seen = new Set<string>();
+  const repeat = new Array<boolean>(n).fill(false);
+  const docs = texts.map((t, i) => {
+    const ws = contentWords(t);
+    const key = ws.join(' ');
+    if (key && seen.has(key)) {
+      repeat[i] = true;
+      return [];
+    }
+    seen.add(key);
+    return ws;
+  });
   const df = new Map<string, number>();
   for (const d of docs) for (const w of new Set(d)) df.set(w, (df.get(w) ?? 0) + 1);
 
@@ -69,6 +82,19 @@ export function rankSentences(texts: readonly string[], opts: { iterations?: num
     for (let i = 0; i < n; i++) next[i] += (d * dangling) / n;
     score = next;
   }
-  const max = Math.max(...score);
-  return score.map((s) => s / max);
+  // Near repeats (cosine ≥ 0.8 with another sentence): boilerplate such as ad reads and
+  // disclaimers. The first keeps a share of its score, the later ones none.
+  for (let i = 0; i < n; i++) {
+    let near = 0;
+    let earlier = false;
+    for (const [j, w] of edges[i]) {
+      if (w < 0.8) continue;
+      near++;
+      if (j < i) earlier = true;
+    }
+    if (earlier) repeat[i] = true;
+    else if (near) score[i] /= 1 + near;
+  }
+  const max = Math.max(...score.filter((_, i) => !repeat[i]), Number.MIN_VALUE);
+  return score.map((s, i) => (repeat[i] ? 0 : s / max));
 }

@@ -56,7 +56,7 @@ const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'prof', 'st', 'vs', 'etc
  */
 export function splitSentences(text: string): Sentence[] {
   const out: Sentence[] = [];
-  const re = /[.!?…]+["')\]]*\s+(?=["'(\[]?[A-Z0-9])/g;
+  const re = /[.!?…]+["')\]*”’]*\s+(?=["'(\[*“‘]?[A-Z0-9])/g;
   let start = 0;
   let m: RegExpExecArray | null;
   const push = (from: number, to: number) => {

@@ -16,7 +16,7 @@ export function fixtureSentences(feeds: string[] = ['1865.xml']): string[] {
     const feed = parseFeed(readFileSync(fixture('feeds', 'real', f)));
     for (const e of feed.episodes) {
       const text = decodeHTML((e.contentHtml ?? e.description ?? '').replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ').trim();
-      for (const s of text.split(/(?<=[.!?])\s+(?=[A-Z"“])/)) {
+      for (const s of text.split(/(?<=[a-z0-9)"”’][.!?])\s+(?=[A-Z"“])/)) {
         const t = s.trim();
         // Show-note debris (links, handles, lists of names) is not speech.
         if (t.split(' ').length >= 5 && !/https?:|www\.|@\w|\.com\b/i.test(t)) out.push(t);

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import type { EpisodeInfo } from '../src/enrich/assemble';
+import { extractEntities, nameCandidates } from '../src/enrich/entities';
+import { classifyInsight, enrichExtractive } from '../src/enrich/extractive';
+import { buildTranscriptText, splitSentences } from '../src/enrich/transcript-text';
+import type { GiNode, KgNode } from '../src/enrich/types';
+import { fixtureTranscript } from './support/fixture-transcript';
+
+const FEEDS = ['changing-the-tide.xml', 'sentimental-garbage.xml', '1865.xml'];
+
+const episode = (over: Partial<EpisodeInfo> = {}): EpisodeInfo => ({
+  episodeKey: 'ep-1',
+  title: 'A long episode',
+  persons: [],
+  author: null,
+  ...over,
+});
+
+describe('extractive enrichment on a 60-minute transcript from real fixture text', () => {
+  const transcript = fixtureTranscript({ minutes: 60, feeds: FEEDS });
+  const tt = buildTranscriptText(transcript.segments);
+  const result = enrichExtractive(tt, episode({ persons: [{ name: 'Caroline O’Donoghue', role: 'host', group: null, href: null, img: null }] }));
+
+  it('labels every artifact extractive/valid with schema_version 1', () => {
+    expect(transcript.duration_ms).toBeGreaterThanOrEqual(60 * 60_000);
+    for (const a of [result.summary, result.gi, result.kg]) {
+      expect(a).toMatchObject({ schema_version: 1, episode_key: 'ep-1', method: 'extractive', status: 'valid' });
+    }
+  });
+
+  it('summary: 5 bullets taken from the transcript in order, key quotes grounded with segment times', () => {
+    const { summary } = result;
+    expect(summary.title).toBe('A long episode');
+    expect(summary.bullets).toHaveLength(5);
+    const positions = summary.bullets.map((b) => tt.text.indexOf(b.replace(/…$/, '')));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    // Bullets cover the episode: the last comes from its second half.
+    expect(positions[positions.length - 1]).toBeGreaterThan(tt.text.length / 2);
+    expect(summary.key_quotes.length).toBe(3);
+    for (const q of summary.key_quotes) {
+      expect(tt.text.slice(q.char_start, q.char_end)).toBe(q.text);
+      const seg = transcript.segments.find((s) => s.start_ms === q.start_ms);
+      expect(seg && q.text.startsWith(seg.text.slice(0, 10))).toBe(true);
+    }
+  });
+
+  it('insights: typed, each grounded by its own sentence, no drops', () => {
+    const insights = result.gi.nodes.filter((n): n is Extract<GiNode, { type: 'Insight' }> => n.type === 'Insight');
+    expect(insights.length).toBeGreaterThanOrEqual(3);
+    expect(insights.every((i) => i.grounded)).toBe(true);
+    expect(result.gi.stats).toMatchObject({ quotes_dropped: 0, ungrounded_insights: 0 });
+    expect(result.gi.stats.quotes_total).toBe(insights.length);
+    for (const i of insights) expect(i.insight_type).toBe(classifyInsight(i.text));
+    const support = result.gi.edges.filter((e) => e.type === 'SUPPORTED_BY');
+    expect(support).toHaveLength(insights.length);
+    // Boilerplate repeated in many episodes (ads, disclaimers) is not an insight twice.
+    expect(new Set(insights.map((i) => i.text)).size).toBe(insights.length);
+  });
+
+  it('kg: feed host, mentioned people, topics; every edge joins known nodes', () => {
+    const nodes = new Map(result.kg.nodes.map((n) => [n.id, n]));
+    expect(nodes.get('episode:ep-1')).toMatchObject({ type: 'Episode' });
+    expect(nodes.get('person:caroline-odonoghue')).toMatchObject({ type: 'Person', role: 'host' });
+    expect(result.kg.edges).toContainEqual(expect.objectContaining({ type: 'HOSTS', from: 'person:caroline-odonoghue', to: 'episode:ep-1' }));
+    expect(nodes.get('person:greta-gerwig')).toMatchObject({ type: 'Person', role: 'mentioned' });
+    expect([...nodes.keys()].filter((id) => id.startsWith('topic:')).length).toBeGreaterThanOrEqual(3);
+    expect(nodes.has('topic:bitcoin')).toBe(true);
+    for (const e of result.kg.edges) {
+      expect(nodes.has(e.from) && nodes.has(e.to)).toBe(true);
+      expect(e.weight).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('is deterministic', () => {
+    expect(enrichExtractive(tt, episode({ persons: [{ name: 'Caroline O’Donoghue', role: 'host', group: null, href: null, img: null }] }))).toEqual(result);
+  });
+});
+
+describe('extractive pieces', () => {
+  it('types insights by simple rules', () => {
+    expect(classifyInsight('Why would anyone run their own node?')).toBe('question');
+    expect(classifyInsight('You should back up your seed phrase offline.')).toBe('recommendation');
+    expect(classifyInsight('Try the self-hosted version first.')).toBe('recommendation');
+    expect(classifyInsight('About 90% of all coins were issued by 2021.')).toBe('claim');
+    expect(classifyInsight('The network is slower than card payments.')).toBe('claim');
+    expect(classifyInsight('A quiet morning in the valley.')).toBe('observation');
+  });
+
+  it('finds people and organisations by name shape, titles and org suffixes', () => {
+    const c = (s: string) => nameCandidates(s).map((x) => `${x.kind}:${x.name}`);
+    expect(c('Yesterday we met Ada Lovelace and Charles Babbage at Acme Labs.')).toEqual(['person:Ada Lovelace', 'person:Charles Babbage', 'org:Acme Labs']);
+    expect(c('She moved to the University of Toronto after NASA.')).toEqual(['org:University of Toronto', 'org:NASA']);
+    expect(c('Later General Grant wrote to Dr. Mary Walker.')).toEqual(['person:Grant', 'person:Mary Walker']);
+    // Places and days are no people or organisations (single words may still become topics).
+    expect(c('It happened in New York on Monday.').filter((x) => !x.startsWith('single:'))).toEqual([]);
+  });
+
+  it('a sentence-initial run counts only through a name trusted elsewhere', () => {
+    const s = splitSentences('Starring Jeremy Schwartz as the lead. We cast Jeremy Schwartz early. Join Wondery today. Then General Grant spoke to Ulysses S Grant.');
+    const { people } = extractEntities(s);
+    const ids = people.map((p) => p.id);
+    expect(ids).toContain('person:jeremy-schwartz');
+    expect(ids).not.toContain('person:starring-jeremy-schwartz');
+    expect(ids).not.toContain('person:join-wondery');
+    // "General Grant" goes to the one full name ending in Grant
+    expect(people.find((p) => p.id === 'person:ulysses-s-grant')?.count).toBe(2);
+  });
+
+  it('gives people the same id in every episode, so the corpus graph is their union', () => {
+    const a = enrichExtractive(buildTranscriptText([{ start_ms: 0, end_ms: 5000, text: 'Today we spoke with Grace Hopper about compilers and early computers at the Navy.' }]), episode({ episodeKey: 'a' }));
+    const b = enrichExtractive(
+      buildTranscriptText([{ start_ms: 0, end_ms: 5000, text: 'Later the team read letters from Grace Hopper on compilers and programming languages.' }]),
+      episode({ episodeKey: 'b', persons: [{ name: 'Grace Hopper', role: 'guest', group: null, href: null, img: null }] }),
+    );
+    const person = (kg: { nodes: KgNode[] }) => kg.nodes.find((n) => n.id === 'person:grace-hopper');
+    expect(person(a.kg)).toMatchObject({ role: 'mentioned' });
+    expect(person(b.kg)).toMatchObject({ role: 'guest' });
+    expect(b.kg.edges).toContainEqual(expect.objectContaining({ type: 'GUESTS_ON', from: 'person:grace-hopper', to: 'episode:b' }));
+  });
+
+  it('uses the episode author as host when the feed names no podcast:person host', () => {
+    const r = enrichExtractive(buildTranscriptText([{ start_ms: 0, end_ms: 3000, text: 'Hello and welcome to the show, this is our first episode.' }]), episode({ author: 'Jane Doe & John Roe' }));
+    const hosts = r.kg.edges.filter((e) => e.type === 'HOSTS').map((e) => e.from);
+    expect(hosts.sort()).toEqual(['person:jane-doe', 'person:john-roe']);
+  });
+
+  it('an empty transcript gives empty but valid artifacts', () => {
+    const r = enrichExtractive(buildTranscriptText([]), episode());
+    expect(r.summary).toMatchObject({ title: 'A long episode', bullets: [], key_quotes: [], status: 'valid' });
+    expect(r.gi.nodes).toEqual([]);
+    expect(r.kg.nodes.map((n) => n.id)).toEqual(['episode:ep-1']);
+  });
+});
