@@ -11,7 +11,7 @@ export const routes = [
   { path: '/admin', component: () => import('./views/AdminView.vue'), meta: { title: 'Admin' } },
 ];
 
-export const router = createRouter({ history: createWebHistory(), routes });
+export const router = createRouter({ history: createWebHistory(import.meta.env.BASE_URL), routes });
 
 // A client-side navigation is silent for screen readers: name the page and move focus to
 // it, as a full page load would. Not on the first load (the skip link comes first there),

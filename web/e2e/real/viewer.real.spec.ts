@@ -1,0 +1,148 @@
+// The viewer in Debian Chromium against the REAL appliance (api + scheduler + worker on
+// Postgres and Redis, see e2e/support/platform.ts): a fixture feed is added through the UI,
+// processed by the workers, and then read, played, searched and quoted through the UI.
+import { test, expect, type Page } from '@playwright/test';
+import { type AppServer, startAppServer } from '../support/app-server';
+import { EPISODE_TITLE, FEED_TITLE, JFK_CUES, type Platform, platformMissing, startPlatform } from '../support/platform';
+import { playerTime, screenshot } from '../support/screens';
+
+const missing = platformMissing();
+if (missing) console.log(`[real-api] not run: ${missing}`);
+
+const row = (page: Page, i: number) => page.locator(`[data-testid=transcript] [data-index="${i}"]`);
+
+test.describe.serial(missing ? `real api (NOT RUN: ${missing})` : 'real api', () => {
+  test.skip(!!missing, missing ?? '');
+  let platform: Platform;
+  let app: AppServer;
+  let episodeUrl = '';
+
+  test.beforeAll(async () => {
+    test.setTimeout(120_000);
+    platform = await startPlatform();
+    app = await startAppServer({ api: platform.apiOrigin });
+    console.log(`[real-api] platform up (api ${platform.apiOrigin}, fake whisper model: ${platform.env.FAKE_WHISPER_MODEL})`);
+  });
+
+  test.afterAll(async () => {
+    await app?.close();
+    await platform?.stop();
+  });
+
+  test.afterEach(async ({}, info) => {
+    if (info.status !== info.expectedStatus) await info.attach('platform logs', { body: platform?.logs() ?? '', contentType: 'text/plain' });
+  });
+
+  test('real api: a broken URL is refused with the api\'s error, the fixture feed is added through the Feeds page', async ({ page }) => {
+    await page.goto(`${app.origin}/feeds`);
+    await page.getByLabel('Feed URL').fill(platform.feedUrl.replace('/feed.xml', '/nothing-here.xml'));
+    await page.getByRole('button', { name: 'Add feed' }).click();
+    await expect(page.getByTestId('add-error')).not.toBeEmpty();
+    await expect(page.getByTestId('add-error')).toContainText(/404|not found/i);
+
+    await page.getByLabel('Feed URL').fill(platform.feedUrl);
+    await page.getByRole('button', { name: 'Add feed' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Added' })).toBeVisible();
+    await expect(page.getByTestId('feeds-table')).toContainText(platform.feedUrl);
+  });
+
+  test('real api: the Library lists the episodes and their states arrive live over SSE until processed', async ({ page }) => {
+    test.setTimeout(240_000);
+    await page.goto(app.origin);
+    await expect(page.getByText('● live')).toBeVisible();
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    const item = page.getByTestId('episode-list').getByRole('listitem').filter({ hasText: EPISODE_TITLE });
+    await expect(item).toBeVisible({ timeout: 60_000 });
+    const seen = new Set<string>();
+    const badge = item.getByTestId('state-badge');
+    await expect
+      .poll(
+        async () => {
+          const s = (await badge.textContent())?.trim() ?? '';
+          seen.add(s);
+          return s;
+        },
+        { timeout: 200_000, intervals: [100] },
+      )
+      .toBe('done');
+    // Still the same document: the states changed without a reload.
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    console.log(`[real-api] states seen in the Library: ${[...seen].join(' → ')}`);
+    expect(seen.size, `only saw ${[...seen].join(', ')}`).toBeGreaterThan(1);
+    await expect(page.getByTestId('episode-list').getByRole('listitem').filter({ hasText: 'Infection control' })).toBeVisible();
+    await expect(page.getByRole('listitem').filter({ hasText: FEED_TITLE }).first()).toBeVisible();
+
+    await item.getByRole('link', { name: EPISODE_TITLE }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText(EPISODE_TITLE);
+    episodeUrl = page.url();
+  });
+
+  test('real api: clicking a transcript line seeks the player and highlights the line; a quote jumps the player', async ({ page }) => {
+    expect(episodeUrl, 'the previous test opens the episode').not.toBe('');
+    await page.goto(episodeUrl);
+    await expect(row(page, 0)).toContainText('fellow Americans');
+    await expect(page.getByTestId('transcript').locator('[data-index]')).toHaveCount(JFK_CUES.length);
+
+    await row(page, 2).getByText('what your country can do for you').click();
+    await expect.poll(() => playerTime(page)).toBeCloseTo(JFK_CUES[2].start_ms / 1000, 0);
+    await expect(row(page, 2)).toHaveAttribute('aria-current', 'true');
+
+    const quotes = page.getByTestId('quote');
+    await expect(quotes.first()).toBeVisible();
+    const label = (await quotes.first().getAttribute('aria-label')) ?? '';
+    const [, m, s] = /at (\d+):(\d\d)/.exec(label) ?? [];
+    const quoteAt = Number(m) * 60 + Number(s);
+    // Start elsewhere so the jump is visible.
+    await row(page, quoteAt >= 5 ? 0 : 3).locator('.text').click();
+    await quotes.first().click();
+    await expect.poll(() => playerTime(page)).toBeGreaterThanOrEqual(quoteAt - 0.01);
+    expect(await playerTime(page)).toBeLessThan(quoteAt + 1);
+  });
+
+  test('real api: a search hit shows episode, feed and time and opens the episode at that moment', async ({ page }) => {
+    await page.goto(`${app.origin}/search`);
+    await page.getByRole('searchbox').fill('fellow Americans');
+    await page.keyboard.press('Enter');
+    const hit = page.getByTestId('search-results').getByRole('link').filter({ hasText: EPISODE_TITLE }).first();
+    await expect(hit).toBeVisible();
+    await expect(hit).toContainText(FEED_TITLE);
+    const time = (await hit.locator('.meta').textContent())?.match(/(\d+):(\d\d)/);
+    expect(time).not.toBeNull();
+    await hit.click();
+    await expect(page).toHaveURL(/\/episodes\/.+\?t=\d+/);
+    const t = Number(new URL(page.url()).searchParams.get('t'));
+    await expect.poll(() => playerTime(page)).toBeCloseTo(t / 1000, 0);
+    await expect(page.locator('[data-testid=transcript] [aria-current=true]')).toBeVisible();
+  });
+
+  test('real api: every page in light and dark, and on a phone, saved to web/screenshots', async ({ page, browser }) => {
+    const pages: [string, string][] = [
+      ['library', '/'],
+      ['episode', new URL(episodeUrl).pathname],
+      ['search', '/search?q=country'],
+      ['feeds', '/feeds'],
+      ['graph', '/graph'],
+      ['admin', '/admin'],
+    ];
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const [name, p] of pages) {
+        await page.goto(`${app.origin}${p}`);
+        await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+        await expect(page.getByText('Loading…')).toHaveCount(0);
+        await page.waitForTimeout(300); // let the graph layout settle
+        await screenshot(page, `real-${name}-${scheme}`);
+      }
+    }
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const p = await phone.newPage();
+    for (const [name, path] of pages) {
+      await p.goto(`${app.origin}${path}`);
+      await expect(p.getByRole('heading', { level: 1 })).toBeVisible();
+      await expect(p.getByText('Loading…')).toHaveCount(0);
+      expect(await p.evaluate(() => document.documentElement.scrollWidth), `${name} is wider than the phone`).toBeLessThanOrEqual(390);
+      await screenshot(p, `real-${name}-phone`);
+    }
+    await phone.close();
+  });
+});
