@@ -18,7 +18,7 @@ import { ApiSearchService } from './search/search.service';
 @Module({})
 export class ApiModule {
   /** Everything of one api process; the context, hub, search and health are built by bootstrapApi. */
-  static forRoot(deps: { ctx: ApiContext; hub: EventHub; search: ApiSearchService; health: HealthModel }): DynamicModule {
+  static forRoot(deps: { ctx: ApiContext; hub: EventHub; search: ApiSearchService; health: HealthModel; resources: object }): DynamicModule {
     return {
       module: ApiModule,
       controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, EventsController],
@@ -27,6 +27,7 @@ export class ApiModule {
         { provide: EventHub, useValue: deps.hub },
         { provide: ApiSearchService, useValue: deps.search },
         { provide: API_HEALTH, useValue: deps.health },
+        { provide: 'API_RESOURCES', useValue: deps.resources },
         FeedsService,
         JobsService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },

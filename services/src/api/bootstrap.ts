@@ -31,9 +31,9 @@ function jsonErrors(parser: RequestHandler, log: Logger): RequestHandler {
     });
 }
 
-export interface ApiApp extends INestApplication {
-  /** The port actually listened on (API_PORT, or the kernel's pick for 0). */
-  readonly port?: number;
+/** The port an api app listens on (API_PORT, or the kernel's pick for 0). */
+export function listeningPort(app: INestApplication): number {
+  return ((app.getHttpServer() as import('node:http').Server).address() as AddressInfo).port;
 }
 
 /**
@@ -64,7 +64,16 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
     }),
   });
 
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ctx, hub, search, health }), { bodyParser: false, logger: false, abortOnError: false });
+  const resources = {
+    /** Before the HTTP server closes: end SSE streams, or server.close() would wait for them. */
+    beforeApplicationShutdown: () => hub.close(),
+    onApplicationShutdown: async () => {
+      await queues.close().catch(() => undefined);
+      redis.disconnect();
+      await db.close();
+    },
+  };
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ctx, hub, search, health, resources }), { bodyParser: false, logger: false, abortOnError: false });
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(apiMetricsMiddleware());
@@ -84,26 +93,11 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   );
   SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs/json', yamlDocumentUrl: 'api/docs/yaml' });
 
-  const close = app.close.bind(app);
-  let closed = false;
-  Object.assign(app, {
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      hub.close();
-      await close();
-      await queues.close().catch(() => undefined);
-      redis.disconnect();
-      await db.close();
-    },
-  });
-
   if (opts.listen !== false) {
     const server = app.getHttpServer() as import('node:http').Server;
     server.keepAliveTimeout = 65_000;
     await app.listen(config.apiPort, '0.0.0.0');
-    Object.assign(app, { port: (server.address() as AddressInfo).port });
-    log.info({ port: (server.address() as AddressInfo).port }, 'api listening');
+    log.info({ port: listeningPort(app) }, 'api listening');
   }
   return app;
 }

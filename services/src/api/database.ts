@@ -74,7 +74,10 @@ export class ApiDatabase {
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     const ds = await this.dataSource();
     try {
-      return (await ds.query(sql, params)) as T[];
+      const r = (await ds.query(sql, params)) as unknown;
+      // TypeORM answers UPDATE/DELETE … RETURNING as [rows, affectedCount]; SELECT/INSERT as rows.
+      if (Array.isArray(r) && r.length === 2 && Array.isArray(r[0]) && typeof r[1] === 'number') return r[0] as T[];
+      return r as T[];
     } catch (e) {
       if (isDatabaseUnreachable(e)) throw new DatabaseUnavailableError(e);
       throw e;

@@ -51,7 +51,14 @@ export class EventHub {
     return this.emitter.listenerCount('episode');
   }
 
+  /** Runs when the hub closes (api shutdown): SSE responses end so the HTTP server can close. */
+  onClose(listener: () => void): () => void {
+    this.emitter.once('close', listener);
+    return () => this.emitter.off('close', listener);
+  }
+
   close(): void {
+    this.emitter.emit('close');
     this.emitter.removeAllListeners();
     this.subscriber.disconnect();
   }

@@ -27,9 +27,11 @@ export class EventsController {
     });
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
+    const offClose = this.hub.onClose(() => res.end());
     const done = () => {
       clearInterval(heartbeat);
       off();
+      offClose();
     };
     req.on('close', done);
     res.on('error', done);

@@ -90,7 +90,7 @@ export class ApiFeedsRepository {
   /** Inserts the catalog row (or finds it) for a canonical feed URL. */
   async ensureFeed(p: { id: string; url: string; title: string | null; link: string | null; image: string | null; pollIntervalS: number }): Promise<boolean> {
     const rows = await this.db.query(
-      `INSERT INTO feeds (id, url, title, link, image, poll_interval_s, next_poll_at) VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $6))
+      `INSERT INTO feeds (id, url, title, link, image, poll_interval_s, next_poll_at) VALUES ($1, $2, $3, $4, $5, $6::int, now() + make_interval(secs => $6::int))
        ON CONFLICT (id) DO UPDATE SET title = COALESCE(EXCLUDED.title, feeds.title), link = COALESCE(EXCLUDED.link, feeds.link),
          image = COALESCE(EXCLUDED.image, feeds.image), updated_at = now()
        RETURNING (xmax = 0) AS inserted`,
