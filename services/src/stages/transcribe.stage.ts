@@ -109,9 +109,10 @@ export async function transcribeEpisode(req: TranscribeRequest): Promise<{ trans
       }
       let result: AsrResult;
       const audioBased = needsAudio(engine);
-      const started = Date.now();
+      let started = Date.now();
       try {
         const ready = audioBased ? await prepare() : null;
+        started = Date.now();
         req.onProgress?.(0, engine.name);
         result = await engine.transcribe({
           wavPath: ready?.audio.wavPath ?? null,
