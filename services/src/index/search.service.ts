@@ -220,3 +220,14 @@ export function createSearchService(config: Config, log: Logger = silentLogger):
     log,
   });
 }
+
+/**
+ * Brings `$DATA_DIR/index` in line with the index artifacts on disk. `podbrain run` reuses
+ * committed artifacts without running the index stage, so callers that finish a run (or
+ * start serving search) call this once; it writes nothing when the index is already complete.
+ */
+export async function syncVectorIndex(config: Config, log: Logger = silentLogger): Promise<{ added: number; removed: number } | null> {
+  if (embeddingsUnavailableReason(config)) return null;
+  const r = await vectorIndexFromConfig(config, createEmbeddingProvider(config, log), log).sync();
+  return r && { added: r.added, removed: r.removed };
+}
