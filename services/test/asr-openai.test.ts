@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSilences, planParts } from '../src/asr/openai/audio-split';
-import { createOpenAiAsrEngine, gapsBetween, languageCode, type OpenAiAsrResult, PROVIDER } from '../src/asr/openai/engine';
+import { createOpenAiAsrEngine, gapsBetween, languageCode, type OpenAiAsrResult, PROVIDER, spreadSentences } from '../src/asr/openai/engine';
 import { assessTranscript, reasonCode } from '../src/asr/quality';
 import type { AsrInput } from '../src/asr/types';
 import { loadConfig } from '../src/config/config';
@@ -128,6 +128,22 @@ describe('openai engine: upload', () => {
     expect(Math.abs(res.segments[0].end_ms - cuts[0])).toBeLessThan(100);
     expect(Math.abs(res.segments[2].end_ms - 12_000)).toBeLessThan(100);
     expect(readdirSync(os.tmpdir()).filter((f) => f.startsWith('podbrain-asr-'))).toEqual([]);
+  });
+
+  it('falls back to plain json for models without verbose_json, with estimated sentence times', async () => {
+    asr.behave((req) =>
+      req.fields.response_format?.[0] === 'verbose_json'
+        ? { status: 400, json: { error: { message: "response_format 'verbose_json' is not compatible with model 'gpt-4o-transcribe'", type: 'invalid_request_error' } } }
+        : { json: { text: 'And so, my fellow Americans. Ask not what your country can do for you!' } },
+    );
+    const res = (await engineFor({ OPENAI_ASR_MODEL: 'gpt-4o-transcribe', OPENAI_ASR_MAX_BYTES: '45000' }).transcribe(input(pattern))) as OpenAiAsrResult;
+    // First part: refused verbose_json, then json; the other two parts go straight to json.
+    expect(asr.requests.map((r) => r.fields.response_format[0])).toEqual(['verbose_json', 'json', 'json', 'json']);
+    expect(res.timing).toBe('estimated');
+    expect(res.segments).toHaveLength(6);
+    expect(res.segments[0]).toMatchObject({ start_ms: 0, text: 'And so, my fellow Americans.' });
+    expect(res.segments[1]).toMatchObject({ text: 'Ask not what your country can do for you!', end_ms: res.parts[0].end_ms });
+    expect(res.segments[2].start_ms).toBe(res.parts[1].start_ms);
   });
 
   it('uses the gaps between VAD speech spans as cut points when the stage passes them', async () => {
@@ -255,6 +271,17 @@ describe('openai engine: bad servers (issue 3)', () => {
     await expect(pending).rejects.toThrow('cancelled by test');
     expect(Date.now() - abortedAt).toBeLessThan(1000);
     expect(asr.requests).toHaveLength(1);
+  });
+});
+
+describe('text without times', () => {
+  it('spreads sentences over the part by length', () => {
+    expect(spreadSentences('One two. Three four five six!  Seven?', 10_000)).toEqual([
+      { start_ms: 0, end_ms: 2353, text: 'One two.' },
+      { start_ms: 2353, end_ms: 8235, text: 'Three four five six!' },
+      { start_ms: 8235, end_ms: 10_000, text: 'Seven?' },
+    ]);
+    expect(spreadSentences('   ', 1000)).toEqual([]);
   });
 });
 

@@ -34,6 +34,8 @@ export type ProviderErrorType = 'http_5xx' | 'http_4xx' | 'rate_limited' | 'time
 export interface OpenAiAsrResult extends AsrResult {
   /** The uploaded parts (one unless the file was split) with their place in the audio. */
   parts: { start_ms: number; end_ms: number; bytes: number; attempts: number }[];
+  /** 'segments': times from the server; 'estimated': the server gave text only, times are spread by length. */
+  timing: 'segments' | 'estimated';
 }
 
 export interface OpenAiAsrDeps {
@@ -118,8 +120,28 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Text without times → one segment per sentence, times spread over `[0, partMs)` by length. */
+export function spreadSentences(text: string, partMs: number): TranscriptSegment[] {
+  const sentences = text
+    .replace(/\s+/g, ' ')
+    .trim()
+    .split(/(?<=[.!?…])\s+(?=\S)/u)
+    .filter(Boolean);
+  const chars = sentences.reduce((n, t) => n + t.length, 0);
+  let cursor = 0;
+  return sentences.map((t, i) => {
+    const start = Math.round((cursor / chars) * partMs);
+    cursor += t.length;
+    const end = i === sentences.length - 1 ? partMs : Math.round((cursor / chars) * partMs);
+    return { start_ms: start, end_ms: end, text: t };
+  });
+}
+
 /** verbose_json → segments relative to the part; anything else is `invalid_output`. */
-export function segmentsFromResponse(raw: unknown, partMs: number): { segments: TranscriptSegment[]; language: string | null } {
+export function segmentsFromResponse(
+  raw: unknown,
+  partMs: number,
+): { segments: TranscriptSegment[]; language: string | null; timing?: 'estimated' } {
   let doc = raw;
   if (typeof doc === 'string') {
     try {
@@ -147,9 +169,8 @@ export function segmentsFromResponse(raw: unknown, partMs: number): { segments: 
     return { segments, language };
   }
   if (typeof o.text === 'string') {
-    // Servers that ignore verbose_json: the whole part becomes one segment.
-    const text = o.text.trim();
-    return { segments: text ? [{ start_ms: 0, end_ms: partMs, text }] : [], language };
+    // Models/servers without verbose_json (e.g. gpt-4o-transcribe): sentences spread over the part by length.
+    return { segments: spreadSentences(o.text, partMs), language, timing: 'estimated' as const };
   }
   throw new AttemptError('invalid_output', 'the ASR server answered JSON without "segments" or "text"', true);
 }
@@ -187,22 +208,27 @@ export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}):
       ? 'OpenAI-compatible ASR is not configured: set OPENAI_BASE_URL (e.g. a local speaches or whisper.cpp server, http://host:8000/v1) or OPENAI_API_KEY'
       : null;
 
+  // Set once the server says the model cannot do verbose_json (HTTP 400 naming it): plain json from then on.
+  let plainJson = false;
+
   async function uploadOnce(file: string, part: Span, signal: AbortSignal) {
     const body = await readFile(file);
     const upload = await toFile(body, path.basename(file), { type: mimeOf(o.asrUploadFormat) });
     const language = config.asr.language === 'auto' ? undefined : config.asr.language;
-    const raw: unknown = await clientOf().audio.transcriptions.create(
-      {
-        file: upload,
-        model: o.asrModel,
-        response_format: 'verbose_json',
-        timestamp_granularities: ['segment'],
-        temperature: 0,
-        ...(language ? { language } : {}),
-      },
-      { signal },
-    );
-    return segmentsFromResponse(raw, part.end_ms - part.start_ms);
+    const request = plainJson
+      ? { file: upload, model: o.asrModel, response_format: 'json' as const }
+      : { file: upload, model: o.asrModel, response_format: 'verbose_json' as const, timestamp_granularities: ['segment' as const], temperature: 0 };
+    try {
+      const raw: unknown = await clientOf().audio.transcriptions.create({ ...request, ...(language ? { language } : {}) }, { signal });
+      return segmentsFromResponse(raw, part.end_ms - part.start_ms);
+    } catch (e) {
+      if (!plainJson && e instanceof APIError && e.status === 400 && /verbose_json|timestamp_granularities/i.test(e.message)) {
+        plainJson = true;
+        log.warn({ model: o.asrModel, err: e.message }, 'the ASR model cannot answer verbose_json: using json, segment times are estimated');
+        return uploadOnce(file, part, signal);
+      }
+      throw e;
+    }
   }
 
   async function uploadWithRetries(file: string, part: Span, signal: AbortSignal) {
@@ -257,7 +283,7 @@ export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}):
       if (input.speech && input.speech.length === 0) {
         log.info({ duration_ms: durationMs }, 'no speech detected: nothing uploaded');
         input.onProgress?.(1);
-        return { engine: 'openai', model: o.asrModel, language: config.asr.language === 'auto' ? null : config.asr.language, segments: [], parts: [] };
+        return { engine: 'openai', model: o.asrModel, language: config.asr.language === 'auto' ? null : config.asr.language, segments: [], parts: [], timing: 'segments' };
       }
 
       const dir = await mkdtemp(path.join(os.tmpdir(), 'podbrain-asr-'));
@@ -292,10 +318,12 @@ export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}):
 
         const segments: TranscriptSegment[] = [];
         const uploaded: OpenAiAsrResult['parts'] = [];
+        let timing: OpenAiAsrResult['timing'] = 'segments';
         let language: string | null = null;
         for (const [i, part] of parts.entries()) {
           const res = await uploadWithRetries(part.file, part.span, input.signal);
           language ??= res.language;
+          if (res.timing === 'estimated') timing = 'estimated';
           for (const s of res.segments) {
             // A segment may not run past its part (servers pad the last one); shift by the cut point.
             const end = Math.min(s.end_ms, part.span.end_ms - part.span.start_ms);
@@ -310,6 +338,7 @@ export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}):
           language: language ?? (config.asr.language === 'auto' ? null : config.asr.language),
           segments,
           parts: uploaded,
+          timing,
         };
       } finally {
         await rm(dir, { recursive: true, force: true });
