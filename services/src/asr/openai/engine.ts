@@ -13,6 +13,8 @@ import { detectSilences, encodeForUpload, mimeOf, planParts, type Span } from '.
 /**
  * The `openai` engine: any OpenAI-compatible `/v1/audio/transcriptions` (OpenAI itself,
  * speaches / faster-whisper-server, whisper.cpp's server) with `verbose_json` segments.
+ * OPENAI_BASE_URL ends in `/v1`; whisper.cpp's `whisper-server` needs
+ * `--inference-path /v1/audio/transcriptions` to serve that path.
  *
  * The 16 kHz WAV is re-encoded into a compact upload format (OPENAI_ASR_UPLOAD_FORMAT, mp3
  * by default). Above OPENAI_ASR_MAX_BYTES it is cut into parts at silences and the parts'
