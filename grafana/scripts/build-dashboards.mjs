@@ -105,7 +105,7 @@ const dashboards = [
     panels: [
       ts('Requests per second by route', [q(`sum by (route) (rate(podbrain_api_request_duration_seconds_count[${RI}]))`, '{{route}}')], { unit: 'reqps' }),
       ts('Latency p95 by route', [q(`histogram_quantile(0.95, sum by (le, route) (rate(podbrain_api_request_duration_seconds_bucket[${RI}])))`, '{{route}}')], { unit: 's' }),
-      ts('Error rate (5xx)', [q(`sum(rate(podbrain_api_request_duration_seconds_count{status=~"5.."}[${RI}])) / clamp_min(sum(rate(podbrain_api_request_duration_seconds_count[${RI}])), 1e-9)`, '5xx')], { unit: 'percentunit' }),
+      ts('Error rate (5xx)', [q(`(sum(rate(podbrain_api_request_duration_seconds_count{status=~"5.."}[${RI}])) or vector(0)) / clamp_min(sum(rate(podbrain_api_request_duration_seconds_count[${RI}])), 1e-9)`, '5xx')], { unit: 'percentunit' }),
       ts('Client errors (4xx) per second', [q(`sum by (route) (rate(podbrain_api_request_duration_seconds_count{status=~"4.."}[${RI}]))`, '{{route}}')], { unit: 'reqps' }),
       stat('Open SSE connections', [q('sum(podbrain_api_sse_connections)')]),
       stat('API p95 (5m)', [q('histogram_quantile(0.95, sum by (le) (rate(podbrain_api_request_duration_seconds_bucket[5m])))')], { unit: 's', thresholds: [0, 5] }),
