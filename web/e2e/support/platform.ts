@@ -98,9 +98,20 @@ async function startFeedServer(): Promise<{ origin: string; close(): Promise<voi
     if (p === '/transcripts/jfk.vtt') return void res.writeHead(200, { 'content-type': 'text/vtt' }).end(jfkVtt());
     const m = /^\/audio\/([\w.-]+)$/.exec(p);
     if (m && existsSync(fixture('audio', m[1]))) {
+      // The player streams the enclosure from here too: answer ranges, so it can seek.
       const file = fixture('audio', m[1]);
-      res.writeHead(200, { 'content-type': m[1].endsWith('.ogg') ? 'audio/ogg' : 'audio/mpeg', 'content-length': statSync(file).size });
-      createReadStream(file).pipe(res);
+      const size = statSync(file).size;
+      const type = m[1].endsWith('.ogg') ? 'audio/ogg' : 'audio/mpeg';
+      const r = /bytes=(\d*)-(\d*)/.exec(req.headers.range ?? '');
+      if (!r) {
+        res.writeHead(200, { 'content-type': type, 'content-length': size, 'accept-ranges': 'bytes' });
+        createReadStream(file).pipe(res);
+        return;
+      }
+      const start = r[1] ? Number(r[1]) : size - Number(r[2]);
+      const end = r[1] && r[2] ? Math.min(Number(r[2]), size - 1) : size - 1;
+      res.writeHead(206, { 'content-type': type, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}`, 'accept-ranges': 'bytes' });
+      createReadStream(file, { start, end }).pipe(res);
       return;
     }
     res.writeHead(404).end('not found');
@@ -207,9 +218,12 @@ export async function startPlatform(): Promise<Platform> {
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    for (const [name, args] of [['api', []], ['scheduler', []], ['worker', ['--queues', 'all']]] as const) {
+    const healthTargets: string[] = [];
+    for (const [name, args] of [['scheduler', []], ['worker', ['--queues', 'all']], ['api', []]] as const) {
       const port = name === 'api' ? apiPort : await freePort();
-      const child = spawn(process.execPath, [MAIN_JS, name, ...args], { cwd: SERVICES_DIR, env: { ...baseEnv, HEALTH_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const roleEnv = { ...baseEnv, HEALTH_PORT: String(port), ...(name === 'api' ? { API_HEALTH_TARGETS: healthTargets.join(',') } : {}) };
+      if (name !== 'api') healthTargets.push(`${name}=http://127.0.0.1:${port}/healthz`);
+      const child = spawn(process.execPath, [MAIN_JS, name, ...args], { cwd: SERVICES_DIR, env: roleEnv, stdio: ['ignore', 'pipe', 'pipe'] });
       const output: string[] = [];
       const keep = (b: Buffer) => {
         output.push(b.toString());
