@@ -154,7 +154,6 @@ function runFfmpeg(
   return new Promise((resolve, reject) => {
     const log: string[] = [];
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
     const cmd = ffmpeg(input)
       .outputOptions(['-map', '0:a:0', '-map_metadata', '-1', '-fflags', '+bitexact'])
       .audioFilters(o.filters)
@@ -163,6 +162,10 @@ function runFfmpeg(
       .audioFrequency(SAMPLE_RATE)
       .format('wav')
       .output(wavPath);
+    const timer = setTimeout(() => {
+      cmd.kill('SIGKILL');
+      finish(new PodbrainError('preprocess_timeout', `ffmpeg did not finish converting ${input} within ${Math.round(o.timeoutMs / 1000)} s`));
+    }, o.timeoutMs);
     const finish = (err: Error | null) => {
       if (settled) return;
       settled = true;
@@ -171,10 +174,6 @@ function runFfmpeg(
       if (err) reject(err);
       else resolve(log);
     };
-    timer = setTimeout(() => {
-      cmd.kill('SIGKILL');
-      finish(new PodbrainError('preprocess_timeout', `ffmpeg did not finish converting ${input} within ${Math.round(o.timeoutMs / 1000)} s`));
-    }, o.timeoutMs);
     const onAbort = () => {
       cmd.kill('SIGKILL');
       finish(o.signal?.reason instanceof Error ? o.signal.reason : new PodbrainError('aborted', 'preprocess aborted'));
