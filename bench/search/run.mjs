@@ -3,11 +3,13 @@
 // through podbrain's FAISS binding (services/native/faiss) exactly as the search service uses it
 // (searchAsync on libuv's pool, one OpenMP thread per search).
 //
-//   node bench/search/run.mjs --size 100k|1m [--queries 200] [--types ivf,hnsw] [--data clustered|uniform]
+//   node bench/search/run.mjs --size 100k|1m [--queries 200] [--types ivf,hnsw] [--data clustered|lowrank|uniform]
 //
 // Data: `clustered` (default) draws each vector from a mixture of 1,000 Gaussian clusters in 384-d
 // (centre ~ N(0,1), noise ~ N(0,1) per coordinate) and normalises it — structured like real
-// sentence embeddings, which live near a low-dimensional manifold. `uniform` (i.i.d. Gaussian
+// sentence embeddings, which live near a low-dimensional manifold. `lowrank` puts the points on a
+// continuous 32-d linear subspace plus noise (no clusters for IVF's cells to align with: harder).
+// `uniform` (i.i.d. Gaussian
 // directions) has no neighbourhood structure at all; no ANN index reaches high recall on it
 // cheaply, so it is reported only as a worst case. Queries are fresh draws, not base vectors.
 //
@@ -63,8 +65,28 @@ function gauss() {
 const CLUSTERS = 1000;
 const centres = new Float32Array(CLUSTERS * D);
 for (let i = 0; i < centres.length; i++) centres[i] = gauss();
+// lowrank: points on a 32-d linear manifold (x = A·z + noise), continuous instead of clustered.
+const RANK = 32;
+const A = new Float32Array(D * RANK);
+for (let i = 0; i < A.length; i++) A[i] = gauss() / Math.sqrt(RANK);
 function draw(n) {
   const x = new Float32Array(n * D);
+  if (DATA === 'lowrank') {
+    const z = new Float32Array(RANK);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < RANK; k++) z[k] = gauss();
+      let s = 0;
+      for (let j = 0; j < D; j++) {
+        let v = 0.3 * gauss();
+        for (let k = 0; k < RANK; k++) v += A[j * RANK + k] * z[k];
+        x[i * D + j] = v;
+        s += v * v;
+      }
+      s = Math.sqrt(s);
+      for (let j = 0; j < D; j++) x[i * D + j] /= s;
+    }
+    return x;
+  }
   for (let i = 0; i < n; i++) {
     const c = Math.floor(rnd() * CLUSTERS) * D;
     let s = 0;

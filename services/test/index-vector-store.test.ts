@@ -40,6 +40,16 @@ describe('vector index store (FAISS, generations, atomic swap)', () => {
     expect((await fs.readFile(path.join(dataDir, 'index', 'CURRENT'), 'utf8')).trim()).toBe('gen-00000006');
     expect(await gens(dataDir)).toEqual(['gen-00000005', 'gen-00000006']); // older ones pruned
 
+    // The artifact: chunks.jsonl + vectors.f32 (one row per chunk) + meta info.
+    const epDir = path.join(dataDir, 'corpus/feed-a/feed-a:astronomy-1');
+    const artDir = path.join(epDir, (await fs.readdir(epDir)).find((d) => d.startsWith('index@'))!);
+    const meta = JSON.parse(await fs.readFile(path.join(artDir, 'meta.json'), 'utf8'));
+    expect(meta.files).toEqual(['chunks.jsonl', 'vectors.f32']);
+    expect(meta.info).toMatchObject({ space: { provider: 'hash', model: 'hash-v1', dim: 384 }, title: 'All about astronomy', chunk_tokens: 300 });
+    const lines = (await fs.readFile(path.join(artDir, 'chunks.jsonl'), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(meta.info.chunks);
+    expect((await fs.stat(path.join(artDir, 'vectors.f32'))).size).toBe(meta.info.chunks * 384 * 4);
+
     const hits = await store.search(query('goalkeeper penalty striker'), 3);
     expect(hits[0].episode.episode_key).toMatch(/football/);
     expect(hits[0].similarity).toBeGreaterThan(0.1);
