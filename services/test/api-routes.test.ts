@@ -216,18 +216,21 @@ describe('api: episodes', () => {
     await seedEpisodes('hidden', 3);
   });
 
-  it('pages through every subscribed episode with the cursor, newest first, undated last', async () => {
+  it.each([
+    [50, 3],
+    [7, 18],
+  ])('pages through every subscribed episode with the cursor (limit %i), newest first, undated last', async (limit, expectedPages) => {
     const seen: { episode_key: string; published_at: string | null }[] = [];
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const r: Awaited<ReturnType<typeof call>> = await call(open.base, 'GET', `/api/episodes?limit=50&feed_id=feeda${cursor ? `&cursor=${cursor}` : ''}`);
+      const r: Awaited<ReturnType<typeof call>> = await call(open.base, 'GET', `/api/episodes?limit=${limit}&feed_id=feeda${cursor ? `&cursor=${cursor}` : ''}`);
       expect(r.status).toBe(200);
       seen.push(...r.body.items);
       cursor = r.body.next_cursor;
       pages++;
     } while (cursor);
-    expect(pages).toBe(3);
+    expect(pages).toBe(expectedPages);
     expect(seen).toHaveLength(120);
     expect(new Set(seen.map((e) => e.episode_key)).size).toBe(120);
     const dated = seen.filter((e) => e.published_at);

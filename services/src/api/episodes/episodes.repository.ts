@@ -76,25 +76,65 @@ const SUMMARY_COLUMNS = `e.episode_key, e.feed_id, f.title AS feed_title, e.titl
 export class ApiEpisodesRepository {
   constructor(private readonly db: ApiDatabase) {}
 
+  /**
+   * Newest first, undated episodes last, keyset-paginated. Dated episodes come from a top-N per
+   * subscribed feed over the (feed_id, published_at DESC) index merged by Postgres, so a page
+   * costs O(feeds × limit) index reads instead of sorting every episode; undated ones follow.
+   */
   async list(tenantId: string, p: { limit: number; cursor?: string; feedId?: string; state?: string }): Promise<{ items: EpisodeSummaryView[]; next_cursor: string | null }> {
-    const params: unknown[] = [tenantId];
-    const where = [`e.feed_id IN (SELECT feed_id FROM subscriptions WHERE tenant_id = $1)`];
-    if (p.feedId) where.push(`e.feed_id = $${params.push(p.feedId)}`);
-    if (p.state) where.push(`e.state = $${params.push(p.state)}::episode_state`);
-    if (p.cursor) {
-      const [sortKey, key] = decodeCursor(p.cursor);
-      where.push(`(${SORT}, e.episode_key) < ($${params.push(sortKey)}::timestamptz, $${params.push(key)})`);
+    const cursor = p.cursor ? decodeCursor(p.cursor) : null;
+    const undatedPhase = cursor?.[0] === '-infinity';
+    const want = p.limit + 1;
+    let rows: EpisodeRow[] = [];
+    if (!undatedPhase) rows = await this.listDated(tenantId, p, cursor, want);
+    if (rows.length < want) {
+      const undated = await this.listUndated(tenantId, p, undatedPhase ? cursor![1] : null, want - rows.length);
+      rows = rows.concat(undated);
     }
-    const limit = params.push(p.limit + 1);
-    const rows = await this.db.query<EpisodeRow>(
-      `SELECT ${SUMMARY_COLUMNS}, ${SORT}::text AS sort_key FROM episodes e JOIN feeds f ON f.id = e.feed_id
-       WHERE ${where.join(' AND ')} ORDER BY ${SORT} DESC, e.episode_key DESC LIMIT $${limit}`,
-      params,
-    );
     const more = rows.length > p.limit;
     const page = more ? rows.slice(0, p.limit) : rows;
     const last = page[page.length - 1];
     return { items: page.map(toSummary), next_cursor: more && last ? encodeCursor(last.sort_key, last.episode_key) : null };
+  }
+
+  private scope(tenantId: string, p: { feedId?: string; state?: string }): { params: unknown[]; subs: string; state: string } {
+    const params: unknown[] = [tenantId];
+    const subs = `SELECT feed_id FROM subscriptions WHERE tenant_id = $1${p.feedId ? ` AND feed_id = $${params.push(p.feedId)}` : ''}`;
+    const state = p.state ? ` AND e.state = $${params.push(p.state)}::episode_state` : '';
+    return { params, subs, state };
+  }
+
+  private listDated(tenantId: string, p: { feedId?: string; state?: string }, cursor: [string, string] | null, want: number): Promise<EpisodeRow[]> {
+    const { params, subs, state } = this.scope(tenantId, p);
+    let after = '';
+    if (cursor) {
+      const at = params.push(cursor[0]);
+      const key = params.push(cursor[1]);
+      after = ` AND e.published_at <= $${at}::timestamptz AND (e.published_at, e.episode_key) < ($${at}::timestamptz, $${key})`;
+    }
+    const n = params.push(want);
+    return this.db.query<EpisodeRow>(
+      `SELECT ${SUMMARY_COLUMNS}, e.published_at::text AS sort_key
+       FROM (${subs}) s CROSS JOIN LATERAL (
+         SELECT e.episode_key, e.feed_id, e.title, e.published_at, e.duration_s, e.state, e.state_reason, e.failed_stage, e.updated_at
+         FROM episodes e WHERE e.feed_id = s.feed_id AND e.published_at IS NOT NULL${state}${after}
+         ORDER BY e.published_at DESC, e.episode_key DESC LIMIT $${n}) e
+       JOIN feeds f ON f.id = e.feed_id
+       ORDER BY e.published_at DESC, e.episode_key DESC LIMIT $${n}`,
+      params,
+    );
+  }
+
+  private listUndated(tenantId: string, p: { feedId?: string; state?: string }, afterKey: string | null, want: number): Promise<EpisodeRow[]> {
+    const { params, subs, state } = this.scope(tenantId, p);
+    const after = afterKey === null ? '' : ` AND e.episode_key < $${params.push(afterKey)}`;
+    const n = params.push(want);
+    return this.db.query<EpisodeRow>(
+      `SELECT ${SUMMARY_COLUMNS}, '-infinity' AS sort_key FROM episodes e JOIN feeds f ON f.id = e.feed_id
+       WHERE e.feed_id IN (${subs}) AND e.published_at IS NULL${state}${after}
+       ORDER BY e.episode_key DESC LIMIT $${n}`,
+      params,
+    );
   }
 
   /** An episode of a subscribed feed, or null (other tenants' episodes are invisible, not forbidden). */

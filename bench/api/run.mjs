@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// API figure (issue 5): GET /api/episodes?limit=50 with 10,000 episodes seeded, 32 concurrent
+// connections, measured with wrk (Debian) — throughput and p95. The api runs as its real role
+// process (`node services/dist/main.js api`) against real Postgres and Redis.
+// Baseline in the same run: a raw node:http handler answering the same bytes (no framework, no
+// database), so the ratio says what Nest + validation + Postgres cost per request. GET /healthz
+// of the api (Postgres + Redis + disk probes) is measured too.
+// Usage: npm run build -w services && npm run bench:api [-- --episodes 10000 --connections 32 --duration 10]
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const require = createRequire(path.join(root, 'services/package.json'));
+const dist = path.join(root, 'services/dist');
+for (const f of ['main.js', 'api/bootstrap.js', 'db/data-source.js']) {
+  if (!existsSync(path.join(dist, f))) {
+    console.error(`missing services/dist/${f}: run "npm run build -w services" first`);
+    process.exit(2);
+  }
+}
+try {
+  execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+} catch (e) {
+  if (e.code === 'ENOENT') {
+    console.error('wrk not found: apt-get install wrk');
+    process.exit(2);
+  }
+}
+const { Client } = require('pg');
+const { createDataSource, migrateUp } = require(path.join(dist, 'db/data-source.js'));
+
+const { values } = parseArgs({
+  options: {
+    episodes: { type: 'string', default: '10000' },
+    feeds: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '32' },
+    threads: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '10' },
+    db: { type: 'string', default: 'podbrain_bench_api' },
+  },
+});
+const EPISODES = Number(values.episodes);
+const FEEDS = Number(values.feeds);
+const C = Number(values.connections);
+const adminUrl = process.env.PODBRAIN_BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const dbUrl = adminUrl.replace(/\/[^/]*$/, `/${values.db}`);
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+async function seed() {
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${values.db} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${values.db}`);
+  await admin.end();
+  const ds = await createDataSource(dbUrl).initialize();
+  await migrateUp(ds);
+  await ds.destroy();
+  const pg = new Client({ connectionString: dbUrl });
+  await pg.connect();
+  await pg.query(
+    `INSERT INTO feeds (id, url, title, poll_interval_s, next_poll_at)
+     SELECT 'feed' || f, 'https://example.com/feed' || f || '.xml', 'Bench feed ' || f, 3600, now() + interval '1 day' FROM generate_series(1, $1) f`,
+    [FEEDS],
+  );
+  await pg.query(`INSERT INTO subscriptions (tenant_id, feed_id) SELECT 'default', id FROM feeds`);
+  const states = ['pending', 'transcribing', 'enriching', 'done', 'done', 'done', 'failed'];
+  await pg.query(
+    `INSERT INTO episodes (episode_key, feed_id, title, published_at, duration_s, enclosure, transcripts, source, state, state_reason, failed_stage)
+     SELECT md5('ep' || i), 'feed' || (1 + i % $2), 'Benchmark episode number ' || i || ': a title of ordinary length',
+            timestamptz '2020-01-01' + make_interval(mins => i * 37), 1800 + i % 3600,
+            jsonb_build_object('url', 'https://cdn.example.com/audio/' || i || '.mp3', 'type', 'audio/mpeg', 'length', 12345678),
+            '[]'::jsonb, jsonb_build_object('description', repeat('Show notes of episode ' || i || '. ', 20)),
+            ($3::text[])[1 + i % 7]::episode_state, CASE WHEN i % 7 = 6 THEN 'whisper exited with code 1' END, CASE WHEN i % 7 = 6 THEN 'transcribe' END
+     FROM generate_series(1, $1) i`,
+    [EPISODES, FEEDS, states],
+  );
+  await pg.query('ANALYZE');
+  const { rows } = await pg.query('SELECT count(*)::int AS n FROM episodes');
+  await pg.end();
+  return rows[0].n;
+}
+
+async function waitHttp(url, timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return r;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > until) throw new Error(`${url} did not answer in time`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function wrk(url, label) {
+  const args = ['-t', values.threads, '-c', String(C), '-d', `${values.duration}s`, '--latency', '-s', path.join(here, 'report.lua'), url];
+  const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
+  const r = JSON.parse(line.slice('WRK_JSON '.length));
+  const rps = r.requests / (r.duration_us / 1e6);
+  const res = { label, url, rps: Math.round(rps), p50_ms: r.p50_us / 1000, p95_ms: r.p95_us / 1000, p99_ms: r.p99_us / 1000, errors: r.errors, non2xx: r.non2xx, requests: r.requests };
+  console.log(`${label.padEnd(36)} ${String(res.rps).padStart(7)} req/s   p50 ${res.p50_ms.toFixed(1)} ms   p95 ${res.p95_ms.toFixed(1)} ms   p99 ${res.p99_ms.toFixed(1)} ms   errors ${r.errors} non-2xx ${r.non2xx}`);
+  return res;
+}
+
+const seeded = await seed();
+console.log(`seeded ${seeded} episodes in ${FEEDS} feeds (database ${values.db})`);
+
+const apiPort = await freePort();
+const api = spawn(process.execPath, [path.join(dist, 'main.js'), 'api'], {
+  env: {
+    ...process.env,
+    DATABASE_URL: dbUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: `bench-api-${process.pid}`,
+    API_PORT: String(apiPort),
+    LOG_LEVEL: 'warn',
+    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'podbrain-bench-api-')),
+    AUTH_API_KEY: '',
+  },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+let baseline;
+try {
+  const apiBase = `http://127.0.0.1:${apiPort}`;
+  await waitHttp(`${apiBase}/healthz`);
+  const page = await (await waitHttp(`${apiBase}/api/episodes?limit=50`)).text();
+  const items = JSON.parse(page).items.length;
+  if (items !== 50) throw new Error(`expected 50 episodes on the page, got ${items}`);
+  baseline = fork(path.join(here, 'baseline-server.mjs'), [page], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port: basePort } = await new Promise((resolve) => baseline.once('message', resolve));
+
+  console.log(`wrk -t${values.threads} -c${C} -d${values.duration}s --latency; page = ${page.length} bytes; cpus = ${os.cpus().length}`);
+  execFileSync('wrk', ['-t', '1', '-c', '8', '-d', '2s', `${apiBase}/api/episodes?limit=50`], { stdio: 'ignore' }); // warm-up (JIT, pool)
+  const raw = wrk(`http://127.0.0.1:${basePort}/`, 'baseline: raw node:http, same bytes');
+  const healthz = wrk(`${apiBase}/healthz`, 'api GET /healthz');
+  const episodes = wrk(`${apiBase}/api/episodes?limit=50`, 'api GET /api/episodes?limit=50');
+  const ratio = episodes.rps / raw.rps;
+  const goal = episodes.rps >= 1000 && episodes.p95_ms <= 50;
+  console.log(`episodes/raw throughput ratio ${ratio.toFixed(3)}; goal (>= 1,000 req/s and p95 <= 50 ms): ${goal ? 'met' : 'NOT met'}`);
+  const out = path.join(root, 'bench/results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    path.join(out, 'api.json'),
+    JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, episodes: seeded, connections: C, duration_s: Number(values.duration), page_bytes: page.length, runs: [raw, healthz, episodes], ratio_vs_raw: ratio, goal_met: goal }, null, 2) + '\n',
+  );
+} finally {
+  baseline?.kill('SIGTERM');
+  api.kill('SIGTERM');
+  await new Promise((r) => api.once('exit', r));
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${values.db} WITH (FORCE)`);
+  await admin.end();
+}
