@@ -49,10 +49,16 @@ interface Outcome {
   problem?: string;
 }
 
-const contains = (haystackNorm: string, name: string) => {
-  const n = normalise(name).text;
-  return n.length >= 3 && new RegExp(`(^|[^\\p{L}\\p{N}])${n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}\\p{N}])`, 'u').test(haystackNorm);
-};
+const isWordChar = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.test(c);
+
+/** Whether a normalised name occurs in a normalised text as whole words. */
+function containsName(haystackNorm: string, nameNorm: string): boolean {
+  if (nameNorm.length < 3) return false;
+  for (let i = haystackNorm.indexOf(nameNorm); i >= 0; i = haystackNorm.indexOf(nameNorm, i + 1)) {
+    if (!isWordChar(haystackNorm[i - 1]) && !isWordChar(haystackNorm[i + nameNorm.length])) return true;
+  }
+  return false;
+}
 
 export function buildGi(
   episode: EpisodeInfo,
@@ -74,6 +80,11 @@ export function buildGi(
   let quotesDropped = 0;
   let ungrounded = 0;
   const seenInsights = new Set<string>();
+  const named = [
+    ...entities.people.map((name) => ({ type: 'Person' as const, id: `person:${slugify(name)}`, name, norm: normalise(name).text })),
+    ...entities.orgs.map((name) => ({ type: 'Organization' as const, id: `org:${slugify(name)}`, name, norm: normalise(name).text })),
+  ];
+  const topics = entities.topics.map((label) => ({ label, norm: normalise(label).text }));
 
   for (const ins of insights) {
     const key = normalise(ins.text).text;
@@ -103,20 +114,14 @@ export function buildGi(
       edge('SUPPORTED_BY', insightId, quoteId);
       const qn = normalise(g.text).text;
       haystacks.push(qn);
-      for (const [kind, list] of [
-        ['Person', entities.people],
-        ['Organization', entities.orgs],
-      ] as const) {
-        for (const name of list) {
-          if (!contains(qn, name)) continue;
-          const id = `${kind === 'Person' ? 'person' : 'org'}:${slugify(name)}`;
-          if (!nodes.has(id)) nodes.set(id, { id, type: kind, name });
-          edge('MENTIONS', quoteId, id);
-        }
+      for (const e of named) {
+        if (!containsName(qn, e.norm)) continue;
+        if (!nodes.has(e.id)) nodes.set(e.id, { id: e.id, type: e.type, name: e.name });
+        edge('MENTIONS', quoteId, e.id);
       }
     }
     const topicLabels = new Set(ins.topics.map((t) => t.trim()).filter(Boolean));
-    for (const t of entities.topics) if (haystacks.some((h) => contains(h, t))) topicLabels.add(t);
+    for (const t of topics) if (haystacks.some((h) => containsName(h, t.norm))) topicLabels.add(t.label);
     for (const label of topicLabels) {
       const slug = slugify(label);
       if (!slug) continue;

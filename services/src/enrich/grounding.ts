@@ -36,6 +36,22 @@ export function normalise(input: string): Normalised {
   const map: number[] = [];
   let lastSpace = true; // drops leading whitespace
   for (let i = 0; i < input.length; i++) {
+    const code = input.charCodeAt(i);
+    // ASCII fast path: most transcript text never reaches the Unicode branch.
+    if (code < 128) {
+      if (code === 32 || (code >= 9 && code <= 13)) {
+        if (!lastSpace) {
+          out.push(' ');
+          map.push(i);
+          lastSpace = true;
+        }
+        continue;
+      }
+      lastSpace = false;
+      out.push(code >= 65 && code <= 90 ? String.fromCharCode(code + 32) : input[i]);
+      map.push(i);
+      continue;
+    }
     const c = CHAR_MAP[input[i]] ?? input[i];
     if (/\s/.test(c)) {
       if (!lastSpace) {
