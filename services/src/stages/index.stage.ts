@@ -5,6 +5,7 @@ import { PodbrainError } from '../core/errors';
 import { CHUNKS_FILE, type IndexArtifactInfo, VECTORS_FILE, packVectors, serializeChunks } from '../index/artifacts';
 import { CHUNKER_VERSION, chunkTranscript } from '../index/chunking';
 import { createEmbeddingProvider, embeddingsUnavailableReason } from '../index/embeddings';
+import { HASH_MODEL } from '../index/embeddings/hash';
 import { spaceOf } from '../index/embeddings/types';
 import { vectorIndexFromConfig } from '../index/search.service';
 import type { Stage } from '../pipeline/stage';
@@ -31,8 +32,8 @@ export function createIndexStage(): Stage {
         parts: {
           schema_version: INDEX_SCHEMA_VERSION,
           chunker: { version: CHUNKER_VERSION, tokens: config.index.chunkTokens, overlap: config.index.chunkOverlapTokens },
-          // The model name of `hash` is fixed by its implementation (hash-v1).
-          embeddings: { provider: e.provider, model: e.provider === 'hash' ? 'hash-v1' : e.model, dim: e.dim },
+          // The model of `hash` is its implementation version; EMBEDDINGS_MODEL does not apply to it.
+          embeddings: { provider: e.provider, model: e.provider === 'hash' ? HASH_MODEL : e.model, dim: e.dim },
         },
       };
     },
