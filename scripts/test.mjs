@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs every workspace's vitest suite and ends with one line: `N passed, N failed, N skipped`.
 // Extra args are passed to vitest (e.g. `npm test -- feeds` to filter by file name).
+// Then the viewer's Playwright suite (web/e2e, Debian Chromium) runs and adds to the same counts;
+// it is left out when vitest args filter the run (PODBRAIN_TEST_E2E=1 forces it, =0 skips it).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -35,6 +37,47 @@ for (const ws of only) {
   const brokenSuites = report.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
   totals.failed += brokenSuites;
   if (r.status !== 0 && report.numFailedTests === 0 && brokenSuites === 0) runnerFailed = true;
+}
+
+const e2eWanted = process.env.PODBRAIN_TEST_E2E ? process.env.PODBRAIN_TEST_E2E === '1' : args.length === 0 && only.includes('web');
+if (e2eWanted) runPlaywright();
+else console.log(`\n=== web e2e (Playwright) === not run: ${args.length ? 'vitest args given' : 'web not selected'} (PODBRAIN_TEST_E2E=1 runs it)`);
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function runPlaywright() {
+  const web = path.join(root, 'web');
+  console.log('\n=== web e2e (Playwright, Debian Chromium) ===');
+  const index = path.join(web, 'dist/index.html');
+  if (!existsSync(index) || statSync(index).mtimeMs < Math.max(newestMtime(path.join(web, 'src')), statSync(path.join(web, 'index.html')).mtimeMs)) {
+    const b = spawnSync('npm', ['run', 'build', '-w', 'web'], { cwd: root, stdio: 'inherit' });
+    if (b.status !== 0) {
+      console.error('web build failed: e2e not run');
+      totals.failed += 1;
+      return;
+    }
+  }
+  const out = path.join(root, '.tmp', 'playwright.json');
+  rmSync(out, { force: true });
+  const r = spawnSync('npx', ['playwright', 'test'], { cwd: web, stdio: 'inherit', env: { ...process.env, PODBRAIN_PLAYWRIGHT_JSON: out } });
+  if (!existsSync(out)) {
+    console.error(`playwright wrote no report (exit ${r.status})`);
+    runnerFailed = true;
+    return;
+  }
+  const report = JSON.parse(readFileSync(out, 'utf8'));
+  const s = report.stats ?? {};
+  totals.passed += (s.expected ?? 0) + (s.flaky ?? 0);
+  totals.failed += (s.unexpected ?? 0) + (report.errors?.length ?? 0);
+  totals.skipped += s.skipped ?? 0;
+  if (r.status !== 0 && !s.unexpected && !report.errors?.length) runnerFailed = true;
 }
 
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
