@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- test replies are JSON of many shapes */
 /**
  * Shared set-up of the api-*.test.ts files: the own test database (podbrain_test_e2*), a TCP
  * proxy in front of Postgres that a test can cut (Postgres unreachable without touching the
@@ -150,7 +151,11 @@ export function openEvents(url: string): Promise<{ events: { event: string; data
           if (!data.length) continue;
           const e = { event, data: JSON.parse(data.join('\n')) };
           events.push(e);
-          for (const w of [...waiters]) if (w.pred(e)) (waiters.splice(waiters.indexOf(w), 1), w.done(e));
+          for (const w of [...waiters]) {
+            if (!w.pred(e)) continue;
+            waiters.splice(waiters.indexOf(w), 1);
+            w.done(e);
+          }
         }
       });
       resolve({

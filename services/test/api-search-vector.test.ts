@@ -1,0 +1,75 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArtifactStore } from '../src/artifacts/store';
+import type { Config } from '../src/config/config';
+import { apiConfig, call, freshDatabase, startApi } from './api-support';
+import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes } from './support/index-corpus';
+
+/**
+ * Stage-mode search with both halves: a real FAISS index (hash embeddings, built by the real
+ * index stage) and Postgres full-text over the projected chunks, fused by RRF and filtered by
+ * the caller's subscriptions.
+ */
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let pg: Client;
+let config: Config;
+let api: Awaited<ReturnType<typeof startApi>>;
+
+beforeAll(async () => {
+  db = await freshDatabase('podbrain_test_e2_search');
+  pg = new Client({ connectionString: db.url });
+  await pg.connect();
+  const dataDir = await tempDataDir('e2-api-search');
+  config = apiConfig(db.url, { DATA_DIR: dataDir, EMBEDDINGS_PROVIDER: 'hash', EMBEDDINGS_DIM: '64' });
+  const episodes = topicEpisodes();
+  await buildCorpus(config, episodes);
+
+  const store = new ArtifactStore(dataDir);
+  for (const feedId of ['feed-a', 'feed-b']) {
+    await pg.query(`INSERT INTO feeds (id, url, title, poll_interval_s, next_poll_at) VALUES ($1, $2, $3, 3600, now())`, [feedId, `https://example.com/${feedId}.xml`, `Title of ${feedId}`]);
+  }
+  await pg.query(`INSERT INTO subscriptions (tenant_id, feed_id) VALUES ('default', 'feed-a')`);
+  for (const e of episodes) {
+    await pg.query(`INSERT INTO episodes (episode_key, feed_id, title, transcripts, source, state) VALUES ($1, $2, $3, '[]', '{}', 'done')`, [e.key, e.feedId, e.title]);
+    const [ref] = await store.list(e.feedId, e.key, 'index');
+    const lines = (await fs.readFile(path.join(ref.dir, 'chunks.jsonl'), 'utf8')).split('\n').filter(Boolean);
+    for (const line of lines) {
+      const c = JSON.parse(line) as { chunk_no: number; text: string; start_ms: number; end_ms: number };
+      await pg.query(`INSERT INTO chunks (episode_key, fingerprint, idx, text, start_ms, end_ms) VALUES ($1, $2, $3, $4, $5, $6)`, [e.key, ref.fingerprint, c.chunk_no, c.text, c.start_ms, c.end_ms]);
+    }
+  }
+  api = await startApi(config);
+}, 120_000);
+
+afterAll(async () => {
+  await api?.close();
+  await pg?.end();
+  await db?.drop();
+  await removeTempDataDirs();
+});
+
+describe('api: hybrid search (FAISS + Postgres full-text)', () => {
+  it('fuses the vector and the full-text ranking and keeps to the subscribed feeds', async () => {
+    const r = await call(api.base, 'GET', '/api/search?q=black%20hole%20telescope&k=5');
+    expect(r.status).toBe(200);
+    expect(r.body.vector).toBe(true);
+    const hits = r.body.hits as { episode_key: string; feed_id: string; score: number; snippet: string }[];
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits.every((h) => h.feed_id === 'feed-a')).toBe(true);
+    expect(hits[0].episode_key).toBe('feed-a:astronomy-1');
+    // One list alone scores at most 1/(60+1); the top hit ranks in both lists.
+    expect(hits[0].score).toBeGreaterThan(1 / 61 + 1e-6);
+    expect(hits[0].snippet.toLowerCase()).toMatch(/black hole|telescope/);
+  });
+
+  it('episodes of a feed the tenant subscribes to later become searchable at once', async () => {
+    const before = await call(api.base, 'GET', '/api/search?q=goalkeeper%20penalty&k=10');
+    expect(before.body.hits.length).toBeGreaterThan(0);
+    expect(before.body.hits.some((h: { feed_id: string }) => h.feed_id === 'feed-b')).toBe(false);
+    await pg.query(`INSERT INTO subscriptions (tenant_id, feed_id) VALUES ('default', 'feed-b')`);
+    const after = await call(api.base, 'GET', '/api/search?q=goalkeeper%20penalty&k=10');
+    expect(after.body.hits.map((h: { episode_key: string }) => h.episode_key)).toContain('feed-b:football-2');
+  });
+});
