@@ -3,12 +3,14 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config';
 import { PodbrainError } from '../src/core/errors';
 import { OpenAiEmbeddings } from '../src/index/embeddings/openai';
-import { buildCorpus, tempDataDir, topicEpisodes } from './support/index-corpus';
+import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes } from './support/index-corpus';
 import { type FakeOpenAi, hashEmbedding, startFakeOpenAi } from './support/fake-openai';
+
+afterAll(removeTempDataDirs);
 
 let ai: FakeOpenAi | null = null;
 afterEach(async () => {

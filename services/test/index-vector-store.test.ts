@@ -1,11 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config';
 import { HashEmbeddings } from '../src/index/embeddings/hash';
 import { spaceOf } from '../src/index/embeddings/types';
 import { VectorIndexStore, type VectorIndexOptions } from '../src/index/vector-store';
-import { buildCorpus, tempDataDir, topicEpisodes, TOPICS } from './support/index-corpus';
+import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes, TOPICS } from './support/index-corpus';
+
+afterAll(removeTempDataDirs);
 
 const hash = new HashEmbeddings(384);
 const options = (dataDir: string, over: Partial<VectorIndexOptions> = {}): VectorIndexOptions => ({

@@ -3,9 +3,11 @@ import fs from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config';
-import { buildCorpus, tempDataDir, topicEpisodes } from './support/index-corpus';
+import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes } from './support/index-corpus';
+
+afterAll(removeTempDataDirs);
 
 const run = promisify(execFile);
 const SERVICES = path.resolve(__dirname, '..');

@@ -1,12 +1,14 @@
 import fs from 'node:fs/promises';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Config, loadConfig } from '../src/config/config';
 import { PodbrainError } from '../src/core/errors';
 import { Bm25Index } from '../src/index/bm25';
 import { reciprocalRankFusion } from '../src/index/rrf';
 import { createSearchService, type SearchService } from '../src/index/search.service';
 import { makeSnippet } from '../src/index/snippet';
-import { buildCorpus, tempDataDir, topicEpisodes } from './support/index-corpus';
+import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes } from './support/index-corpus';
+
+afterAll(removeTempDataDirs);
 
 describe('reciprocal rank fusion (pure)', () => {
   it('sums 1/(k+rank) over the lists and keeps the ranks', () => {

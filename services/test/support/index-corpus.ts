@@ -115,8 +115,17 @@ export async function buildCorpus(config: Config, episodes: CorpusEpisode[], sta
   return reports;
 }
 
+const made: string[] = [];
+
 export async function tempDataDir(name: string): Promise<string> {
-  const base = path.join(process.env.TMPDIR ?? '/tmp', 'podbrain-c2-tests');
+  const base = path.join(process.env.TMPDIR ?? '/tmp', 'podbrain-index-tests');
   await fs.mkdir(base, { recursive: true });
-  return fs.mkdtemp(path.join(base, `${name}-`));
+  const dir = await fs.mkdtemp(path.join(base, `${name}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** Call from afterAll: removes every data dir this test file made. */
+export async function removeTempDataDirs(): Promise<void> {
+  await Promise.all(made.splice(0).map((d) => fs.rm(d, { recursive: true, force: true })));
 }
