@@ -78,9 +78,13 @@ describe('platform end to end (each role its own process)', () => {
         const r = (await stack.db.query(`SELECT episode_key, title, state::text AS state, state_reason, last_error FROM episodes ORDER BY title`)) as { episode_key: string; title: string; state: string; state_reason: string | null; last_error: string | null }[];
         return r.length === 5 && r.every((e) => ['done', 'failed', 'skipped'].includes(e.state)) ? r : null;
       },
-      150_000,
+      200_000,
       500,
-    );
+    ).catch(async (e) => {
+      console.log('[platform-e2e] states:', JSON.stringify(await stack.db.query(`SELECT title, state, state_reason, last_error FROM episodes`)));
+      console.log('[platform-e2e] worker-ml log tail:', stack.logs('worker-ml').slice(-3000));
+      throw e;
+    });
     expect(rows.map((r) => r.title)).toEqual(podcast.titles);
     for (const r of rows) {
       if (expected.state === 'done') expect(r, r.last_error ?? r.state_reason ?? '').toMatchObject({ state: 'done' });
@@ -102,7 +106,7 @@ describe('platform end to end (each role its own process)', () => {
     // one execution per stage and episode
     const runs = (await stack.db.query(`SELECT stage, status, count(*)::int AS n, max(attempts)::int AS attempts FROM stage_runs GROUP BY stage, status ORDER BY stage`)) as { stage: string; status: string; n: number; attempts: number }[];
     for (const r of runs) expect(r, JSON.stringify(runs)).toMatchObject({ status: 'done', n: 5, attempts: 1 });
-  });
+  }, 240_000);
 
   it('search finds the episodes', async () => {
     const expected = await expectedOutcome({ ...stack.env });
@@ -113,10 +117,10 @@ describe('platform end to end (each role its own process)', () => {
       return;
     }
     expect(n).toBeGreaterThan(0);
-    // a word of the first chunk, searched as a user would
-    const [{ text }] = (await stack.db.query(`SELECT text FROM chunks ORDER BY length(text) DESC LIMIT 1`)) as { text: string }[];
-    const word = (text.match(/[A-Za-z]{6,}/g) ?? ['episode'])[0];
+    // the most common indexed word (the fake whisper model's text is not English), searched as a user would
+    const [{ word }] = (await stack.db.query(`SELECT word FROM ts_stat('SELECT tsv FROM chunks') WHERE word ~ '^[a-z]{3,}$' ORDER BY ndoc DESC, word LIMIT 1`)) as { word: string }[];
     const fts = (await stack.db.query(`SELECT DISTINCT episode_key FROM chunks WHERE tsv @@ plainto_tsquery('english', $1)`, [word])) as unknown[];
+    console.log(`[platform-e2e] searching for "${word}": ${fts.length} episode(s) by Postgres full text`);
     expect(fts.length).toBeGreaterThan(0);
     if (API_BUILT) {
       const res = await fetch(`http://127.0.0.1:${stack.roles.get('api')!.healthPort}/api/search?q=${encodeURIComponent(word)}`);

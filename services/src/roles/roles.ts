@@ -1,6 +1,5 @@
 import { whisperCliPath, whisperModelFile } from '../asr/whisper/binaries';
 import type { Config } from '../config/config';
-import { errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
 import { parseQueueList, ROLE_QUEUES, type QueueName } from '../queue/queues';
 import { Scheduler } from '../scheduler/scheduler';
@@ -91,16 +90,10 @@ function whisperChecks(role: RoleName, config: Config): { whisperBin?: string; w
 }
 
 async function startApiRole(config: Config, log: Logger): Promise<RunningRole> {
-  // The HTTP API is helper E2's module; loaded lazily so workers never pay for Nest's HTTP stack.
-  let mod: { bootstrapApi?: (c: Config) => Promise<{ close(): Promise<void> }> };
-  try {
-    mod = (await import('../api/bootstrap' as string)) as typeof mod;
-  } catch (e) {
-    throw new Error(`the api role is not available in this build: ${errorMessage(e)}`);
-  }
-  if (!mod.bootstrapApi) throw new Error('api/bootstrap does not export bootstrapApi');
-  const app = await mod.bootstrapApi({ ...config, role: 'api' });
-  log.info({ port: config.apiPort }, 'api started');
+  // Loaded only here, so the worker and scheduler roles never load Nest's HTTP stack.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { bootstrapApi } = require('../api/bootstrap') as typeof import('../api/bootstrap');
+  const app = await bootstrapApi({ ...config, role: 'api' }, { log });
   return {
     role: 'api',
     healthPort: config.apiPort,

@@ -158,7 +158,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const rp: RoleProcess = { name, role, child, healthPort: role === 'api' ? Number(roleEnv.API_PORT) : healthPort, output, exited };
       roles.set(name, rp);
       if (o.waitHealthy !== false) {
-        const deadline = Date.now() + 30_000;
+        const deadline = Date.now() + 90_000;
         for (;;) {
           if (child.exitCode !== null) throw new Error(`role ${name} exited with ${child.exitCode} during start:\n${output.join('').slice(-3000)}`);
           try {
@@ -166,7 +166,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           } catch {
             /* not listening yet */
           }
-          if (Date.now() > deadline) throw new Error(`role ${name} not healthy after 30 s:\n${output.join('').slice(-3000)}`);
+          if (Date.now() > deadline) throw new Error(`role ${name} not healthy after 90 s:\n${output.join('').slice(-3000)}`);
           await new Promise((r) => setTimeout(r, 150));
         }
       }
