@@ -9,7 +9,7 @@
 //      per-job enqueue → start, plus drain throughput. Here latency includes waiting behind the burst.
 //   baseline  the same 500 one-at-a-time hand-offs through a bare Redis list (LPUSH → BRPOP), the floor.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +121,8 @@ async function main() {
     pass: A.p95 <= 50,
   };
   console.log(JSON.stringify(result, null, 2));
+  mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+  writeFileSync(path.join(root, 'bench/results/platform-queue-latency.json'), `${JSON.stringify({ at: new Date().toISOString(), ...result }, null, 2)}\n`);
 }
 
 main()
