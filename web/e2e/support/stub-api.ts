@@ -284,7 +284,11 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     if (p === '/feeds/import' && method === 'POST') {
       const urls = [...(await body(req)).matchAll(/xmlUrl="([^"]+)"/g)].map((m) => m[1]);
       let added = 0;
-      for (const u of urls) if (!feeds.some((f) => f.url === u)) (addFeed(u), added++);
+      for (const u of urls) {
+        if (feeds.some((f) => f.url === u)) continue;
+        addFeed(u);
+        added++;
+      }
       return json(res, 200, { added, skipped: urls.length - added, errors: [] });
     }
     let m = /^\/feeds\/([^/]+)(\/refresh)?$/.exec(p);
