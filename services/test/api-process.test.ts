@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import IORedis from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EpisodeEventPublisher } from '../src/episodes/events';
+import { call, freshDatabase, openEvents, waitFor } from './api-support';
+import { ensureBuilt, freePort, MAIN_JS } from './support/stack';
+
+/** The api role as its own OS process (`node dist/main.js api`), as the appliance runs it. */
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let child: ChildProcess;
+let base: string;
+let output = '';
+const prefix = `e2p-${process.pid}`;
+
+beforeAll(async () => {
+  await ensureBuilt();
+  db = await freshDatabase('podbrain_test_e2_process');
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, [MAIN_JS, 'api'], {
+    env: { ...process.env, DATABASE_URL: db.url, REDIS_URL: 'redis://127.0.0.1:6379', QUEUE_PREFIX: prefix, API_PORT: String(port), AUTH_API_KEY: 'k', LOG_LEVEL: 'info', DATA_DIR: '/tmp/podbrain-e2-process' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 60_000, 200);
+}, 180_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await db?.drop();
+});
+
+describe('api role process', () => {
+  it('serves the API, docs, /healthz and /metrics on API_PORT', async () => {
+    expect((await call(base, 'GET', '/healthz')).body.role).toBe('api');
+    expect((await call(base, 'GET', '/api/episodes')).body).toEqual({ items: [], next_cursor: null });
+    expect((await call(base, 'GET', '/api/docs/json')).body.info.title).toBe('podbrain API');
+    expect((await call(base, 'GET', '/metrics')).text).toContain('podbrain_api_request_duration_seconds');
+    expect((await call(base, 'POST', '/api/feeds', { json: { url: 'https://example.com/f.xml' } })).status).toBe(401);
+  });
+
+  it('relays an event published by another process to its SSE clients, and exits 0 on SIGTERM with a client connected', async () => {
+    const sse = await openEvents(`${base}/api/events`);
+    const conn = new IORedis('redis://127.0.0.1:6379');
+    const publisher = new EpisodeEventPublisher(conn, `${prefix}:events`);
+    const got = sse.next((e) => e.event === 'episode' && e.data.episode_key === 'ep-proc', 8000);
+    const timer = setInterval(() => void publisher.publish({ episode_key: 'ep-proc', feed_id: 'f', state: 'transcribing', stage: 'transcribe' }), 200);
+    const e = await got.finally(() => clearInterval(timer));
+    conn.disconnect();
+    expect(e.data).toMatchObject({ episode_key: 'ep-proc', feed_id: 'f', state: 'transcribing', stage: 'transcribe', reason: null });
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 15_000))]);
+    sse.close();
+    expect(code, output.slice(-2000)).toBe(0);
+  });
+});
