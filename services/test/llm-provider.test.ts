@@ -71,6 +71,14 @@ describe('LLM provider', () => {
     expect(ai.chatRequests()).toHaveLength(3);
   });
 
+  it('a server slower than LLM_TIMEOUT_MS counts as a timeout and is retried', async () => {
+    ai = await startFakeOpenAi({ delayMs: 1500, chat: () => ({ title: 'T', bullets: [] }) });
+    await expect(providerFor(ai.url, { LLM_TIMEOUT_MS: '1000', LLM_MAX_RETRIES: '1' }).completeJson(request)).rejects.toMatchObject({
+      code: 'llm_provider_failed',
+      details: { error_type: 'timeout', attempts: 2 },
+    });
+  });
+
   it('does not retry a 401 (bad key)', async () => {
     ai = await startFakeOpenAi({ chat: () => httpStatus(401, { error: { message: 'bad key' } }) });
     await expect(providerFor(ai.url).completeJson(request)).rejects.toMatchObject({ details: { error_type: 'http_4xx', status: 401, attempts: 1 } });

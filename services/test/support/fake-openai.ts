@@ -76,10 +76,14 @@ export interface FakeOpenAiOptions {
   rejectJsonSchema?: boolean;
 }
 
+/** A parsed JSON request body (or the raw text when it was not JSON). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary request fields
+type JsonBody = any;
+
 export interface FakeRequest {
   method: string;
   path: string;
-  body: any;
+  body: JsonBody;
 }
 
 export interface FakeOpenAi {
@@ -113,7 +117,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-async function readBody(req: IncomingMessage): Promise<any> {
+async function readBody(req: IncomingMessage): Promise<JsonBody> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
@@ -126,10 +130,10 @@ async function readBody(req: IncomingMessage): Promise<any> {
 }
 
 function isHttp(a: unknown): a is HttpAnswer {
-  return typeof a === 'object' && a !== null && (a as any)[HTTP] === true;
+  return typeof a === 'object' && a !== null && (a as Partial<HttpAnswer>)[HTTP] === true;
 }
 function isRaw(a: unknown): a is RawAnswer {
-  return typeof a === 'object' && a !== null && (a as any)[RAW] === true;
+  return typeof a === 'object' && a !== null && (a as Partial<RawAnswer>)[RAW] === true;
 }
 
 export async function startFakeOpenAi(opts: FakeOpenAiOptions = {}): Promise<FakeOpenAi> {
@@ -187,7 +191,7 @@ export async function startFakeOpenAi(opts: FakeOpenAiOptions = {}): Promise<Fak
       }
       const content = isRaw(answer) ? answer.content : JSON.stringify(answer);
       const finish = isRaw(answer) ? (answer.finishReason ?? 'stop') : 'stop';
-      const promptChars = (body?.messages ?? []).reduce((s: number, m: any) => s + String(m?.content ?? '').length, 0);
+      const promptChars = ((body?.messages ?? []) as { content?: unknown }[]).reduce((s, m) => s + String(m?.content ?? '').length, 0);
       const prompt_tokens = Math.ceil(promptChars / 4);
       const completion_tokens = Math.ceil(content.length / 4);
       send(res, 200, {
