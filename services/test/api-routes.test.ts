@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
@@ -265,6 +268,24 @@ describe('api: episodes', () => {
     }
     expect((await call(open.base, 'GET', '/api/episodes/no-such-episode')).status).toBe(404);
     expect((await call(open.base, 'GET', '/api/episodes/bad%20key')).status).toBe(400);
+  });
+
+  it('streams the downloaded audio (with ranges) once the ingest stage has it; audio_url points there', async () => {
+    const k = 'feedb-00007';
+    expect((await call(open.base, 'GET', `/api/episodes/${k}`)).body.audio_url).toBe('https://example.com/7.mp3');
+    expect((await call(open.base, 'GET', `/api/episodes/${k}/audio`)).status).toBe(404);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'e2-ingest-'));
+    writeFileSync(path.join(dir, 'audio.mp3'), Buffer.from('ID3fakeaudio0123456789'));
+    writeFileSync(path.join(dir, 'ingest.json'), JSON.stringify({ schema_version: 1, episode_key: k, audio_file: 'audio.mp3', content_type: 'audio/mpeg' }));
+    await pg.query(`INSERT INTO stage_runs (episode_key, stage, fingerprint, status, attempts, finished_at, artifact_path) VALUES ($1, 'ingest', 'fp', 'done', 1, now(), $2)`, [k, dir]);
+    expect((await call(open.base, 'GET', `/api/episodes/${k}`)).body.audio_url).toBe(`/api/episodes/${k}/audio`);
+    const full = await fetch(`${open.base}/api/episodes/${k}/audio`);
+    expect(full.status).toBe(200);
+    expect(full.headers.get('content-type')).toContain('audio/mpeg');
+    expect(Buffer.from(await full.arrayBuffer()).toString()).toBe('ID3fakeaudio0123456789');
+    const part = await fetch(`${open.base}/api/episodes/${k}/audio`, { headers: { range: 'bytes=3-6' } });
+    expect(part.status).toBe(206);
+    expect(await part.text()).toBe('fake');
   });
 
   it('serves transcript, summary, insights and graphs from the projections', async () => {

@@ -1,6 +1,8 @@
-import { Controller, Get, Param, Query, Req } from '@nestjs/common';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { ApiContext } from '../context';
 import { ApiError, notFound } from '../errors';
 import { parseInput, schemas } from '../validation';
@@ -35,7 +37,20 @@ export class EpisodesController {
   async detail(@Req() req: Request, @Param('key') key: string) {
     const d = await this.episodes.detail(this.ctx.tenantOf(req), parseInput(schemas.key, key, 'path'));
     if (!d) throw notFound(`episode ${key}`);
+    // The player streams our copy once the ingest stage has it (no third-party request, seekable).
+    if (await this.audioFile(key)) d.audio_url = `/api/episodes/${encodeURIComponent(key)}/audio`;
     return d;
+  }
+
+  @Get('episodes/:key/audio')
+  @ApiOperation({ summary: 'The downloaded audio (HTTP ranges supported); 404 until the ingest stage ran' })
+  async audio(@Req() req: Request, @Param('key') key: string, @Res() res: Response): Promise<void> {
+    await this.visible(req, key);
+    const file = await this.audioFile(key);
+    if (!file) throw notYet('downloaded audio', key);
+    await new Promise<void>((resolve, reject) => {
+      res.sendFile(file.path, { headers: { 'content-type': file.contentType }, acceptRanges: true, cacheControl: false }, (err) => (err && !res.headersSent ? reject(err) : resolve()));
+    });
   }
 
   @Get('episodes/:key/transcript')
@@ -75,6 +90,21 @@ export class EpisodesController {
   @ApiOperation({ summary: 'Knowledge graph across the subscribed episodes' })
   corpusGraph(@Req() req: Request) {
     return this.content.corpusGraph(this.ctx.tenantOf(req));
+  }
+
+  /** The ingest artifact's audio file, if downloaded (its name is checked to stay inside the artifact). */
+  private async audioFile(key: string): Promise<{ path: string; contentType: string } | null> {
+    const dir = await this.episodes.artifactDir(key, 'ingest');
+    if (!dir) return null;
+    try {
+      const meta = JSON.parse(await fs.readFile(path.join(dir, 'ingest.json'), 'utf8')) as { audio_file?: unknown; content_type?: unknown };
+      if (typeof meta.audio_file !== 'string' || path.basename(meta.audio_file) !== meta.audio_file) return null;
+      const file = path.join(dir, meta.audio_file);
+      await fs.access(file);
+      return { path: file, contentType: typeof meta.content_type === 'string' && meta.content_type.startsWith('audio/') ? meta.content_type : 'application/octet-stream' };
+    } catch {
+      return null;
+    }
   }
 
   private async visible(req: Request, key: string): Promise<void> {
