@@ -4,6 +4,7 @@ import { errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { pollFeed } from '../feeds/load';
 import type { FeedEpisode } from '../feeds/types';
+import { syncVectorIndex } from '../index/search.service';
 import { httpClientFor } from '../net/http-client';
 import { PipelineRunner, type EpisodeReport, type RunnerEvent } from './runner';
 import type { Stage } from './stage';
@@ -112,6 +113,10 @@ export async function runFeeds(opts: {
     const report = await runner.runEpisode(episode, signal);
     reports.push(report);
     hooks.episodeDone?.(report);
+  }
+  // Index artifacts that were reused (or written by an earlier, interrupted run) join the global index here.
+  if (reports.some((r) => r.stages.some((s) => s.stage === 'index' && (s.status === 'done' || s.status === 'reused')))) {
+    await syncVectorIndex(config, log);
   }
   const failed = feeds.some((f) => f.error) || reports.some((r) => r.state === 'failed');
   return { feeds, episodes: reports, stats: { ...runner.stats }, failed };
