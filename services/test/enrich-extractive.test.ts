@@ -125,6 +125,28 @@ describe('extractive pieces', () => {
     expect(hosts.sort()).toEqual(['person:jane-doe', 'person:john-roe']);
   });
 
+  it('a transcript without punctuation is cut at segment ends, so it still gets bullets and grounded insights', () => {
+    const words = fixtureTranscript({ minutes: 5, feeds: ['changing-the-tide.xml'] }).segments.map((s) => s.text.replace(/[.!?,;:"“”]/g, '').toLowerCase());
+    const segs = words.map((text, i) => ({ start_ms: i * 5000, end_ms: i * 5000 + 4800, text }));
+    const tt = buildTranscriptText(segs);
+    const r = enrichExtractive(tt, episode());
+    expect(r.summary.bullets.length).toBe(5);
+    expect(r.gi.stats.insights).toBeGreaterThan(0);
+    for (const q of r.summary.key_quotes) {
+      expect(tt.text.slice(q.char_start, q.char_end)).toBe(q.text);
+      expect(q.text.split(' ').length).toBeLessThanOrEqual(70);
+      expect(segs.some((s) => s.start_ms === q.start_ms)).toBe(true);
+    }
+  });
+
+  it('a transcript of short fragments still gets a summary', () => {
+    const r = enrichExtractive(
+      buildTranscriptText(['Yeah.', 'Right, totally.', 'Bitcoin again?', 'Sure thing.', 'Okay then.'].map((text, i) => ({ start_ms: i * 1000, end_ms: i * 1000 + 900, text }))),
+      episode(),
+    );
+    expect(r.summary.bullets.length).toBeGreaterThan(0);
+  });
+
   it('an empty transcript gives empty but valid artifacts', () => {
     const r = enrichExtractive(buildTranscriptText([]), episode());
     expect(r.summary).toMatchObject({ title: 'A long episode', bullets: [], key_quotes: [], status: 'valid' });

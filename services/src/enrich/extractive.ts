@@ -34,7 +34,7 @@ export function classifyInsight(sentence: string): InsightType {
 function usable(s: Sentence): boolean {
   const tokens = s.text.split(/\s+/);
   const n = tokens.length;
-  if (n < 6 || n > 70) return false;
+  if (n < 6 || n > MAX_SENTENCE_WORDS) return false;
   // Credit lists and show-note debris ("Starring A as B, C as D …") are mostly capitalised words.
   const caps = tokens.filter((t) => /^["“(]?[A-Z]/.test(t)).length;
   return caps / n <= 0.45;
@@ -48,8 +48,46 @@ export interface Analysis {
   entities: { people: Entity[]; orgs: Entity[]; topics: Entity[] };
 }
 
+const MAX_SENTENCE_WORDS = 70;
+
+/**
+ * Sentences of the transcript. Text without punctuation (some ASR engines) would be one
+ * endless "sentence": long ones are cut at segment ends, then every ~40 words.
+ */
+export function transcriptSentences(tt: TranscriptText): Sentence[] {
+  const out: Sentence[] = [];
+  const push = (from: number, to: number) => {
+    while (from < to && tt.text[from] === ' ') from++;
+    while (to > from && tt.text[to - 1] === ' ') to--;
+    if (to > from) out.push({ text: tt.text.slice(from, to), char_start: from, char_end: to });
+  };
+  for (const s of splitSentences(tt.text)) {
+    if (s.text.split(' ').length <= MAX_SENTENCE_WORDS) {
+      out.push(s);
+      continue;
+    }
+    const cuts = tt.ends.filter((e) => e > s.char_start && e < s.char_end);
+    let from = s.char_start;
+    for (const to of [...cuts, s.char_end]) {
+      // Within one over-long piece: every 40 words.
+      let pieceStart = from;
+      let words = 0;
+      for (let i = from; i < to; i++) {
+        if (tt.text[i] === ' ' && ++words >= 40) {
+          push(pieceStart, i);
+          pieceStart = i + 1;
+          words = 0;
+        }
+      }
+      push(pieceStart, to);
+      from = to;
+    }
+  }
+  return out;
+}
+
 export function analyse(tt: TranscriptText, episode: EpisodeInfo, opts: ExtractiveOptions = {}): Analysis {
-  const sentences = splitSentences(tt.text);
+  const sentences = transcriptSentences(tt);
   const scores = rankSentences(sentences.map((s) => s.text));
   const knownPeople = feedPeople(episode).map((p) => p.name);
   return { tt, sentences, scores, grounder: new Grounder(tt), entities: extractEntities(sentences, { maxTopics: opts.maxTopics, knownPeople }) };
@@ -77,7 +115,9 @@ class Picker {
 
 function byScore(a: Analysis, from = 0, to = a.sentences.length): number[] {
   const order: number[] = [];
-  for (let i = from; i < to; i++) if (usable(a.sentences[i])) order.push(i);
+  // A transcript of nothing but short fragments ("Yeah. Right.") still gets a summary.
+  const ok = a.sentences.some(usable) ? usable : (s: Sentence) => s.text.split(' ').length >= 2;
+  for (let i = from; i < to; i++) if (ok(a.sentences[i])) order.push(i);
   return order.sort((x, y) => a.scores[y] - a.scores[x] || x - y);
 }
 
