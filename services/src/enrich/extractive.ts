@@ -173,8 +173,15 @@ export function extractiveInsights(a: Analysis, opts: ExtractiveOptions = {}): I
   });
 }
 
+/** Caps per episode: a name said once in a long credit list should not flood the corpus graph. */
+const MAX_KG_PEOPLE = 40;
+const MAX_KG_ORGS = 30;
+
 export function extractiveKgDraft(a: Analysis): KgDraft {
-  const { people, orgs, topics } = a.entities;
+  // Entities come sorted by mention count.
+  const people = a.entities.people.slice(0, MAX_KG_PEOPLE);
+  const orgs = a.entities.orgs.slice(0, MAX_KG_ORGS);
+  const topics = a.entities.topics;
   const all = [...people, ...orgs, ...topics];
   // Co-occurrence in the same sentence → RELATED_TO, strongest 40 pairs.
   const bySentence = new Map<number, Entity[]>();
