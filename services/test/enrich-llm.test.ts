@@ -9,7 +9,7 @@ import { buildTranscriptText } from '../src/enrich/transcript-text';
 import type { EnrichResult, GiNode } from '../src/enrich/types';
 import { loadPrompt } from '../src/llm/prompts';
 import { LlmProvider } from '../src/llm/provider';
-import { raw, httpStatus, startFakeOpenAi, type ChatAnswer, type ChatRequestBody, type FakeOpenAi } from './support/fake-openai';
+import { delay, raw, httpStatus, startFakeOpenAi, type ChatAnswer, type ChatRequestBody, type FakeOpenAi } from './support/fake-openai';
 import { fixtureTranscript } from './support/fixture-transcript';
 
 const episode: EpisodeInfo = {
@@ -62,7 +62,8 @@ async function run(segments: TranscriptSegment[], chat: (b: ChatRequestBody, n: 
   ai = await startFakeOpenAi({ chat });
   const { config, provider: p } = provider(ai.url, env);
   const tt = buildTranscriptText(segments);
-  const out = await enrichWithLlm(tt, episode, p, { contextTokens: config.llm.contextTokens, maxOutputTokens: config.llm.maxOutputTokens });
+  const concurrency = env.LLM_CONCURRENCY ? config.llm.concurrency : 1;
+  const out = await enrichWithLlm(tt, episode, p, { contextTokens: config.llm.contextTokens, maxOutputTokens: config.llm.maxOutputTokens, concurrency });
   return { ...out, tt };
 }
 
@@ -149,6 +150,27 @@ describe('LLM enrichment', () => {
     expect(result.gi.stats.quotes_dropped).toBe(0);
     expect(result.gi.stats.insights).toBe(Math.min(20, 4 * stats.parts));
     expect(stats.calls).toBe(3 * stats.parts + 1);
+  });
+
+  it('LLM_CONCURRENCY runs map calls in parallel with the same result as one at a time', async () => {
+    const segments = fixtureTranscript({ minutes: 10, feeds: ['changing-the-tide.xml'] }).segments;
+    const env = { LLM_CONTEXT_TOKENS: '2048', LLM_MAX_OUTPUT_TOKENS: '512' };
+    const sequential = await run(segments, goodModel, env);
+    await ai!.close();
+    let inFlight = 0;
+    let most = 0;
+    const parallel = await run(
+      segments,
+      async (b) => {
+        most = Math.max(most, ++inFlight);
+        await delay(40, null);
+        inFlight--;
+        return goodModel(b);
+      },
+      { ...env, LLM_CONCURRENCY: '4' },
+    );
+    expect(most).toBe(4);
+    expect(parallel.result).toEqual(sequential.result);
   });
 
   it('a server that stays down fails the call with a clear error (the stage is retried later, nothing is cached)', async () => {

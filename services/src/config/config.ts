@@ -78,6 +78,7 @@ const SETTINGS = {
   LLM_TIMEOUT_MS: ['llm.timeoutMs', int(1000), 180_000],
   LLM_MAX_OUTPUT_TOKENS: ['llm.maxOutputTokens', int(64, 131_072), 2048],
   LLM_MAX_ANSWER_BYTES: ['llm.maxAnswerBytes', int(1024), 1024 * 1024],
+  LLM_CONCURRENCY: ['llm.concurrency', int(1, 32), 2],
   EMBEDDINGS_PROVIDER: ['embeddings.provider', z.enum(EMBEDDING_PROVIDERS), 'hash'],
   EMBEDDINGS_MODEL: ['embeddings.model', z.string(), ''],
   EMBEDDINGS_DIM: ['embeddings.dim', int(8, 8192), 384],
@@ -167,6 +168,8 @@ export interface Config {
     maxOutputTokens: number;
     /** Larger HTTP answers from the LLM server are cut off and treated as invalid output. */
     maxAnswerBytes: number;
+    /** LLM calls of one episode in flight at once (map parts × tasks). */
+    concurrency: number;
   };
   embeddings: {
     provider: (typeof EMBEDDING_PROVIDERS)[number];

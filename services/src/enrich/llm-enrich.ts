@@ -141,6 +141,8 @@ export interface LlmEnrichStats {
 export interface LlmEnrichOptions extends ExtractiveOptions {
   contextTokens: number;
   maxOutputTokens: number;
+  /** LLM calls in flight at once (default 1). */
+  concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (fraction: number, note?: string) => void;
 }
@@ -171,12 +173,13 @@ export async function enrichWithLlm(
   const problems: Partial<Record<Task | 'reduce', string>> = {};
   const maps = { summary: [] as z.output<typeof SummarySchema>[], gi: [] as z.output<typeof GiSchema>[], kg: [] as z.output<typeof KgSchema>[] };
 
+
   const totalCalls = parts.length * 3 + (parts.length > 1 ? 1 : 0);
   let done = 0;
-  async function call<T>(task: string, tpl: PromptTemplate, schema: z.ZodType<T>, vars: Record<string, string>) {
+  async function call<T>(task: string, tpl: PromptTemplate, schema: z.ZodType<T>, vars: Record<string, string>, signal = opts.signal) {
     const res = await provider.completeJson(
       { task, schemaName: task.replace(/[^a-z]/g, '_'), schema, system: renderPrompt(tpl.system, vars), user: renderPrompt(tpl.user, vars) },
-      opts.signal,
+      signal,
     );
     stats.calls += res.usage.calls;
     stats.prompt_tokens += res.usage.promptTokens;
@@ -186,15 +189,31 @@ export async function enrichWithLlm(
     return res;
   }
 
-  for (const part of parts) {
-    const vars = { episode_title: episode.title, part: String(part.index + 1), parts: String(parts.length), transcript: asData(part.text), known_people: knownText };
-    for (const task of ['summary', 'gi', 'kg'] as const) {
+  // Map: every (part, task) call, `concurrency` at a time; results keep part order.
+  const jobs = parts.flatMap((part) => (['summary', 'gi', 'kg'] as const).map((task) => ({ part, task })));
+  const byPart = { summary: [] as unknown[], gi: [] as unknown[], kg: [] as unknown[] };
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const { part, task } = jobs[next++];
       if (problems[task]) continue; // already falling back for this task
-      const res = await call(task, prompts[task], schemas[task] as z.ZodType<unknown>, vars);
-      if (res.ok) (maps[task] as unknown[]).push(res.value);
-      else problems[task] = `${task}, part ${part.index + 1}: ${res.problem}`;
+      const vars = { episode_title: episode.title, part: String(part.index + 1), parts: String(parts.length), transcript: asData(part.text), known_people: knownText };
+      const res = await call(task, prompts[task], schemas[task] as z.ZodType<unknown>, vars, signal);
+      if (res.ok) byPart[task][part.index] = res.value;
+      else problems[task] ??= `${task}, part ${part.index + 1}: ${res.problem}`;
     }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 1, jobs.length)) }, worker));
+  } catch (e) {
+    stop.abort(e); // a transport failure ends the other calls too
+    throw e;
   }
+  maps.summary = byPart.summary.filter(Boolean) as typeof maps.summary;
+  maps.gi = byPart.gi.filter(Boolean) as typeof maps.gi;
+  maps.kg = byPart.kg.filter(Boolean) as typeof maps.kg;
 
   // --- summary (reduce by LLM when there is more than one part) ---
   let summary: SummaryArtifact | null = null;

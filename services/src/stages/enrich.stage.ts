@@ -71,6 +71,7 @@ export function createEnrichStage(): Stage {
         const r = await enrichWithLlm(tt, ctx.episode, provider, {
           contextTokens: ctx.config.llm.contextTokens,
           maxOutputTokens: ctx.config.llm.maxOutputTokens,
+          concurrency: ctx.config.llm.concurrency,
           signal: ctx.signal,
           onProgress: (f, note) => ctx.progress(f, note),
         });
