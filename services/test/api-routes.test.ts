@@ -463,3 +463,19 @@ describe('api: Postgres unreachable', () => {
     expect(back.body.items).toHaveLength(5);
   });
 });
+
+describe('api: Redis unreachable', () => {
+  it('starts and serves reads; queue routes answer 503 instead of hanging or 500', async () => {
+    const noRedis = await startApi({ ...config, redisUrl: 'redis://127.0.0.1:1' });
+    try {
+      expect((await call(noRedis.base, 'GET', '/api/episodes?limit=2')).status).toBe(200);
+      const t0 = Date.now();
+      const q = await call(noRedis.base, 'GET', '/api/admin/queues');
+      expect(q.status).toBe(503);
+      expect(q.body.error.code).toBe('redis_unavailable');
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await noRedis.close();
+    }
+  });
+});

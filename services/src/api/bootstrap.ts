@@ -49,10 +49,12 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   redis.on('error', (e) => log.debug({ err: e.message }, 'redis connection error'));
   const subscriber = createRedis(config, { forWorker: true });
   subscriber.on('error', (e) => log.debug({ err: e.message }, 'redis subscriber connection error'));
+  // Give Redis a moment to connect so the first queue request does not see it as down.
+  await Promise.race([new Promise((resolve) => redis.once('ready', resolve)), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   const queues = Queues.fromConfig(config, redis);
   const ctx = new ApiContext(config, db, redis, queues, log);
   const hub = new EventHub(subscriber, eventsChannel(config), log);
-  await hub.start();
+  hub.start();
   const search = new ApiSearchService(ctx);
   const health = createHealth({
     role: 'api',

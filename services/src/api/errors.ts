@@ -37,6 +37,9 @@ export function toErrorResponse(e: unknown): { status: number; body: ApiErrorBod
   if (isDatabaseUnreachable(e)) {
     return { status: 503, body: { error: { code: 'database_unavailable', message: 'the database is unreachable right now; try again shortly' } } };
   }
+  if (isRedisUnreachable(e)) {
+    return { status: 503, body: { error: { code: 'redis_unavailable', message: 'the queue (Redis) is unreachable right now; try again shortly' } } };
+  }
   if (e instanceof ApiError) return { status: e.status, body: { error: withDetails(e.code, e.message, e.details) } };
   if (e instanceof PodbrainError) {
     return { status: STATUS_BY_CODE[e.code] ?? 422, body: { error: withDetails(e.code, e.message, e.details) } };
@@ -53,6 +56,13 @@ export function toErrorResponse(e: unknown): { status: number; body: ApiErrorBod
     return { status, body: { error: { code: NEST_CODES[status] ?? `http_${status}`, message: errorMessage(e) } } };
   }
   return { status: 500, body: { error: { code: 'internal_error', message: 'internal error; see the api logs' } } };
+}
+
+/** ioredis gave up on a command (Redis down): queue routes answer 503, not 500. */
+function isRedisUnreachable(e: unknown): boolean {
+  const err = e as { name?: unknown; message?: unknown } | null;
+  if (!err || typeof err !== 'object') return false;
+  return err.name === 'MaxRetriesPerRequestError' || (typeof err.message === 'string' && /^Connection is closed|Stream isn't writeable/.test(err.message));
 }
 
 function withDetails(code: string, message: string, details: Record<string, unknown>): ApiErrorBody['error'] {

@@ -51,7 +51,11 @@ export class JobsService {
     return this.ctx.queues.get(name);
   }
 
-  async queues(): Promise<QueueView[]> {
+  queues(): Promise<QueueView[]> {
+    return this.ctx.withRedis(() => this.readQueues());
+  }
+
+  private readQueues(): Promise<QueueView[]> {
     return Promise.all(
       QUEUE_NAMES.map(async (name) => {
         const q = this.ctx.queues.get(name);
@@ -71,16 +75,19 @@ export class JobsService {
 
   async setPaused(name: string, paused: boolean): Promise<void> {
     const q = this.queue(name);
-    if (paused) await q.pause();
-    else await q.resume();
+    await this.ctx.withRedis(() => (paused ? q.pause() : q.resume()));
   }
 
   /**
    * failed: jobs that used up their attempts; stuck: active longer than the queue's timeout
    * (a worker died without its lock expiring yet, or a stage hangs).
    */
-  async list(state: string, queue: string | undefined, limit: number): Promise<JobView[]> {
+  list(state: string, queue: string | undefined, limit: number): Promise<JobView[]> {
     const names: QueueName[] = queue ? [this.queue(queue).name as QueueName] : [...QUEUE_NAMES];
+    return this.ctx.withRedis(() => this.readList(names, state, limit));
+  }
+
+  private async readList(names: QueueName[], state: string, limit: number): Promise<JobView[]> {
     const out: JobView[] = [];
     for (const name of names) {
       const q = this.ctx.queues.get(name);
@@ -96,13 +103,23 @@ export class JobsService {
   }
 
   async get(queue: string, id: string): Promise<{ job: Job; state: string }> {
-    const job = await this.queue(queue).getJob(id);
-    if (!job) throw notFound(`job ${id} in queue ${queue}`);
-    return { job, state: await job.getState() };
+    const q = this.queue(queue);
+    const found = await this.ctx.withRedis(async () => {
+      const job = await q.getJob(id);
+      return job ? { job, state: await job.getState() } : null;
+    });
+    if (!found) throw notFound(`job ${id} in queue ${queue}`);
+    return found;
   }
 
   /** jobs/:id: the queue is the id's first part (`transcribe.<key>.<fp>`, `poll.<feed>` → ingest), else every queue is asked. */
   async find(id: string): Promise<JobView> {
+    const found = await this.ctx.withRedis(() => this.lookup(id));
+    if (!found) throw notFound(`job ${id}`);
+    return found;
+  }
+
+  private async lookup(id: string): Promise<JobView | null> {
     const head = id.split('.')[0];
     const guess = head === 'poll' ? 'ingest' : head;
     const order = isQueueName(guess) ? [guess, ...QUEUE_NAMES.filter((n) => n !== guess)] : [...QUEUE_NAMES];
@@ -110,19 +127,19 @@ export class JobsService {
       const job = await this.ctx.queues.get(name).getJob(id);
       if (job) return toView(name, job, await job.getState());
     }
-    throw notFound(`job ${id}`);
+    return null;
   }
 
   async retry(queue: string, id: string): Promise<JobView> {
     const { job, state } = await this.get(queue, id);
     if (state !== 'failed') throw new ApiError(409, 'conflict', `job ${id} is ${state}; only failed jobs can be retried`);
-    await job.retry('failed');
+    await this.ctx.withRedis(() => job.retry('failed'));
     return toView(queue, job, 'waiting');
   }
 
   async cancel(queue: string, id: string): Promise<void> {
     const { job, state } = await this.get(queue, id);
     if (state === 'active') throw new ApiError(409, 'conflict', `job ${id} is running; it can be cancelled once it finishes or fails`);
-    await job.remove();
+    await this.ctx.withRedis(() => job.remove());
   }
 }

@@ -32,14 +32,15 @@ export class EventHub {
     this.emitter.setMaxListeners(0);
   }
 
-  async start(): Promise<void> {
+  /** Subscribes in the background: the api starts (and serves reads) while Redis is down. */
+  start(): void {
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       const e = parseEpisodeEvent(message);
       if (e) this.emitter.emit('episode', toEventView(e));
     });
     // ioredis re-subscribes by itself after a reconnect.
-    await this.subscriber.subscribe(this.channel).catch((err: Error) => this.log.warn({ err: err.message }, 'events subscription pending (redis unreachable)'));
+    this.subscriber.subscribe(this.channel).catch((err: Error) => this.log.warn({ err: err.message }, 'events subscription failed'));
   }
 
   onEpisode(listener: (e: EpisodeEventView) => void): () => void {

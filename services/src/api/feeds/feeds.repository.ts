@@ -87,10 +87,13 @@ export class ApiFeedsRepository {
     return { removed: true, feedDeleted: deleted.length > 0 };
   }
 
-  /** Inserts the catalog row (or finds it) for a canonical feed URL. */
+  /**
+   * Inserts the catalog row (or finds it) for a canonical feed URL. Due at once: the scheduler
+   * polls it on its next tick even if the api's own poll job could not be enqueued.
+   */
   async ensureFeed(p: { id: string; url: string; title: string | null; link: string | null; image: string | null; pollIntervalS: number }): Promise<boolean> {
     const rows = await this.db.query(
-      `INSERT INTO feeds (id, url, title, link, image, poll_interval_s, next_poll_at) VALUES ($1, $2, $3, $4, $5, $6::int, now() + make_interval(secs => $6::int))
+      `INSERT INTO feeds (id, url, title, link, image, poll_interval_s, next_poll_at) VALUES ($1, $2, $3, $4, $5, $6::int, now())
        ON CONFLICT (id) DO UPDATE SET title = COALESCE(EXCLUDED.title, feeds.title), link = COALESCE(EXCLUDED.link, feeds.link),
          image = COALESCE(EXCLUDED.image, feeds.image), updated_at = now()
        RETURNING (xmax = 0) AS inserted`,

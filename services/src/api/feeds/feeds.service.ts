@@ -50,7 +50,8 @@ export class FeedsService {
       pollIntervalS: this.ctx.config.feeds.pollIntervalS,
     });
     const subscribed = await this.repo.subscribe(tenantId, loaded.feedId);
-    if (created) await this.ctx.queues.addPollJob(loaded.feedId);
+    // Best effort: the feed is due at once, so the scheduler polls it anyway if Redis is down now.
+    if (created) await this.ctx.withRedis(() => this.ctx.queues.addPollJob(loaded.feedId)).catch((e: Error) => this.ctx.log.warn({ err: e.message, feed_id: loaded.feedId }, 'poll job not enqueued; the scheduler will poll the feed'));
     const feed = await this.repo.getSubscribed(tenantId, loaded.feedId);
     if (!feed) throw new ApiError(409, 'conflict', 'the feed was removed while it was being added; try again');
     return { feed, created, subscribed };
@@ -64,7 +65,7 @@ export class FeedsService {
   /** Polls now (the ingest queue's feed job); one pending poll per feed, so repeats are no-ops. */
   async refresh(tenantId: string, feedId: string): Promise<{ job_id: string }> {
     if (!(await this.repo.isSubscribed(tenantId, feedId))) throw notFound(`feed ${feedId}`);
-    return { job_id: await this.ctx.queues.addPollJob(feedId) };
+    return { job_id: await this.ctx.withRedis(() => this.ctx.queues.addPollJob(feedId)) };
   }
 
   async importOpml(tenantId: string, xml: string): Promise<ImportResult> {
