@@ -7,6 +7,7 @@ import { appliedMigrations, createDataSource, MIGRATIONS, migrateDown, migrateUp
 import { EpisodeEntity } from '../src/db/entities/episode.entity';
 import { FeedEntity } from '../src/db/entities/feed.entity';
 import { createTestDatabase } from './support/pg';
+import { ensureBuilt } from './support/stack';
 
 const TABLES = [
   'api_keys', 'bookmarks', 'chunks', 'digests', 'episodes', 'feeds', 'insight_support', 'insights', 'kg_edges', 'kg_nodes',
@@ -74,8 +75,8 @@ describe('podbrain db migrate / revert (built CLI)', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   beforeAll(async () => {
     db = await createTestDatabase();
-    await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: SERVICES }).catch(() => undefined);
-  }, 120_000);
+    await ensureBuilt(); // builds only when src is newer than dist
+  }, 300_000);
   afterAll(async () => db?.drop());
 
   it('migrate, revert --all, migrate', async () => {

@@ -52,12 +52,14 @@ export async function ensureBuilt(): Promise<void> {
   if (existsSync(MAIN_JS) && statSync(MAIN_JS).mtimeMs >= newestMtime(path.join(SERVICES_DIR, 'src'))) return;
   const run = promisify(execFile);
   const args = ['-p', 'tsconfig.build.json'];
+  const t0 = Date.now();
   const viaFlock = existsSync('/usr/bin/flock');
   await (viaFlock ? run('/usr/bin/flock', ['/tmp/podbrain-services-build.lock', 'npx', 'tsc', ...args], { cwd: SERVICES_DIR }) : run('npx', ['tsc', ...args], { cwd: SERVICES_DIR })).catch(() => undefined);
   // tsc exits non-zero on type errors but still emits; make main.js newer so the next check is cheap.
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} missing after build`);
   const now = new Date();
   utimesSync(MAIN_JS, now, now);
+  console.log(`[stack] services/src changed since the last build: rebuilt dist in ${Date.now() - t0} ms`);
 }
 
 export interface RoleProcess {
