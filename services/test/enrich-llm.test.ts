@@ -53,7 +53,7 @@ function goodModel(b: ChatRequestBody): ChatAnswer {
   }
 }
 
-function provider(url: string, env: Record<string, string> = {}) {
+function provider(url: string, { CONCURRENCY: _c, ...env }: Record<string, string> = {}) {
   const config = loadConfig({ env: { OPENAI_BASE_URL: url, LLM_MODEL: 'fake-model', LLM_RETRY_BASE_MS: '0', ...env } });
   return { config, provider: new LlmProvider(config, { logger: silentLogger, random: () => 0 }) };
 }
@@ -62,8 +62,7 @@ async function run(segments: TranscriptSegment[], chat: (b: ChatRequestBody, n: 
   ai = await startFakeOpenAi({ chat });
   const { config, provider: p } = provider(ai.url, env);
   const tt = buildTranscriptText(segments);
-  const concurrency = env.LLM_CONCURRENCY ? config.llm.concurrency : 1;
-  const out = await enrichWithLlm(tt, episode, p, { contextTokens: config.llm.contextTokens, maxOutputTokens: config.llm.maxOutputTokens, concurrency });
+  const out = await enrichWithLlm(tt, episode, p, { contextTokens: config.llm.contextTokens, maxOutputTokens: config.llm.maxOutputTokens, concurrency: Number(env.CONCURRENCY ?? 1) });
   return { ...out, tt };
 }
 
@@ -152,7 +151,7 @@ describe('LLM enrichment', () => {
     expect(stats.calls).toBe(3 * stats.parts + 1);
   });
 
-  it('LLM_CONCURRENCY runs map calls in parallel with the same result as one at a time', async () => {
+  it('concurrent map calls give the same result as one at a time with the same result as one at a time', async () => {
     const segments = fixtureTranscript({ minutes: 10, feeds: ['changing-the-tide.xml'] }).segments;
     const env = { LLM_CONTEXT_TOKENS: '2048', LLM_MAX_OUTPUT_TOKENS: '512' };
     const sequential = await run(segments, goodModel, env);
@@ -167,7 +166,7 @@ describe('LLM enrichment', () => {
         inFlight--;
         return goodModel(b);
       },
-      { ...env, LLM_CONCURRENCY: '4' },
+      { ...env, CONCURRENCY: '4' },
     );
     expect(most).toBe(4);
     expect(parallel.result).toEqual(sequential.result);

@@ -78,7 +78,6 @@ const SETTINGS = {
   LLM_TIMEOUT_MS: ['llm.timeoutMs', int(1000), 180_000],
   LLM_MAX_OUTPUT_TOKENS: ['llm.maxOutputTokens', int(64, 131_072), 2048],
   LLM_MAX_ANSWER_BYTES: ['llm.maxAnswerBytes', int(1024), 1024 * 1024],
-  LLM_CONCURRENCY: ['llm.concurrency', int(1, 32), 2],
   EMBEDDINGS_PROVIDER: ['embeddings.provider', z.enum(EMBEDDING_PROVIDERS), 'hash'],
   EMBEDDINGS_MODEL: ['embeddings.model', z.string(), ''],
   EMBEDDINGS_DIM: ['embeddings.dim', int(8, 8192), 384],
@@ -104,7 +103,7 @@ const SETTINGS = {
   SCHEDULER_TICK_MS: ['scheduler.tickMs', int(100), 5000],
   SCHEDULER_LEASE_MS: ['scheduler.leaseMs', int(1000), 15_000],
   RECONCILE_GRACE_MS: ['scheduler.reconcileGraceMs', int(0), 30_000],
-  STUCK_EPISODE_S: ['scheduler.stuckAfterS', int(10), 6 * 3600],
+  STUCK_EPISODE_S: ['scheduler.stuckAfterS', int(1), 6 * 3600],
   GPU_REQUIRED: ['telemetry.gpuRequired', bool, false],
   GPU_METRICS_INTERVAL_S: ['telemetry.gpuMetricsIntervalS', int(0, 3600), 0],
 } as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
@@ -168,8 +167,6 @@ export interface Config {
     maxOutputTokens: number;
     /** Larger HTTP answers from the LLM server are cut off and treated as invalid output. */
     maxAnswerBytes: number;
-    /** LLM calls of one episode in flight at once (map parts × tasks). */
-    concurrency: number;
   };
   embeddings: {
     provider: (typeof EMBEDDING_PROVIDERS)[number];

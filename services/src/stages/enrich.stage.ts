@@ -17,6 +17,8 @@ export const SUMMARY_FILE = 'summary.json';
 export const GI_FILE = 'gi.json';
 export const KG_FILE = 'kg.json';
 const TRANSCRIPT_FILE = 'transcript.json';
+/** LLM calls of one episode in flight at once (map parts × tasks); the output does not depend on it. */
+export const LLM_MAP_CONCURRENCY = 2;
 
 /** Everything that changes enrich output: method, model, prompt file hashes, schema and algorithm versions. */
 export function enrichPlanParts(config: Config, episode: StageContext['episode']): Record<string, unknown> {
@@ -71,7 +73,7 @@ export function createEnrichStage(): Stage {
         const r = await enrichWithLlm(tt, ctx.episode, provider, {
           contextTokens: ctx.config.llm.contextTokens,
           maxOutputTokens: ctx.config.llm.maxOutputTokens,
-          concurrency: ctx.config.llm.concurrency,
+          concurrency: LLM_MAP_CONCURRENCY,
           signal: ctx.signal,
           onProgress: (f, note) => ctx.progress(f, note),
         });
