@@ -163,7 +163,12 @@ async function measureOnce(browser, origin, variant, cpuSlowdown) {
   {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const page = await ctx.newPage();
-    if (cpuSlowdown > 1) await (await ctx.newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: cpuSlowdown });
+    const cdp = await ctx.newCDPSession(page);
+    if (cpuSlowdown > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: cpuSlowdown });
+    await cdp.send('Performance.enable');
+    // Main-thread work (script, style + layout) Chromium accounted between two points, in ms.
+    const work = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value * 1000]));
+    const workBetween = (a, z) => ({ script: z.ScriptDuration - a.ScriptDuration, layout: z.LayoutDuration - a.LayoutDuration + z.RecalcStyleDuration - a.RecalcStyleDuration });
     await page.addInitScript(instrument);
     await page.goto(`${origin}/${variant}/episodes/${KEY}`);
     await page.waitForFunction(() => window.__bench.firstLine > 0, null, { timeout: 120_000 });
@@ -171,10 +176,14 @@ async function measureOnce(browser, origin, variant, cpuSlowdown) {
     const loadLongTasks = await page.evaluate(() => window.__bench.longTasks.reduce((m, l) => Math.max(m, l.duration), 0));
     await page.waitForTimeout(300);
     // Wheel speed first (120 px a frame, as a fast mouse wheel or a flick on a phone), then a fling end to end.
+    const w0 = await work();
     const w = await page.evaluate(scrollFrames, { steps: WHEEL_FRAMES, px: 120 });
+    const wWork = workBetween(w0, await work());
     await page.evaluate(() => (document.querySelector('[data-testid=transcript]').scrollTop = 0));
     await page.waitForTimeout(300);
+    const s0 = await work();
     const s = await page.evaluate(scrollFrames, { steps: SCROLL_STEPS, px: 0 });
+    const sWork = workBetween(s0, await work());
     if (s.last_index !== SEGMENTS - 1) throw new Error(`${variant}: scrolling ended at row ${s.last_index}, not ${SEGMENTS - 1}`);
     await ctx.close();
     return {
@@ -185,6 +194,10 @@ async function measureOnce(browser, origin, variant, cpuSlowdown) {
       wheel_frame_max_ms: Math.max(...w.frames),
       wheel_frames_over_33ms: w.frames.filter((f) => f > 33.4).length,
       wheel_long_task_ms: w.long_task_ms,
+      wheel_script_ms: wWork.script,
+      wheel_style_layout_ms: wWork.layout,
+      fling_script_ms: sWork.script,
+      fling_style_layout_ms: sWork.layout,
       frame_p50_ms: pct(s.frames, 50),
       frame_p95_ms: pct(s.frames, 95),
       frame_max_ms: Math.max(...s.frames),
@@ -260,11 +273,11 @@ console.log(`first page load: **${kb(js.gzip_bytes)}** gzip (${kb(js.raw_bytes)}
 console.log(`lazy chunks: ${js.lazy.map((l) => `${l.chunk} ${kb(l.gzip_bytes)}`).join(', ')}`);
 console.log(`\n### 3-hour episode page, ${SEGMENTS} segments (median of ${RUNS} runs each)\n`);
 console.log(`wheel: ${WHEEL_FRAMES} frames at 120 px/frame; fling: the whole transcript, end to end, in ${SCROLL_STEPS} frames.\n`);
-console.log(`| CPU | transcript list | first line (ms) | longest task while loading (ms) | wheel frame p50 / p95 / max (ms) | wheel frames > 33 ms | fling frame p50 / p95 / max (ms) | fling frames > 33 ms | fling long tasks (count / ms) | rows in DOM | DOM elements |`);
-console.log(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+console.log(`| CPU | transcript list | first line (ms) | longest task while loading (ms) | wheel frame p50 / p95 / max (ms) | wheel frames > 33 ms | wheel main-thread script / style+layout (ms) | fling frame p50 / p95 / max (ms) | fling frames > 33 ms | fling long tasks (count / ms) | fling main-thread script / style+layout (ms) | rows in DOM | DOM elements |`);
+console.log(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const [key, sc] of Object.entries(out.scenarios)) {
   for (const [name, m] of [['windowed (TranscriptList)', sc.virtual.median], ['baseline: plain v-for', sc.baseline.median]]) {
-    console.log(`| ${key.replace('cpu_', '')} | ${name} | ${f1(m.first_line_ms)} | ${f1(m.longest_task_while_loading_ms)} | ${f1(m.wheel_frame_p50_ms)} / ${f1(m.wheel_frame_p95_ms)} / ${f1(m.wheel_frame_max_ms)} | ${m.wheel_frames_over_33ms} / ${WHEEL_FRAMES} | ${f1(m.frame_p50_ms)} / ${f1(m.frame_p95_ms)} / ${f1(m.frame_max_ms)} | ${m.frames_over_33ms} / ${m.frames} | ${m.long_tasks} / ${f1(m.long_task_ms)} | ${m.rows_in_dom} | ${m.dom_elements} |`);
+    console.log(`| ${key.replace('cpu_', '')} | ${name} | ${f1(m.first_line_ms)} | ${f1(m.longest_task_while_loading_ms)} | ${f1(m.wheel_frame_p50_ms)} / ${f1(m.wheel_frame_p95_ms)} / ${f1(m.wheel_frame_max_ms)} | ${m.wheel_frames_over_33ms} / ${WHEEL_FRAMES} | ${f1(m.wheel_script_ms)} / ${f1(m.wheel_style_layout_ms)} | ${f1(m.frame_p50_ms)} / ${f1(m.frame_p95_ms)} / ${f1(m.frame_max_ms)} | ${m.frames_over_33ms} / ${m.frames} | ${m.long_tasks} / ${f1(m.long_task_ms)} | ${f1(m.fling_script_ms)} / ${f1(m.fling_style_layout_ms)} | ${m.rows_in_dom} | ${m.dom_elements} |`);
   }
 }
 console.log('');

@@ -166,6 +166,33 @@ test('contract stub: when the api is down every page shows an error with Try aga
   await expect(page.getByRole('alert')).toContainText('No episode nope');
 });
 
+test('contract stub: with an API key required, a write says where to set it; the key saved on the Admin page is sent', async ({ page, stub }) => {
+  stub.apiKey = 'sekrit';
+  await page.goto('/feeds');
+  await page.getByLabel('Feed URL').fill(FEED);
+  await page.getByRole('button', { name: 'Add feed' }).click();
+  await expect(page.getByTestId('add-error')).toContainText('needs the API key');
+  await expect(page.getByTestId('add-error')).toContainText('set the API key on the Admin page');
+
+  await page.getByRole('link', { name: 'Admin' }).click();
+  await expect(page.getByRole('alert').first()).toContainText('needs the API key');
+  await page.getByLabel(/Key for a server started with AUTH_API_KEY/).fill('wrong');
+  await page.getByRole('button', { name: 'Save key' }).click();
+  await expect(page.getByRole('alert').first()).toContainText('the API key is wrong');
+  await page.getByLabel(/Key for a server started with AUTH_API_KEY/).fill('sekrit');
+  await page.getByRole('button', { name: 'Save key' }).click();
+  await expect(page.getByTestId('queues')).toBeVisible();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+
+  await page.getByRole('link', { name: 'Feeds' }).click();
+  await page.getByLabel('Feed URL').fill(FEED);
+  await page.getByRole('button', { name: 'Add feed' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Added The Stub Show' })).toBeVisible();
+  await page.getByRole('link', { name: 'Admin' }).click();
+  await page.getByRole('button', { name: 'Forget key' }).click();
+  expect(await page.evaluate(() => localStorage.getItem('podbrain.apiKey'))).toBeNull();
+});
+
 test('contract stub: every page in light and dark, and on a phone, saved to web/screenshots', async ({ page, stub, browser, app }) => {
   const key = await processedEpisode(stub);
   await expect.poll(() => stub.episodes.get('feed1-ep2')?.detail.state).toBe('failed');

@@ -43,6 +43,8 @@ export interface StubApi {
   requests: string[];
   /** Make every /api call fail with 503 (error states). */
   down: boolean;
+  /** Like AUTH_API_KEY: when set, writes and admin/* need `Authorization: Bearer <key>`. */
+  apiKey: string | null;
   addFeed(url: string): Feed;
   addLongEpisode(segmentCount: number): string;
   close(): void;
@@ -254,6 +256,11 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     const method = req.method ?? 'GET';
     requests.push(`${method} ${url.pathname}${url.search}`);
     if (api.down) return fail(res, 503, 'unavailable', 'The api is not reachable (stub switched off)');
+    if (api.apiKey && (method !== 'GET' || p.startsWith('/admin/'))) {
+      const auth = req.headers.authorization ?? '';
+      if (!auth) return fail(res, 401, 'unauthorized', 'this route needs the API key: send "Authorization: Bearer <AUTH_API_KEY>"');
+      if (auth !== `Bearer ${api.apiKey}`) return fail(res, 401, 'unauthorized', 'the API key is wrong');
+    }
 
     if (p === '/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -371,6 +378,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     episodes,
     requests,
     down: false,
+    apiKey: null,
     addFeed,
     addLongEpisode,
     close() {

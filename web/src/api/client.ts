@@ -26,8 +26,16 @@ export class HttpError extends Error {
 
 const base = (import.meta.env.VITE_API_BASE as string | undefined) ?? '/api';
 
+const API_KEY_STORAGE = 'podbrain.apiKey';
+
+/** The API key (AUTH_API_KEY on the server) this browser sends with every call, if any. */
+export const apiKey = {
+  get: () => localStorage.getItem(API_KEY_STORAGE),
+  set: (key: string | null) => (key ? localStorage.setItem(API_KEY_STORAGE, key) : localStorage.removeItem(API_KEY_STORAGE)),
+};
+
 function authHeaders(): Record<string, string> {
-  const key = localStorage.getItem('podbrain.apiKey');
+  const key = apiKey.get();
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
@@ -46,7 +54,9 @@ async function request<T>(method: string, path: string, body?: unknown, init: Re
   const data = text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
   if (!res.ok) {
     const err = (data as ApiError)?.error;
-    throw new HttpError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? (typeof data === 'string' && data ? data : res.statusText));
+    let message = err?.message ?? (typeof data === 'string' && data ? data : res.statusText);
+    if (res.status === 401) message += ' — set the API key on the Admin page';
+    throw new HttpError(res.status, err?.code ?? `http_${res.status}`, message);
   }
   return data as T;
 }
