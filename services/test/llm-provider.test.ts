@@ -143,3 +143,15 @@ describe('LLM provider', () => {
     expect(() => renderPrompt('{{nope}}', {})).toThrow(/no value/);
   });
 });
+
+describe('response_format schema', () => {
+  it('keeps types, enums, required and additionalProperties but no size limits (zod checks those locally)', async () => {
+    const { jsonSchemaOf } = await import('../src/llm/provider');
+    const { GiSchema } = await import('../src/enrich/llm-enrich');
+    const js = JSON.stringify(jsonSchemaOf(GiSchema));
+    expect(js).not.toMatch(/minLength|maxLength|minItems|maxItems|\$schema/);
+    expect(js).toContain('"enum":["claim","recommendation","observation","question"]');
+    expect(js).toContain('"additionalProperties":false');
+    expect(js).toContain('"required":["text","insight_type","confidence","quotes","topics"]');
+  });
+});

@@ -97,10 +97,18 @@ function describeZodError(err: z.ZodError): string {
     .join('; ');
 }
 
+/** Size limits are checked by zod here; servers get none (OpenAI strict mode refuses some, llama.cpp grammars blow up on maxItems). */
+const LOCAL_ONLY_KEYWORDS = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', '$schema']);
+
+function stripKeywords(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(stripKeywords);
+  if (!node || typeof node !== 'object') return node;
+  return Object.fromEntries(Object.entries(node).filter(([k]) => !LOCAL_ONLY_KEYWORDS.has(k)).map(([k, v]) => [k, stripKeywords(v)]));
+}
+
+/** The JSON schema sent as response_format (and shown in the prompt). */
 export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
-  const js = z.toJSONSchema(schema, { target: 'draft-7' }) as Record<string, unknown>;
-  delete js.$schema;
-  return js;
+  return stripKeywords(z.toJSONSchema(schema, { target: 'draft-7' })) as Record<string, unknown>;
 }
 
 export interface LlmProviderDeps {
