@@ -358,6 +358,7 @@ describe('api: auth', () => {
   });
 
   it('with AUTH_API_KEY: reads stay open; writes and admin need the Bearer key', async () => {
+    await seedFeed('feeda', 'Feed A');
     expect((await call(authed.base, 'GET', '/api/episodes?limit=1')).status).toBe(200);
     expect((await call(authed.base, 'GET', '/api/feeds')).status).toBe(200);
     const cases: [string, string, object?][] = [
@@ -391,6 +392,36 @@ describe('api: admin queues and jobs', () => {
     expect((await call(open.base, 'POST', '/api/admin/queues/enrich/resume')).status).toBe(204);
     expect((await call(open.base, 'GET', '/api/admin/queues')).body.queues.find((x: { name: string }) => x.name === 'enrich').paused).toBe(false);
     expect((await call(open.base, 'POST', '/api/admin/queues/bogus/pause')).status).toBe(404);
+  });
+
+  it('admin/deploy, admin/config (never a secret) and admin/workers', async () => {
+    const dep = await call(open.base, 'GET', '/api/admin/deploy');
+    expect(dep.body).toMatchObject({ version: expect.any(String), git_sha: expect.any(String), node: process.version });
+    const withSecret = await startApi({ ...config, authApiKey: 'super-secret-api-key', openai: { ...config.openai, apiKey: 'sk-very-secret' } });
+    try {
+      const cfg = await call(withSecret.base, 'GET', '/api/admin/config', { key: 'super-secret-api-key' });
+      expect(cfg.status).toBe(200);
+      expect(cfg.body.queues.transcribe.concurrency).toBe(1);
+      expect(cfg.body.openai.api_key_set).toBe(true);
+      expect(cfg.text).not.toContain('sk-very-secret');
+      expect(cfg.text).not.toContain('super-secret-api-key');
+    } finally {
+      await withSecret.close();
+    }
+    const connection = new IORedis(config.redisUrl, { maxRetriesPerRequest: null });
+    const worker = new Worker('project', async () => undefined, { connection, prefix: config.queue.prefix, name: 'e2-test-worker' });
+    try {
+      await worker.waitUntilReady();
+      const w = await waitFor(async () => {
+        const r = await call(open.base, 'GET', '/api/admin/workers');
+        const project = r.body.queues.find((q: { queue: string }) => q.queue === 'project');
+        return project.workers.length ? project.workers : null;
+      });
+      expect(w[0].name).toContain('e2-test-worker');
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
   });
 
   it('lists failed jobs, retries one and cancels a waiting one', async () => {

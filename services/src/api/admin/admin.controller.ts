@@ -1,5 +1,8 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { buildInfo } from '../../telemetry/health';
+import { QUEUE_SETTINGS } from '../../queue/queues';
+import { ApiContext } from '../context';
 import { parseInput, schemas } from '../validation';
 import { JobsService } from './jobs.service';
 
@@ -7,7 +10,41 @@ import { JobsService } from './jobs.service';
 @ApiBearerAuth()
 @Controller('admin')
 export class AdminController {
-  constructor(private readonly jobs: JobsService) {}
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly ctx: ApiContext,
+  ) {}
+
+  @Get('workers')
+  @ApiOperation({ summary: 'Worker processes connected to each queue' })
+  async workers() {
+    return { queues: await this.jobs.workers() };
+  }
+
+  @Get('deploy')
+  @ApiOperation({ summary: 'Version and git sha of this api process' })
+  deploy() {
+    const { version, gitSha } = buildInfo();
+    return { version, git_sha: gitSha, node: process.version, started_at: this.startedAt };
+  }
+
+  @Get('config')
+  @ApiOperation({ summary: 'Effective settings that shape processing (queue concurrency, models, providers); secrets are never shown' })
+  config() {
+    const c = this.ctx.config;
+    return {
+      queues: Object.fromEntries(Object.entries(QUEUE_SETTINGS).map(([name, q]) => [name, { concurrency: q.concurrency, attempts: q.attempts, timeout_ms: q.timeoutMs }])),
+      asr: { engines: c.asr.engines, whisper_model: c.asr.whisperModel, language: c.asr.language, openai_model: c.openai.asrModel },
+      llm: { model: c.llm.model || null },
+      embeddings: { provider: c.embeddings.provider, model: c.embeddings.model || null, dim: c.embeddings.dim },
+      openai: { base_url: c.openai.baseUrl || null, api_key_set: Boolean(c.openai.apiKey) },
+      search: { default_k: c.search.defaultK, index_type: c.index.type },
+      feeds: { poll_interval_s: c.feeds.pollIntervalS },
+      auth: { api_key_set: Boolean(c.authApiKey) },
+    };
+  }
 
   @Get('queues')
   @ApiOperation({ summary: 'Depth of every queue and whether it is paused' })

@@ -102,6 +102,23 @@ export class JobsService {
     return out.sort((a, b) => b.timestamp - a.timestamp).slice(0, limit);
   }
 
+  /** Worker connections per queue (BullMQ names its worker clients; CLIENT LIST). */
+  workers(): Promise<{ queue: string; workers: { name: string; addr: string | null; age_s: number | null; idle_s: number | null }[] }[]> {
+    return this.ctx.withRedis(() =>
+      Promise.all(
+        QUEUE_NAMES.map(async (name) => ({
+          queue: name,
+          workers: (await this.ctx.queues.get(name).getWorkers()).map((w) => ({
+            name: w.rawname ?? w.name ?? '',
+            addr: w.addr ?? null,
+            age_s: w.age === undefined ? null : Number(w.age),
+            idle_s: w.idle === undefined ? null : Number(w.idle),
+          })),
+        })),
+      ),
+    );
+  }
+
   async get(queue: string, id: string): Promise<{ job: Job; state: string }> {
     const q = this.queue(queue);
     const found = await this.ctx.withRedis(async () => {
