@@ -1,0 +1,131 @@
+import { flushPromises, mount } from '@vue/test-utils';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createMemoryHistory, createRouter } from 'vue-router';
+import type { EpisodeSummary } from '../src/api/types';
+
+/** A controllable EventSource: the test pushes `episode` events by hand. */
+class FakeEventSource {
+  static last: FakeEventSource | null = null;
+  onopen: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  private listeners = new Map<string, ((m: MessageEvent<string>) => void)[]>();
+  constructor(readonly url: string) {
+    FakeEventSource.last = this;
+    queueMicrotask(() => this.onopen?.());
+  }
+  addEventListener(type: string, fn: (m: MessageEvent<string>) => void) {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), fn]);
+  }
+  push(type: string, data: unknown) {
+    for (const fn of this.listeners.get(type) ?? []) fn({ data: JSON.stringify(data) } as MessageEvent<string>);
+  }
+}
+
+const episode = (key: string, state: EpisodeSummary['state']): EpisodeSummary => ({
+  episode_key: key,
+  feed_id: 'f1',
+  feed_title: 'Show',
+  title: `Title ${key}`,
+  published_at: '2026-11-20T10:00:00Z',
+  duration_s: 60,
+  state,
+  state_reason: null,
+  failed_stage: null,
+  updated_at: '2026-11-20T10:00:00Z',
+});
+
+function jsonResponse(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+}
+
+beforeEach(() => {
+  vi.resetModules();
+  vi.stubGlobal('EventSource', FakeEventSource);
+  localStorage.clear();
+});
+afterEach(() => vi.unstubAllGlobals());
+
+describe('api client', () => {
+  it('treats a 404 transcript as "not yet" (null), surfaces the api error message, and says where to set a missing key', async () => {
+    const fetchMock = vi.fn(async (url: string) => {
+      if (url.endsWith('/transcript')) return jsonResponse(404, { error: { code: 'not_found', message: 'episode k has no transcript yet' } });
+      if (url.endsWith('/episodes/k')) return jsonResponse(404, { error: { code: 'not_found', message: 'No episode k' } });
+      return jsonResponse(401, { error: { code: 'unauthorized', message: 'this route needs the API key' } });
+    });
+    vi.stubGlobal('fetch', fetchMock);
+    const { api, apiKey } = await import('../src/api/client');
+    expect(await api.transcript('k')).toBeNull();
+    await expect(api.episode('k')).rejects.toThrow('No episode k');
+    await expect(api.addFeed('http://x/feed.xml')).rejects.toThrow('this route needs the API key — set the API key on the Admin page');
+    apiKey.set('s3cret');
+    await api.addFeed('http://x/feed.xml').catch(() => undefined);
+    const headers = (fetchMock.mock.calls.at(-1) as unknown as [string, RequestInit])[1].headers as Record<string, string>;
+    expect(headers.Authorization).toBe('Bearer s3cret');
+  });
+});
+
+describe('LibraryView', () => {
+  it('applies SSE state changes in place, and a list read that was in flight does not roll them back', async () => {
+    let resolveSecondRead: (r: Response) => void = () => undefined;
+    let reads = 0;
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string) => {
+        if (url.includes('/feeds')) return jsonResponse(200, { items: [] });
+        reads++;
+        if (reads === 1) return jsonResponse(200, { items: [episode('a', 'pending')], next_cursor: null });
+        // The second read was answered by the server before `a` moved on, but arrives after the event.
+        return new Promise<Response>((r) => (resolveSecondRead = r));
+      }),
+    );
+    const { default: LibraryView } = await import('../src/views/LibraryView.vue');
+    const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/', component: LibraryView }, { path: '/episodes/:key', component: LibraryView }] });
+    const w = mount(LibraryView, { global: { plugins: [router] } });
+    await flushPromises();
+    const badge = (key: string) => w.find(`[data-episode="${key}"] [data-testid=state-badge]`);
+    expect(badge('a').text()).toBe('queued');
+
+    FakeEventSource.last!.push('episode', { episode_key: 'a', feed_id: 'f1', state: 'transcribing' });
+    await flushPromises();
+    expect(badge('a').text()).toBe('transcribing');
+    expect(reads).toBe(1); // known episode: patched in place, no re-read
+
+    // An unknown episode makes the list re-read (once, after a short pause)…
+    FakeEventSource.last!.push('episode', { episode_key: 'b', feed_id: 'f1', state: 'pending' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(reads).toBe(2);
+    // …and while that read is in flight, `a` fails.
+    FakeEventSource.last!.push('episode', { episode_key: 'a', feed_id: 'f1', state: 'failed', reason: 'enclosure 404' });
+    resolveSecondRead(jsonResponse(200, { items: [episode('b', 'pending'), episode('a', 'transcribing')], next_cursor: null }));
+    await flushPromises();
+    expect(badge('b').text()).toBe('queued');
+    expect(badge('a').text()).toBe('failed: enclosure 404');
+    w.unmount();
+  });
+});
+
+describe('SearchView', () => {
+  it('marks matches from «…» or <b>…</b> snippets and never renders snippet HTML', async () => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () =>
+        jsonResponse(200, {
+          hits: [
+            { chunk_id: 'c1', episode_key: 'e1', episode_title: 'Ep', feed_id: 'f', feed_title: 'Show', start_ms: 65_000, end_ms: 70_000, snippet: 'ask «not» what <img src=x onerror="alert(1)"> your <b>country</b>', score: 1 },
+          ],
+        }),
+      ),
+    );
+    const { default: SearchView } = await import('../src/views/SearchView.vue');
+    const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/search', component: SearchView }, { path: '/episodes/:key', component: SearchView }] });
+    await router.push('/search?q=country');
+    const w = mount(SearchView, { global: { plugins: [router] } });
+    await flushPromises();
+    const hit = w.find('[data-testid=search-results] a');
+    expect(hit.findAll('mark').map((m) => m.text())).toEqual(['not', 'country']);
+    expect(hit.find('img').exists()).toBe(false);
+    expect(hit.text()).toContain('<img src=x');
+    expect(hit.text()).toContain('Show · 1:05');
+    expect(hit.attributes('href')).toBe('/episodes/e1?t=65000');
+  });
+});
