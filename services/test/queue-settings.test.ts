@@ -1,8 +1,9 @@
+import { Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jobOptions, parseQueueList, pollJobId, QUEUE_NAMES, QUEUE_SETTINGS, Queues, ROLE_QUEUES, stageJobId } from '../src/queue/queues';
 import { canTransition, STAGE_OF_STATE, STATE_OF_STAGE } from '../src/episodes/state';
-import { clearRedisPrefix } from './support/stack';
+import { clearRedisPrefix, waitFor } from './support/stack';
 
 describe('queue settings', () => {
   it('every queue has settings with 3 attempts, exponential backoff, a timeout and retention', () => {
@@ -78,5 +79,26 @@ describe('queues on real Redis', () => {
     const keys = await redis.keys(`${prefix}:*`);
     expect(keys.length).toBeGreaterThan(0);
     expect(await redis.keys(`bull:enrich:*ep1*`)).toEqual([]);
+  });
+
+  it('re-sending a finished (completed or failed) job replaces it instead of being swallowed by the kept copy', async () => {
+    const q = queues.get('index');
+    let fail = true;
+    const worker = new Worker('index', async () => { if (fail) throw new Error('boom'); }, { connection: redis, prefix });
+    try {
+      const data = { episodeKey: 'ep2', feedId: 'f1', fingerprint: 'def456def456def456' };
+      const id = await queues.addStageJob('index', { ...data });
+      // three attempts (10 ms backoff) then failed, kept for inspection
+      await waitFor('failed', async () => (await q.getJobState(id)) === 'failed', 10_000, 50);
+      fail = false;
+      await queues.addStageJob('index', data);
+      await waitFor('completed on the second send', async () => (await q.getJobState(id)) === 'completed', 10_000, 50);
+      const firstRun = (await q.getJob(id))!.timestamp;
+      await new Promise((r) => setTimeout(r, 5));
+      await queues.addStageJob('index', data);
+      await waitFor('completed again, as a new job', async () => (await q.getJobState(id)) === 'completed' && (await q.getJob(id))!.timestamp > firstRun, 10_000, 50);
+    } finally {
+      await worker.close();
+    }
   });
 });

@@ -60,7 +60,7 @@ describe('scheduler: polls, reconciler, reaper (real Postgres + Redis, no worker
   beforeAll(async () => {
     db = await createTestDatabase();
     tmp = tempDir('e1-sched');
-    config = loadConfig({ env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_e1s_${process.pid}`, RECONCILE_GRACE_MS: '0', STUCK_EPISODE_S: '10' } });
+    config = loadConfig({ env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_e1s_${process.pid}`, RECONCILE_GRACE_MS: '0', STUCK_EPISODE_S: '2' } });
     const ds = await openDatabase(config, { poolSize: 1 });
     await migrateUp(ds);
     await ds.destroy();
@@ -107,13 +107,25 @@ describe('scheduler: polls, reconciler, reaper (real Postgres + Redis, no worker
     expect(bad).toEqual({ state: 'failed', failed_stage: 'transcribe', last_error: 'whisper crashed: out of memory' });
   });
 
-  it('fails an episode stuck longer than STUCK_EPISODE_S whose job is not running', async () => {
+  it('fails an episode whose job has been active longer than STUCK_EPISODE_S, never one waiting in a backlog', async () => {
+    // lost1 now waits in the ingest queue (re-enqueued above): old, but a backlog wait is not stuck
     await ctx.ds.query(`UPDATE episodes SET updated_at = now() - interval '1 hour' WHERE episode_key = 'lost1'`);
+    expect((await scheduler.reconcile()).reaped).toBe(0);
+    expect((await ctx.ds.query(`SELECT state::text AS state FROM episodes WHERE episode_key = 'lost1'`))[0].state).toBe('downloading');
+    // a worker takes the job and hangs (its lock stays renewed)
+    let release!: () => void;
+    const hang = new Promise<void>((r) => (release = r));
+    const worker = new Worker('ingest', async (job) => { if (job.data.episodeKey === 'lost1') await hang; }, { connection: ctx.redis, prefix: ctx.queues.prefix });
+    const [{ job_id }] = await ctx.ds.query(`SELECT job_id FROM episodes WHERE episode_key = 'lost1'`);
+    await waitFor('job active', async () => (await ctx.queues.get('ingest').getJobState(job_id)) === 'active', 10_000);
+    await new Promise((r) => setTimeout(r, 2200)); // STUCK_EPISODE_S=2
     const r = await scheduler.reconcile();
-    expect(r.reaped).toBeGreaterThanOrEqual(1);
+    release();
+    await worker.close();
+    expect(r.reaped).toBe(1);
     const [row] = await ctx.ds.query(`SELECT state::text AS state, failed_stage, last_error FROM episodes WHERE episode_key = 'lost1'`);
     expect(row).toMatchObject({ state: 'failed', failed_stage: 'ingest' });
-    expect(row.last_error).toMatch(/stuck in downloading for \d+ s/);
+    expect(row.last_error).toMatch(/^stuck: ingest job ingest\.lost1\.[0-9a-f]{12} active for \d+ s$/);
     expect(stageJobId('ingest', 'lost1', 'x'.repeat(12))).toContain('lost1');
   });
 });

@@ -143,9 +143,17 @@ export class Queues {
     return QUEUE_NAMES.map((n) => this.get(n));
   }
 
+  /**
+   * Enqueues (stage, episode, fingerprint) once: a waiting/active/delayed job with the same id
+   * makes this a no-op. A finished one kept for inspection (completed/failed) is replaced, so
+   * an episode sent through a stage again (re-run, reconciler) really gets a job.
+   */
   async addStageJob(stage: EpisodeJobStage, data: StageJobData): Promise<string> {
     const id = stageJobId(stage, data.episodeKey, data.fingerprint);
-    await this.get(stage).add(JOB.stage, data, this.options(stage, { jobId: id }));
+    const q = this.get(stage);
+    const state = await q.getJobState(id);
+    if (state === 'completed' || state === 'failed') await q.remove(id).catch(() => undefined);
+    await q.add(JOB.stage, data, this.options(stage, { jobId: id }));
     return id;
   }
 

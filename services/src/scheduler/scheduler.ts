@@ -19,7 +19,7 @@ export interface SchedulerStats {
 /**
  * The scheduler role (ARCHITECTURE §3): only the lock holder works. Each tick it enqueues
  * due feed polls, reconciles episode states with the queues (a running state whose job is
- * gone gets its job back), fails episodes stuck past STUCK_EPISODE_S, and samples queue
+ * gone gets its job back), fails episodes whose job has been active past STUCK_EPISODE_S, and samples queue
  * depth and episode-state gauges.
  */
 export class Scheduler {
@@ -85,8 +85,8 @@ export class Scheduler {
   /**
    * Episodes in a running state whose job is not waiting, delayed or active (lost with a
    * Redis restart, a crash between commit and enqueue, a finished job whose successor never
-   * got enqueued) are sent on again from their artifacts. Episodes that made no progress for
-   * STUCK_EPISODE_S while their job is not running are failed, the reason kept.
+   * got enqueued) are sent on again from their artifacts. Episodes whose job has been active
+   * for more than STUCK_EPISODE_S are failed, the reason kept; a backlog wait is never "stuck".
    */
   async reconcile(): Promise<{ reEnqueued: number; reaped: number }> {
     const { config, episodes } = this.deps;
@@ -97,14 +97,18 @@ export class Scheduler {
       if (!isRunningState(ep.state)) continue;
       const queue = this.queues.get(STAGE_OF_STATE[ep.state]);
       const jobState = ep.jobId ? await queue.getJobState(ep.jobId) : 'unknown';
-      const ageS = (Date.now() - ep.updatedAt.getTime()) / 1000;
-      if (jobState === 'active' || jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized' || jobState === 'waiting-children') {
-        if (ageS > config.scheduler.stuckAfterS && jobState !== 'active') {
-          await this.reap(ep.episodeKey, ep.feedId, ep.state, `stuck in ${ep.state} for ${Math.round(ageS)} s (job ${ep.jobId} is ${jobState})`, ep.attempts);
+      if (jobState === 'active') {
+        // A job whose worker is alive (its lock is renewed) but that runs far past any sane time: the stage hangs.
+        const job = await queue.getJob(ep.jobId!);
+        const runningS = job?.processedOn ? (Date.now() - job.processedOn) / 1000 : 0;
+        if (runningS > config.scheduler.stuckAfterS) {
+          await this.reap(ep.episodeKey, ep.feedId, ep.state, `stuck: ${STAGE_OF_STATE[ep.state]} job ${ep.jobId} active for ${Math.round(runningS)} s`, ep.attempts);
           reaped++;
         }
         continue;
       }
+      // Waiting in a backlog is not stuck, however long it takes.
+      if (jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized' || jobState === 'waiting-children') continue;
       if (jobState === 'failed') {
         const job = ep.jobId ? await queue.getJob(ep.jobId) : null;
         await this.reap(ep.episodeKey, ep.feedId, ep.state, job?.failedReason ?? 'job failed', job?.attemptsMade ?? ep.attempts);
