@@ -61,7 +61,7 @@ test('contract stub: a feed added through the UI fills the library, states arriv
   expect(listReads.length, stub.requests.join('\n')).toBeLessThanOrEqual(2);
 });
 
-test('contract stub: clicking a transcript line seeks the player and highlights it; a quote jumps the player; ungrounded insights are marked', async ({ page, stub }) => {
+test('contract stub: clicking a transcript line seeks the player and highlights it, the highlight follows playback; a quote jumps the player; ungrounded insights are marked', async ({ page, stub }) => {
   const key = await processedEpisode(stub);
   await page.goto(`/episodes/${key}`);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Ask not what your country can do for you');
@@ -77,6 +77,12 @@ test('contract stub: clicking a transcript line seeks the player and highlights 
   await quote.click();
   await expect.poll(() => playerTime(page)).toBeCloseTo(8, 0);
   await expect(row(page, 3)).toHaveAttribute('aria-current', 'true');
+
+  // Kept in step with playback: from 0:03 the player plays on, and the highlight moves to 0:05 by itself.
+  await row(page, 1).locator('.text').click();
+  await expect(row(page, 1)).toHaveAttribute('aria-current', 'true');
+  await expect(row(page, 2)).toHaveAttribute('aria-current', 'true', { timeout: 8000 });
+  expect(await page.getByTestId('player').evaluate((a) => (a as HTMLAudioElement).paused)).toBe(false);
 
   const ungrounded = page.locator('[data-testid=insights] li.ungrounded');
   await expect(ungrounded).toHaveCount(1);
