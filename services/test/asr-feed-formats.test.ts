@@ -224,6 +224,7 @@ describe('Podcasting 2.0 JSON', () => {
     expect(t.segments).toEqual([{ start_ms: 1500, end_ms: 2000, text: 'string time ok' }]);
     expect(t.warnings).toHaveLength(2);
     expect(parsePodcastJson('{"segments": [').warnings[0]).toMatch(/^not valid JSON/);
+    expect(parsePodcastJson('\uFEFF' + SPEC_JSON).segments).toHaveLength(5);
     expect(parsePodcastJson('{"version": "1"}')).toMatchObject({ segments: [], warnings: ['no "segments" array'] });
   });
 });
@@ -256,6 +257,9 @@ describe('HTML', () => {
       ['Ann', 5000, 'Hi there.'],
       ['Bob', 9000, 'Hello.'],
     ]);
+    const unclosed = parseHtmlTranscript('<cite>Ann:</cite><time>0:01</time><p>closed</p><p>never closed <b>bold</b>');
+    expect(unclosed.segments.map((s) => s.text)).toEqual(['closed', 'never closed bold']);
+    expect(parseHtmlTranscript('<p>one<p>two</p><p>three').segments.map((s) => s.text)).toEqual(['one', 'two', 'three']);
     const divs = parseHtmlTranscript('<div>Line one of the page.</div><div>Line two.</div>');
     expect(divs.segments.map((s) => s.text)).toEqual(['Line one of the page.', 'Line two.']);
     expect(divs.warnings).toContain('no <p> elements; read as plain text');

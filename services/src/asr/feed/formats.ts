@@ -272,7 +272,10 @@ export function parseHtmlTranscript(raw: string, opts: ParseOptions = {}): Parse
   const warnings: string[] = [];
   const html = normalizeText(raw)
     .replace(/<!--[\s\S]*?-->/g, '')
-    .replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, '');
+    .replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, '')
+    // `</p>` is optional in HTML: close every paragraph before the next one opens and at the end.
+    .replace(/<p\b/gi, '</p><p')
+    .concat('</p>');
   const paragraphs: Paragraph[] = [];
   let speaker: string | undefined;
   let time: number | null = null;
