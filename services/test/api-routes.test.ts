@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -380,6 +381,32 @@ describe('api: auth', () => {
     expect((await call(authed.base, 'GET', '/api/admin/queues', { key: KEY })).status).toBe(200);
     expect((await call(authed.base, 'POST', '/api/feeds/feeda/refresh', { key: KEY })).status).toBe(202);
     expect((await call(authed.base, 'POST', '/api/feeds', { json: { url: 'nope' }, key: KEY })).status).toBe(400);
+  });
+});
+
+describe('api: tenants (per-tenant keys)', () => {
+  it('a tenant key selects its tenant: its own subscriptions, episodes and search; never admin', async () => {
+    await seedFeed('feeda', 'Feed A');
+    await seedFeed('feedt', 'Tenant feed', false);
+    await seedEpisodes('feedt', 4, { state: 'done' });
+    await pg.query(`INSERT INTO tenants (id, name) VALUES ('t2', 'Second') ON CONFLICT DO NOTHING`);
+    const hash = (k: string) => createHash('sha256').update(k).digest('hex');
+    await pg.query(`INSERT INTO api_keys (tenant_id, name, key_hash) VALUES ('t2', 'live', $1), ('t2', 'old', $2)`, [hash('t2-key'), hash('t2-revoked')]);
+    await pg.query(`UPDATE api_keys SET revoked_at = now() WHERE name = 'old'`);
+
+    expect((await call(authed.base, 'GET', '/api/feeds', { key: 't2-key' })).body.items).toEqual([]);
+    const sub = await call(authed.base, 'POST', '/api/subscriptions', { json: { feed_id: 'feedt' }, key: 't2-key' });
+    expect(sub.status).toBe(201);
+    expect((await call(authed.base, 'GET', '/api/feeds', { key: 't2-key' })).body.items.map((f: { id: string }) => f.id)).toEqual(['feedt']);
+    const eps = await call(authed.base, 'GET', '/api/episodes?limit=100', { key: 't2-key' });
+    expect(eps.body.items).toHaveLength(4);
+    expect(eps.body.items.every((e: { feed_id: string }) => e.feed_id === 'feedt')).toBe(true);
+    expect((await call(authed.base, 'GET', '/api/episodes/feeda-00001', { key: 't2-key' })).status).toBe(404);
+    // The default tenant (no key on reads) does not see the tenant's feed.
+    expect((await call(authed.base, 'GET', '/api/feeds')).body.items.map((f: { id: string }) => f.id)).not.toContain('feedt');
+
+    expect((await call(authed.base, 'GET', '/api/admin/queues', { key: 't2-key' })).status).toBe(403);
+    expect((await call(authed.base, 'POST', '/api/subscriptions', { json: { feed_id: 'feeda' }, key: 't2-revoked' })).status).toBe(401);
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
@@ -33,11 +34,22 @@ export class ApiContext {
     }
   }
 
-  /**
-   * The caller's tenant. One key (AUTH_API_KEY) guards one deployment today, so every caller
-   * is the default tenant; per-tenant keys (api_keys table) plug in here.
-   */
-  tenantOf(_req: unknown): string {
-    return DEFAULT_TENANT;
+  private readonly keyCache = new Map<string, { tenant: string | null; until: number }>();
+
+  /** The caller's tenant, resolved by ApiKeyGuard: a tenant key's tenant, else the default tenant. */
+  tenantOf(req: unknown): string {
+    return (req as { podbrainTenant?: string }).podbrainTenant ?? DEFAULT_TENANT;
+  }
+
+  /** Tenant of a per-tenant API key (api_keys, sha256 stored, not revoked); cached for 30 s. */
+  async tenantForKey(key: string): Promise<string | null> {
+    const hash = createHash('sha256').update(key).digest('hex');
+    const hit = this.keyCache.get(hash);
+    if (hit && hit.until > Date.now()) return hit.tenant;
+    const rows = await this.db.query<{ tenant_id: string }>(`SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`, [hash]);
+    const tenant = rows[0]?.tenant_id ?? null;
+    if (this.keyCache.size > 10_000) this.keyCache.clear();
+    this.keyCache.set(hash, { tenant, until: Date.now() + 30_000 });
+    return tenant;
   }
 }
