@@ -104,6 +104,32 @@ describe('LibraryView', () => {
   });
 });
 
+describe('LibraryView paging', () => {
+  it('shows older episodes page by page through the cursor', async () => {
+    const calls: string[] = [];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string) => {
+        calls.push(url);
+        if (url.includes('/feeds')) return jsonResponse(200, { items: [] });
+        if (url.includes('cursor=c2')) return jsonResponse(200, { items: [episode('old', 'done')], next_cursor: null });
+        return jsonResponse(200, { items: [episode('new', 'done')], next_cursor: 'c2' });
+      }),
+    );
+    const { default: LibraryView } = await import('../src/views/LibraryView.vue');
+    const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/', component: LibraryView }, { path: '/episodes/:key', component: LibraryView }] });
+    const w = mount(LibraryView, { global: { plugins: [router] } });
+    await flushPromises();
+    expect(w.findAll('[data-episode]').map((li) => li.attributes('data-episode'))).toEqual(['new']);
+    await w.find('[data-testid=show-older]').trigger('click');
+    await flushPromises();
+    expect(w.findAll('[data-episode]').map((li) => li.attributes('data-episode'))).toEqual(['new', 'old']);
+    expect(w.find('[data-testid=show-older]').exists()).toBe(false);
+    expect(calls.some((c) => c.includes('cursor=c2') && c.includes('limit=50'))).toBe(true);
+    w.unmount();
+  });
+});
+
 describe('SearchView', () => {
   it('marks matches from «…» or <b>…</b> snippets and never renders snippet HTML', async () => {
     vi.stubGlobal(
