@@ -15,7 +15,8 @@ const TOPIC_STOP = new Set(
   (
     'episode episodes show shows podcast podcasts listen listening listener listeners access early free exclusive exclusives weekly ' +
     'subscribe support join app behind inside part parts series season seasons host hosts guest guests interview interviews talk talks ' +
-    'welcome minutes hour hours week weeks everybody'
+    'welcome minutes hour hours week weeks everybody discuss discusses discussed discussing discussion talked talking share shares ' +
+    'shared joined joins dive dives explore explores explored learn hear tell told chat chats'
   ).split(' '),
 );
 
