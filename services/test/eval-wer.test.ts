@@ -66,6 +66,7 @@ describe('wordErrorRate', () => {
     const ms = performance.now() - t0;
     console.log(`WER of 10k words: ${ms.toFixed(0)} ms`);
     expect(res).toMatchObject({ deletions: 10, substitutions: 0, insertions: 0, refWords: 10_000 });
-    expect(ms).toBeLessThan(10_000);
+    // ~1 s on an idle 2-core box; the bound leaves room for a loaded CI machine.
+    expect(ms).toBeLessThan(30_000);
   });
 });

@@ -34,61 +34,52 @@ const words = (text: string) => {
 };
 
 /**
- * Levenshtein alignment over words with S/D/I counts, in O(ref) memory: each cell keeps the
- * counts of one cheapest path to it, so long transcripts (10k × 10k words) need no matrix.
+ * Levenshtein alignment over words with S/D/I counts in O(ref) memory. Each cell keeps its
+ * cost and the insertions on one cheapest path to it; deletions and substitutions follow,
+ * because a path to cell (i, j) has i − D + I = j and S + D + I = cost. Words are interned
+ * to integers first, so 10k × 10k words is 100M cheap cell updates.
  */
 export function wordErrorRate(ref: string, hyp: string): WerResult {
-  const r = words(ref);
-  const h = words(hyp);
+  const ids = new Map<string, number>();
+  const intern = (ws: string[]) => Int32Array.from(ws, (w) => ids.get(w) ?? (ids.set(w, ids.size), ids.size - 1));
+  const r = intern(words(ref));
+  const h = intern(words(hyp));
   const n = r.length;
-  // Row i of the DP table: cost and counts for aligning r[0..i) with h[0..j) for the current j.
   let cost = new Uint32Array(n + 1);
-  let sub = new Uint32Array(n + 1);
-  let del = new Uint32Array(n + 1);
   let ins = new Uint32Array(n + 1);
-  for (let i = 0; i <= n; i++) [cost[i], del[i]] = [i, i];
+  for (let i = 0; i <= n; i++) cost[i] = i;
   let nCost = new Uint32Array(n + 1);
-  let nSub = new Uint32Array(n + 1);
-  let nDel = new Uint32Array(n + 1);
   let nIns = new Uint32Array(n + 1);
   for (let j = 1; j <= h.length; j++) {
+    const hj = h[j - 1];
     nCost[0] = j;
-    nSub[0] = 0;
-    nDel[0] = 0;
     nIns[0] = j;
     for (let i = 1; i <= n; i++) {
-      const same = r[i - 1] === h[j - 1];
-      const diag = cost[i - 1] + (same ? 0 : 1);
+      const diag = cost[i - 1] + (r[i - 1] === hj ? 0 : 1);
       const up = nCost[i - 1] + 1; // deletion of r[i-1]
       const left = cost[i] + 1; // insertion of h[j-1]
       if (diag <= up && diag <= left) {
         nCost[i] = diag;
-        nSub[i] = sub[i - 1] + (same ? 0 : 1);
-        nDel[i] = del[i - 1];
         nIns[i] = ins[i - 1];
       } else if (up <= left) {
         nCost[i] = up;
-        nSub[i] = nSub[i - 1];
-        nDel[i] = nDel[i - 1] + 1;
         nIns[i] = nIns[i - 1];
       } else {
         nCost[i] = left;
-        nSub[i] = sub[i];
-        nDel[i] = del[i];
         nIns[i] = ins[i] + 1;
       }
     }
     [cost, nCost] = [nCost, cost];
-    [sub, nSub] = [nSub, sub];
-    [del, nDel] = [nDel, del];
     [ins, nIns] = [nIns, ins];
   }
-  const errors = sub[n] + del[n] + ins[n];
+  const insertions = ins[n];
+  const deletions = n - h.length + insertions;
+  const substitutions = cost[n] - deletions - insertions;
   return {
-    wer: n === 0 ? (h.length === 0 ? 0 : 1) : errors / n,
-    substitutions: sub[n],
-    deletions: del[n],
-    insertions: ins[n],
+    wer: n === 0 ? (h.length === 0 ? 0 : 1) : cost[n] / n,
+    substitutions,
+    deletions,
+    insertions,
     refWords: n,
     hypWords: h.length,
   };
