@@ -53,7 +53,7 @@ afterAll(async () => {
   await asr?.close();
 });
 
-describe('podbrain transcribe --engine openai (built CLI, fake ASR server)', () => {
+describe('podbrain transcribe --engine openai (built CLI, fake ASR server)', { timeout: 180_000 }, () => {
   it('a server that answers 500 then 200 still gives a valid transcript', async () => {
     asr.requests.length = 0;
     asr.behave(fail(1, 500, speech()));

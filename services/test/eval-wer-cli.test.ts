@@ -42,7 +42,7 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('podbrain eval wer (built CLI)', () => {
+describe('podbrain eval wer (built CLI)', { timeout: 180_000 }, () => {
   it('scores a transcript.json against the reference text', async () => {
     const transcript = {
       schema_version: 1,
