@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // An API-like node http server for the telemetry overhead benchmark (run.mjs).
-//   node bench/telemetry/server.mjs <bare|metrics|traced> <port>
-// bare:    route table + JSON body, nothing else.
-// metrics: the same handler wrapped the way the api runs by default: a correlation id per
-//          request (AsyncLocalStorage, x-correlation-id answered), the handler span call (a no-op
-//          without an OTLP endpoint) and podbrain_api_request_duration_seconds via
-//          apiMetricsMiddleware; /metrics served.
+//   node bench/telemetry/server.mjs <bare|histogram|metrics|traced> <port>
+// bare:      route table + JSON body, nothing else.
+// histogram: bare + podbrain_api_request_duration_seconds (apiMetricsMiddleware) only.
+// metrics:   the api's default telemetry: the histogram, a correlation id per request (taken
+//            from x-correlation-id or made, answered in the header, passed explicitly — no
+//            AsyncLocalStorage), the handler span call (a no-op without an OTLP endpoint); /metrics.
+// metrics-als: metrics, but the handler runs inside an AsyncLocalStorage context (withLogContext),
+//            as the workers do per job.
 // traced:  metrics + the OpenTelemetry SDK (http instrumentation, OTLP export to the endpoint in
 //          OTEL_EXPORTER_OTLP_ENDPOINT — run.mjs points it at a local sink; sampling from the
 //          standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG).
@@ -14,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const [mode = 'bare', portArg = '0'] = process.argv.slice(2);
+const useAls = mode === 'metrics-als' || mode === 'traced';
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../services/dist');
 const require = createRequire(import.meta.url);
 
@@ -56,6 +59,17 @@ if (mode === 'bare') {
     const r = route(req.url ?? '/');
     send(res, r.status, r.body);
   });
+} else if (mode === 'histogram') {
+  const { apiMetricsMiddleware } = require(path.join(dist, 'telemetry/http-metrics.js'));
+  const { initMetrics } = require(path.join(dist, 'telemetry/metrics.js'));
+  initMetrics({ role: 'api', version: 'bench', gitSha: 'bench' });
+  const metricsMw = apiMetricsMiddleware({ resolveRoute: (req) => route(req.url ?? '/').template });
+  server = http.createServer((req, res) => {
+    metricsMw(req, res, () => {
+      const r = route(req.url ?? '/');
+      send(res, r.status, r.body);
+    });
+  });
 } else {
   const { apiMetricsMiddleware } = require(path.join(dist, 'telemetry/http-metrics.js'));
   const { correlationIdFromHeaders, withLogContext } = require(path.join(dist, 'telemetry/correlation.js'));
@@ -73,14 +87,12 @@ if (mode === 'bare') {
     }
     const id = correlationIdFromHeaders(req.headers);
     res.setHeader('x-correlation-id', id);
-    metricsMw(req, res, () =>
-      withLogContext({ correlation_id: id }, () =>
-        withSpan('handler', {}, async () => {
-          const r = route(req.url ?? '/');
-          send(res, r.status, r.body);
-        }),
-      ),
-    );
+    const respond = () =>
+      withSpan('handler', { correlation_id: id }, async () => {
+        const r = route(req.url ?? '/');
+        send(res, r.status, r.body);
+      });
+    metricsMw(req, res, () => (useAls ? withLogContext({ correlation_id: id }, respond) : respond()));
   });
 }
 server.keepAliveTimeout = 65_000;

@@ -6,6 +6,11 @@ import { randomUUID } from 'node:crypto';
  * scheduler tick that enqueues), carried in BullMQ job data as `correlation_id`, and put on
  * every log line (pino mixin, core/logger.ts) and every span (tracing.ts) of the work it
  * belongs to. AsyncLocalStorage keeps it across awaits without threading it by hand.
+ *
+ * Cost: on Node 20/22 an AsyncLocalStorage context per HTTP request cut a trivial handler's
+ * throughput several-fold (BENCHMARKS.md, Appliance). Workers open one per job (negligible);
+ * the API should take the id from the request (`correlationIdFromHeaders`), log with
+ * `log.child({ correlation_id })` and pass it to `withCorrelationData(data, id)` instead.
  */
 
 export interface LogContext {
@@ -64,10 +69,14 @@ export function logContextMixin(): Partial<LogContext> {
   return storage.getStore() ?? {};
 }
 
-/** Job data as enqueued: the current correlation id is added unless the data already has one. */
-export function withCorrelationData<T extends object>(data: T): T & { correlation_id: string } {
+/**
+ * Job data as enqueued: keeps an id the data already has, else `correlationId` (the API passes
+ * its request's id explicitly), else the current context's, else a fresh one.
+ */
+export function withCorrelationData<T extends object>(data: T, correlationId?: string): T & { correlation_id: string } {
   const existing = (data as { correlation_id?: unknown }).correlation_id;
-  return { ...data, correlation_id: isValidCorrelationId(existing) ? existing : (currentCorrelationId() ?? newCorrelationId()) };
+  if (isValidCorrelationId(existing)) return { ...data, correlation_id: existing };
+  return { ...data, correlation_id: isValidCorrelationId(correlationId) ? correlationId : (currentCorrelationId() ?? newCorrelationId()) };
 }
 
 /** The correlation id a job carries; a job enqueued by older code without one gets a fresh id. */

@@ -137,10 +137,10 @@ export type TraceCarrier = Record<string, string>;
  * Job data as enqueued: `correlation_id` (kept or inherited from the current context) and the
  * current trace context under `otel`, so the worker's span continues the API request's trace.
  */
-export function jobDataWithTrace<T extends object>(data: T): T & { correlation_id: string; otel?: TraceCarrier } {
+export function jobDataWithTrace<T extends object>(data: T, correlationId?: string): T & { correlation_id: string; otel?: TraceCarrier } {
   const carrier: TraceCarrier = {};
   if (active) propagation.inject(context.active(), carrier);
-  const withId = withCorrelationData(data);
+  const withId = withCorrelationData(data, correlationId);
   return Object.keys(carrier).length ? { ...withId, otel: carrier } : withId;
 }
 
