@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -110,7 +110,19 @@ describe('openai engine: upload', () => {
   });
 
   it('splits a file over the byte limit at silences and shifts the parts by their cut points', async () => {
-    const res = (await engineFor({ OPENAI_ASR_MAX_BYTES: '45000' }).transcribe(input(pattern))) as OpenAiAsrResult;
+    // A private TMPDIR: other test files running at the same time use the engine too.
+    const tmp = path.join(dir, 'tmp');
+    mkdirSync(tmp);
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    let res: OpenAiAsrResult;
+    try {
+      res = (await engineFor({ OPENAI_ASR_MAX_BYTES: '45000' }).transcribe(input(pattern))) as OpenAiAsrResult;
+      expect(os.tmpdir()).toBe(tmp);
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    }
     expect(asr.requests.length).toBe(3);
     for (const r of asr.requests) expect(r.bytes).toBeLessThanOrEqual(45_000);
     // Cuts fall in the middle of the 1 s silences (3–4 s and 7–8 s), not at the byte budget.
@@ -127,7 +139,8 @@ describe('openai engine: upload', () => {
     // Each part's segment ends where the part ends, so the stitched transcript tiles the audio.
     expect(Math.abs(res.segments[0].end_ms - cuts[0])).toBeLessThan(100);
     expect(Math.abs(res.segments[2].end_ms - 12_000)).toBeLessThan(100);
-    expect(readdirSync(os.tmpdir()).filter((f) => f.startsWith('podbrain-asr-'))).toEqual([]);
+    // Encoded parts are temp files, removed afterwards.
+    expect(readdirSync(tmp)).toEqual([]);
   });
 
   it('falls back to plain json for models without verbose_json, with estimated sentence times', async () => {
