@@ -4,7 +4,7 @@ import { loadConfig } from '../src/config/config';
 import { silentLogger } from '../src/core/logger';
 import type { EpisodeInfo } from '../src/enrich/assemble';
 import { normalise } from '../src/enrich/grounding';
-import { enrichWithLlm, estimateTokens } from '../src/enrich/llm-enrich';
+import { enrichWithLlm, estimateTokens, splitIntoParts } from '../src/enrich/llm-enrich';
 import { buildTranscriptText } from '../src/enrich/transcript-text';
 import type { EnrichResult, GiNode } from '../src/enrich/types';
 import { loadPrompt } from '../src/llm/prompts';
@@ -170,6 +170,21 @@ describe('LLM enrichment', () => {
     );
     expect(most).toBe(4);
     expect(parallel.result).toEqual(sequential.result);
+  });
+
+  it('splitIntoParts keeps segments whole and cuts only a segment longer than a part, at sentences then words', () => {
+    const long = Array.from({ length: 60 }, (_, i) => `Sentence number ${i} talks about energy markets.`).join(' ');
+    const tt = buildTranscriptText([
+      { start_ms: 0, end_ms: 1000, text: 'A short opening line.' },
+      { start_ms: 1000, end_ms: 60_000, text: long },
+      { start_ms: 60_000, end_ms: 61_000, text: 'A short closing line.' },
+    ]);
+    const parts = splitIntoParts(tt, 200); // 800 chars
+    expect(parts.length).toBeGreaterThan(3);
+    for (const p of parts) expect(p.text.length).toBeLessThanOrEqual(800);
+    expect(parts.map((p) => p.text).join(' ').replace(/\n/g, ' ')).toBe(tt.text);
+    // The long segment is cut at sentence ends: every part but the short ones ends a sentence.
+    expect(parts.slice(1, -1).every((p) => p.text.endsWith('markets.'))).toBe(true);
   });
 
   it('a server that stays down fails the call with a clear error (the stage is retried later, nothing is cached)', async () => {
