@@ -80,6 +80,7 @@ export function createEnrichStage(): Stage {
         result = r.result;
         llm = r.stats;
       } else {
+        if (ctx.config.llm.model) ctx.log.warn({ model: ctx.config.llm.model }, 'LLM_MODEL is set but neither OPENAI_BASE_URL nor OPENAI_API_KEY: using the extractive fallback');
         result = enrichExtractive(tt, ctx.episode);
         ctx.progress(1);
       }
