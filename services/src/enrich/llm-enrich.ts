@@ -173,7 +173,6 @@ export async function enrichWithLlm(
   const problems: Partial<Record<Task | 'reduce', string>> = {};
   const maps = { summary: [] as z.output<typeof SummarySchema>[], gi: [] as z.output<typeof GiSchema>[], kg: [] as z.output<typeof KgSchema>[] };
 
-
   const totalCalls = parts.length * 3 + (parts.length > 1 ? 1 : 0);
   let done = 0;
   async function call<T>(task: string, tpl: PromptTemplate, schema: z.ZodType<T>, vars: Record<string, string>, signal = opts.signal) {
