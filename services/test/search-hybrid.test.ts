@@ -124,4 +124,13 @@ describe('SearchService (hybrid, atomic mode)', () => {
     expect(hits[0]).toMatchObject({ episode_key: 'feed-c:jazz', title: 'Jazz night', feed_id: 'feed-c' });
     expect(await search.sync()).toBeNull(); // nothing left to do, no new generation
   });
+
+  it('skips hits of an episode whose artifacts vanished instead of failing the search', async () => {
+    const own = loadConfig({ env: { DATA_DIR: await tempDataDir('vanished') } });
+    await buildCorpus(own, topicEpisodes().filter((e) => /cooking/.test(e.key)));
+    await fs.rm(`${own.dataDir}/corpus/feed-a/feed-a:cooking-1`, { recursive: true });
+    const r = await createSearchService(own).search('sourdough starter', { k: 5 });
+    expect(r.hits.length).toBeGreaterThan(0);
+    expect(r.hits.every((h) => h.episode_key === 'feed-b:cooking-2')).toBe(true);
+  });
 });

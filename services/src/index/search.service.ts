@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../config/config';
-import { PodbrainError } from '../core/errors';
+import { PodbrainError, errorMessage } from '../core/errors';
 import { type Logger, silentLogger } from '../core/logger';
 import { readChunks } from './artifacts';
 import { Bm25Index } from './bm25';
@@ -87,7 +87,9 @@ export class Bm25KeywordSearcher implements KeywordSearcher {
     this.building ??= (async () => {
       const bm25 = new Bm25Index();
       for (const e of episodes) {
-        for (const c of await this.source.chunks(e)) bm25.add(chunkId(e.feed_id, e.episode_key, c.chunk_no), c.text);
+        // An artifact that vanished since it was indexed: its chunks drop out until the next sync.
+        const chunks = await this.source.chunks(e).catch(() => []);
+        for (const c of chunks) bm25.add(chunkId(e.feed_id, e.episode_key, c.chunk_no), c.text);
       }
       this.built = { generation, bm25 };
       return bm25;
@@ -163,7 +165,12 @@ export class SearchService {
     for (const f of fused) {
       const ref = byId.get(f.id);
       if (!ref) continue;
-      const chunk = (await chunks.chunks(ref.episode))[ref.chunkNo];
+      let chunk: Chunk | undefined;
+      try {
+        chunk = (await chunks.chunks(ref.episode))[ref.chunkNo];
+      } catch (e) {
+        this.deps.log?.warn({ artifact: ref.episode.artifact, err: errorMessage(e) }, 'indexed chunks unreadable; hit skipped');
+      }
       if (!chunk) continue;
       hits.push({
         episode_key: ref.episode.episode_key,
