@@ -59,7 +59,9 @@ beforeAll(async () => {
     },
   });
   const cfg = loadConfig({ env: { DATA_DIR: dir } });
-  episode = (await loadFeed(path.join(dir, 'feed.xml'), cfg)).episodes[0];
+  const loaded = await loadFeed(path.join(dir, 'feed.xml'), cfg);
+  if (!loaded?.episodes?.[0]) throw new Error('the test feed has no episode');
+  episode = loaded.episodes[0];
 });
 
 afterAll(async () => {

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from '../src/config/config';
 import { silentLogger } from '../src/core/logger';
-import { LlmProvider, extractJson, llmConfigured } from '../src/llm/provider';
+import { GiSchema } from '../src/enrich/llm-enrich';
+import { LlmProvider, extractJson, jsonSchemaOf, llmConfigured } from '../src/llm/provider';
 import { loadPrompt, renderPrompt } from '../src/llm/prompts';
 import { registry } from '../src/telemetry/metrics';
 import { httpStatus, raw, startFakeOpenAi, type FakeOpenAi } from './support/fake-openai';
@@ -145,9 +146,7 @@ describe('LLM provider', () => {
 });
 
 describe('response_format schema', () => {
-  it('keeps types, enums, required and additionalProperties but no size limits (zod checks those locally)', async () => {
-    const { jsonSchemaOf } = await import('../src/llm/provider');
-    const { GiSchema } = await import('../src/enrich/llm-enrich');
+  it('keeps types, enums, required and additionalProperties but no size limits (zod checks those locally)', () => {
     const js = JSON.stringify(jsonSchemaOf(GiSchema));
     expect(js).not.toMatch(/minLength|maxLength|minItems|maxItems|\$schema/);
     expect(js).toContain('"enum":["claim","recommendation","observation","question"]');
