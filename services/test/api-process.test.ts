@@ -3,7 +3,26 @@ import IORedis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EpisodeEventPublisher } from '../src/episodes/events';
 import { call, freshDatabase, openEvents, waitFor } from './api-support';
-import { ensureBuilt, freePort, MAIN_JS } from './support/stack';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ensureBuilt, freePort, MAIN_JS, SERVICES_DIR } from './support/stack';
+
+/** Newest mtime under a directory (ms). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds only when the api's own code changed since the last build (other helpers' edits do not matter here). */
+async function ensureApiBuilt(): Promise<void> {
+  const built = path.join(SERVICES_DIR, 'dist/api');
+  if (existsSync(MAIN_JS) && existsSync(built) && newest(built) >= newest(path.join(SERVICES_DIR, 'src/api'))) return;
+  await ensureBuilt();
+}
 
 /** The api role as its own OS process (`node dist/main.js api`), as the appliance runs it. */
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -13,7 +32,7 @@ let output = '';
 const prefix = `e2p-${process.pid}`;
 
 beforeAll(async () => {
-  await ensureBuilt();
+  await ensureApiBuilt();
   db = await freshDatabase('podbrain_test_e2_process');
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -24,7 +43,7 @@ beforeAll(async () => {
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 60_000, 200);
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
@@ -44,6 +63,7 @@ describe('api role process', () => {
     const sse = await openEvents(`${base}/api/events`);
     const conn = new IORedis('redis://127.0.0.1:6379');
     const publisher = new EpisodeEventPublisher(conn, `${prefix}:events`);
+    await waitFor(async () => Number((await conn.pubsub('NUMSUB', `${prefix}:events`))[1]) >= 1, 15_000);
     const got = sse.next((e) => e.event === 'episode' && e.data.episode_key === 'ep-proc', 8000);
     const timer = setInterval(() => void publisher.publish({ episode_key: 'ep-proc', feed_id: 'f', state: 'transcribing', stage: 'transcribe' }), 200);
     const e = await got.finally(() => clearInterval(timer));

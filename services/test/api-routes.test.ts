@@ -487,9 +487,15 @@ describe('api: SSE events', () => {
       const publisherConn = new IORedis(config.redisUrl);
       const publisher = new EpisodeEventPublisher(publisherConn, eventsChannel(config));
       // The subscription is asynchronous: publish until both clients heard one.
-      const got = Promise.all([a.next((e) => e.event === 'episode' && e.data.episode_key === 'feedb-00005', 8000), b.next((e) => e.event === 'episode' && e.data.episode_key === 'feedb-00005', 8000)]);
+      // Both api processes' subscriptions are up before publishing (they subscribe in the background).
+      await waitFor(async () => Number((await redis.pubsub('NUMSUB', eventsChannel(config)))[1]) >= 2, 15_000);
+      const match = (e: { event: string; data: { episode_key?: string } }) => e.event === 'episode' && e.data.episode_key === 'feedb-00005';
+      const got = Promise.allSettled([a.next(match, 15_000), b.next(match, 15_000)]);
       const timer = setInterval(() => void publisher.publish({ episode_key: 'feedb-00005', feed_id: 'feedb', state: 'failed', stage: 'transcribe', error: 'model missing' }), 200);
-      const [ea, eb] = await got.finally(() => clearInterval(timer));
+      const settled = await got.finally(() => clearInterval(timer));
+      const numsub = await redis.pubsub('NUMSUB', eventsChannel(config));
+      expect(settled.map((r) => r.status), `open api heard ${a.events.length} event(s), authed api ${b.events.length}; subscribers ${JSON.stringify(numsub)}`).toEqual(['fulfilled', 'fulfilled']);
+      const [ea, eb] = settled.map((r) => (r as PromiseFulfilledResult<{ event: string; data: Record<string, unknown> }>).value);
       publisherConn.disconnect();
       expect(ea.data).toMatchObject({ episode_key: 'feedb-00005', feed_id: 'feedb', state: 'failed', stage: 'transcribe', reason: 'model missing' });
       expect(eb.data.episode_key).toBe('feedb-00005');

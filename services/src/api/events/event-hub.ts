@@ -40,7 +40,10 @@ export class EventHub {
       if (e) this.emitter.emit('episode', toEventView(e));
     });
     // ioredis re-subscribes by itself after a reconnect.
-    this.subscriber.subscribe(this.channel).catch((err: Error) => this.log.warn({ err: err.message }, 'events subscription failed'));
+    this.subscriber.subscribe(this.channel).then(
+      () => this.log.info({ channel: this.channel }, 'listening for episode events'),
+      (err: Error) => this.log.warn({ err: err.message }, 'events subscription failed'),
+    );
   }
 
   onEpisode(listener: (e: EpisodeEventView) => void): () => void {
