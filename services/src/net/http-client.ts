@@ -265,14 +265,14 @@ export class HttpClient {
       const contentLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
       const subject = `the ${what} at ${finalUrl}`;
       if (contentLength !== null && contentLength > opts.maxBytes && res.statusCode < 300) {
-        res.body.destroy();
+        discardBody(res.body);
         throw tooLarge(subject, opts.maxBytes, `Content-Length announces ${contentLength} bytes`);
       }
       let steps: Transform[];
       try {
         steps = decompress ? decoders(resHeaders['content-encoding']) : [];
       } catch (e) {
-        res.body.destroy();
+        discardBody(res.body);
         throw e;
       }
       const cap = new ByteCap(opts.maxBytes, () => subject);
@@ -311,4 +311,10 @@ export class HttpClient {
 export function statusError(res: Pick<HttpResponse, 'status' | 'url'>, what: string): PodbrainError {
   const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
   return new PodbrainError('http_status', `the ${what} at ${res.url} returned HTTP ${res.status}`, { url: res.url, status: res.status, retryable });
+}
+
+/** undici's body emits an AbortError when destroyed; nobody is reading it, so swallow that. */
+function discardBody(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
