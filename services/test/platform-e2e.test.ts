@@ -99,7 +99,10 @@ describe('platform end to end (each role its own process)', () => {
       expect(seen.at(-1)).toBe(expected.state);
       for (const s of order.slice(0, Math.max(1, stopAt))) expect(seen, `${r.title}: ${seen.join(',')}`).toContain(s);
       if (API_BUILT) {
-        await waitFor('SSE caught up', async () => sseEvents.filter((e) => e.episode_key === r.episode_key).at(-1)?.state === expected.state, 10_000);
+        await waitFor('SSE caught up', async () => sseEvents.filter((e) => e.episode_key === r.episode_key).at(-1)?.state === expected.state, 30_000).catch((e) => {
+          console.log(`[platform-e2e] ${r.title}: redis saw ${seen.join(',')}; SSE saw ${sseEvents.filter((x) => x.episode_key === r.episode_key).map((x) => x.state).join(',')} (${sseEvents.length} SSE events in all)`);
+          throw e;
+        });
         expect(sseEvents.filter((e) => e.episode_key === r.episode_key).map((e) => e.state)).toEqual(seen);
       }
     }

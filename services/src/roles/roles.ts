@@ -2,12 +2,11 @@ import { whisperCliPath, whisperModelFile } from '../asr/whisper/binaries';
 import type { Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
 import { parseQueueList, ROLE_QUEUES, type QueueName } from '../queue/queues';
-import { Scheduler } from '../scheduler/scheduler';
 import { checksForRole, createHealth } from '../telemetry/health';
 import { startTelemetryServer } from '../telemetry/server';
-import { StagePipeline } from '../workers/pipeline';
-import { WorkerHost } from '../workers/worker-host';
+import { NestFactory } from '@nestjs/core';
 import { createRoleContext } from './context';
+import { roleModule, SchedulerModule, WorkersModule } from './role.module';
 
 export const ROLE_NAMES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
@@ -33,7 +32,6 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
   if (role === 'api') return startApiRole(config, log);
 
   const ctx = await createRoleContext({ ...config, role }, { log });
-  const pipeline = new StagePipeline(ctx);
   const probeQueue = ctx.queues.get('ingest');
   const health = createHealth({
     role,
@@ -46,37 +44,16 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
     }),
   });
   const telemetry = await startTelemetryServer({ port: config.healthPort, health });
-
-  if (role === 'scheduler') {
-    const scheduler = new Scheduler(ctx, pipeline, ctx.queues, ctx.redis);
-    scheduler.start();
-    log.info({ health_port: telemetry.port }, 'scheduler started');
-    return {
-      role,
-      healthPort: telemetry.port,
-      async stop() {
-        await scheduler.stop();
-        await telemetry.close();
-        await ctx.close();
-      },
-    };
-  }
-
-  const queues = queuesForRole(role, opts.queues ?? config.worker.queues);
-  const host = new WorkerHost(ctx, pipeline, {
-    queues,
-    connection: ctx.redis,
-    prefix: ctx.queues.prefix,
-    lockMs: config.queue.lockMs,
-    shutdownGraceMs: config.worker.shutdownGraceMs,
-  });
-  host.start();
-  log.info({ health_port: telemetry.port, queues }, 'worker started');
+  const queues = role === 'scheduler' ? [] : queuesForRole(role, opts.queues ?? config.worker.queues);
+  const feature = role === 'scheduler' ? SchedulerModule : WorkersModule.forQueues(queues);
+  const app = await NestFactory.createApplicationContext(roleModule(ctx, feature), { logger: false, abortOnError: false });
+  await app.init();
+  log.info({ health_port: telemetry.port, ...(role === 'scheduler' ? {} : { queues }) }, `${role} started`);
   return {
     role,
     healthPort: telemetry.port,
     async stop() {
-      await host.close();
+      await app.close(); // workers finish their jobs / the scheduler releases its lock
       await telemetry.close();
       await ctx.close();
     },
