@@ -78,7 +78,8 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ctx, hub, search, health, resources }), { bodyParser: false, logger: false, abortOnError: false });
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(apiMetricsMiddleware());
+  // SSE streams live for hours: they would only skew the request-duration histogram.
+  app.use(apiMetricsMiddleware({ skip: (p) => p === '/metrics' || p === '/healthz' || p === '/api/events' }));
   app.use(jsonErrors(express.json({ limit: '1mb' }), log));
   app.use(jsonErrors(express.text({ type: XML_TYPES, limit: '5mb' }), log));
   app.setGlobalPrefix('api', { exclude: ['healthz', 'metrics', 'api/health'] });
