@@ -43,12 +43,13 @@ const LONG_RUNNING = [...ROLES, 'postgres', 'redis', 'caddy', 'prometheus', 'lok
 describe('docker-compose.yml', () => {
   const base = composeConfig(['docker-compose.yml']);
   const s = base.services;
+  const gpu = composeConfig(['docker-compose.yml', 'docker-compose.gpu.yml']).services;
 
   it('is valid for docker-compose config alone, with the GPU override and with .env.example', () => {
     expect(Object.keys(s).sort()).toEqual(
       ['api', 'caddy', 'grafana', 'loki', 'migrate', 'models', 'ollama', 'postgres', 'postgres-exporter', 'prometheus', 'promtail', 'redis', 'redis-exporter', 'scheduler', 'worker-gpu', 'worker-io', 'worker-ml'].sort(),
     );
-    expect(Object.keys(composeConfig(['docker-compose.yml', 'docker-compose.gpu.yml']).services)).toHaveLength(17);
+    expect(Object.keys(gpu)).toHaveLength(17);
     expect(composeConfig(['docker-compose.yml'], path.join(ROOT, 'deploy/.env.example')).services.postgres.environment!.POSTGRES_PASSWORD).toBe('change-me');
   });
 
@@ -117,7 +118,6 @@ describe('docker-compose.yml', () => {
   });
 
   it('the GPU override reserves NVIDIA GPUs for worker-gpu and ollama and runs the CUDA image', () => {
-    const gpu = composeConfig(['docker-compose.yml', 'docker-compose.gpu.yml']).services;
     for (const name of ['worker-gpu', 'ollama']) {
       expect(gpu[name].deploy!.resources!.reservations!.devices![0]).toMatchObject({ driver: 'nvidia', capabilities: ['gpu'] });
     }
