@@ -79,6 +79,8 @@ describe('api: documents and health', () => {
       expect(paths, p).toContain(p);
     }
     expect(json.body.components.securitySchemes.bearer).toBeTruthy();
+    expect(json.body.paths['/api/episodes'].get.responses['200'].content['application/json'].schema.properties.next_cursor).toBeTruthy();
+    expect(json.body.paths['/api/feeds'].post.responses['422']).toBeTruthy();
     const html = await call(open.base, 'GET', '/api/docs');
     expect(html.status).toBe(200);
     expect(html.text).toContain('swagger');

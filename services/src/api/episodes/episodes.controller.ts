@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { episodeDetailSchema, episodePageSchema, errorSchema } from '../openapi';
 import type { Request, Response } from 'express';
 import { ApiContext } from '../context';
 import { ApiError, notFound } from '../errors';
@@ -12,6 +13,7 @@ import { ApiEpisodesRepository } from './episodes.repository';
 const notYet = (what: string, key: string) => new ApiError(404, 'not_found', `episode ${key} has no ${what} yet`);
 
 @ApiTags('episodes')
+@ApiServiceUnavailableResponse({ description: 'Postgres unreachable', schema: errorSchema })
 @Controller()
 export class EpisodesController {
   private readonly episodes: ApiEpisodesRepository;
@@ -28,12 +30,16 @@ export class EpisodesController {
   @ApiQuery({ name: 'cursor', required: false })
   @ApiQuery({ name: 'feed_id', required: false })
   @ApiQuery({ name: 'state', required: false })
+  @ApiOkResponse({ schema: episodePageSchema })
+  @ApiBadRequestResponse({ schema: errorSchema })
   list(@Req() req: Request, @Query() query: unknown) {
     const q = parseInput(schemas.episodeList, query, 'query');
     return this.episodes.list(this.ctx.tenantOf(req), { limit: q.limit, cursor: q.cursor, feedId: q.feed_id, state: q.state });
   }
 
   @Get('episodes/:key')
+  @ApiOkResponse({ schema: episodeDetailSchema })
+  @ApiNotFoundResponse({ schema: errorSchema })
   async detail(@Req() req: Request, @Param('key') key: string) {
     const d = await this.episodes.detail(this.ctx.tenantOf(req), parseInput(schemas.key, key, 'path'));
     if (!d) throw notFound(`episode ${key}`);

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { errorSchema, feedSchema } from '../openapi';
 import type { Request, Response } from 'express';
 import { ApiContext } from '../context';
 import { ApiError } from '../errors';
@@ -16,6 +17,7 @@ export class FeedsController {
 
   @Get()
   @ApiOperation({ summary: 'Feeds the caller subscribes to' })
+  @ApiOkResponse({ schema: { type: 'object', properties: { items: { type: 'array', items: feedSchema } } } })
   async list(@Req() req: Request) {
     return { items: await this.feeds.list(this.ctx.tenantOf(req)) };
   }
@@ -24,6 +26,8 @@ export class FeedsController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Add a feed by URL: fetched once to validate, then subscribed and polled (422 with the reason when refused or unreadable)' })
   @ApiBody({ schema: { type: 'object', required: ['url'], properties: { url: { type: 'string', format: 'uri' } } } })
+  @ApiCreatedResponse({ schema: feedSchema, description: 'subscribed (200 when already subscribed)' })
+  @ApiUnprocessableEntityResponse({ schema: errorSchema, description: 'refused (SSRF guard), unreachable or not a feed; the message says why' })
   async add(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const { url } = parseInput(schemas.addFeed, body, 'body');
     const r = await this.feeds.add(this.ctx.tenantOf(req), url);

@@ -1,5 +1,6 @@
 import { Controller, Get, Query, Req } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { searchSchema } from '../openapi';
 import type { Request } from 'express';
 import { ApiContext } from '../context';
 import { parseInput, schemas } from '../validation';
@@ -17,6 +18,7 @@ export class SearchController {
   @ApiOperation({ summary: 'Hybrid search (FAISS + Postgres full-text, RRF) over the subscribed episodes' })
   @ApiQuery({ name: 'q', required: true })
   @ApiQuery({ name: 'k', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } })
+  @ApiOkResponse({ schema: searchSchema })
   async find(@Req() req: Request, @Query() query: unknown) {
     const { q, k } = parseInput(schemas.search, query, 'query');
     const r = await this.search.search(this.ctx.tenantOf(req), q, k ?? Math.min(this.ctx.config.search.defaultK, 100));
