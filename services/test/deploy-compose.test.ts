@@ -91,6 +91,7 @@ describe('docker-compose.yml', () => {
       for (const { env: name } of describeSettings()) expect(env, `${role} lacks ${name}`).toHaveProperty(name);
     }
     expect(s.api.environment!.DATABASE_URL).toBe('postgres://podbrain:podbrain@postgres:5432/podbrain');
+    expect(s.api.environment!.API_HEALTH_TARGETS.split(',').map((t) => t.split('=')[0])).toEqual(['scheduler', 'worker-io', 'worker-gpu', 'worker-ml']);
   });
 
   it('restart policies and resource limits on every long-running service; long stop grace for worker-gpu', () => {
