@@ -152,6 +152,28 @@ describe('telemetry server and metrics', () => {
     expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
   });
 
+  it('polls nvidia-smi into the podbrain_gpu_* gauges while the server runs (worker-gpu, GPU_METRICS_INTERVAL_S)', async () => {
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'podbrain-d-gpu-'));
+    writeFileSync(path.join(bin, 'nvidia-smi'), '#!/bin/sh\necho "42, 2048, 16384"\n');
+    chmodSync(path.join(bin, 'nvidia-smi'), 0o755);
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${bin}:${savedPath}`;
+    try {
+      const srv = await startTelemetryServer({ port: 0, host: '127.0.0.1', gpuMetricsIntervalS: 1 });
+      closers.push(srv.close);
+      let text = '';
+      for (let i = 0; i < 50 && !/podbrain_gpu_utilization_percent(\{[^}]*\})? 42\n/.test(text); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        text = await (await fetch(`http://127.0.0.1:${srv.port}/metrics`)).text();
+      }
+      expect(text).toMatch(/podbrain_gpu_utilization_percent(\{[^}]*\})? 42\n/);
+      expect(text).toMatch(/podbrain_gpu_memory_used_bytes(\{[^}]*\})? 2147483648\n/);
+      expect(text).toMatch(/podbrain_gpu_memory_total_bytes(\{[^}]*\})? 17179869184\n/);
+    } finally {
+      process.env.PATH = savedPath;
+    }
+  });
+
   it('the container healthcheck script exits 0 for a working role and 1 for an unhealthy or silent one', async () => {
     const health = createHealth({ role: 'worker-ml', checks: [{ name: 'memory', impact: 'degrading', check: async () => ({ status: 'degraded' }) }] });
     const srv = await startTelemetryServer({ port: 0, host: '127.0.0.1', health, gpuMetricsIntervalS: 0 });
