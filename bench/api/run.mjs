@@ -3,8 +3,10 @@
 // connections, measured with wrk (Debian) — throughput and p95. The api runs as its real role
 // process (`node services/dist/main.js api`) against real Postgres and Redis.
 // Baseline in the same run: a raw node:http handler answering the same bytes (no framework, no
-// database), so the ratio says what Nest + validation + Postgres cost per request. GET /healthz
-// of the api (Postgres + Redis + disk probes) is measured too.
+// database), so the ratio says what Nest + validation + Postgres cost per request. Also measured:
+// GET /api/admin/deploy (the same Nest stack, guard and middleware, no I/O: the framework's share),
+// GET /healthz of the api (Postgres + Redis + disk probes), and the same page through the api's
+// repository in the bench process with 32 concurrent callers (the database's share, no HTTP).
 // Usage: npm run build -w services && npm run bench:api [-- --episodes 10000 --connections 32 --duration 10]
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -121,6 +123,33 @@ function wrk(url, label) {
   return res;
 }
 
+/** The same page through the api's repository in this process (no HTTP, no Nest): the database's share. */
+async function repositoryOnly() {
+  const { ApiDatabase } = require(path.join(dist, 'api/database.js'));
+  const { ApiEpisodesRepository } = require(path.join(dist, 'api/episodes/episodes.repository.js'));
+  const { silentLogger } = require(path.join(dist, 'core/logger.js'));
+  const db = new ApiDatabase({ databaseUrl: dbUrl }, silentLogger, 20);
+  const repo = new ApiEpisodesRepository(db);
+  for (let i = 0; i < 50; i++) await repo.list('default', { limit: 50 });
+  const lat = [];
+  const until = performance.now() + Number(values.duration) * 1000;
+  await Promise.all(
+    Array.from({ length: C }, async () => {
+      while (performance.now() < until) {
+        const t = performance.now();
+        await repo.list('default', { limit: 50 });
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  await db.close();
+  lat.sort((a, b) => a - b);
+  const q = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
+  const res = { label: 'repository.list alone (no HTTP)', url: null, rps: Math.round(lat.length / Number(values.duration)), p50_ms: q(50), p95_ms: q(95), p99_ms: q(99), errors: 0, non2xx: 0, requests: lat.length };
+  console.log(`${res.label.padEnd(36)} ${String(res.rps).padStart(7)} pages/s p50 ${res.p50_ms.toFixed(1)} ms   p95 ${res.p95_ms.toFixed(1)} ms   p99 ${res.p99_ms.toFixed(1)} ms   (${C} concurrent, same pool size)`);
+  return res;
+}
+
 const seeded = await seed();
 console.log(`seeded ${seeded} episodes in ${FEEDS} feeds (database ${values.db})`);
 
@@ -151,16 +180,19 @@ try {
   console.log(`wrk -t${values.threads} -c${C} -d${values.duration}s --latency; page = ${page.length} bytes; cpus = ${os.cpus().length}`);
   execFileSync('wrk', ['-t', '1', '-c', '8', '-d', '2s', `${apiBase}/api/episodes?limit=50`], { stdio: 'ignore' }); // warm-up (JIT, pool)
   const raw = wrk(`http://127.0.0.1:${basePort}/`, 'baseline: raw node:http, same bytes');
+  const framework = wrk(`${apiBase}/api/admin/deploy`, 'api GET /api/admin/deploy (no I/O)');
   const healthz = wrk(`${apiBase}/healthz`, 'api GET /healthz');
   const episodes = wrk(`${apiBase}/api/episodes?limit=50`, 'api GET /api/episodes?limit=50');
+  const dbOnly = await repositoryOnly();
   const ratio = episodes.rps / raw.rps;
   const goal = episodes.rps >= 1000 && episodes.p95_ms <= 50;
+  console.log(`api episodes / repository alone: ${(episodes.rps / dbOnly.rps).toFixed(2)}`);
   console.log(`episodes/raw throughput ratio ${ratio.toFixed(3)}; goal (>= 1,000 req/s and p95 <= 50 ms): ${goal ? 'met' : 'NOT met'}`);
   const out = path.join(root, 'bench/results');
   mkdirSync(out, { recursive: true });
   writeFileSync(
     path.join(out, 'api.json'),
-    JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, episodes: seeded, connections: C, duration_s: Number(values.duration), page_bytes: page.length, runs: [raw, healthz, episodes], ratio_vs_raw: ratio, goal_met: goal }, null, 2) + '\n',
+    JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, episodes: seeded, connections: C, duration_s: Number(values.duration), page_bytes: page.length, runs: [raw, framework, healthz, episodes, dbOnly], ratio_vs_raw: ratio, goal_met: goal }, null, 2) + '\n',
   );
 } finally {
   baseline?.kill('SIGTERM');

@@ -11,6 +11,7 @@ import { JobsService } from './jobs.service';
 @Controller('admin')
 export class AdminController {
   private readonly startedAt = new Date().toISOString();
+  private readonly build = buildInfo();
 
   constructor(
     private readonly jobs: JobsService,
@@ -26,7 +27,7 @@ export class AdminController {
   @Get('deploy')
   @ApiOperation({ summary: 'Version and git sha of this api process' })
   deploy() {
-    const { version, gitSha } = buildInfo();
+    const { version, gitSha } = this.build;
     return { version, git_sha: gitSha, node: process.version, started_at: this.startedAt };
   }
 
