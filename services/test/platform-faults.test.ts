@@ -69,7 +69,10 @@ describe('platform faults', () => {
       const [ep] = await waitFor('transcription running', async () => {
         const r = (await s.db.query(`SELECT episode_key, feed_id FROM stage_runs JOIN episodes USING (episode_key) WHERE stage = 'transcribe' AND status = 'running'`)) as { episode_key: string; feed_id: string }[];
         return r.length ? r : null;
-      }, 60_000, 100);
+      }, 150_000, 100).catch(async (e) => {
+        console.log('[platform-faults] episodes:', JSON.stringify(await s.db.query(`SELECT state, state_reason, last_error FROM episodes`)), 'runs:', JSON.stringify(await s.db.query(`SELECT stage, status FROM stage_runs`)));
+        throw e;
+      });
       await new Promise((r) => setTimeout(r, 700));
       const transcripts = () => {
         const dir = path.join(s.dataDir, 'corpus', ep.feed_id, ep.episode_key);
@@ -89,7 +92,7 @@ describe('platform faults', () => {
     } finally {
       await podcast.server.close();
     }
-  }, 200_000);
+  }, 360_000);
 
   it('kill -9 of the active scheduler: the standby takes over within 30 s and does its work', async () => {
     stack = await startStack({ name: 'e1sch', env: { SCHEDULER_LEASE_MS: '6000' } });
@@ -131,7 +134,7 @@ describe('platform faults', () => {
       const c = net.connect(port, '127.0.0.1', () => (c.end(), resolve(true)));
       c.on('error', () => resolve(false));
     }), 10_000, 100);
-    const podcast = await startPodcastServer({ count: 3, clip: (i) => ['fleurs-en-003.ogg', 'fleurs-en-004.ogg', 'fleurs-en-001.ogg'][i] });
+    const podcast = await startPodcastServer({ count: 3, clip: (i) => ['fleurs-en-003.ogg', 'fleurs-en-004.ogg', 'fleurs-en-003.ogg'][i] });
     try {
       stack = await startStack({ name: 'e1redis', redisUrl, env: { ...WHISPER, MODELS_DIR: models.dir } });
       await Promise.all([stack.start('scheduler'), stack.start('worker', { args: ['--queues', 'all'] })]);
