@@ -125,6 +125,7 @@ test('contract stub: graph lists a node\'s episodes; admin shows role health, qu
 
   await page.goto('/admin');
   await expect(page.getByTestId('roles')).toContainText('worker-gpu degraded');
+  await expect(page.getByTestId('roles')).toContainText('gpu: absent (no NVIDIA device; CPU whisper)');
   await expect(page.getByTestId('queues').getByRole('row', { name: /transcribe/ })).toContainText('1');
   const job = page.getByRole('listitem').filter({ hasText: 'enclosure returned HTTP 404' });
   await expect(job).toContainText('3 attempts');
