@@ -13,6 +13,7 @@ import { checksForRole, createHealth } from '../telemetry/health';
 import { apiMetricsMiddleware } from '../telemetry/http-metrics';
 import { ApiModule } from './api.module';
 import { ApiContext } from './context';
+import { correlationMiddleware } from './correlation';
 import { ApiDatabase } from './database';
 import { sendError } from './errors';
 import { EventHub } from './events/event-hub';
@@ -78,6 +79,8 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ctx, hub, search, health, resources }), { bodyParser: false, logger: false, abortOnError: false });
   app.disable('x-powered-by');
   app.set('etag', false);
+  // First, so every answer (body-parser errors included) carries x-correlation-id.
+  app.use(correlationMiddleware());
   // SSE streams live for hours: they would only skew the request-duration histogram.
   app.use(apiMetricsMiddleware({ skip: (p) => p === '/metrics' || p === '/healthz' || p === '/api/events' }));
   app.use(jsonErrors(express.json({ limit: '1mb' }), log));

@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger';
 import { DEFAULT_TENANT } from '../db/entities/tenant.entities';
 import type { Queues } from '../queue/queues';
 import type { ApiDatabase } from './database';
+import { correlationIdOf } from './correlation';
 import { ApiError } from './errors';
 
 const redisUnavailable = () => new ApiError(503, 'redis_unavailable', 'the queue (Redis) is unreachable right now; try again shortly');
@@ -32,6 +33,11 @@ export class ApiContext {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The request's correlation id (api/correlation.ts): pass it to enqueues and log lines. */
+  correlationOf(req: unknown): string {
+    return correlationIdOf(req);
   }
 
   private readonly keyCache = new Map<string, { tenant: string | null; until: number }>();

@@ -2,6 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '
 import type { Response } from 'express';
 import { PodbrainError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
+import { correlationIdOf } from './correlation';
 import { isDatabaseUnreachable } from './database';
 
 /** The one error shape of the API (web/src/api/types.ts `ApiError`). */
@@ -71,7 +72,7 @@ function withDetails(code: string, message: string, details: Record<string, unkn
 
 export function sendError(res: Response, e: unknown, log?: Logger): void {
   const { status, body } = toErrorResponse(e);
-  if (status >= 500 && status !== 503) log?.error({ err: errorMessage(e), stack: (e as Error)?.stack }, 'request failed');
+  if (status >= 500 && status !== 503) log?.error({ correlation_id: correlationIdOf(res.req), err: errorMessage(e), stack: (e as Error)?.stack }, 'request failed');
   if (res.headersSent) {
     res.end();
     return;

@@ -17,14 +17,17 @@ export interface StateChange {
 export class EpisodeRepository {
   constructor(private readonly ds: DataSource) {}
 
-  /** Inserts new episodes as `pending`, refreshes metadata of known ones (never their state). Returns the new keys. */
-  async upsertFromFeed(episodes: readonly FeedEpisode[]): Promise<string[]> {
+  /**
+   * Inserts new episodes as `pending`, refreshes metadata of known ones (never their state). Returns the new keys.
+   * `correlationId`: the poll's, kept on new rows (default: the episode key).
+   */
+  async upsertFromFeed(episodes: readonly FeedEpisode[], correlationId?: string): Promise<string[]> {
     const created: string[] = [];
     for (const ep of episodes) {
       const { feedId, feedUrl: _u, episodeKey, ...source } = ep;
       const rows = (await this.ds.query(
         `INSERT INTO episodes (episode_key, feed_id, guid, title, published_at, duration_s, enclosure, transcripts, source, state, correlation_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $1)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)
          ON CONFLICT (episode_key) DO UPDATE SET title = EXCLUDED.title, published_at = EXCLUDED.published_at, duration_s = EXCLUDED.duration_s,
            enclosure = EXCLUDED.enclosure, transcripts = EXCLUDED.transcripts, source = EXCLUDED.source, updated_at = episodes.updated_at
          RETURNING (xmax = 0) AS inserted`,
@@ -38,6 +41,7 @@ export class EpisodeRepository {
           ep.enclosure ? JSON.stringify(ep.enclosure) : null,
           JSON.stringify(ep.transcripts ?? []),
           JSON.stringify(source satisfies ParsedEpisode),
+          correlationId ?? episodeKey,
         ],
       )) as { inserted: boolean }[];
       if (rows[0]?.inserted) created.push(episodeKey);

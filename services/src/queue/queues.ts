@@ -2,6 +2,7 @@ import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import IORedis, { type Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import type { StageName } from '../pipeline/stage';
+import { jobDataWithTrace, type TraceCarrier } from '../telemetry/tracing';
 
 /** Every BullMQ queue of the platform (ARCHITECTURE §1): one per stage, plus the corpus digest. */
 export const QUEUE_NAMES = ['ingest', 'transcribe', 'enrich', 'index', 'project', 'digest'] as const;
@@ -84,6 +85,16 @@ export interface PollJobData {
   feedId: string;
 }
 
+/**
+ * Added to every job's data when it is enqueued (telemetry/tracing.ts `jobDataWithTrace`): the
+ * correlation id of the request or scheduler poll the work descends from, and the enqueuer's
+ * trace context, so the worker's span and log lines continue them.
+ */
+export interface JobTelemetryData {
+  correlation_id: string;
+  otel?: TraceCarrier;
+}
+
 export const JOB = { stage: 'stage', poll: 'poll-feed', digest: 'digest' } as const;
 
 export function jobOptions(queue: QueueName, extra: JobsOptions = {}, backoffMs = 0): JobsOptions {
@@ -148,19 +159,24 @@ export class Queues {
    * makes this a no-op. A finished one kept for inspection (completed/failed) is replaced, so
    * an episode sent through a stage again (re-run, reconciler) really gets a job.
    */
-  async addStageJob(stage: EpisodeJobStage, data: StageJobData): Promise<string> {
+  async addStageJob(stage: EpisodeJobStage, data: StageJobData, correlationId?: string): Promise<string> {
     const id = stageJobId(stage, data.episodeKey, data.fingerprint);
     const q = this.get(stage);
     const state = await q.getJobState(id);
     if (state === 'completed' || state === 'failed') await q.remove(id).catch(() => undefined);
-    await q.add(JOB.stage, data, this.options(stage, { jobId: id }));
+    // Without an explicit id the job inherits the running job's (stage → stage), else gets a new one.
+    await q.add(JOB.stage, jobDataWithTrace(data, correlationId), this.options(stage, { jobId: id }));
     return id;
   }
 
-  /** Feed polls run on the ingest queue; one pending poll per feed. */
-  async addPollJob(feedId: string): Promise<string> {
+  /**
+   * Feed polls run on the ingest queue; one pending poll per feed. `correlationId`: the API
+   * request's (feed add/refresh) or the scheduler's per-poll id; the episodes found carry it on.
+   */
+  async addPollJob(feedId: string, correlationId?: string): Promise<string> {
     const id = pollJobId(feedId);
-    await this.get('ingest').add(JOB.poll, { feedId } satisfies PollJobData, this.options('ingest', { jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 }));
+    const data = jobDataWithTrace({ feedId } satisfies PollJobData, correlationId);
+    await this.get('ingest').add(JOB.poll, data, this.options('ingest', { jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 }));
     return id;
   }
 

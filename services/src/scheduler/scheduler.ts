@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger';
 import { EPISODE_STATES } from '../db/entities/episode.entity';
 import { isRunningState, STAGE_OF_STATE } from '../episodes/state';
 import { QUEUE_NAMES, type Queues } from '../queue/queues';
+import { newCorrelationId, withLogContext } from '../telemetry/correlation';
 import { metrics } from '../telemetry/metrics';
 import type { PipelineDeps, StagePipeline } from '../workers/pipeline';
 import { LeaderLock } from './leader-lock';
@@ -77,7 +78,8 @@ export class Scheduler {
 
   async enqueueDuePolls(): Promise<number> {
     const due = await this.deps.feeds.claimDue(this.deps.config.feeds.pollConcurrency * 4);
-    for (const id of due) await this.queues.addPollJob(id);
+    // Each poll starts its own correlation id: the episodes it finds carry it through every stage.
+    for (const id of due) await this.queues.addPollJob(id, newCorrelationId());
     this.stats.polls += due.length;
     return due.length;
   }
@@ -120,9 +122,12 @@ export class Scheduler {
       const loaded = await episodes.feedEpisode(ep.episodeKey);
       if (!loaded) continue;
       try {
-        await this.pipeline.advanceFromArtifacts(loaded.episode, { state: ep.state === 'pending' ? 'pending' : undefined });
+        // Re-enqueued under the episode's own correlation id (the poll that found it), not a new one.
+        await withLogContext({ correlation_id: loaded.row.correlationId ?? undefined, episode_key: ep.episodeKey }, () =>
+          this.pipeline.advanceFromArtifacts(loaded.episode, { state: ep.state === 'pending' ? 'pending' : undefined }),
+        );
         reEnqueued++;
-        this.log.info({ episode_key: ep.episodeKey, state: ep.state, job_id: ep.jobId, job_state: jobState }, 'reconciler re-enqueued episode');
+        this.log.info({ episode_key: ep.episodeKey, correlation_id: loaded.row.correlationId ?? undefined, state: ep.state, job_id: ep.jobId, job_state: jobState }, 'reconciler re-enqueued episode');
       } catch (e) {
         this.log.warn({ episode_key: ep.episodeKey, err: errorMessage(e) }, 'reconciler could not re-enqueue');
       }

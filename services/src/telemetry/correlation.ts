@@ -64,6 +64,17 @@ export function withLogContext<T>(ctx: Partial<LogContext> & { correlation_id?: 
   return storage.run(merged, fn);
 }
 
+/**
+ * A child logger binding only those `fields` the current log context does not already put on
+ * every line: pino writes a child's bindings and the mixin's fields side by side, so binding
+ * `episode_key` inside a job would print the key twice.
+ */
+export function childOutsideContext<L extends { child(bindings: Record<string, unknown>): L }>(log: L, fields: Partial<Record<keyof LogContext, string | undefined>> & Record<string, unknown>): L {
+  const ctx = storage.getStore() as Record<string, unknown> | undefined;
+  const missing = Object.fromEntries(Object.entries(fields).filter(([k, v]) => v !== undefined && ctx?.[k] === undefined));
+  return Object.keys(missing).length ? log.child(missing) : log;
+}
+
 /** pino `mixin`: the current context's fields on every log line (nothing outside a context). */
 export function logContextMixin(): Partial<LogContext> {
   return storage.getStore() ?? {};

@@ -12,6 +12,7 @@ import type { FeedEpisode } from '../feeds/types';
 import { stageFingerprint } from '../pipeline/runner';
 import { EpisodeSkipped, type Stage, type StageName } from '../pipeline/stage';
 import { type EpisodeJobStage, type Queues, stageJobId } from '../queue/queues';
+import { childOutsideContext } from '../telemetry/correlation';
 import { metrics } from '../telemetry/metrics';
 import { projectEpisode, PROJECTION_VERSION } from '../projection/project';
 
@@ -109,7 +110,8 @@ export class StagePipeline {
     const loaded = await episodes.feedEpisode(episodeKey);
     if (!loaded) return 'gone';
     const { episode, row } = loaded;
-    const log = rootLog.child({ episode_key: episodeKey, correlation_id: row.correlationId ?? episodeKey, queue: stageName });
+    // In a worker job these come from its log context; bound here only when called outside one.
+    const log = childOutsideContext(rootLog, { episode_key: episodeKey, correlation_id: row.correlationId ?? episodeKey, queue: stageName });
 
     let walk: ChainWalk;
     try {

@@ -1,6 +1,7 @@
 import { errorMessage } from '../core/errors';
 import { nextPollDelayS } from '../episodes/feeds.repository';
 import { loadFeed } from '../feeds/load';
+import { childOutsideContext, currentCorrelationId } from '../telemetry/correlation';
 import type { PipelineDeps, StagePipeline } from './pipeline';
 
 export interface PollOutcome {
@@ -19,7 +20,7 @@ export interface PollOutcome {
 export async function pollFeedJob(deps: PipelineDeps, pipeline: StagePipeline, feedId: string, signal: AbortSignal): Promise<PollOutcome> {
   const feed = await deps.feeds.get(feedId);
   if (!feed) return { feedId, notModified: false, episodes: 0, created: 0, error: 'feed no longer exists' };
-  const log = deps.log.child({ feed_id: feedId, queue: 'ingest' });
+  const log = childOutsideContext(deps.log, { feed_id: feedId, queue: 'ingest' });
   try {
     const loaded = await loadFeed(feed.url, deps.config, { etag: feed.etag, lastModified: feed.lastModified }, { signal });
     const next = new Date(Date.now() + nextPollDelayS(feed.pollIntervalS, 0) * 1000);
@@ -28,7 +29,8 @@ export async function pollFeedJob(deps: PipelineDeps, pipeline: StagePipeline, f
       log.debug('feed not modified');
       return { feedId, notModified: true, episodes: 0, created: 0 };
     }
-    const created = await deps.episodes.upsertFromFeed(loaded.episodes);
+    // New episodes keep the poll's correlation id (the reconciler re-enqueues them under it).
+    const created = await deps.episodes.upsertFromFeed(loaded.episodes, currentCorrelationId());
     const { episodes: _e, ...meta } = loaded.feed;
     await deps.feeds.markPolled(feedId, { validators: loaded.validators, feed: meta, nextPollAt: next });
     const fresh = new Set(created);

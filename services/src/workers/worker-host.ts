@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { JOB, QUEUE_SETTINGS, type PollJobData, type QueueName, type StageJobData } from '../queue/queues';
-import { metrics } from '../telemetry/metrics';
+import { correlationIdOfJob } from '../telemetry/correlation';
+import { runJobWithTelemetry } from '../telemetry/tracing';
 import { pollFeedJob } from './poll-feed';
 import type { PipelineDeps, StagePipeline } from './pipeline';
 
@@ -25,6 +26,7 @@ export class WorkerHost {
   private readonly workers: Worker[] = [];
   private readonly active = new Map<string, AbortController>();
   private closing = false;
+  private readonly workerId = `${process.pid}`;
   readonly log: Logger;
 
   constructor(
@@ -32,7 +34,7 @@ export class WorkerHost {
     private readonly pipeline: StagePipeline,
     private readonly opts: WorkerHostOptions,
   ) {
-    this.log = deps.log.child({ worker_id: `${process.pid}` });
+    this.log = deps.log.child({ worker_id: this.workerId });
   }
 
   start(): void {
@@ -47,20 +49,33 @@ export class WorkerHost {
         maxStalledCount: 2,
       });
       worker.on('error', (e) => this.log.warn({ queue: name, err: errorMessage(e) }, 'worker connection error'));
-      worker.on('failed', (job, e) => this.log.warn({ queue: name, job_id: job?.id, attempts: job?.attemptsMade, err: errorMessage(e) }, 'job attempt failed'));
+      worker.on('failed', (job, e) => {
+        // Emitted outside the job's log context: name the job's correlation id and episode here.
+        const data = (job?.data ?? {}) as Partial<StageJobData>;
+        this.log.warn({ queue: name, job_id: job?.id, correlation_id: correlationIdOfJob(job?.data), episode_key: data.episodeKey, attempts: job?.attemptsMade, err: errorMessage(e) }, 'job attempt failed');
+      });
       this.workers.push(worker);
     }
     this.log.info({ queues: this.opts.queues }, 'workers started');
   }
 
-  private async process(queue: QueueName, job: Job): Promise<unknown> {
+  /**
+   * One job inside its telemetry (telemetry/tracing.ts): the enqueuer's trace continues in a
+   * `<queue> process` span, every log line carries the job's correlation_id, episode_key, queue
+   * and worker_id, and the run is timed into podbrain_queue_processing_seconds.
+   */
+  private process(queue: QueueName, job: Job): Promise<unknown> {
+    return runJobWithTelemetry(job, { workerId: this.workerId }, () => this.runJob(queue, job));
+  }
+
+  private async runJob(queue: QueueName, job: Job): Promise<unknown> {
     const controller = new AbortController();
     const key = `${queue}/${job.id}`;
     this.active.set(key, controller);
     const timeoutMs = QUEUE_SETTINGS[queue].timeoutMs;
     const timer = setTimeout(() => controller.abort(new Error(`job timed out after ${timeoutMs} ms`)), timeoutMs);
-    const end = metrics.queueProcessingSeconds.startTimer({ queue });
-    const log = this.log.child({ queue, job_id: job.id });
+    // queue and worker_id come from the job's log context
+    const log = this.deps.log.child({ job_id: job.id });
     log.debug('job started');
     try {
       const attempt = job.attemptsMade + 1;
@@ -75,7 +90,6 @@ export class WorkerHost {
       return await this.pipeline.runStage(queue, data.episodeKey, { signal: controller.signal, attempt, maxAttempts });
     } finally {
       clearTimeout(timer);
-      end();
       this.active.delete(key);
     }
   }

@@ -30,7 +30,7 @@ export class FeedsController {
   @ApiUnprocessableEntityResponse({ schema: errorSchema, description: 'refused (SSRF guard), unreachable or not a feed; the message says why' })
   async add(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const { url } = parseInput(schemas.addFeed, body, 'body');
-    const r = await this.feeds.add(this.ctx.tenantOf(req), url);
+    const r = await this.feeds.add(this.ctx.tenantOf(req), url, this.ctx.correlationOf(req));
     res.status(r.subscribed ? 201 : 200);
     return r.feed;
   }
@@ -53,7 +53,7 @@ export class FeedsController {
     if (typeof body !== 'string' || !body.trim()) {
       throw new ApiError(415, 'unsupported_media_type', 'send the OPML document as the request body with Content-Type: text/xml');
     }
-    return this.feeds.importOpml(this.ctx.tenantOf(req), body);
+    return this.feeds.importOpml(this.ctx.tenantOf(req), body, this.ctx.correlationOf(req));
   }
 
   @Delete(':id')
@@ -69,7 +69,7 @@ export class FeedsController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Poll the feed now' })
   async refresh(@Req() req: Request, @Param('id') id: string) {
-    return this.feeds.refresh(this.ctx.tenantOf(req), parseInput(schemas.key, id, 'path'));
+    return this.feeds.refresh(this.ctx.tenantOf(req), parseInput(schemas.key, id, 'path'), this.ctx.correlationOf(req));
   }
 }
 

@@ -30,9 +30,10 @@ export class FeedsService {
    * Adds a feed by URL: fetches and parses it once (SSRF-guarded), so a refused or broken feed
    * is a 4xx with the reason instead of a row that fails forever; then the catalog row, the
    * tenant's subscription and a poll job on the ingest queue (which upserts the episodes and
-   * starts their pipeline).
+   * starts their pipeline). `correlationId`: the request's; the poll job and every job of the
+   * feed's new episodes carry it.
    */
-  async add(tenantId: string, url: string): Promise<{ feed: FeedView; created: boolean; subscribed: boolean }> {
+  async add(tenantId: string, url: string, correlationId?: string): Promise<{ feed: FeedView; created: boolean; subscribed: boolean }> {
     let loaded;
     try {
       loaded = await loadFeed(url, this.ctx.config);
@@ -51,7 +52,12 @@ export class FeedsService {
     });
     const subscribed = await this.repo.subscribe(tenantId, loaded.feedId);
     // Best effort: the feed is due at once, so the scheduler polls it anyway if Redis is down now.
-    if (created) await this.ctx.withRedis(() => this.ctx.queues.addPollJob(loaded.feedId)).catch((e: Error) => this.ctx.log.warn({ err: e.message, feed_id: loaded.feedId }, 'poll job not enqueued; the scheduler will poll the feed'));
+    if (created) {
+      await this.ctx
+        .withRedis(() => this.ctx.queues.addPollJob(loaded.feedId, correlationId))
+        .then(() => this.ctx.log.info({ correlation_id: correlationId, feed_id: loaded.feedId, url: loaded.location }, 'feed added; poll enqueued'))
+        .catch((e: Error) => this.ctx.log.warn({ correlation_id: correlationId, err: e.message, feed_id: loaded.feedId }, 'poll job not enqueued; the scheduler will poll the feed'));
+    }
     const feed = await this.repo.getSubscribed(tenantId, loaded.feedId);
     if (!feed) throw new ApiError(409, 'conflict', 'the feed was removed while it was being added; try again');
     return { feed, created, subscribed };
@@ -63,12 +69,13 @@ export class FeedsService {
   }
 
   /** Polls now (the ingest queue's feed job); one pending poll per feed, so repeats are no-ops. */
-  async refresh(tenantId: string, feedId: string): Promise<{ job_id: string }> {
+  async refresh(tenantId: string, feedId: string, correlationId?: string): Promise<{ job_id: string }> {
     if (!(await this.repo.isSubscribed(tenantId, feedId))) throw notFound(`feed ${feedId}`);
-    return { job_id: await this.ctx.withRedis(() => this.ctx.queues.addPollJob(feedId)) };
+    return { job_id: await this.ctx.withRedis(() => this.ctx.queues.addPollJob(feedId, correlationId)) };
   }
 
-  async importOpml(tenantId: string, xml: string): Promise<ImportResult> {
+  /** Every feed of one import is polled under the import request's correlation id. */
+  async importOpml(tenantId: string, xml: string, correlationId?: string): Promise<ImportResult> {
     let entries;
     try {
       entries = parseOpml(xml);
@@ -85,7 +92,7 @@ export class FeedsService {
           continue;
         }
         try {
-          const r = await this.add(tenantId, url);
+          const r = await this.add(tenantId, url, correlationId);
           if (r.subscribed) result.added++;
           else result.skipped++;
         } catch (e) {
