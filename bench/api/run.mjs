@@ -7,7 +7,7 @@
 // GET /api/admin/deploy (the same Nest stack, guard and middleware, no I/O: the framework's share),
 // GET /healthz of the api (Postgres + Redis + disk probes), and the same page through the api's
 // repository in the bench process with 32 concurrent callers (the database's share, no HTTP).
-// Usage: npm run build -w services && npm run bench:api [-- --episodes 10000 --connections 32 --duration 10]
+// Usage: npm run build -w services && npm run bench:api [-- --episodes 10000 --connections 32 --duration 10 --keep]
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -46,6 +46,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     duration: { type: 'string', default: '10' },
     db: { type: 'string', default: 'podbrain_bench_api' },
+    keep: { type: 'boolean', default: false }, // keep the seeded database for EXPLAIN ANALYZE afterwards
   },
 });
 const EPISODES = Number(values.episodes);
@@ -198,8 +199,10 @@ try {
   baseline?.kill('SIGTERM');
   api.kill('SIGTERM');
   await new Promise((r) => api.once('exit', r));
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${values.db} WITH (FORCE)`);
-  await admin.end();
+  if (!values.keep) {
+    const admin = new Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${values.db} WITH (FORCE)`);
+    await admin.end();
+  }
 }

@@ -17,6 +17,7 @@ import {
 } from './entities/projection.entities';
 import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-schema';
 import { EpisodeJobId1763942400000 } from './migrations/1763942400000-episode-job-id';
+import { EpisodesNewestIndex1764028800000 } from './migrations/1764028800000-episodes-newest-index';
 
 export const ENTITIES = [
   FeedEntity,
@@ -38,7 +39,7 @@ export const ENTITIES = [
   DigestEntity,
 ];
 /** In order. Hand-written; `synchronize` is never used. */
-export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000];
+export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000];
 
 export function createDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
   return new DataSource({

@@ -27,28 +27,26 @@ interface EpisodeRow {
   feed_id: string;
   feed_title: string | null;
   title: string;
-  published_at: Date | null;
+  published_at: string | null;
   duration_s: number | null;
   state: string;
   state_reason: string | null;
   failed_stage: string | null;
-  updated_at: Date;
+  updated_at: string;
   sort_key: string;
 }
-
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 const toSummary = (r: EpisodeRow): EpisodeSummaryView => ({
   episode_key: r.episode_key,
   feed_id: r.feed_id,
   feed_title: r.feed_title,
   title: r.title,
-  published_at: iso(r.published_at),
+  published_at: r.published_at,
   duration_s: r.duration_s,
   state: r.state,
   state_reason: r.state_reason,
   failed_stage: r.failed_stage,
-  updated_at: iso(r.updated_at) as string,
+  updated_at: r.updated_at,
 });
 
 /** Keyset cursor: the last row's (sort key, episode_key), opaque to clients. */
@@ -70,23 +68,38 @@ export function decodeCursor(cursor: string): [string, string] {
 
 // Newest first; undated episodes last. The sort key is text so the cursor round-trips exactly.
 const SORT = `COALESCE(e.published_at, '-infinity'::timestamptz)`;
-const SUMMARY_COLUMNS = `e.episode_key, e.feed_id, f.title AS feed_title, e.title, e.published_at, e.duration_s, e.state::text AS state,
-  e.state_reason, e.failed_stage, e.updated_at`;
+// Timestamps leave Postgres as the very text Date#toISOString() makes: no row pays for a
+// text → Date → text round trip in the api (it was a tenth of a page request's CPU).
+const isoText = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const SUMMARY_COLUMNS = `e.episode_key, e.feed_id, f.title AS feed_title, e.title, ${isoText('e.published_at')} AS published_at, e.duration_s,
+  e.state::text AS state, e.state_reason, e.failed_stage, ${isoText('e.updated_at')} AS updated_at`;
+
+/** How long a tenant's page strategy (see `readsNewestIndex`) is kept before it is counted again. */
+const STRATEGY_TTL_MS = 30_000;
 
 export class ApiEpisodesRepository {
-  constructor(private readonly db: ApiDatabase) {}
+  private readonly strategies = new Map<string, { newestIndex: boolean; until: number }>();
+
+  /** `plan` pins the dated-page plan (tests compare the two); by default it is picked per tenant. */
+  constructor(
+    private readonly db: ApiDatabase,
+    private readonly plan: 'auto' | 'newest-index' | 'per-feed' = 'auto',
+  ) {}
 
   /**
-   * Newest first, undated episodes last, keyset-paginated. Dated episodes come from a top-N per
-   * subscribed feed over the (feed_id, published_at DESC) index merged by Postgres, so a page
-   * costs O(feeds × limit) index reads instead of sorting every episode; undated ones follow.
+   * Newest first, undated episodes last, keyset-paginated; undated ones follow the dated ones.
+   * Dated episodes come one of two ways, whichever reads fewer rows for this tenant: down the
+   * global (published_at DESC, episode_key DESC) index, skipping other tenants' feeds, or as a
+   * top-N per subscribed feed over (feed_id, published_at DESC) merged by Postgres.
    */
   async list(tenantId: string, p: { limit: number; cursor?: string; feedId?: string; state?: string }): Promise<{ items: EpisodeSummaryView[]; next_cursor: string | null }> {
     const cursor = p.cursor ? decodeCursor(p.cursor) : null;
     const undatedPhase = cursor?.[0] === '-infinity';
     const want = p.limit + 1;
     let rows: EpisodeRow[] = [];
-    if (!undatedPhase) rows = await this.listDated(tenantId, p, cursor, want);
+    if (!undatedPhase) {
+      rows = !p.feedId && !p.state && (await this.readsNewestIndex(tenantId)) ? await this.listDatedNewest(tenantId, cursor, want) : await this.listDated(tenantId, p, cursor, want);
+    }
     if (rows.length < want) {
       const undated = await this.listUndated(tenantId, p, undatedPhase ? cursor![1] : null, want - rows.length);
       rows = rows.concat(undated);
@@ -104,6 +117,39 @@ export class ApiEpisodesRepository {
     return { params, subs, state };
   }
 
+  /**
+   * The global index yields limit / share rows to find a page when the tenant's feeds hold
+   * `share` of all episodes; the per-feed merge reads feeds × limit. With feeds of similar
+   * size share ≈ mine / all, so the global index wins when mine² ≥ all (one tenant subscribed
+   * to everything, the usual self-hosted case: 51 rows per page). Counted every 30 s: it only
+   * picks a plan, the rows are the same either way.
+   */
+  private async readsNewestIndex(tenantId: string): Promise<boolean> {
+    if (this.plan !== 'auto') return this.plan === 'newest-index';
+    const known = this.strategies.get(tenantId);
+    if (known && known.until > Date.now()) return known.newestIndex;
+    const [c] = await this.db.prepared<{ mine: number; feeds: number }>(
+      `SELECT (SELECT count(*) FROM subscriptions WHERE tenant_id = $1)::int AS mine, (SELECT count(*) FROM feeds)::int AS feeds`,
+      [tenantId],
+    );
+    const newestIndex = !!c && c.mine > 0 && c.mine * c.mine >= c.feeds;
+    if (this.strategies.size > 10_000) this.strategies.clear();
+    this.strategies.set(tenantId, { newestIndex, until: Date.now() + STRATEGY_TTL_MS });
+    return newestIndex;
+  }
+
+  private listDatedNewest(tenantId: string, cursor: [string, string] | null, want: number): Promise<EpisodeRow[]> {
+    const params: unknown[] = [tenantId, want];
+    const after = cursor ? ` AND e.published_at <= $3::timestamptz AND (e.published_at, e.episode_key) < ($3::timestamptz, $4)` : '';
+    if (cursor) params.push(cursor[0], cursor[1]);
+    return this.db.prepared<EpisodeRow>(
+      `SELECT ${SUMMARY_COLUMNS}, e.published_at::text AS sort_key FROM episodes e JOIN feeds f ON f.id = e.feed_id
+       WHERE e.feed_id IN (SELECT feed_id FROM subscriptions WHERE tenant_id = $1) AND e.published_at IS NOT NULL${after}
+       ORDER BY e.published_at DESC, e.episode_key DESC LIMIT $2`,
+      params,
+    );
+  }
+
   private listDated(tenantId: string, p: { feedId?: string; state?: string }, cursor: [string, string] | null, want: number): Promise<EpisodeRow[]> {
     const { params, subs, state } = this.scope(tenantId, p);
     let after = '';
@@ -113,7 +159,7 @@ export class ApiEpisodesRepository {
       after = ` AND e.published_at <= $${at}::timestamptz AND (e.published_at, e.episode_key) < ($${at}::timestamptz, $${key})`;
     }
     const n = params.push(want);
-    return this.db.query<EpisodeRow>(
+    return this.db.prepared<EpisodeRow>(
       `SELECT ${SUMMARY_COLUMNS}, e.published_at::text AS sort_key
        FROM (${subs}) s CROSS JOIN LATERAL (
          SELECT e.episode_key, e.feed_id, e.title, e.published_at, e.duration_s, e.state, e.state_reason, e.failed_stage, e.updated_at
@@ -129,7 +175,7 @@ export class ApiEpisodesRepository {
     const { params, subs, state } = this.scope(tenantId, p);
     const after = afterKey === null ? '' : ` AND e.episode_key < $${params.push(afterKey)}`;
     const n = params.push(want);
-    return this.db.query<EpisodeRow>(
+    return this.db.prepared<EpisodeRow>(
       `SELECT ${SUMMARY_COLUMNS}, '-infinity' AS sort_key FROM episodes e JOIN feeds f ON f.id = e.feed_id
        WHERE e.feed_id IN (${subs}) AND e.published_at IS NULL${state}${after}
        ORDER BY e.episode_key DESC LIMIT $${n}`,
