@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { adminUrl, dropDatabase, seedApiDatabase } from './seed.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -35,8 +36,6 @@ try {
     process.exit(2);
   }
 }
-const { Client } = require('pg');
-const { createDataSource, migrateUp } = require(path.join(dist, 'db/data-source.js'));
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +51,6 @@ const { values } = parseArgs({
 const EPISODES = Number(values.episodes);
 const FEEDS = Number(values.feeds);
 const C = Number(values.connections);
-const adminUrl = process.env.PODBRAIN_BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const dbUrl = adminUrl.replace(/\/[^/]*$/, `/${values.db}`);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -64,40 +62,6 @@ const freePort = () =>
       s.close(() => resolve(port));
     });
   });
-
-async function seed() {
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${values.db} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${values.db}`);
-  await admin.end();
-  const ds = await createDataSource(dbUrl).initialize();
-  await migrateUp(ds);
-  await ds.destroy();
-  const pg = new Client({ connectionString: dbUrl });
-  await pg.connect();
-  await pg.query(
-    `INSERT INTO feeds (id, url, title, poll_interval_s, next_poll_at)
-     SELECT 'feed' || f, 'https://example.com/feed' || f || '.xml', 'Bench feed ' || f, 3600, now() + interval '1 day' FROM generate_series(1, $1) f`,
-    [FEEDS],
-  );
-  await pg.query(`INSERT INTO subscriptions (tenant_id, feed_id) SELECT 'default', id FROM feeds`);
-  const states = ['pending', 'transcribing', 'enriching', 'done', 'done', 'done', 'failed'];
-  await pg.query(
-    `INSERT INTO episodes (episode_key, feed_id, title, published_at, duration_s, enclosure, transcripts, source, state, state_reason, failed_stage)
-     SELECT md5('ep' || i), 'feed' || (1 + i % $2), 'Benchmark episode number ' || i || ': a title of ordinary length',
-            timestamptz '2020-01-01' + make_interval(mins => i * 37), 1800 + i % 3600,
-            jsonb_build_object('url', 'https://cdn.example.com/audio/' || i || '.mp3', 'type', 'audio/mpeg', 'length', 12345678),
-            '[]'::jsonb, jsonb_build_object('description', repeat('Show notes of episode ' || i || '. ', 20)),
-            ($3::text[])[1 + i % 7]::episode_state, CASE WHEN i % 7 = 6 THEN 'whisper exited with code 1' END, CASE WHEN i % 7 = 6 THEN 'transcribe' END
-     FROM generate_series(1, $1) i`,
-    [EPISODES, FEEDS, states],
-  );
-  await pg.query('ANALYZE');
-  const { rows } = await pg.query('SELECT count(*)::int AS n FROM episodes');
-  await pg.end();
-  return rows[0].n;
-}
 
 async function waitHttp(url, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs;
@@ -151,7 +115,7 @@ async function repositoryOnly() {
   return res;
 }
 
-const seeded = await seed();
+const { count: seeded } = await seedApiDatabase({ db: values.db, episodes: EPISODES, feeds: FEEDS });
 console.log(`seeded ${seeded} episodes in ${FEEDS} feeds (database ${values.db})`);
 
 const apiPort = await freePort();
@@ -199,10 +163,5 @@ try {
   baseline?.kill('SIGTERM');
   api.kill('SIGTERM');
   await new Promise((r) => api.once('exit', r));
-  if (!values.keep) {
-    const admin = new Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${values.db} WITH (FORCE)`);
-    await admin.end();
-  }
+  if (!values.keep) await dropDatabase(values.db);
 }

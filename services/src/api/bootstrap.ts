@@ -82,7 +82,7 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   // First, so every answer (body-parser errors included) carries x-correlation-id.
   app.use(correlationMiddleware());
   // SSE streams live for hours: they would only skew the request-duration histogram.
-  app.use(apiMetricsMiddleware({ skip: (p) => p === '/metrics' || p === '/healthz' || p === '/api/events' }));
+  if (config.telemetry.apiRequestMetrics) app.use(apiMetricsMiddleware({ skip: (p) => p === '/metrics' || p === '/healthz' || p === '/api/events' }));
   app.use(jsonErrors(express.json({ limit: '1mb' }), log));
   app.use(jsonErrors(express.text({ type: XML_TYPES, limit: '5mb' }), log));
   app.setGlobalPrefix('api', { exclude: ['healthz', 'metrics', 'api/health'] });

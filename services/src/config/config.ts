@@ -106,6 +106,7 @@ const SETTINGS = {
   STUCK_EPISODE_S: ['scheduler.stuckAfterS', int(1), 6 * 3600],
   GPU_REQUIRED: ['telemetry.gpuRequired', bool, false],
   GPU_METRICS_INTERVAL_S: ['telemetry.gpuMetricsIntervalS', int(0, 3600), 0],
+  API_REQUEST_METRICS: ['telemetry.apiRequestMetrics', bool, true],
 } as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -194,7 +195,8 @@ export interface Config {
   worker: { queues: string; shutdownGraceMs: number };
   scheduler: { tickMs: number; leaseMs: number; reconcileGraceMs: number; stuckAfterS: number };
   /** worker-gpu: a missing GPU is unhealthy; nvidia-smi sampled every N s into podbrain_gpu_* (0 = only on /healthz). */
-  telemetry: { gpuRequired: boolean; gpuMetricsIntervalS: number };
+  /** apiRequestMetrics: the api's podbrain_api_request_* histogram and counters (false: /metrics keeps the rest). */
+  telemetry: { gpuRequired: boolean; gpuMetricsIntervalS: number; apiRequestMetrics: boolean };
 }
 
 export class ConfigError extends Error {
