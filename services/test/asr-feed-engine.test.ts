@@ -130,4 +130,13 @@ describe('feed engine', () => {
     const b = createFeedTranscriptEngine(loadConfig({ env: { WHISPER_LANGUAGE: 'de' } }), { logger: silentLogger }).fingerprintParts();
     expect(b).not.toEqual(a);
   });
+
+  it('changes its fingerprint when the publisher moves or re-types its transcript, not when the order of the tags changes', () => {
+    const vtt = { url: 'https://example.com/ep1.vtt', type: 'text/vtt', language: 'en' };
+    const srt = { url: 'https://example.com/ep1.srt', type: 'application/srt', language: 'en' };
+    const a = engine.fingerprintParts({ transcripts: [vtt, srt] });
+    expect(engine.fingerprintParts({ transcripts: [srt, vtt] })).toEqual(a);
+    expect(engine.fingerprintParts({ transcripts: [{ ...vtt, url: 'https://example.com/ep1-v2.vtt' }, srt] })).not.toEqual(a);
+    expect(engine.fingerprintParts({ transcripts: [{ ...vtt, type: 'application/x-subrip' }, srt] })).not.toEqual(a);
+  });
 });

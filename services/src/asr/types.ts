@@ -51,7 +51,10 @@ export interface AsrEngine {
   readonly name: 'whisper-cpp' | 'openai' | 'feed';
   /** null = usable for this input; otherwise why not (model missing, no transcript tag, ...). */
   unavailableReason(input: Pick<AsrInput, 'transcripts'>): string | null;
-  /** Everything that changes the output (model, language, beam size, ...): part of the stage fingerprint. */
-  fingerprintParts(): Record<string, unknown>;
+  /**
+   * Everything that changes the output (model, language, beam size, ...): part of the stage
+   * fingerprint. `input`: the episode's published transcripts, for the engine that reads them.
+   */
+  fingerprintParts(input?: Pick<AsrInput, 'transcripts'>): Record<string, unknown>;
   transcribe(input: AsrInput): Promise<AsrResult>;
 }

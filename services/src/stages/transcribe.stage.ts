@@ -212,7 +212,7 @@ export function createTranscribeStage(deps: TranscribeStageDeps = {}): Stage {
           configured: true,
           parts: {
             schema: TRANSCRIPT_SCHEMA,
-            ...engine.fingerprintParts(),
+            ...engine.fingerprintParts({ transcripts: episode.transcripts }),
             ...(needsAudio(engine) ? { preprocess: preprocessParts(config.audio.normalize), min_coverage: config.asr.minCoverage } : {}),
           },
         };

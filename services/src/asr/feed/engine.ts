@@ -118,8 +118,11 @@ export function createFeedTranscriptEngine(config: Config, deps: FeedTranscriptD
 
     unavailableReason,
 
-    fingerprintParts() {
-      return { engine: 'feed', parser_version: PARSER_VERSION, preference: FORMAT_PREFERENCE.join('>'), language: config.asr.language };
+    fingerprintParts(input?: Pick<AsrInput, 'transcripts'>) {
+      const parts: Record<string, unknown> = { engine: 'feed', parser_version: PARSER_VERSION, preference: FORMAT_PREFERENCE.join('>'), language: config.asr.language };
+      // A publisher that moves or re-publishes its transcript (new URL or type) gets it read again.
+      if (input) parts.transcripts = usable(input.transcripts).map((t) => `${t.type} ${t.url} ${t.language ?? ''}`).sort();
+      return parts;
     },
 
     async transcribe(input: AsrInput): Promise<FeedAsrResult> {
