@@ -3,7 +3,7 @@
 // through podbrain's FAISS binding (services/native/faiss) exactly as the search service uses it
 // (searchAsync on libuv's pool, one OpenMP thread per search).
 //
-//   node bench/search/run.mjs --size 100k|1m [--queries 200] [--types ivf,hnsw] [--data clustered|lowrank|uniform]
+//   node bench/search/run.mjs --size 100k|1m [--queries 200] [--types ivf,hnsw] [--data clustered|lowrank|uniform] [--nlist-factor 4 (IVF cells = factor·√N, podbrain's default 4)]
 //
 // Data: `clustered` (default) draws each vector from a mixture of 1,000 Gaussian clusters in 384-d
 // (centre ~ N(0,1), noise ~ N(0,1) per coordinate) and normalises it — structured like real
@@ -177,11 +177,11 @@ for (const type of TYPES) {
   let sweep;
   let factory;
   if (type === 'ivf') {
-    const nlist = Math.max(16, Math.min(65536, Math.round(2 * Math.sqrt(N))));
+    const nlist = Math.max(16, Math.min(65536, Math.round(Number(args['nlist-factor'] ?? 4) * Math.sqrt(N))));
     factory = `IVF${nlist},Flat`;
     log(`building ${factory}`);
     built = await build(factory, { trainPoints: 40 * nlist });
-    sweep = { param: 'nprobe', values: [4, 8, 16, 32, 64, 128, 256] };
+    sweep = { param: 'nprobe', values: [4, 8, 16, 32, 64, 128, 160, 192, 224, 256, 288, 320, 384] };
   } else if (type === 'hnsw') {
     factory = 'HNSW32,Flat';
     log(`building ${factory} (efConstruction 40)`);

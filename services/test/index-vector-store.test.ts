@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config';
 import { HashEmbeddings } from '../src/index/embeddings/hash';
 import { spaceOf } from '../src/index/embeddings/types';
-import { VectorIndexStore, type VectorIndexOptions } from '../src/index/vector-store';
+import { ivfNprobe, VectorIndexStore, type VectorIndexOptions } from '../src/index/vector-store';
 import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes, TOPICS } from './support/index-corpus';
 
 afterAll(removeTempDataDirs);
@@ -181,5 +181,16 @@ describe('vector index store (FAISS, generations, atomic swap)', () => {
     const idx = new IndexFlatIP(2);
     idx.add([1, 0, 0, 1]);
     expect(idx.ntotal()).toBe(2);
+  });
+});
+
+describe('IVF nprobe', () => {
+  it('is the configured value, or (0 = auto) 8 % of the index cells, at least 8', () => {
+    expect(ivfNprobe('IVF4000,Flat', 0)).toBe(320);
+    expect(ivfNprobe('IVF1265,Flat', 0)).toBe(102);
+    expect(ivfNprobe('IVF40,Flat', 0)).toBe(8);
+    expect(ivfNprobe('IVF4000,Flat', 16)).toBe(16);
+    expect(ivfNprobe('HNSW32,Flat', 0)).toBe(8);
+    expect(loadConfig({ env: {} }).index.nprobe).toBe(0);
   });
 });

@@ -92,7 +92,7 @@ const SETTINGS = {
   VECTOR_INDEX_HNSW_M: ['index.hnswM', int(4, 128), 32],
   VECTOR_INDEX_EF_CONSTRUCTION: ['index.efConstruction', int(8, 2048), 64],
   VECTOR_INDEX_EF_SEARCH: ['index.efSearch', int(8, 4096), 128],
-  VECTOR_INDEX_IVF_NPROBE: ['index.nprobe', int(1, 65536), 32],
+  VECTOR_INDEX_IVF_NPROBE: ['index.nprobe', int(0, 65536), 0],
   SEARCH_DEFAULT_K: ['search.defaultK', int(1, 1000), 10],
   QUEUE_PREFIX: ['queue.prefix', z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ or -'), 'podbrain'],
   QUEUE_LOCK_MS: ['queue.lockMs', int(1000), 30_000],

@@ -78,6 +78,7 @@ export interface VectorIndexOptions {
   hnswM: number;
   efConstruction: number;
   efSearch: number;
+  /** IVF cells probed per search; 0 = 8 % of the index's cells (`ivfNprobe`). */
   nprobe: number;
   /**
    * Searches in flight on libuv's pool at once (default: cores − 1, at least 1), so the event
@@ -111,8 +112,20 @@ export interface Loaded {
   pointer: string;
 }
 
-/** IVF cells: ~2·√n keeps both k-means training and per-probe scans small. */
-const ivfLists = (n: number) => Math.max(16, Math.min(65536, Math.round(2 * Math.sqrt(n))));
+/**
+ * IVF cells: ~4·√n. With 2·√n cells, 1M low-rank vectors needed 22 ms p95 for recall@10 0.96;
+ * with 4·√n, 16 ms for 0.95, for a k-means training of about a minute (BENCHMARKS.md "Search").
+ */
+const ivfLists = (n: number) => Math.max(16, Math.min(65536, Math.round(4 * Math.sqrt(n))));
+/** Share of the IVF cells probed when VECTOR_INDEX_IVF_NPROBE is 0 (auto): recall@10 ≥ 0.95 on hard data. */
+const AUTO_NPROBE_SHARE = 0.08;
+
+/** The nprobe for an index: the configured one, or (0 = auto) 8 % of its cells, at least 8. */
+export function ivfNprobe(factory: string, configured: number): number {
+  if (configured > 0) return configured;
+  const lists = Number(/^IVF(\d+)/.exec(factory)?.[1] ?? 0);
+  return Math.max(8, Math.ceil(lists * AUTO_NPROBE_SHARE));
+}
 /** k-means sample per cell (faiss warns below 39). */
 const IVF_TRAIN_PER_LIST = 40;
 
@@ -198,7 +211,7 @@ export class VectorIndexStore {
     if (index.ntotal() !== manifest.ntotal || index.dim() !== manifest.space.dim) {
       throw new CorruptIndex(`${pointer}/${INDEX_FILE} holds ${index.ntotal()} × ${index.dim()}, the manifest says ${manifest.ntotal} × ${manifest.space.dim}`);
     }
-    this.applySearchParams(index);
+    this.applySearchParams(index, manifest);
     const dead = new Uint8Array(manifest.ntotal);
     let deadCount = 0;
     for (const [first, count] of manifest.dead) {
@@ -210,9 +223,9 @@ export class VectorIndexStore {
     return { manifest, index, firstLabels: episodes.map((e) => e.first_label), dead, deadCount, pointer };
   }
 
-  private applySearchParams(index: NativeIndex): void {
+  private applySearchParams(index: NativeIndex, manifest: IndexManifest): void {
     index.setParam('efSearch', this.opts.efSearch);
-    index.setParam('nprobe', this.opts.nprobe);
+    index.setParam('nprobe', ivfNprobe(manifest.factory, this.opts.nprobe));
   }
 
   /**
@@ -479,7 +492,7 @@ export class VectorIndexStore {
       throw e;
     }
     await writeFileAtomic(path.join(this.dir, CURRENT_FILE), `${genName(manifest.generation)}\n`);
-    this.applySearchParams(index);
+    this.applySearchParams(index, manifest);
     const dead = new Uint8Array(manifest.ntotal);
     let deadCount = 0;
     for (const [first, count] of manifest.dead) {
