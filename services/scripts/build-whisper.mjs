@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds whisper-cli (and the vad-speech-segments example when the bundled source has it) from the
+// Builds whisper-cli (and the vad-speech-segments example and whisper-server when the bundled source
+// has them; the server is an OpenAI-compatible endpoint for ASR_ENGINES=openai and its test) from the
 // whisper.cpp source bundled in nodejs-whisper, into services/native/whisper/build. We spawn the binary
 // ourselves (src/asr/whisper/whisper-cli.ts) instead of using nodejs-whisper's shelljs wrapper.
 // CPU by default; WHISPER_CUDA=1 adds -DGGML_CUDA=1. Idempotent: skips when the binaries are newer
@@ -23,13 +24,14 @@ if (!existsSync(path.join(source, 'CMakeLists.txt'))) {
   process.exit(1);
 }
 const hasVadExample = existsSync(path.join(source, 'examples', 'vad-speech-segments', 'CMakeLists.txt'));
-const targets = ['whisper-cli', ...(hasVadExample ? ['whisper-vad-speech-segments'] : [])];
+const hasServer = existsSync(path.join(source, 'examples', 'server', 'CMakeLists.txt'));
+const targets = ['whisper-cli', ...(hasVadExample ? ['whisper-vad-speech-segments'] : []), ...(hasServer ? ['whisper-server'] : [])];
 const binaries = targets.map((t) => path.join(buildDir, 'bin', t));
 const flags = [
   '-DCMAKE_BUILD_TYPE=Release',
   '-DBUILD_SHARED_LIBS=OFF',
   '-DWHISPER_BUILD_TESTS=OFF',
-  '-DWHISPER_BUILD_SERVER=OFF',
+  `-DWHISPER_BUILD_SERVER=${hasServer ? 'ON' : 'OFF'}`,
   '-DWHISPER_BUILD_EXAMPLES=ON',
   '-DWHISPER_SDL2=OFF',
   '-DWHISPER_CURL=OFF',

@@ -15,13 +15,13 @@ import { fixture } from './support/fixtures';
  * (`--inference-path /v1/audio/transcriptions`) with a fake tiny model. The text is garbage
  * (random weights); what is checked is the protocol: the multipart upload (MP3 decoded by the
  * server), verbose_json parsing, and split + offset stitching over real answers.
- * The server is not part of `npm run build:whisper`; point WHISPER_SERVER_BIN at one
- * (cmake … -DWHISPER_BUILD_SERVER=ON --target whisper-server) or the test is skipped.
+ * `npm run build:whisper` builds the server next to whisper-cli; WHISPER_SERVER_BIN points at
+ * another one. Without either (a whisper.cpp source without examples/server) the test is skipped.
  */
 
 const BIN = process.env.WHISPER_SERVER_BIN || path.resolve(__dirname, '../native/whisper/build/bin/whisper-server');
 const HAVE_SERVER = existsSync(BIN);
-if (!HAVE_SERVER) console.log(`asr-openai-whisper-server: skipped: no whisper-server at ${BIN} (set WHISPER_SERVER_BIN)`);
+if (!HAVE_SERVER) console.log(`asr-openai-whisper-server: skipped: no whisper-server at ${BIN} (run npm run build:whisper -w services, or set WHISPER_SERVER_BIN)`);
 
 let dir: string;
 let server: ChildProcess | null = null;
