@@ -20,6 +20,7 @@ beforeAll(async () => {
   web = await startFixtureServer();
   web.route('/ep.vtt', serveBody(VTT, { contentType: 'text/vtt' }));
   web.route('/gone.vtt', status(404));
+  web.route('/ep.txt', serveBody('And so, my fellow Americans, ask not what your country can do for you.\n\nAsk what you can do for your country.', { contentType: 'text/plain' }));
   web.route('/loop.srt', serveBody(LOOP_SRT, { contentType: 'application/srt' }));
   asr = await startFakeOpenAiAsr();
 });
@@ -66,9 +67,18 @@ describe('transcribe stage with publisher transcripts (ASR_ENGINES=feed,openai)'
         { start_ms: 4000, end_ms: 11_000, text: 'ask not what your country can do for you.', speaker: 'Host' },
       ],
     });
+    expect(transcript.source).toMatchObject({ url: web.url('/ep.vtt'), format: 'vtt', timing: 'cues' });
     expect(info).toMatchObject({ engine: 'feed', vad: 'none', realtime_factor: null, skipped_engines: [] });
     expect(info.timings_ms.preprocess).toBe(0);
     expect(asr.requests).toHaveLength(0);
+  });
+
+  it('a plain-text transcript has no times: they are spread over the audio and the JSON says they are estimated', async () => {
+    const { transcript } = await transcribe([{ url: web.url('/ep.txt'), type: 'text/plain', language: 'en' }]);
+    expect(transcript.engine).toBe('feed');
+    expect(transcript.source).toMatchObject({ format: 'text', timing: 'estimated' });
+    expect(transcript.segments.length).toBeGreaterThan(0);
+    expect(transcript.segments[transcript.segments.length - 1].end_ms).toBeLessThanOrEqual(transcript.duration_ms);
   });
 
   it('falls back to ASR when the publisher transcript is gone, and says why', async () => {

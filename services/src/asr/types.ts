@@ -20,6 +20,16 @@ export interface Transcript {
   status: 'valid' | 'degraded';
   /** Why degraded: low coverage, repetition loop, ... */
   quality: { reasons: string[]; repetition_ratio?: number };
+  /** Publisher transcripts: which file, its format, and whether its times are the file's cues or estimated. */
+  source?: TranscriptSource;
+}
+
+export interface TranscriptSource {
+  url: string;
+  format: string;
+  /** 'cues': times come from the file; 'estimated': the file has none, they were spread by text length. */
+  timing: 'cues' | 'estimated';
+  warnings: string[];
 }
 
 /** What an ASR engine returns; the transcribe stage adds identity, coverage and quality. */

@@ -1,6 +1,6 @@
 import { assessTranscript, type SpeechSpan } from '../asr/quality';
 import { createAsrEngines, isUnavailableError, needsAudio } from '../asr/engines';
-import type { AsrEngine, AsrResult, Transcript } from '../asr/types';
+import type { AsrEngine, AsrResult, Transcript, TranscriptSource } from '../asr/types';
 import { vadBinaryPath, vadModelFile } from '../asr/whisper/binaries';
 import { probeAudio } from '../audio/probe';
 import { preprocessAudio, preprocessParts, type PreparedAudio } from '../audio/preprocess';
@@ -167,6 +167,7 @@ async function finish(
     speech_coverage: assessment.speech_coverage,
     status: assessment.status,
     quality: { reasons: assessment.reasons, repetition_ratio: assessment.repetition_ratio },
+    ...('source' in result && result.source ? { source: result.source as TranscriptSource } : {}),
   };
   const rtf = s.audioBased && durationMs > 0 ? s.timings.asr / durationMs : null;
   if (rtf !== null) metrics.transcriptionRealtimeFactor.observe({ engine: engine.name }, rtf);
