@@ -490,7 +490,9 @@ describe('api: SSE events', () => {
       const publisher = new EpisodeEventPublisher(publisherConn, eventsChannel(config));
       // The subscription is asynchronous: publish until both clients heard one.
       // Both api processes' subscriptions are up before publishing (they subscribe in the background).
-      await waitFor(async () => Number((await redis.pubsub('NUMSUB', eventsChannel(config)))[1]) >= 2, 15_000);
+      await waitFor(async () => Number((await redis.pubsub('NUMSUB', eventsChannel(config)))[1]) >= 2, 30_000).catch(async (e: Error) => {
+        throw new Error(`${e.message}: subscribers of ${eventsChannel(config)}: ${JSON.stringify(await redis.pubsub('NUMSUB', eventsChannel(config)))}; subscribed clients:\n${String(await redis.client('LIST')).split('\n').filter((l) => / sub=[1-9]/.test(l)).join('\n')}`);
+      });
       const match = (e: { event: string; data: { episode_key?: string } }) => e.event === 'episode' && e.data.episode_key === 'feedb-00005';
       const got = Promise.allSettled([a.next(match, 15_000), b.next(match, 15_000)]);
       const timer = setInterval(() => void publisher.publish({ episode_key: 'feedb-00005', feed_id: 'feedb', state: 'failed', stage: 'transcribe', error: 'model missing' }), 200);

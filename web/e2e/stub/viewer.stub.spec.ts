@@ -166,8 +166,11 @@ test('contract stub: when the api is down every page shows an error with Try aga
     await expect(page.getByRole('alert').first()).toContainText('not reachable');
   }
   await page.goto('/feeds');
+  // The api comes back only once the page has shown its error (its first read may still be in flight after goto).
+  const retry = page.getByRole('button', { name: 'Try again' });
+  await expect(retry).toBeVisible();
   stub.down = false;
-  await page.getByRole('button', { name: 'Try again' }).click();
+  await retry.click();
   await expect(page.getByText('No feeds yet.')).toBeVisible();
   await page.goto('/episodes/nope');
   await expect(page.getByRole('alert')).toContainText('No episode nope');

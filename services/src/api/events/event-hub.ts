@@ -23,6 +23,7 @@ export function toEventView(e: EpisodeEvent): EpisodeEventView {
  */
 export class EventHub {
   private readonly emitter = new EventEmitter();
+  private closed = false;
 
   constructor(
     private readonly subscriber: Redis,
@@ -39,10 +40,25 @@ export class EventHub {
       const e = parseEpisodeEvent(message);
       if (e) this.emitter.emit('episode', toEventView(e));
     });
-    // ioredis re-subscribes by itself after a reconnect.
+    // ioredis re-subscribes by itself after a reconnect; a SUBSCRIBE that fails outright is retried.
+    this.subscribe();
+  }
+
+  private subscribe(): void {
+    if (this.closed) return;
+    // Not before the connection is ready: a SUBSCRIBE queued while ioredis is still connecting
+    // puts the connection in subscriber mode before its own ready check (INFO) runs, that check
+    // then fails ("only subscriber commands may be used") and the subscription is lost.
+    if (this.subscriber.status !== 'ready') {
+      this.subscriber.once('ready', () => this.subscribe());
+      return;
+    }
     this.subscriber.subscribe(this.channel).then(
       () => this.log.info({ channel: this.channel }, 'listening for episode events'),
-      (err: Error) => this.log.warn({ err: err.message }, 'events subscription failed'),
+      (err: Error) => {
+        this.log.warn({ err: err.message }, 'events subscription failed; retrying in 1 s');
+        setTimeout(() => this.subscribe(), 1000).unref();
+      },
     );
   }
 
@@ -62,6 +78,7 @@ export class EventHub {
   }
 
   close(): void {
+    this.closed = true;
     this.emitter.emit('close');
     this.emitter.removeAllListeners();
     this.subscriber.disconnect();
