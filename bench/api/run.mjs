@@ -11,12 +11,11 @@
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { adminUrl, dropDatabase, seedApiDatabase } from './seed.mjs';
+import { adminUrl, dropDatabase, freePort, seedApiDatabase, waitHttp } from './seed.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -53,29 +52,6 @@ const FEEDS = Number(values.feeds);
 const C = Number(values.connections);
 const dbUrl = adminUrl.replace(/\/[^/]*$/, `/${values.db}`);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitHttp(url, timeoutMs = 60_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const r = await fetch(url);
-      if (r.ok) return r;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > until) throw new Error(`${url} did not answer in time`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function wrk(url, label) {
   const args = ['-t', values.threads, '-c', String(C), '-d', `${values.duration}s`, '--latency', '-s', path.join(here, 'report.lua'), url];

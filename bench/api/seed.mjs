@@ -1,6 +1,8 @@
 // The api benchmarks' database: `episodes` episodes in `feeds` feeds, all subscribed by the
-// default tenant, mixed states, ~500 bytes of show notes each (bench:api, bench:telemetry-api).
+// default tenant, mixed states, ~500 bytes of show notes each (bench:api, bench:telemetry-api),
+// and the small HTTP helpers both benchmarks use.
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,4 +54,29 @@ export async function dropDatabase(db) {
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await admin.end();
+}
+
+/** A TCP port the kernel says is free right now. */
+export const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+/** Polls `url` until it answers 2xx; returns that response. */
+export async function waitHttp(url, timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return r;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > until) throw new Error(`${url} did not answer in time`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

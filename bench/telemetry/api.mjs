@@ -13,12 +13,11 @@
 // Goal: metrics / off ≥ 0.9 (exit 1 when missed).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { dropDatabase, seedApiDatabase } from '../api/seed.mjs';
+import { dropDatabase, freePort, seedApiDatabase, waitHttp } from '../api/seed.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -33,29 +32,6 @@ const { values } = parseArgs({
 });
 const ROUNDS = Number(values.rounds);
 const GOAL = 0.9;
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitOk(url, timeoutMs = 60_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const r = await fetch(url);
-      if (r.ok) return r;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > until) throw new Error(`${url} did not answer in time`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function wrk(url, seconds, connections) {
   const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', path.join(root, 'bench/api/report.lua'), url], { encoding: 'utf8' });
@@ -99,7 +75,7 @@ try {
       });
       try {
         const url = `http://127.0.0.1:${port}/api/episodes?limit=50`;
-        await waitOk(url);
+        await waitHttp(url);
         wrk(url, 2, 8); // warm-up: JIT, pool, prepared statements
         const r = wrk(url, Number(values.duration), Number(values.connections));
         runs[mode].push(r);
