@@ -22,20 +22,10 @@ export interface EpisodeDetailView extends EpisodeSummaryView {
   audio_url: string | null;
 }
 
-interface EpisodeRow {
-  episode_key: string;
-  feed_id: string;
-  feed_title: string | null;
-  title: string;
-  published_at: string | null;
-  duration_s: number | null;
-  state: string;
-  state_reason: string | null;
-  failed_stage: string | null;
-  updated_at: string;
-  sort_key: string;
-}
+/** A summary as Postgres returns it (SUMMARY_COLUMNS), plus the keyset sort key. */
+type EpisodeRow = EpisodeSummaryView & { sort_key: string };
 
+// Field by field: detail rows carry more columns (source, enclosure) that are not part of a summary.
 const toSummary = (r: EpisodeRow): EpisodeSummaryView => ({
   episode_key: r.episode_key,
   feed_id: r.feed_id,
