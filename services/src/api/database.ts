@@ -25,6 +25,14 @@ export class DatabaseUnavailableError extends PodbrainError {
   }
 }
 
+// A handful of query shapes, each hashed once rather than on every request.
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) statementNames.set(sql, (name = `pb_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`));
+  return name;
+}
+
 /**
  * Postgres for the api role. The api starts (and serves /healthz, SSE, docs) even while
  * Postgres is down; queries then fail fast with DatabaseUnavailableError (→ 503) and the pool
@@ -95,7 +103,7 @@ export class ApiDatabase {
     const ds = await this.dataSource();
     const pool = (ds.driver as unknown as { master: Pool }).master;
     try {
-      const r = await pool.query({ name: `pb_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`, text: sql, values: params });
+      const r = await pool.query({ name: statementName(sql), text: sql, values: params });
       return r.rows as T[];
     } catch (e) {
       if (isDatabaseUnreachable(e)) throw new DatabaseUnavailableError(e);
