@@ -4,7 +4,9 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatHits } from '../src/cli/commands/search';
 import { loadConfig } from '../src/config/config';
+import type { SearchHit, SearchResponse } from '../src/index/search.service';
 import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes } from './support/index-corpus';
 
 afterAll(removeTempDataDirs);
@@ -61,7 +63,7 @@ describe('podbrain search (built CLI)', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^ 1\. (All about|More) cooking {2}\[\d\d:\d\d–\d\d:\d\d\] {2}score /);
     expect(stdout).toContain('«sourdough»');
-    expect(stdout).toMatch(/hits in 6 episodes/);
+    expect(stdout).toMatch(/\n\d+ hits? in [1-6] episodes? \(searched 6 episodes, \d+ chunks, flat index\) in [\d.]+ ms\n$/);
   });
 
   it('rebuilds a missing index from the artifacts before searching', async () => {
@@ -86,5 +88,27 @@ describe('podbrain search (built CLI)', () => {
     expect(c.stderr).toMatch(/k must be a whole number from 1 to 100/);
     const d = await podbrain('search', 'bread', '--out', dataDir);
     expect(d.code).toBe(0);
+  });
+});
+
+describe('formatHits: counts and plurals', () => {
+  const hit = (episode: string, chunk: number): SearchHit => ({
+    episode_key: episode, feed_id: 'f1', title: `Episode ${episode}`, chunk_no: chunk, start_ms: chunk * 1000, end_ms: chunk * 1000 + 900,
+    snippet: '«bread»', score: 0.03, vector_rank: 1, keyword_rank: 1,
+  });
+  const response = (hits: SearchHit[], episodes = 3, vectors = 40): SearchResponse => ({
+    query: 'bread', k: 10, took_ms: 4, hits, index: { generation: 1, type: 'flat', vectors, episodes },
+  });
+  const last = (s: string) => s.trimEnd().split('\n').at(-1);
+
+  it('counts the episodes the hits come from, not the episodes in the index', () => {
+    expect(last(formatHits(response([hit('a', 1), hit('a', 2), hit('a', 3)])))).toBe('3 hits in 1 episode (searched 3 episodes, 40 chunks, flat index) in 4 ms');
+    expect(last(formatHits(response([hit('a', 1), hit('b', 2), hit('a', 3)])))).toBe('3 hits in 2 episodes (searched 3 episodes, 40 chunks, flat index) in 4 ms');
+  });
+
+  it('says "1 hit", "1 episode", "1 chunk"', () => {
+    expect(last(formatHits(response([hit('a', 1)], 1, 1)))).toBe('1 hit in 1 episode (searched 1 episode, 1 chunk, flat index) in 4 ms');
+    expect(formatHits(response([], 1, 1))).toBe('no matches for "bread" in 1 episode, 1 chunk\n');
+    expect(formatHits(response([], 2, 7))).toBe('no matches for "bread" in 2 episodes, 7 chunks\n');
   });
 });

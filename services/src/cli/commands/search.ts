@@ -11,13 +11,24 @@ function timestamp(ms: number): string {
   return hh ? `${hh}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
+/** "1 hit", "3 hits", "1 episode", … */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function formatHits(r: SearchResponse): string {
-  if (!r.hits.length) return `no matches for "${r.query}" in ${r.index.episodes} episodes (${r.index.vectors} chunks)\n`;
+  const corpus = `${plural(r.index.episodes, 'episode')}, ${plural(r.index.vectors, 'chunk')}`;
+  if (!r.hits.length) return `no matches for "${r.query}" in ${corpus}\n`;
   const lines = r.hits.map((h, i) => {
     const where = `${timestamp(h.start_ms)}–${timestamp(h.end_ms)}`;
     return `${String(i + 1).padStart(2)}. ${h.title ?? h.episode_key}  [${where}]  score ${h.score.toFixed(4)}\n    ${h.snippet}\n    ${h.feed_id}/${h.episode_key}`;
   });
-  return `${lines.join('\n')}\n\n${r.hits.length} hits in ${r.index.episodes} episodes (${r.index.vectors} chunks, ${r.index.type} index) in ${r.took_ms} ms\n`;
+  // The episodes the hits come from, not the size of the corpus searched.
+  const hitEpisodes = new Set(r.hits.map((h) => `${h.feed_id}/${h.episode_key}`)).size;
+  return (
+    `${lines.join('\n')}\n\n${plural(r.hits.length, 'hit')} in ${plural(hitEpisodes, 'episode')} ` +
+    `(searched ${corpus}, ${r.index.type} index) in ${r.took_ms} ms\n`
+  );
 }
 
 export function registerSearchCommand(program: Command): void {
