@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared helpers for the deploy scripts (sourced, not run).
-# COMPOSE: the compose command (default "docker compose"); COMPOSE_FILES: its -f flags
+# COMPOSE: the compose command (default: "docker compose" when Compose v2 is installed, else
+# "docker-compose", v1); COMPOSE_FILES: its -f flags
 # (default docker-compose.yml, plus docker-compose.gpu.yml when PODBRAIN_GPU=1);
 # ENV_FILE: the appliance's .env (PODBRAIN_TAG lives there); DEPLOY_STATE_DIR: remembered tags.
 
@@ -18,9 +19,24 @@ FRONT_SERVICES=(api caddy)
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# Compose v2 (`docker compose`) when present, else v1 (`docker-compose`). Only flags both
+# understand are used below: no `up --wait` (v1 prints its usage and exits 0), own health wait.
+compose_command() {
+  if [[ -n "${COMPOSE:-}" ]]; then
+    printf '%s\n' "$COMPOSE"
+  elif docker compose version >/dev/null 2>&1; then
+    printf '%s\n' "docker compose"
+  elif command -v docker-compose >/dev/null 2>&1; then
+    printf '%s\n' "docker-compose"
+  else
+    die "neither 'docker compose' (v2) nor 'docker-compose' (v1) is installed"
+  fi
+}
+
 compose() {
   local -a cmd files
-  read -r -a cmd <<< "${COMPOSE:-docker compose}"
+  [[ -n "${COMPOSE_RESOLVED:-}" ]] || COMPOSE_RESOLVED=$(compose_command)
+  read -r -a cmd <<< "$COMPOSE_RESOLVED"
   if [[ -n "${COMPOSE_FILES:-}" ]]; then
     read -r -a files <<< "$COMPOSE_FILES"
   else
@@ -64,11 +80,33 @@ record() {
   printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >> "$DEPLOY_STATE_DIR/history"
 }
 
+# Waits until each named service's container reports healthy (its healthcheck) or, for a
+# service without one, is running. WAIT_HEALTHY_S (default 120) seconds in all.
+wait_healthy() {
+  local deadline=$((SECONDS + ${WAIT_HEALTHY_S:-120})) svc id state pending
+  while true; do
+    pending=()
+    for svc in "$@"; do
+      id=$(compose ps -q "$svc" 2>/dev/null | head -n 1 || true)
+      state=missing
+      [[ -n "$id" ]] && state=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id" 2>/dev/null || echo missing)
+      [[ "$state" == healthy || "$state" == running ]] || pending+=("$svc=$state")
+    done
+    ((${#pending[@]} == 0)) && return 0
+    if ((SECONDS >= deadline)); then
+      log "not healthy in time: ${pending[*]}"
+      return 1
+    fi
+    sleep "${WAIT_HEALTHY_RETRY_S:-2}"
+  done
+}
+
 # Restarts the stack on the exported PODBRAIN_TAG in order and waits for every role's /healthz.
 # $1: --migrate (run the migrate service after the infrastructure) or --no-migrate.
 rolling_restart() {
   log "infrastructure: ${INFRA_SERVICES[*]}"
-  compose up -d --wait "${INFRA_SERVICES[@]}" || return 1
+  compose up -d "${INFRA_SERVICES[@]}" || return 1
+  wait_healthy "${INFRA_SERVICES[@]}" || return 1
   if [[ "${1:?--migrate or --no-migrate}" == --migrate ]]; then
     log "migrations"
     compose run --rm migrate || return 1

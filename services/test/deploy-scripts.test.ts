@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -40,7 +40,7 @@ async function healthServer(answer: () => { code: number; status: string }): Pro
 describe('deploy scripts', () => {
   it('are shellcheck-clean', () => {
     const files = readdirSync(SCRIPTS).filter((f) => f.endsWith('.sh'));
-    expect(files).toEqual(expect.arrayContaining(['deploy.sh', 'rollback.sh', 'backup-db.sh', 'restore-db.sh', 'health-check.sh', 'fetch-model.sh']));
+    expect(files).toEqual(expect.arrayContaining(['deploy.sh', 'rollback.sh', 'backup-db.sh', 'restore-db.sh', 'health-check.sh', 'fetch-model.sh', 'models-init.sh']));
     const r = spawnSync('shellcheck', files, { cwd: SCRIPTS, encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -84,6 +84,12 @@ describe('deploy scripts', () => {
         path.join(bin, 'docker'),
         `#!/usr/bin/env bash
 args="$*"
+# not recorded: Compose v2 detection, and the health wait's container look-ups
+case "$args" in
+  "compose version") [[ -n "\${FAKE_NO_COMPOSE_V2:-}" ]] && exit 1; exit 0 ;;
+  inspect*) echo healthy; exit 0 ;;
+  *" ps -q "*) echo "cid-\${args##* }"; exit 0 ;;
+esac
 # like compose: the shell's PODBRAIN_TAG wins, else the --env-file's
 tag="\${PODBRAIN_TAG:-}"
 re='--env-file ([^ ]+)'
@@ -98,6 +104,9 @@ exit 0
 `,
       );
       chmodSync(path.join(bin, 'docker'), 0o755);
+      // Compose v1 stand-in: records that it was used, then behaves like the v2 stand-in
+      writeFileSync(path.join(bin, 'docker-compose'), `#!/usr/bin/env bash\necho "$*" >> "$FAKE_DOCKER_LOG.v1"\nexec "$(dirname "$0")/docker" "$@"\n`);
+      chmodSync(path.join(bin, 'docker-compose'), 0o755);
       writeFileSync(envFile, 'POSTGRES_PASSWORD=secret\nPODBRAIN_TAG=v1\n');
       writeFileSync(apiTagFile, 'v1\n');
       // The api is unhealthy whenever it runs the tag "v-bad".
@@ -120,7 +129,7 @@ exit 0
     const clearCalls = () => writeFileSync(logFile, '');
     const envTag = () => /^PODBRAIN_TAG=(.*)$/m.exec(readFileSync(envFile, 'utf8'))?.[1];
 
-    const ORDER = ['up -d --wait postgres redis', 'run --rm migrate', 'up -d --no-deps worker-io worker-gpu worker-ml scheduler', 'up -d --no-deps api caddy'];
+    const ORDER = ['up -d postgres redis', 'run --rm migrate', 'up -d --no-deps worker-io worker-gpu worker-ml scheduler', 'up -d --no-deps api caddy'];
 
     it('deploys in order infrastructure → migrate → workers → api, passes the health gate and remembers the previous tag', async () => {
       clearCalls();
@@ -174,6 +183,49 @@ exit 0
       expect(evil.code).toBe(1);
       expect(evil.stderr).toContain('invalid image tag');
     });
+
+    it('works with Compose v1 (docker-compose) when v2 is missing, waiting for health itself (v1 has no `up --wait`)', async () => {
+      clearCalls();
+      const r = await run('deploy.sh', ['v6'], { ...env, FAKE_NO_COMPOSE_V2: '1' });
+      expect(r.stderr).toContain('deploy of v6 healthy');
+      expect(r.code).toBe(0);
+      const v1 = readFileSync(`${logFile}.v1`, 'utf8');
+      expect(v1).toContain('up -d postgres redis');
+      expect(v1).toMatch(/ps -q postgres[\s\S]*ps -q redis/);
+      expect(calls().join('\n')).not.toContain('--wait');
+    });
+
+    it('the infrastructure health wait fails the deploy (and rolls back) when postgres never becomes healthy', async () => {
+      const fakeInspect = path.join(bin, 'docker');
+      const original = readFileSync(fakeInspect, 'utf8');
+      writeFileSync(fakeInspect, original.replace('inspect*) echo healthy;', 'inspect*) [[ -n "${FAKE_UNHEALTHY:-}" ]] && echo unhealthy || echo healthy;'));
+      try {
+        const r = await run('deploy.sh', ['v7'], { ...env, FAKE_UNHEALTHY: '1', WAIT_HEALTHY_S: '1', WAIT_HEALTHY_RETRY_S: '0.2' });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain('not healthy in time: postgres=unhealthy redis=unhealthy');
+      } finally {
+        writeFileSync(fakeInspect, original);
+      }
+    });
+  });
+
+  describe('models-init.sh (entry point of the compose service `models`)', () => {
+    const asRoot = process.getuid?.() === 0;
+    it.skipIf(!asRoot)('hands root-owned fresh volumes to uid 10001 and fetches the model as that user', async () => {
+      const base = path.join(tmp, 'models-init');
+      const models = path.join(base, 'models');
+      const data = path.join(base, 'data');
+      const origin = path.join(base, 'origin');
+      for (const d of [base, models, data, origin]) mkdirSync(d, { recursive: true });
+      for (const d of [tmp, base, origin]) chmodSync(d, 0o755); // uid 10001 must reach them
+      writeFileSync(path.join(origin, 'ggml-tiny.bin'), Buffer.concat([Buffer.from('lmgg', 'latin1'), Buffer.alloc(1024, 1)]));
+      chmodSync(path.join(origin, 'ggml-tiny.bin'), 0o644);
+      const r = await run('models-init.sh', [], { MODELS_DIR: models, DATA_DIR: data, WHISPER_MODEL: 'tiny', WHISPER_MODEL_BASE_URL: `file://${origin}`, ASR_ENGINES: 'feed,whisper-cpp' });
+      expect(r.stdout + r.stderr).toContain('saved');
+      expect(r.code).toBe(0);
+      for (const p of [models, data, path.join(models, 'ggml-tiny.bin')]) expect(statSync(p).uid, p).toBe(10001);
+    });
+    if (!asRoot) console.log('[deploy-scripts] models-init.sh ownership test skipped: needs root to chown');
   });
 
   describe('backup → wipe → restore on the local Postgres (database podbrain_test_d)', () => {
