@@ -6,6 +6,7 @@ import type { Config } from '../config/config';
 import { PodbrainError } from '../core/errors';
 import { refusalReason } from './address-policy';
 import { ALLOW_HINT, createGuardedLookup, type Resolver } from './guarded-lookup';
+import { fixedConnector } from './undici-h1-fix';
 
 /**
  * The one HTTP client for everything fetched from the outside (feeds, enclosures,
@@ -195,10 +196,10 @@ export class HttpClient {
 
   constructor(readonly options: HttpClientOptions) {
     this.agent = new Agent({
-      connect: {
+      connect: fixedConnector({
         timeout: options.timeoutMs,
         lookup: createGuardedLookup({ allowPrivateNetwork: options.allowPrivateNetwork, resolve: options.resolve, dial: options.dial }),
-      },
+      }),
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       keepAliveTimeout: 4_000,
@@ -283,6 +284,10 @@ export class HttpClient {
         transform: (chunk, _e, cb) => cb(null, chunk),
       });
       body.on('error', (e) => translated.destroy(toNetworkError(e, finalUrl, what, timeoutMs) as Error));
+      // A transfer that fails while its reader is between two reads (awaiting a disk write, a
+      // reset) must fail that reader, not the process: without a listener an 'error' event
+      // throws. The error stays on the stream; reading it (for await, buffer()) still rejects.
+      translated.on('error', () => undefined);
       body.pipe(translated);
       translated.on('close', () => {
         if (!body.destroyed && !body.readableEnded) body.destroy();
