@@ -1,15 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
+import { ACCESS_KEY, type AccessLevel, UNDECLARED_ACCESS } from './access';
 import { ApiContext } from './context';
 import { ApiError } from './errors';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/** Whether a request needs the key: every write and every admin route (ARCHITECTURE §8). */
-export function needsAuth(method: string, path: string): boolean {
-  return !READ_METHODS.has(method.toUpperCase()) || isAdminPath(path);
-}
 
 /** Constant-time: both sides are hashed to equal length first, so neither length nor content leaks. */
 export function keyMatches(given: string, expected: string): boolean {
@@ -24,7 +21,8 @@ export function bearerToken(header: string | undefined): string | null {
 }
 
 /**
- * Who may call what (ARCHITECTURE §8):
+ * Who may call what (ARCHITECTURE §8), by the level each route declares (api/access.ts) —
+ * never by its path, which Express may match in other spellings:
  *  - AUTH_API_KEY unset: open (localhost default); a per-tenant key still selects its tenant.
  *  - AUTH_API_KEY set: every write needs a Bearer key — the deployment key or a tenant key
  *    (api_keys) — and every admin route needs the deployment key. Reads stay open.
@@ -32,34 +30,44 @@ export function bearerToken(header: string | undefined): string | null {
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(private readonly ctx: ApiContext) {}
+  constructor(
+    private readonly ctx: ApiContext,
+    private readonly reflector: Reflector,
+  ) {}
+
+  /**
+   * The declared level of the route a request reached (undeclared: admin). A route that
+   * changes something is never less than a write, whatever its controller declares.
+   */
+  levelOf(context: ExecutionContext, method: string): AccessLevel {
+    const declared = this.reflector.getAllAndOverride<AccessLevel | undefined>(ACCESS_KEY, [context.getHandler(), context.getClass()]) ?? UNDECLARED_ACCESS;
+    return (declared === 'read' || declared === 'public') && !READ_METHODS.has(method.toUpperCase()) ? 'write' : declared;
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const expected = this.ctx.config.authApiKey;
     const req = context.switchToHttp().getRequest<Request & { podbrainTenant?: string }>();
+    const level = this.levelOf(context, req.method);
+    if (level === 'public') return true;
+    const expected = this.ctx.config.authApiKey;
     const token = bearerToken(req.headers.authorization);
     const isDeploymentKey = Boolean(expected) && token !== null && keyMatches(token, expected);
-    const tenant = token !== null && !isDeploymentKey ? await this.tenantKey(token, req.path) : null;
+    const tenant = token !== null && !isDeploymentKey ? await this.tenantKey(token, level) : null;
     if (tenant) req.podbrainTenant = tenant;
-    if (!expected || !needsAuth(req.method, req.path)) return true;
+    if (!expected || level === 'read') return true;
     if (token === null) throw new ApiError(401, 'unauthorized', 'this route needs the API key: send "Authorization: Bearer <AUTH_API_KEY>"');
     if (isDeploymentKey) return true;
-    if (tenant && !isAdminPath(req.path)) return true;
+    if (tenant && level !== 'admin') return true;
     if (tenant) throw new ApiError(403, 'forbidden', 'admin routes need the deployment key (AUTH_API_KEY), not a tenant key');
     throw new ApiError(401, 'unauthorized', 'the API key is wrong');
   }
 
   /** A tenant key lookup needs Postgres; on routes that need no key a failed lookup is ignored. */
-  private async tenantKey(token: string, path: string): Promise<string | null> {
+  private async tenantKey(token: string, level: AccessLevel): Promise<string | null> {
     try {
       return await this.ctx.tenantForKey(token);
     } catch (e) {
-      if (!this.ctx.config.authApiKey || isAdminPath(path)) return null;
+      if (!this.ctx.config.authApiKey || level === 'admin') return null;
       throw e;
     }
   }
-}
-
-function isAdminPath(path: string): boolean {
-  return /^\/api\/admin(\/|$)/.test(path);
 }

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Config } from '../config/config';
@@ -76,7 +76,12 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
       await db.close();
     },
   };
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ctx, hub, search, health, resources }), { bodyParser: false, logger: false, abortOnError: false });
+  // One spelling per route: Express matches paths case-insensitively by default, so /API/ADMIN/config
+  // reached the admin route (the guard no longer looks at paths, but nothing else should have to).
+  // Set before Nest's adapter touches the app: Express builds its router on first use.
+  const server = express();
+  server.set('case sensitive routing', true);
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ctx, hub, search, health, resources }), new ExpressAdapter(server), { bodyParser: false, logger: false, abortOnError: false });
   app.disable('x-powered-by');
   app.set('etag', false);
   // First, so every answer (body-parser errors included) carries x-correlation-id.

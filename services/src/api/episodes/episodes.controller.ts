@@ -4,6 +4,7 @@ import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { episodeDetailSchema, episodePageSchema, errorSchema } from '../openapi';
 import type { Request, Response } from 'express';
+import { Reads } from '../access';
 import { ApiContext } from '../context';
 import { ApiError, notFound } from '../errors';
 import { parseInput, schemas } from '../validation';
@@ -13,6 +14,7 @@ import { ApiEpisodesRepository } from './episodes.repository';
 const notYet = (what: string, key: string) => new ApiError(404, 'not_found', `episode ${key} has no ${what} yet`);
 
 @ApiTags('episodes')
+@Reads()
 @ApiServiceUnavailableResponse({ description: 'Postgres unreachable', schema: errorSchema })
 @Controller()
 export class EpisodesController {

@@ -1,11 +1,13 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { Reads } from '../access';
 import { EventHub } from './event-hub';
 
 const HEARTBEAT_MS = 15_000;
 
 @ApiTags('events')
+@Reads()
 @Controller('events')
 export class EventsController {
   constructor(@Inject(EventHub) private readonly hub: EventHub) {}

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { errorMessage } from '../../core/errors';
 import { httpStatusFor, type HealthModel, type HealthReport, type HealthStatus } from '../../telemetry/health';
 import { renderMetrics } from '../../telemetry/metrics';
+import { Public, Reads } from '../access';
 import { ApiContext } from '../context';
 
 export const API_HEALTH = Symbol('API_HEALTH');
@@ -46,6 +47,7 @@ export class HealthController {
 
   /** This process (E.6.1): 200 healthy/degraded, 503 unhealthy. */
   @Get('healthz')
+  @Public()
   @ApiExcludeEndpoint()
   async healthz(@Res() res: Response): Promise<void> {
     const r = await this.health.report();
@@ -53,6 +55,7 @@ export class HealthController {
   }
 
   @Get('metrics')
+  @Public()
   @ApiExcludeEndpoint()
   async metrics(@Res() res: Response): Promise<void> {
     const m = await renderMetrics();
@@ -60,6 +63,7 @@ export class HealthController {
   }
 
   @Get('api/health')
+  @Reads()
   @ApiOperation({ summary: 'Aggregate health: this api process plus every role listed in API_HEALTH_TARGETS' })
   async aggregate(): Promise<{ status: HealthStatus; roles: Record<string, RoleHealthView> }> {
     const roles: Record<string, RoleHealthView> = { api: view(await this.health.report()) };

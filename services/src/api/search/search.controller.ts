@@ -2,11 +2,13 @@ import { Controller, Get, Query, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { searchSchema } from '../openapi';
 import type { Request } from 'express';
+import { Reads } from '../access';
 import { ApiContext } from '../context';
 import { parseInput, schemas } from '../validation';
 import { ApiSearchService } from './search.service';
 
 @ApiTags('search')
+@Reads()
 @Controller('search')
 export class SearchController {
   constructor(
