@@ -41,6 +41,8 @@ export function toErrorResponse(e: unknown): { status: number; body: ApiErrorBod
   if (isRedisUnreachable(e)) {
     return { status: 503, body: { error: { code: 'redis_unavailable', message: 'the queue (Redis) is unreachable right now; try again shortly' } } };
   }
+  const rejected = postgresRejectedInput(e);
+  if (rejected) return { status: 400, body: { error: { code: 'invalid_request', message: `a value in the request is not acceptable: ${rejected}` } } };
   if (e instanceof ApiError) return { status: e.status, body: { error: withDetails(e.code, e.message, e.details) } };
   if (e instanceof PodbrainError) {
     return { status: STATUS_BY_CODE[e.code] ?? 422, body: { error: withDetails(e.code, e.message, e.details) } };
@@ -57,6 +59,19 @@ export function toErrorResponse(e: unknown): { status: number; body: ApiErrorBod
     return { status, body: { error: { code: NEST_CODES[status] ?? `http_${status}`, message: errorMessage(e) } } };
   }
   return { status: 500, body: { error: { code: 'internal_error', message: 'internal error; see the api logs' } } };
+}
+
+/**
+ * Postgres refused a value itself (class 22, data exception: a NUL byte, text that is not a
+ * timestamp or number, a value out of range). Validation should have caught it; when it did not,
+ * the caller still gets a 400 that says why instead of a 500.
+ */
+const DATA_EXCEPTIONS = new Set(['22P02', '22P05', '22021', '22007', '22008', '22003', '22001', '2201B', '22025']);
+function postgresRejectedInput(e: unknown): string | null {
+  const err = e as { code?: unknown; message?: unknown; driverError?: { code?: unknown } } | null;
+  if (!err || typeof err !== 'object') return null;
+  const code = typeof err.code === 'string' ? err.code : err.driverError?.code;
+  return typeof code === 'string' && DATA_EXCEPTIONS.has(code) ? errorMessage(e) : null;
 }
 
 /** ioredis gave up on a command (Redis down): queue routes answer 503, not 500. */

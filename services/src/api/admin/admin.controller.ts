@@ -1,13 +1,14 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { buildInfo } from '../../telemetry/health';
 import { QUEUE_SETTINGS } from '../../queue/queues';
+import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
 import { parseInput, schemas } from '../validation';
 import { JobsService } from './jobs.service';
 
 @ApiTags('admin')
-@ApiBearerAuth()
+@Authenticated({ admin: true })
 @Controller('admin')
 export class AdminController {
   private readonly startedAt = new Date().toISOString();
@@ -56,13 +57,13 @@ export class AdminController {
   @Post('queues/:name/pause')
   @HttpCode(204)
   async pause(@Param('name') name: string) {
-    await this.jobs.setPaused(name, true);
+    await this.jobs.setPaused(parseInput(schemas.queue, name, 'path'), true);
   }
 
   @Post('queues/:name/resume')
   @HttpCode(204)
   async resume(@Param('name') name: string) {
-    await this.jobs.setPaused(name, false);
+    await this.jobs.setPaused(parseInput(schemas.queue, name, 'path'), false);
   }
 
   @Get('jobs')
@@ -78,17 +79,18 @@ export class AdminController {
   @Post('jobs/:queue/:id/retry')
   @HttpCode(202)
   retry(@Param('queue') queue: string, @Param('id') id: string) {
-    return this.jobs.retry(queue, parseInput(schemas.key, id, 'path'));
+    return this.jobs.retry(parseInput(schemas.queue, queue, 'path'), parseInput(schemas.key, id, 'path'));
   }
 
   @Post('jobs/:queue/:id/cancel')
   @HttpCode(204)
   async cancel(@Param('queue') queue: string, @Param('id') id: string) {
-    await this.jobs.cancel(queue, parseInput(schemas.key, id, 'path'));
+    await this.jobs.cancel(parseInput(schemas.queue, queue, 'path'), parseInput(schemas.key, id, 'path'));
   }
 }
 
 @ApiTags('jobs')
+@Reads()
 @Controller('jobs')
 export class JobsController {
   constructor(private readonly jobs: JobsService) {}

@@ -1,5 +1,6 @@
 import type { ApiDatabase } from '../database';
 import { ApiError } from '../errors';
+import { isKey } from '../validation';
 
 /** web/src/api/types.ts `EpisodeSummary` / `EpisodeDetail`. */
 export interface EpisodeSummaryView {
@@ -44,10 +45,14 @@ export function encodeCursor(sortKey: string, key: string): string {
   return Buffer.from(JSON.stringify([sortKey, key])).toString('base64url');
 }
 
+/** timestamptz as text (`published_at::text`), e.g. 2024-01-01 00:00:00+00; nothing else reaches the query. */
+const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2}){0,2}|Z)?$/;
+
 export function decodeCursor(cursor: string): [string, string] {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && (v[0] === '-infinity' || !Number.isNaN(Date.parse(v[0])))) {
+    // Both parts go to Postgres: a key as the API hands them out, a timestamp as Postgres wrote it.
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && isKey(v[1]) && (v[0] === '-infinity' || (PG_TIMESTAMP.test(v[0]) && !Number.isNaN(Date.parse(v[0]))))) {
       return [v[0], v[1]];
     }
   } catch {

@@ -1,13 +1,15 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { errorSchema, feedSchema } from '../openapi';
 import type { Request, Response } from 'express';
+import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
 import { ApiError } from '../errors';
 import { parseInput, schemas } from '../validation';
 import { FeedsService } from './feeds.service';
 
 @ApiTags('feeds')
+@Reads()
 @Controller('feeds')
 export class FeedsController {
   constructor(
@@ -23,7 +25,7 @@ export class FeedsController {
   }
 
   @Post()
-  @ApiBearerAuth()
+  @Authenticated()
   @ApiOperation({ summary: 'Add a feed by URL: fetched once to validate, then subscribed and polled (422 with the reason when refused or unreadable)' })
   @ApiBody({ schema: { type: 'object', required: ['url'], properties: { url: { type: 'string', format: 'uri' } } } })
   @ApiCreatedResponse({ schema: feedSchema, description: 'subscribed (200 when already subscribed)' })
@@ -44,7 +46,7 @@ export class FeedsController {
   }
 
   @Post('import')
-  @ApiBearerAuth()
+  @Authenticated()
   @ApiConsumes('text/xml')
   @ApiOperation({ summary: 'OPML import (text/xml body): adds every feed; per-feed failures are listed in errors' })
   @ApiBody({ schema: { type: 'string' } })
@@ -53,11 +55,11 @@ export class FeedsController {
     if (typeof body !== 'string' || !body.trim()) {
       throw new ApiError(415, 'unsupported_media_type', 'send the OPML document as the request body with Content-Type: text/xml');
     }
-    return this.feeds.importOpml(this.ctx.tenantOf(req), body, this.ctx.correlationOf(req));
+    return this.feeds.importOpml(this.ctx.tenantOf(req), parseInput(schemas.opml, body, 'body'), this.ctx.correlationOf(req));
   }
 
   @Delete(':id')
-  @ApiBearerAuth()
+  @Authenticated()
   @HttpCode(204)
   @ApiOperation({ summary: 'Unsubscribe (a feed nobody follows leaves the catalog)' })
   async remove(@Req() req: Request, @Param('id') id: string) {
@@ -65,7 +67,7 @@ export class FeedsController {
   }
 
   @Post(':id/refresh')
-  @ApiBearerAuth()
+  @Authenticated()
   @HttpCode(202)
   @ApiOperation({ summary: 'Poll the feed now' })
   async refresh(@Req() req: Request, @Param('id') id: string) {
@@ -74,6 +76,7 @@ export class FeedsController {
 }
 
 @ApiTags('subscriptions')
+@Reads()
 @Controller('subscriptions')
 export class SubscriptionsController {
   constructor(
@@ -88,7 +91,7 @@ export class SubscriptionsController {
   }
 
   @Post()
-  @ApiBearerAuth()
+  @Authenticated()
   @ApiOperation({ summary: 'Subscribe to a feed already in the catalog (attaches to its processed episodes)' })
   @ApiBody({ schema: { type: 'object', required: ['feed_id'], properties: { feed_id: { type: 'string' } } } })
   async subscribe(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
@@ -101,7 +104,7 @@ export class SubscriptionsController {
   }
 
   @Delete(':feedId')
-  @ApiBearerAuth()
+  @Authenticated()
   @HttpCode(204)
   async unsubscribe(@Req() req: Request, @Param('feedId') feedId: string) {
     await this.feeds.remove(this.ctx.tenantOf(req), parseInput(schemas.key, feedId, 'path'));
