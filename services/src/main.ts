@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config/config';
 import { errorMessage } from './core/errors';
 import { createLogger } from './core/logger';
+import { SHUTDOWN_MARGIN_MS } from './core/shutdown';
 import { isRoleName, ROLE_NAMES, startRole, type RunningRole } from './roles/roles';
 import { buildInfo } from './telemetry/health';
 import { initMetrics } from './telemetry/metrics';
@@ -10,7 +11,8 @@ import { initMetrics } from './telemetry/metrics';
 /**
  * One image, one entrypoint (ARCHITECTURE §3):
  *   node services/dist/main.js <role> [--queues all|a,b]     (or PODBRAIN_ROLE)
- * SIGTERM/SIGINT → graceful stop (finish the current job within SHUTDOWN_GRACE_MS) → exit 0.
+ * SIGTERM/SIGINT → graceful stop (finish the current job within SHUTDOWN_GRACE_MS) → exit 0; whatever Redis
+ * and Postgres do, the process is gone within SHUTDOWN_GRACE_MS + SHUTDOWN_MARGIN_MS (exit 1 if the last-resort timer ends it).
  */
 async function main(argv: string[]): Promise<void> {
   const args = argv.slice(2);
@@ -47,6 +49,13 @@ async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // Last resort: the graceful stop is bounded step by step (core/shutdown.ts); if one step is not, the process still ends.
+    const hardMs = config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS;
+    setTimeout(() => {
+      log.error({ after_ms: hardMs }, 'shutdown did not finish within SHUTDOWN_GRACE_MS + margin: exiting now');
+      log.flush?.();
+      process.exit(1);
+    }, hardMs);
     running
       .stop()
       .then(() => {

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { ArtifactStore } from '../artifacts/store';
 import type { Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
+import { settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
 import { openDatabase } from '../db/data-source';
 import { EpisodeEventPublisher, eventsChannel } from '../episodes/events';
 import { EpisodeRepository, StageRunRepository } from '../episodes/episodes.repository';
@@ -37,10 +38,11 @@ export async function createRoleContext(config: Config, opts: { log?: Logger; po
     episodes: new EpisodeRepository(ds),
     stageRuns: new StageRunRepository(ds),
     feeds: new FeedRepository(ds),
+    /** Bounded (core/shutdown.ts): a queue close waits on Redis, a pool end on Postgres; either may be unreachable. */
     async close() {
-      await queues.close().catch(() => undefined);
+      if ((await settleWithin(queues.close(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('queues did not close (Redis unreachable?): disconnecting');
       redis.disconnect();
-      await ds.destroy().catch(() => undefined);
+      if ((await settleWithin(ds.destroy(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('Postgres pool did not close in time: leaving it');
     },
   };
 }

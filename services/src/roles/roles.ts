@@ -1,6 +1,7 @@
 import { whisperCliPath, whisperModelFile } from '../asr/whisper/binaries';
 import type { Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
+import { settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
 import { parseQueueList, ROLE_QUEUES, type QueueName } from '../queue/queues';
 import { checksForRole, createHealth } from '../telemetry/health';
 import { startTelemetryServer } from '../telemetry/server';
@@ -53,8 +54,8 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
     role,
     healthPort: telemetry.port,
     async stop() {
-      await app.close(); // workers finish their jobs / the scheduler releases its lock
-      await telemetry.close();
+      await app.close(); // workers finish their jobs / the scheduler releases its lock (both bounded)
+      if ((await settleWithin(telemetry.close(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('health server did not close in time: leaving it');
       await ctx.close();
     },
   };

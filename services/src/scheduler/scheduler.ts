@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors';
+import { settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
 import type { Logger } from '../core/logger';
 import { EPISODE_STATES } from '../db/entities/episode.entity';
 import { isRunningState, STAGE_OF_STATE } from '../episodes/state';
@@ -155,11 +156,16 @@ export class Scheduler {
     for (const s of EPISODE_STATES) if (isRunningState(s)) metrics.episodeOldestInStateSeconds.set({ state: s }, oldest[s] ?? 0);
   }
 
+  /**
+   * Stops ticking; an in-flight tick gets SHUTDOWN_BUDGET_MS.schedulerTick and the lock release
+   * SHUTDOWN_BUDGET_MS.close (both wait on Redis or Postgres, which may be unreachable: the
+   * commands of this role's Redis connection retry forever). An unreleased lock expires after its lease.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.lockTimer) clearTimeout(this.lockTimer);
-    await this.running;
-    await this.lock.release();
+    if ((await settleWithin(this.running, SHUTDOWN_BUDGET_MS.schedulerTick)) === 'timeout') this.log.warn('scheduler tick still waiting (Redis or Postgres unreachable?): leaving it');
+    if ((await settleWithin(this.lock.release(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') this.log.warn({ lease_ms: this.lock.leaseMs }, 'could not release the scheduler lock (Redis unreachable?): it expires after its lease');
   }
 }

@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors';
+import { delay, settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
 import type { Logger } from '../core/logger';
 import { JOB, QUEUE_SETTINGS, type PollJobData, type QueueName, type StageJobData } from '../queue/queues';
 import { correlationIdOfJob } from '../telemetry/correlation';
@@ -25,7 +26,8 @@ export interface WorkerHostOptions {
 export class WorkerHost {
   private readonly workers: Worker[] = [];
   private readonly active = new Map<string, AbortController>();
-  private closing = false;
+  private closing: Promise<void> | null = null;
+  private idleWaiters: (() => void)[] = [];
   private readonly workerId = `${process.pid}`;
   readonly log: Logger;
 
@@ -91,6 +93,7 @@ export class WorkerHost {
     } finally {
       clearTimeout(timer);
       this.active.delete(key);
+      if (this.active.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 
@@ -98,23 +101,39 @@ export class WorkerHost {
     return this.active.size;
   }
 
+  /** Resolves once no job runs in this process (now, or when the last running one returns). */
+  private idle(): Promise<void> {
+    return this.active.size === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /**
-   * Graceful stop: take no new jobs, let the running ones finish within the grace period,
-   * then abort what is left (it fails this attempt and is retried elsewhere).
+   * Graceful stop, bounded whatever Redis does (core/shutdown.ts): take no new jobs, let the
+   * running ones finish within the grace period, then abort what is left (it fails this
+   * attempt and is retried elsewhere). Closing BullMQ's workers waits on their Redis
+   * connections; with Redis unreachable that never ends, so once no job runs here it gets
+   * SHUTDOWN_BUDGET_MS.idleClose and is then abandoned: a job whose completion never reached
+   * Redis is picked up again by the stalled-job check and reuses the committed artifact.
    */
-  async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    const finished = Promise.all(this.workers.map((w) => w.close()));
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.opts.shutdownGraceMs)));
-    const r = await Promise.race([finished.then(() => 'ok' as const), grace]);
-    clearTimeout(timer);
-    if (r === 'timeout') {
+  close(): Promise<void> {
+    this.closing ??= this.closeBounded();
+    return this.closing;
+  }
+
+  private async closeBounded(): Promise<void> {
+    const t0 = Date.now();
+    let closed = false;
+    const finished = Promise.all(this.workers.map((w) => w.close().catch((e) => this.log.warn({ err: errorMessage(e) }, 'queue worker close failed')))).then(() => {
+      closed = true;
+    });
+    const idleThenBudget = this.idle().then(() => delay(SHUTDOWN_BUDGET_MS.idleClose));
+    await settleWithin(Promise.race([finished, idleThenBudget]), this.opts.shutdownGraceMs);
+    if (!closed && this.active.size > 0) {
       this.log.warn({ active: this.active.size }, 'grace period over: aborting running jobs');
       for (const c of this.active.values()) c.abort(new Error('worker shutting down'));
-      await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      await Promise.all(this.workers.map((w) => w.close(true).catch(() => undefined)));
+      await settleWithin(Promise.race([finished, this.idle()]), SHUTDOWN_BUDGET_MS.abortSettle);
+      if (this.active.size > 0) this.log.warn({ active: this.active.size }, 'aborted jobs did not return in time: leaving them (their jobs are retried once their lock expires)');
     }
+    if (!closed) await settleWithin(finished, 50);
+    if (!closed) this.log.warn({ after_ms: Date.now() - t0 }, 'queue workers did not close (Redis unreachable?): leaving their connections');
   }
 }

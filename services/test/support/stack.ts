@@ -94,6 +94,8 @@ export interface StackOptions {
   redisUrl?: string;
   /** Keep the database after stop (debugging). */
   keepDb?: boolean;
+  /** Maintenance URL of another Postgres (a private one a test may stop); default the shared one. */
+  pgAdminUrl?: string;
 }
 
 /** Fast platform timings for tests; each can be overridden through `env`. */
@@ -108,7 +110,7 @@ export const TEST_TIMINGS: Record<string, string> = {
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   await ensureBuilt();
-  const pg = await createTestDatabase();
+  const pg = await createTestDatabase(opts.pgAdminUrl);
   const db = await createDataSource(pg.url, { poolSize: 4 }).initialize();
   await migrateUp(db);
   const prefix = `pbtest_${opts.name}_${randomBytes(3).toString('hex')}`;
@@ -205,6 +207,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 export async function clearRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
   const { default: IORedis } = await import('ioredis');
   const r = new IORedis(redisUrl, { maxRetriesPerRequest: 1 });
+  r.on('error', () => undefined); // a private Redis a test stopped: the SCAN below fails, and says so
   try {
     let cursor = '0';
     do {
