@@ -78,7 +78,8 @@ describe('HttpClient', () => {
     expect(loop.code).toBe('url_refused');
     expect(loop.message).toMatch(/127\.0\.0\.1 is a loopback address; set ALLOW_PRIVATE_NETWORK=true to allow it/);
     const meta = await failure(client.get('http://169.254.169.254/latest/meta-data/', { maxBytes: 1000 }));
-    expect(meta.message).toMatch(/169\.254\.169\.254 is a link-local address; set ALLOW_PRIVATE_NETWORK=true/);
+    // ALLOW_PRIVATE_NETWORK would not open it: the hint names the link-local setting
+    expect(meta.message).toMatch(/169\.254\.169\.254 is a link-local address; .*set ALLOW_LINK_LOCAL_NETWORK=true/);
     expect(srv.hits('/ok')).toBe(0);
   });
 

@@ -42,6 +42,7 @@ const SETTINGS = {
   AUTH_API_KEY: ['authApiKey', z.string(), ''],
   API_HEALTH_TARGETS: ['apiHealthTargets', z.string(), ''],
   ALLOW_PRIVATE_NETWORK: ['net.allowPrivateNetwork', bool, false],
+  ALLOW_LINK_LOCAL_NETWORK: ['net.allowLinkLocalNetwork', bool, false],
   HTTP_TIMEOUT_MS: ['net.timeoutMs', int(100), 30_000],
   HTTP_MAX_REDIRECTS: ['net.maxRedirects', int(0, 20), 5],
   HTTP_USER_AGENT: ['net.userAgent', z.string().min(1), 'podbrain/0.1 (+https://github.com/podbrain/podbrain)'],
@@ -125,7 +126,8 @@ export interface Config {
   authApiKey: string;
   /** GET /api/health also asks these roles: `role=http://host:port/healthz` comma list ('' = only this api process). */
   apiHealthTargets: string;
-  net: { allowPrivateNetwork: boolean; timeoutMs: number; maxRedirects: number; userAgent: string };
+  /** allowLinkLocalNetwork: 169.254.0.0/16 and fe80::/10 (cloud metadata), refused even under allowPrivateNetwork unless set. */
+  net: { allowPrivateNetwork: boolean; allowLinkLocalNetwork: boolean; timeoutMs: number; maxRedirects: number; userAgent: string };
   feeds: { maxBytes: number; pollConcurrency: number; pollIntervalS: number };
   audio: { maxBytes: number; downloadRetries: number; /** Loudness normalisation in preprocess. */ normalize: 'dynaudnorm' | 'none' };
   asr: {

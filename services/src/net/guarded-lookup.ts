@@ -1,28 +1,28 @@
 import { promises as dns, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { PodbrainError } from '../core/errors';
-import { refusalReason } from './address-policy';
+import { allowHint, policyRefusal, type AddressRefusal } from './address-policy';
 
 /** Name resolution, injectable so tests can make `feeds.example.test` resolve to any address. */
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
 export const systemResolver: Resolver = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
 
-export const ALLOW_HINT = 'set ALLOW_PRIVATE_NETWORK=true to allow it';
-
-export function refusedAddressError(what: string, address: string, reason: string, url?: string): PodbrainError {
+export function refusedAddressError(what: string, address: string, refusal: AddressRefusal, url?: string): PodbrainError {
   const subject = what === address ? address : `${what} resolves to ${address}, which`;
-  return new PodbrainError('url_refused', `${url ? `refusing ${url}: ` : ''}${subject} is ${reason}; ${ALLOW_HINT}`, {
+  return new PodbrainError('url_refused', `${url ? `refusing ${url}: ` : ''}${subject} is ${refusal.reason}; ${allowHint(refusal)}`, {
     url,
     host: what,
     address,
-    reason,
+    reason: refusal.reason,
     retryable: false,
   });
 }
 
 export interface GuardedLookupOptions {
   allowPrivateNetwork: boolean;
+  /** Link-local (169.254.0.0/16, fe80::/10) needs this as well as, or instead of, allowPrivateNetwork. */
+  allowLinkLocalNetwork?: boolean;
   resolve?: Resolver;
   /**
    * Tests only: the address to actually dial once `address` has passed the guard. It lets a
@@ -44,13 +44,10 @@ export function createGuardedLookup(opts: GuardedLookupOptions): LookupFunction 
     resolve(hostname)
       .then((found) => {
         if (!found.length) throw new PodbrainError('http_network', `${hostname} did not resolve to any address`, { host: hostname, retryable: true });
-        let usable = found;
-        if (!opts.allowPrivateNetwork) {
-          usable = found.filter((a) => refusalReason(a.address) === null);
-          if (!usable.length) {
-            const first = found[0];
-            throw refusedAddressError(hostname, first.address, refusalReason(first.address) ?? 'refused');
-          }
+        const usable = found.filter((a) => policyRefusal(a.address, opts) === null);
+        if (!usable.length) {
+          const first = found[0];
+          throw refusedAddressError(hostname, first.address, policyRefusal(first.address, opts) ?? { reason: 'refused', setting: 'ALLOW_PRIVATE_NETWORK' });
         }
         const family = typeof options === 'object' && options ? options.family : undefined;
         const wanted = family === 4 || family === 6 ? usable.filter((a) => a.family === family) : usable;

@@ -4,8 +4,8 @@ import zlib from 'node:zlib';
 import { Agent } from 'undici';
 import type { Config } from '../config/config';
 import { PodbrainError } from '../core/errors';
-import { refusalReason } from './address-policy';
-import { ALLOW_HINT, createGuardedLookup, type Resolver } from './guarded-lookup';
+import { allowHint, policyRefusal, type AddressPolicy } from './address-policy';
+import { createGuardedLookup, type Resolver } from './guarded-lookup';
 import { fixedConnector } from './undici-h1-fix';
 
 /**
@@ -17,6 +17,8 @@ import { fixedConnector } from './undici-h1-fix';
 
 export interface HttpClientOptions {
   allowPrivateNetwork: boolean;
+  /** Link-local addresses (cloud metadata) are refused unless this is set, whatever allowPrivateNetwork says. */
+  allowLinkLocalNetwork?: boolean;
   /** Connect, response-headers and body-idle timeout. */
   timeoutMs: number;
   maxRedirects: number;
@@ -75,6 +77,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
 export function httpClientOptionsFrom(config: Config, extra: Partial<HttpClientOptions> = {}): HttpClientOptions {
   return {
     allowPrivateNetwork: config.net.allowPrivateNetwork,
+    allowLinkLocalNetwork: config.net.allowLinkLocalNetwork,
     timeoutMs: config.net.timeoutMs,
     maxRedirects: config.net.maxRedirects,
     userAgent: config.net.userAgent,
@@ -91,7 +94,7 @@ export function httpClientFor(config: Config): HttpClient {
   return c;
 }
 
-export function checkUrl(raw: string, opts: { allowPrivateNetwork: boolean }): URL {
+export function checkUrl(raw: string, opts: AddressPolicy): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -105,10 +108,15 @@ export function checkUrl(raw: string, opts: { allowPrivateNetwork: boolean }): U
     });
   }
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (!opts.allowPrivateNetwork && isIP(host)) {
-    const reason = refusalReason(host);
-    if (reason) {
-      throw new PodbrainError('url_refused', `refusing ${raw}: ${host} is ${reason}; ${ALLOW_HINT}`, { url: raw, address: host, reason, retryable: false });
+  if (isIP(host)) {
+    const refusal = policyRefusal(host, opts);
+    if (refusal) {
+      throw new PodbrainError('url_refused', `refusing ${raw}: ${host} is ${refusal.reason}; ${allowHint(refusal)}`, {
+        url: raw,
+        address: host,
+        reason: refusal.reason,
+        retryable: false,
+      });
     }
   }
   return url;
@@ -198,7 +206,12 @@ export class HttpClient {
     this.agent = new Agent({
       connect: fixedConnector({
         timeout: options.timeoutMs,
-        lookup: createGuardedLookup({ allowPrivateNetwork: options.allowPrivateNetwork, resolve: options.resolve, dial: options.dial }),
+        lookup: createGuardedLookup({
+          allowPrivateNetwork: options.allowPrivateNetwork,
+          allowLinkLocalNetwork: options.allowLinkLocalNetwork,
+          resolve: options.resolve,
+          dial: options.dial,
+        }),
       }),
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
