@@ -9,7 +9,7 @@ import type { Config } from '../src/config/config';
 import { PodbrainError } from '../src/core/errors';
 import { silentLogger } from '../src/core/logger';
 import type { FeedEpisode } from '../src/feeds/types';
-import type { StageContext } from '../src/pipeline/stage';
+import { isNotConfiguredError, type StageContext } from '../src/pipeline/stage';
 import { createTranscribeStage, TRANSCRIPT_FILE, transcribeEpisode } from '../src/stages/transcribe.stage';
 import { INGEST_FILE } from '../src/stages/ingest-artifact';
 import { registry } from '../src/telemetry/metrics';
@@ -148,6 +148,13 @@ describe('transcribe stage', () => {
       code: 'asr_unavailable',
       message: expect.stringMatching(/no ASR engine can transcribe this episode .*openai: OPENAI_BASE_URL is not set/),
     });
+    // An ASR engine that is not set up here → the stage is "not configured" (episode incomplete), not failed...
+    expect(isNotConfiguredError(await transcribeEpisode({ ...base, engines: [never] }).catch((e: unknown) => e))).toBe(true);
+    // ...but when every engine was set up and tried, and none could, the episode failed.
+    const gone: AsrEngine = { ...broken, transcribe: () => Promise.reject(new PodbrainError('transcript_unavailable', 'HTTP 404')) };
+    const failed = await transcribeEpisode({ ...base, engines: [gone] }).catch((e: unknown) => e);
+    expect(failed).toMatchObject({ code: 'asr_unavailable' });
+    expect(isNotConfiguredError(failed)).toBe(false);
   });
 
   it('with no VAD model it still skips silence (energy gate) and leaves coverage unmeasured', async () => {

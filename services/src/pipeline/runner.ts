@@ -4,7 +4,7 @@ import { errorMessage } from '../core/errors';
 import { hashOf } from '../core/hash';
 import type { Logger } from '../core/logger';
 import type { FeedEpisode } from '../feeds/types';
-import { EpisodeSkipped, type Stage, type StageName } from './stage';
+import { EpisodeSkipped, isNotConfiguredError, type Stage, type StageName } from './stage';
 
 export type StageStatus = 'done' | 'reused' | 'not_configured' | 'failed' | 'skipped';
 export type EpisodeState = 'done' | 'failed' | 'skipped' | 'incomplete';
@@ -24,6 +24,11 @@ export interface EpisodeReport {
   episodeKey: string;
   title: string;
   state: EpisodeState;
+  /**
+   * Why the episode is not `done`, as stage mode words it in `episodes.state_reason`:
+   * `<stage>: <error>` (failed), `<stage>: <reason>` (skipped), `not configured: <stage>: <reason>` (incomplete).
+   */
+  reason?: string;
   stages: StageReport[];
 }
 
@@ -41,6 +46,12 @@ function episodeState(reports: StageReport[]): EpisodeState {
   if (reports.some((r) => r.status === 'skipped')) return 'skipped';
   if (reports.some((r) => r.status === 'not_configured')) return 'incomplete';
   return 'done';
+}
+
+function episodeReason(reports: StageReport[]): string | undefined {
+  const r = reports.find((s) => s.status === 'failed') ?? reports.find((s) => s.status === 'skipped') ?? reports.find((s) => s.status === 'not_configured');
+  if (!r) return undefined;
+  return `${r.status === 'not_configured' ? 'not configured: ' : ''}${r.stage}: ${r.reason ?? r.status}`;
 }
 
 /** Atomic mode: runs every stage of one episode in this process, reusing committed artifacts. */
@@ -131,6 +142,9 @@ export class PipelineRunner {
         await store.discard(staging);
         if (e instanceof EpisodeSkipped) {
           finish({ status: 'skipped', fingerprint, reason: e.reason });
+        } else if (isNotConfiguredError(e) && !signal.aborted) {
+          slog.info({ reason: errorMessage(e) }, 'stage not configured for this episode');
+          finish({ status: 'not_configured', fingerprint, reason: errorMessage(e) });
         } else {
           this.stats.failed++;
           slog.warn({ err: errorMessage(e) }, 'stage failed');
@@ -139,6 +153,7 @@ export class PipelineRunner {
         break;
       }
     }
-    return { feedId: episode.feedId, episodeKey: episode.episodeKey, title: episode.title, state: episodeState(reports), stages: reports };
+    const state = episodeState(reports);
+    return { feedId: episode.feedId, episodeKey: episode.episodeKey, title: episode.title, state, ...(state === 'done' ? {} : { reason: episodeReason(reports) }), stages: reports };
   }
 }

@@ -1,4 +1,5 @@
 import type { ArtifactRef, ArtifactStore, StagingDir } from '../artifacts/store';
+import { PodbrainError } from '../core/errors';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
 import type { FeedEpisode } from '../feeds/types';
@@ -49,4 +50,18 @@ export class EpisodeSkipped extends Error {
     super(reason);
     this.name = 'EpisodeSkipped';
   }
+}
+
+/**
+ * A stage's `run` found that nothing configured here can do its work for this episode (e.g. the
+ * publisher transcript could not be used and the Whisper model the fallback needs is missing).
+ * Like a plan that says `configured: false`: the runner reports the stage `not_configured` and
+ * the episode `incomplete`, not `failed` — configuring the missing piece completes it.
+ */
+export function notConfiguredError(code: string, message: string, details: Record<string, unknown> = {}): PodbrainError {
+  return new PodbrainError(code, message, { ...details, notConfigured: true });
+}
+
+export function isNotConfiguredError(e: unknown): e is PodbrainError {
+  return e instanceof PodbrainError && e.details.notConfigured === true;
 }

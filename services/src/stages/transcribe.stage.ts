@@ -8,10 +8,10 @@ import { detectSpeech } from '../audio/vad';
 import type { StagingDir } from '../artifacts/store';
 import type { Config } from '../config/config';
 import { errorMessage, PodbrainError } from '../core/errors';
-import type { Logger } from '../core/logger';
+import { silentLogger, type Logger } from '../core/logger';
 import { isLocalFeedLocation } from '../feeds/load';
 import type { TranscriptRef } from '../feeds/types';
-import type { Stage, StageContext, StagePlan } from '../pipeline/stage';
+import { notConfiguredError, type Stage, type StageContext, type StagePlan } from '../pipeline/stage';
 import { metrics } from '../telemetry/metrics';
 import { readIngestArtifact } from './ingest-artifact';
 
@@ -80,6 +80,8 @@ async function findSpeech(prepared: PreparedAudio, config: Config, signal: Abort
 export async function transcribeEpisode(req: TranscribeRequest): Promise<{ transcript: Transcript; info: TranscribeInfo }> {
   const { config, log, signal } = req;
   const skipped: { engine: string; reason: string }[] = [];
+  /** Engines for audio that cannot run here at all (no model, no binary, no server configured). */
+  const notHere: string[] = [];
   const timings = { preprocess: 0, vad: 0, asr: 0 };
   let prepared: PreparedAudio | null = null;
   let speech: SpeechInfo | null = null;
@@ -105,6 +107,7 @@ export async function transcribeEpisode(req: TranscribeRequest): Promise<{ trans
       const reason = engine.unavailableReason({ transcripts: req.transcripts });
       if (reason) {
         skipped.push({ engine: engine.name, reason });
+        if (needsAudio(engine)) notHere.push(engine.name);
         continue;
       }
       let result: AsrResult;
@@ -134,11 +137,12 @@ export async function transcribeEpisode(req: TranscribeRequest): Promise<{ trans
   } finally {
     await (prepared as PreparedAudio | null)?.cleanup();
   }
-  throw new PodbrainError(
-    'asr_unavailable',
-    `no ASR engine can transcribe this episode (ASR_ENGINES=${config.asr.engines.join(',')}): ${skipped.map((s) => `${s.engine}: ${s.reason}`).join('; ') || 'none configured'}`,
-    { skipped },
-  );
+  const message = `no ASR engine can transcribe this episode (ASR_ENGINES=${config.asr.engines.join(',')}): ${skipped.map((s) => `${s.engine}: ${s.reason}`).join('; ') || 'none configured'}`;
+  // Every engine that was tried could not do it, and an ASR engine that could is not set up here
+  // (typically: the publisher transcript is unusable and the Whisper model is missing). That is
+  // "not configured" (the episode is incomplete until it is), not a failure of this episode.
+  if (notHere.length) throw notConfiguredError('asr_unavailable', message, { skipped, not_configured: notHere });
+  throw new PodbrainError('asr_unavailable', message, { skipped });
 }
 
 async function finish(
@@ -191,19 +195,20 @@ async function finish(
 
 export interface TranscribeStageDeps {
   /** Engine factory (tests); default: createAsrEngines in ASR_ENGINES order. */
-  engines?: (config: Config, opts: { allowLocalFiles: boolean }) => AsrEngine[];
+  engines?: (config: Config, opts: { allowLocalFiles: boolean; logger?: Logger }) => AsrEngine[];
 }
 
 export function createTranscribeStage(deps: TranscribeStageDeps = {}): Stage {
-  const enginesFor = (config: Config, feedUrl: string) =>
-    (deps.engines ?? createAsrEngines)(config, { allowLocalFiles: isLocalFeedLocation(feedUrl) });
+  // The engines log through the stage's logger (an engine's own default logger writes JSON to stdout).
+  const enginesFor = (config: Config, feedUrl: string, logger: Logger) =>
+    (deps.engines ?? createAsrEngines)(config, { allowLocalFiles: isLocalFeedLocation(feedUrl), logger });
 
   return {
     name: 'transcribe',
     needs: ['ingest'],
     plan: ({ config, episode }): StagePlan => {
       const reasons: string[] = [];
-      for (const engine of enginesFor(config, episode.feedUrl)) {
+      for (const engine of enginesFor(config, episode.feedUrl, silentLogger)) {
         const why = engine.unavailableReason({ transcripts: episode.transcripts });
         if (why) {
           reasons.push(`${engine.name}: ${why}`);
@@ -224,7 +229,7 @@ export function createTranscribeStage(deps: TranscribeStageDeps = {}): Stage {
       const ingest = await readIngestArtifact(ctx.inputs.ingest);
       const { transcript, info } = await transcribeEpisode({
         config: ctx.config,
-        engines: enginesFor(ctx.config, ctx.episode.feedUrl),
+        engines: enginesFor(ctx.config, ctx.episode.feedUrl, ctx.log),
         audioPath: ingest.audioPath,
         transcripts: ctx.episode.transcripts,
         episodeKey: ctx.episode.episodeKey,

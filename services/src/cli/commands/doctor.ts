@@ -4,20 +4,29 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
+import { createAsrEngines, needsAudio } from '../../asr/engines';
 import type { Config } from '../../config/config';
+import { silentLogger } from '../../core/logger';
 import { configFrom } from '../context';
 
 const run = promisify(execFile);
 
 type Level = 'ok' | 'warn' | 'missing';
+/**
+ * What a missing check stops, in the words `podbrain run` reports it:
+ *  - `run`: `podbrain run` cannot work at all;
+ *  - `transcription`: episodes without a usable publisher transcript cannot be transcribed —
+ *    `run` still processes the others and reports these `incomplete` ("not configured: transcribe");
+ *  - null: only the platform roles (or performance) need it.
+ */
+export type Blocks = 'run' | 'transcription' | null;
 export interface DoctorCheck {
   name: string;
   level: Level;
   detail: string;
   /** How to fix it, when not ok. */
   fix?: string;
-  /** Needed by `podbrain run` (atomic mode); the others are needed by the platform only. */
-  requiredForCli: boolean;
+  blocks: Blocks;
 }
 
 async function version(cmd: string, args: string[]): Promise<string | null> {
@@ -69,16 +78,25 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
     level: ffmpeg && ffprobe ? 'ok' : 'missing',
     detail: ffmpeg ?? 'ffmpeg/ffprobe not on PATH',
     fix: 'apt-get install ffmpeg (or your OS package manager)',
-    requiredForCli: true,
+    // Audio is decoded by ffmpeg for every ASR engine; publisher transcripts need none.
+    blocks: 'transcription',
   });
+
+  // whisper.cpp and its model matter when whisper-cpp is an ASR engine and no other engine that
+  // transcribes audio (openai) is set up to take over.
+  const usesWhisper = config.asr.engines.includes('whisper-cpp');
+  const otherAudioEngine = createAsrEngines(config, { logger: silentLogger }).find((e) => e.name !== 'whisper-cpp' && needsAudio(e) && !e.unavailableReason({ transcripts: [] }));
+  const whisperBlocks: Blocks = usesWhisper && !otherAudioEngine ? 'transcription' : null;
+  const whisperLevel = (ok: boolean): Level => (ok ? 'ok' : whisperBlocks ? 'missing' : 'warn');
+  const instead = !usesWhisper ? ` (not used: ASR_ENGINES=${config.asr.engines.join(',')})` : otherAudioEngine ? ` (${otherAudioEngine.name} transcribes instead)` : '';
 
   const whisper = whisperCliCandidates().find((p) => existsSync(p));
   add({
     name: 'whisper.cpp',
-    level: whisper ? 'ok' : 'missing',
-    detail: whisper ? `whisper-cli at ${whisper}` : process.env.WHISPER_CLI ? `WHISPER_CLI=${process.env.WHISPER_CLI} does not exist` : 'whisper-cli not built',
+    level: whisperLevel(Boolean(whisper)),
+    detail: (whisper ? `whisper-cli at ${whisper}` : process.env.WHISPER_CLI ? `WHISPER_CLI=${process.env.WHISPER_CLI} does not exist` : 'whisper-cli not built') + (whisper ? '' : instead),
     fix: 'npm run build:whisper -w services (WHISPER_CUDA=1 for an NVIDIA build), or set WHISPER_CLI',
-    requiredForCli: config.asr.engines.includes('whisper-cpp'),
+    blocks: whisper ? null : whisperBlocks,
   });
 
   let models: string[] = [];
@@ -92,12 +110,13 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   const haveModel = explicit ? existsSync(explicit) : models.includes(wanted);
   add({
     name: 'models',
-    level: haveModel ? 'ok' : 'missing',
-    detail: explicit
-      ? `WHISPER_MODEL_PATH=${explicit}${haveModel ? '' : ' (missing)'}`
-      : `${config.modelsDir}: ${models.length ? models.join(', ') : 'no ggml models'}; wanted ${wanted}`,
+    level: whisperLevel(haveModel),
+    detail:
+      (explicit
+        ? `WHISPER_MODEL_PATH=${explicit}${haveModel ? '' : ' (missing)'}`
+        : `${config.modelsDir}: ${models.length ? models.join(', ') : 'no ggml models'}; wanted ${wanted}`) + (haveModel ? '' : instead),
     fix: `download ${wanted} into ${config.modelsDir} (deploy/scripts/fetch-model.sh ${config.asr.whisperModel}), or set ASR_ENGINES=feed,openai`,
-    requiredForCli: config.asr.engines.includes('whisper-cpp'),
+    blocks: haveModel ? null : whisperBlocks,
   });
 
   const smi = await version('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader']);
@@ -106,7 +125,7 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
     level: smi ? 'ok' : 'warn',
     detail: smi ?? 'no NVIDIA GPU found (nvidia-smi absent): whisper.cpp runs on CPU',
     fix: 'install the NVIDIA driver + container toolkit and use docker-compose.gpu.yml',
-    requiredForCli: false,
+    blocks: null,
   });
 
   try {
@@ -119,10 +138,10 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
       level: freeGb < 5 ? 'warn' : 'ok',
       detail: `${config.dataDir} writable, ${freeGb.toFixed(1)} GiB free`,
       fix: 'free some disk space or point DATA_DIR elsewhere',
-      requiredForCli: true,
+      blocks: 'run',
     });
   } catch (e) {
-    add({ name: 'data dir', level: 'missing', detail: `${config.dataDir}: ${(e as Error).message}`, fix: 'set DATA_DIR to a writable directory', requiredForCli: true });
+    add({ name: 'data dir', level: 'missing', detail: `${config.dataDir}: ${(e as Error).message}`, fix: 'set DATA_DIR to a writable directory', blocks: 'run' });
   }
 
   const pg = await tcpReachable(config.databaseUrl, 5432);
@@ -131,7 +150,7 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
     level: pg ? 'warn' : 'ok',
     detail: pg ?? `reachable (${new URL(config.databaseUrl).host})`,
     fix: 'start PostgreSQL and set DATABASE_URL (needed by the platform roles, not by `podbrain run`)',
-    requiredForCli: false,
+    blocks: null,
   });
   const redis = await tcpReachable(config.redisUrl, 6379);
   add({
@@ -139,7 +158,7 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
     level: redis ? 'warn' : 'ok',
     detail: redis ?? `reachable (${new URL(config.redisUrl).host})`,
     fix: 'start Redis and set REDIS_URL (needed by the platform roles, not by `podbrain run`)',
-    requiredForCli: false,
+    blocks: null,
   });
   return checks;
 }
@@ -151,17 +170,38 @@ export function registerDoctorCommand(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const checks = await runDoctor(configFrom(cmd));
-      const blocking = checks.filter((c) => c.level === 'missing' && c.requiredForCli);
+      const verdict = doctorVerdict(checks);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ ok: blocking.length === 0, checks }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ok: verdict.exitCode === 0, run_ok: verdict.run.length === 0, transcription_ok: verdict.transcription.length === 0, checks }, null, 2)}\n`);
       } else {
         const mark = { ok: '✓', warn: '!', missing: '✗' } as const;
         for (const c of checks) {
           process.stdout.write(`${mark[c.level]} ${c.name.padEnd(12)} ${c.detail}\n`);
           if (c.level !== 'ok' && c.fix) process.stdout.write(`  ${' '.repeat(12)} fix: ${c.fix}\n`);
         }
-        process.stdout.write(blocking.length ? `\n${blocking.length} problem(s) block \`podbrain run\`.\n` : '\nReady for `podbrain run`.\n');
+        process.stdout.write(`\n${verdict.text}\n`);
       }
-      process.exitCode = blocking.length ? 1 : 0;
+      process.exitCode = verdict.exitCode;
     });
+}
+
+/**
+ * The doctor's conclusion, worded as `podbrain run` behaves: exit 0 when nothing is missing,
+ * 1 when something is (what blocks `run` itself first, then what blocks transcription).
+ */
+export function doctorVerdict(checks: readonly DoctorCheck[]): { run: DoctorCheck[]; transcription: DoctorCheck[]; exitCode: number; text: string } {
+  const missing = (b: Blocks) => checks.filter((c) => c.level === 'missing' && c.blocks === b);
+  const run = missing('run');
+  const transcription = missing('transcription');
+  const names = (cs: DoctorCheck[]) => cs.map((c) => c.name).join(', ');
+  const lines: string[] = [];
+  if (run.length) lines.push(`${run.length} problem(s) block \`podbrain run\` (${names(run)}).`);
+  if (transcription.length) {
+    lines.push(
+      `${transcription.length} problem(s) block transcription of episodes without a publisher transcript (${names(transcription)}):`,
+      `\`podbrain run\` still processes episodes with one, and reports the others \`incomplete\` ("not configured: transcribe").`,
+    );
+  }
+  if (!lines.length) lines.push('Ready for `podbrain run`.');
+  return { run, transcription, exitCode: run.length || transcription.length ? 1 : 0, text: lines.join('\n') };
 }
