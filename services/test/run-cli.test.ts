@@ -92,13 +92,13 @@ describe('podbrain run (atomic mode, built CLI)', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'podbrain-run-'));
     const res = await podbrain(['run', '--feed', srv.url('/mixed.xml'), '--out', out], { ...env(), LOG_LEVEL: 'info' });
     expect(res.code).toBe(1);
-    // Not a terminal: progress is JSON lines on stderr, one per stage start/end and episode.
-    const events = res.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { event?: string; stage?: string; status?: string; episode_key?: string });
-    expect(events.filter((e) => e.event === 'episode')).toHaveLength(4);
-    expect(events.filter((e) => e.event === 'stage-end' && e.stage === 'ingest').map((e) => e.status).sort()).toEqual(['done', 'failed', 'failed', 'skipped']);
+    // Not a terminal, no --json: stderr is for people too — warnings in one line each, one line per
+    // finished episode, never a JSON log line (not even at LOG_LEVEL=info).
+    const errLines = res.stderr.split('\n').filter(Boolean);
+    expect(errLines.filter((l) => /^\s*\{/.test(l))).toEqual([]);
+    expect(errLines).toContainEqual(expect.stringMatching(/^warning: stage failed: .*404.* \(stage ingest, episode [0-9a-f]+\)$/));
+    expect(errLines.filter((l) => /^\[\d\/4\] /.test(l))).toHaveLength(4);
+    expect(res.stdout).not.toMatch(/"level"|^\s*\{/m);
     const lines = res.stdout.split('\n');
     const row = (title: string) => lines.findIndex((l) => l.endsWith(title));
     expect(lines[row('Fine')]).toMatch(/^(done|incomplete)\s+ingest:done/);
@@ -108,6 +108,63 @@ describe('podbrain run (atomic mode, built CLI)', () => {
     expect(lines[row('Text audio') + 1]).toMatch(/not audio/);
     expect(lines[row('No enclosure')]).toMatch(/^skipped\s+ingest:skipped/);
     expect(res.stdout).toMatch(/4 episode\(s\): \d done, \d incomplete, 2 failed, 1 skipped/);
+  });
+
+  it('--json: stdout is one JSON document and stderr JSON lines only (progress events and logs)', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'podbrain-run-'));
+    const res = await podbrain(['run', '--feed', srv.url('/mixed.xml'), '--out', out, '--json'], { ...env(), LOG_LEVEL: 'info' });
+    expect(res.code).toBe(1);
+    expect(res.stdout.trimEnd().split('\n')).toHaveLength(1);
+    const report = JSON.parse(res.stdout) as JsonReport;
+    expect(report.episodes.filter((e) => e.state === 'failed').map((e) => e.title).sort()).toEqual(['Missing audio', 'Text audio']);
+    const errLines = res.stderr.split('\n').filter(Boolean);
+    const events = errLines.map((l) => JSON.parse(l) as { event?: string; stage?: string; status?: string; level?: string; msg?: string });
+    expect(events.filter((e) => e.event === 'episode')).toHaveLength(4);
+    expect(events.filter((e) => e.event === 'stage-end' && e.stage === 'ingest').map((e) => e.status).sort()).toEqual(['done', 'failed', 'failed', 'skipped']);
+    expect(events.filter((e) => e.level === 'warn' && e.msg === 'stage failed')).toHaveLength(2);
+  });
+
+  it('without a Whisper model: episodes with a usable publisher transcript are done, the others incomplete (not configured), exit 0 — as doctor says', async () => {
+    srv.route('/ep.srt', serveBody('1\n00:00:00,000 --> 00:00:04,000\nAnd so my fellow Americans\n\n2\n00:00:04,000 --> 00:00:11,000\nask not what your country can do for you\n', { contentType: 'application/x-subrip' }));
+    srv.route('/gone.srt', status(404, 'nope'));
+    const tx = (file: string) => `<podcast:transcript url="${srv.url(file)}" type="application/x-subrip"/>`;
+    srv.route(
+      '/transcripts.xml',
+      serveBody(
+        rss([
+          item('t-ok', 'Has transcript', 5, srv.url('/jfk.mp3')).replace('</item>', `${tx('/ep.srt')}</item>`),
+          item('t-none', 'Audio only', 4, srv.url('/jfk.mp3')),
+          item('t-gone', 'Transcript gone', 3, srv.url('/jfk.mp3')).replace('</item>', `${tx('/gone.srt')}</item>`),
+        ]).replace('<rss version="2.0">', '<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0">'),
+        { contentType: 'application/rss+xml' },
+      ),
+    );
+    const out = mkdtempSync(path.join(tmpdir(), 'podbrain-run-'));
+    const res = await podbrain(['run', '--feed', srv.url('/transcripts.xml'), '--out', out, '--json'], env());
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout) as JsonReport & { episodes: { reason: string | null }[] };
+    const byTitle = Object.fromEntries(report.episodes.map((e) => [e.title, e]));
+    expect(byTitle['Has transcript']).toMatchObject({ state: 'done', reason: null });
+    for (const title of ['Audio only', 'Transcript gone']) {
+      const e = byTitle[title];
+      expect(e.state, title).toBe('incomplete');
+      expect(e.stages.map((s) => `${s.stage}:${s.status}`), title).toEqual(['ingest:done', 'transcribe:not_configured']);
+      expect(e.reason, title).toMatch(/^not configured: transcribe: .*whisper-cpp: whisper model .*ggml-base\.en\.bin not found/s);
+    }
+    // The unusable transcript is part of the reason, not hidden.
+    expect(byTitle['Transcript gone'].reason).toMatch(/gone\.srt.*404/s);
+
+    const human = await podbrain(['run', '--feed', srv.url('/transcripts.xml'), '--out', out], env());
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^incomplete\s+ingest:reused transcribe:not configured\s+Audio only\n\s+↳ not configured: transcribe: /m);
+    expect(human.stdout).toMatch(/3 episode\(s\): 1 done, 2 incomplete, 0 failed, 0 skipped/);
+
+    // doctor, same setup: the missing model blocks transcription of such episodes, not `run`.
+    const doctor = await podbrain(['doctor'], { ...env(), DATA_DIR: out });
+    expect(doctor.stdout).toMatch(/✗ models .*wanted ggml-base\.en\.bin/);
+    expect(doctor.stdout).toMatch(/block transcription of episodes without a publisher transcript \([^)]*models[^)]*\)/);
+    expect(doctor.stdout).toMatch(/reports the others `incomplete` \("not configured: transcribe"\)/);
+    expect(doctor.stdout).not.toMatch(/block `podbrain run`/);
   });
 
   it('shows progress bars with an ETA on a terminal (pty from util-linux script)', async () => {
@@ -124,6 +181,18 @@ describe('podbrain run (atomic mode, built CLI)', () => {
     expect(screen).toMatch(/100% \| episodes/);
     expect(screen).not.toMatch(/"event":/);
     expect(screen).toMatch(/2 episode\(s\): /);
+  });
+
+  it('on a terminal, warnings are short human lines above the bars, never JSON', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'podbrain-run-'));
+    const cmd = `${process.execPath} ${CLI} run --feed ${srv.url('/mixed.xml')} --out ${out}`;
+    const stdout = await new Promise<string>((resolve) =>
+      execFile('script', ['-qec', cmd, '/dev/null'], { env: { PATH: process.env.PATH, ...env(), LOG_LEVEL: 'info', TERM: 'xterm' } }, (_err, so) => resolve(so)),
+    );
+    const screen = stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    expect(screen).toMatch(/warning: stage failed: .*404.*\(stage ingest, episode [0-9a-f]+\)/);
+    expect(screen).not.toMatch(/"level"|"msg"|"event"/);
+    expect(screen).toMatch(/4 episode\(s\): /);
   });
 
   it('selects episodes with --limit and --since, most recent first', async () => {

@@ -3,18 +3,52 @@ import type { Logger } from '../core/logger';
 import type { EpisodeReport, RunnerEvent } from '../pipeline/runner';
 import { EPISODE_STAGES } from '../pipeline/stage';
 
-/** Shows what `podbrain run` is doing: bars with ETAs on a terminal, JSON lines otherwise. */
+/**
+ * Shows what `podbrain run` is doing, on stderr (stdout is the report):
+ *  - `tty`: bars with ETAs; log lines and warnings are printed above them;
+ *  - `plain` (stderr not a terminal): one short line per finished episode;
+ *  - `json` (--json): JSON lines, one per stage start/end and episode.
+ */
 export interface RunProgress {
   feedLoaded(feedTitle: string, episodes: number, notModified: boolean): void;
   event(e: RunnerEvent): void;
   episodeDone(r: EpisodeReport): void;
+  /** A line for people (a warning, a human log line) that must not break the display. */
+  print(line: string): void;
   stop(): void;
 }
 
+export type ProgressMode = 'tty' | 'plain' | 'json';
+
 const STAGE_COUNT = EPISODE_STAGES.length;
 
-export function createProgress(opts: { tty: boolean; total: number; log: Logger }): RunProgress {
-  return opts.tty ? new TtyProgress(opts.total) : new JsonProgress(opts.log);
+export function createProgress(opts: { mode: ProgressMode; total: number; log: Logger }): RunProgress {
+  if (opts.mode === 'tty') return new TtyProgress(opts.total);
+  if (opts.mode === 'json') return new JsonProgress(opts.log);
+  return new PlainProgress(opts.total);
+}
+
+const stderrLine = (line: string) => void process.stderr.write(`${line}\n`);
+
+class PlainProgress implements RunProgress {
+  private done = 0;
+
+  constructor(private readonly total: number) {}
+
+  feedLoaded() {}
+
+  event() {}
+
+  episodeDone(r: EpisodeReport) {
+    this.done++;
+    stderrLine(`[${this.done}/${this.total}] ${r.state.padEnd(10)} ${r.title}`);
+  }
+
+  print(line: string) {
+    stderrLine(line);
+  }
+
+  stop() {}
 }
 
 class JsonProgress implements RunProgress {
@@ -33,7 +67,11 @@ class JsonProgress implements RunProgress {
   }
 
   episodeDone(r: EpisodeReport) {
-    this.log.info({ event: 'episode', episode_key: r.episodeKey, title: r.title, state: r.state }, `episode ${r.state}`);
+    this.log.info({ event: 'episode', episode_key: r.episodeKey, title: r.title, state: r.state, reason: r.reason }, `episode ${r.state}`);
+  }
+
+  print(line: string) {
+    this.log.warn(line);
   }
 
   stop() {}
@@ -83,6 +121,10 @@ class TtyProgress implements RunProgress {
     }
     this.overall.increment(1, { stage: `${this.overall.getProgress() * this.overall.getTotal() + 1}/${this.overall.getTotal()}` });
     this.bars.log(`${r.state.padEnd(10)} ${r.title}\n`);
+  }
+
+  print(line: string) {
+    this.bars.log(`${line}\n`);
   }
 
   stop() {

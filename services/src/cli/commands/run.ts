@@ -1,12 +1,13 @@
 import { Command, InvalidArgumentError } from 'commander';
 import pino from 'pino';
-import { createLogger } from '../../core/logger';
+import { createLogger, silentLogger } from '../../core/logger';
 import { PodbrainError } from '../../core/errors';
 import { loadFeedList } from '../../feeds/opml';
 import type { EpisodeReport } from '../../pipeline/runner';
 import { runFeeds, type RunReport } from '../../pipeline/run-feeds';
 import { configFrom } from '../context';
-import { createProgress } from '../progress';
+import { humanLogDestination, humanLogLevel } from '../human-log';
+import { createProgress, type ProgressMode, type RunProgress } from '../progress';
 
 interface RunOptions {
   feed?: string[];
@@ -38,15 +39,20 @@ export function registerRunCommand(program: Command): void {
     .option('--out <dir>', 'data directory for artifacts (overrides DATA_DIR)')
     .option('--limit <n>', 'only the N most recent episodes of each feed', positiveInt)
     .option('--since <date>', 'only episodes published at or after this date', date)
-    .option('--json', 'print the final report as JSON on stdout')
+    .option('--json', 'machine output: the report as one JSON document on stdout, progress and logs as JSON lines on stderr')
     .action(async (opts: RunOptions, cmd: Command) => {
       const locations = [...(opts.feed ?? []), ...(opts.feeds ? loadFeedList(opts.feeds).map((f) => f.url) : [])];
       if (!locations.length) throw new PodbrainError('usage', 'give at least one --feed <url|file> or --feeds <opml|yaml>');
       const config = configFrom(cmd, opts.out ? { DATA_DIR: opts.out } : {});
-      const tty = Boolean(process.stderr.isTTY) && !opts.json;
-      // JSON progress lines go to stderr so stdout stays the report.
-      const log = createLogger({ level: tty ? 'warn' : config.logLevel, service: 'podbrain-run', destination: pino.destination({ dest: 2, sync: true }) });
-      let progress = createProgress({ tty: false, total: 0, log });
+      // stdout is the report; everything else goes to stderr. Human output unless --json: then
+      // stderr is JSON lines only (progress events + logs) and stdout one JSON document.
+      const mode: ProgressMode = opts.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
+      let progress: RunProgress = createProgress({ mode: mode === 'tty' ? 'plain' : mode, total: 0, log: silentLogger });
+      const log =
+        mode === 'json'
+          ? createLogger({ level: config.logLevel, service: 'podbrain-run', destination: pino.destination({ dest: 2, sync: true }) })
+          : createLogger({ level: humanLogLevel(config.logLevel), service: 'podbrain-run', destination: humanLogDestination((line) => progress.print(line)) });
+      if (mode === 'json') progress = createProgress({ mode, total: 0, log });
       const abort = new AbortController();
       const onSigint = () => abort.abort(new PodbrainError('interrupted', 'interrupted'));
       process.once('SIGINT', onSigint);
@@ -59,12 +65,13 @@ export function registerRunCommand(program: Command): void {
           log,
           signal: abort.signal,
           hooks: {
+            // A feed that failed is logged by runFeeds (and is in the summary); its parse warnings are said here.
             feedLoaded: (f) => {
-              if (f.error) process.stderr.write(`podbrain: feed ${f.location}: ${f.error}\n`);
-              else for (const w of f.warnings) process.stderr.write(`warning: ${f.title}: ${w}\n`);
+              if (!f.error) for (const w of f.warnings) log.warn({ feed: f.location }, `${f.title}: ${w}`);
+              if (!f.error) progress.feedLoaded(f.title ?? f.location, f.episodes, f.notModified);
             },
             selected: (total) => {
-              progress = createProgress({ tty, total, log });
+              progress = createProgress({ mode, total, log });
             },
             event: (e) => progress.event(e),
             episodeDone: (r) => progress.episodeDone(r),
@@ -74,7 +81,9 @@ export function registerRunCommand(program: Command): void {
         progress.stop();
         process.removeListener('SIGINT', onSigint);
       }
-      process.stdout.write(opts.json ? `${JSON.stringify(toJson(report), null, 2)}\n` : formatSummary(report));
+      process.stdout.write(opts.json ? `${JSON.stringify(toJson(report))}\n` : formatSummary(report));
+      // Exit codes (README): 0 = every episode done, incomplete (a stage not configured here) or
+      // skipped; 1 = a feed or an episode failed; 2 = bad usage or configuration.
       if (report.failed) process.exitCode = 1;
     });
 }
@@ -96,6 +105,7 @@ function toJson(report: RunReport) {
       episode_key: e.episodeKey,
       title: e.title,
       state: e.state,
+      reason: e.reason ?? null,
       stages: e.stages.map((s) => ({ stage: s.stage, status: s.status, fingerprint: s.fingerprint ?? null, duration_ms: s.durationMs, reason: s.reason ?? null, dir: s.ref?.dir ?? null })),
     })),
     stats: report.stats,
@@ -121,8 +131,8 @@ export function formatSummary(report: RunReport): string {
     lines.push(`${'state'.padEnd(stateW)}  ${'stages'.padEnd(stagesW)}  episode`);
     for (const e of report.episodes) {
       lines.push(`${e.state.padEnd(stateW)}  ${stageCell(e).padEnd(stagesW)}  ${e.title}`);
-      const why = e.stages.find((s) => s.status === 'failed' || s.status === 'skipped' || s.status === 'not_configured');
-      if (why?.reason) lines.push(`${''.padEnd(stateW)}  ↳ ${why.stage}: ${why.reason}`);
+      // e.g. "↳ not configured: transcribe: no ASR engine available …" (continuation lines indented alike)
+      if (e.reason) lines.push(`${''.padEnd(stateW)}  ↳ ${e.reason.split('\n').join(`\n${''.padEnd(stateW)}    `)}`);
     }
   }
   const count = (s: string) => report.episodes.filter((e) => e.state === s).length;
