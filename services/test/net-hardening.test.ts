@@ -1,12 +1,21 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config';
 import { PodbrainError } from '../src/core/errors';
+import { StagingDir, type ArtifactStore } from '../src/artifacts/store';
+import { createLogger } from '../src/core/logger';
+import type { FeedEpisode } from '../src/feeds/types';
 import { policyRefusal } from '../src/net/address-policy';
+import { downloadAudio } from '../src/net/download';
 import type { Resolver } from '../src/net/guarded-lookup';
 import { HttpClient, httpClientOptionsFrom, type HttpClientOptions } from '../src/net/http-client';
 import { h1FixApplied, UNDICI_NEEDS_H1_FIX } from '../src/net/undici-h1-fix';
+import { createIngestStage } from '../src/stages/ingest.stage';
+import { fixture } from './support/fixtures';
 
 const base: HttpClientOptions = { allowPrivateNetwork: true, timeoutMs: 5_000, maxRedirects: 5, userAgent: 'podbrain-test/1' };
 
@@ -183,4 +192,96 @@ describe('link-local addresses stay refused under ALLOW_PRIVATE_NETWORK', () => 
     expect((await client.get(`http://metadata.example.test:${port}/`, { maxBytes: 1000 }).then((r) => r.buffer())).toString()).toBe('ok');
     expect(dialled).toEqual(['169.254.169.254']);
   });
+});
+
+describe('downloads have an overall limit scaled to their size, not only an idle timeout', () => {
+  const mp3 = readFileSync(fixture('audio', 'jfk.mp3'));
+
+  /** Sends `total` bytes of an mp3, `step` bytes every `everyMs`: never idle long enough for the idle timeout. */
+  async function drip(opts: { total: number; step: number; everyMs: number; announce: boolean }) {
+    const body = Buffer.concat([mp3, mp3, mp3]).subarray(0, opts.total);
+    const srv = await rawServer((sock) => {
+      sock.write(opts.announce ? `HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: ${opts.total}\r\n\r\n` : 'HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n');
+      let sent = 0;
+      const t = setInterval(() => {
+        if (sock.destroyed) return clearInterval(t);
+        const next = body.subarray(sent, sent + opts.step);
+        sent += next.length;
+        if (sent >= body.length) {
+          clearInterval(t);
+          sock.end(next);
+        } else sock.write(next);
+      }, opts.everyMs);
+      sock.on('close', () => clearInterval(t));
+    });
+    cleanups.push(srv.close);
+    return srv;
+  }
+
+  let dir: string;
+  const tmp = () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pb-pace-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  async function timed<T>(p: Promise<T>): Promise<{ ms: number; value?: T; error?: PodbrainError }> {
+    const t0 = Date.now();
+    return p.then(
+      (value) => ({ ms: Date.now() - t0, value }),
+      (error: PodbrainError) => ({ ms: Date.now() - t0, error }),
+    );
+  }
+
+  it('a server that announces 20 kB and drips 2 kB/s (10 s) fails at base + size / minimum rate (2.5 s)', async () => {
+    const srv = await drip({ total: 20_000, step: 100, everyMs: 50, announce: true });
+    const client = new HttpClient(base);
+    cleanups.push(() => client.close());
+    const r = await timed(downloadAudio({ client, url: srv.url('/slow.mp3'), destDir: tmp(), maxBytes: 10_000_000, retries: 0, pace: { baseMs: 500, minBytesPerS: 10_000 } }));
+    expect(r.error, 'the drip download completed').toBeInstanceOf(PodbrainError);
+    expect(r.error).toMatchObject({ code: 'http_timeout', details: { reason: 'too_slow', declared: 20_000, retryable: true } });
+    expect(r.error!.message).toMatch(/arriving too slowly: \d+ bytes in 2\.\d s \(20000 bytes announced/);
+    expect(r.ms).toBeGreaterThanOrEqual(2400);
+    expect(r.ms).toBeLessThan(4500);
+  }, 20_000);
+
+  it('without a Content-Length the limit follows the bytes received: a 2 kB/s drip fails soon after the base time', async () => {
+    const srv = await drip({ total: 20_000, step: 100, everyMs: 50, announce: false });
+    const client = new HttpClient(base);
+    cleanups.push(() => client.close());
+    const r = await timed(downloadAudio({ client, url: srv.url('/slow.mp3'), destDir: tmp(), maxBytes: 10_000_000, retries: 0, pace: { baseMs: 500, minBytesPerS: 10_000 } }));
+    expect(r.error, 'the drip download completed').toMatchObject({ code: 'http_timeout', details: { reason: 'too_slow', declared: null } });
+    // 500 ms + received / 10 kB/s with 2 kB/s arriving: about 0.63 s
+    expect(r.ms).toBeLessThan(2500);
+  }, 20_000);
+
+  it('a transfer above the minimum rate completes even when it takes longer than the base time', async () => {
+    const srv = await drip({ total: 4000, step: 100, everyMs: 50, announce: true }); // 2 s at 2 kB/s
+    const client = new HttpClient(base);
+    cleanups.push(() => client.close());
+    const r = await timed(downloadAudio({ client, url: srv.url('/ok.mp3'), destDir: tmp(), maxBytes: 10_000_000, retries: 0, pace: { baseMs: 500, minBytesPerS: 1000 } }));
+    expect(r.error).toBeUndefined();
+    expect(r.value).toMatchObject({ bytes: 4000, ext: 'mp3' });
+    expect(r.ms).toBeGreaterThan(1500);
+  }, 20_000);
+
+  it('the ingest stage applies DOWNLOAD_TIMEOUT_BASE_MS / DOWNLOAD_MIN_BYTES_PER_S (defaults 120 s + 1 s per 64 KiB)', async () => {
+    expect(loadConfig({ env: {} }).audio).toMatchObject({ downloadTimeoutBaseMs: 120_000, downloadMinBytesPerS: 65_536 });
+    const srv = await drip({ total: 20_000, step: 100, everyMs: 50, announce: true });
+    const config = loadConfig({ env: { ALLOW_PRIVATE_NETWORK: 'true', DOWNLOAD_RETRIES: '0', DOWNLOAD_TIMEOUT_BASE_MS: '1000', DOWNLOAD_MIN_BYTES_PER_S: '20000' } });
+    const episode: FeedEpisode = {
+      guid: 'slow', title: 'Slow', description: null, link: null, image: null, published: null, durationS: null,
+      enclosure: { url: srv.url('/slow.mp3'), type: 'audio/mpeg', length: 20_000 }, transcripts: [], chaptersUrl: null, persons: [], season: null,
+      episode: null, episodeType: null, explicit: null, author: null, feedId: 'f', feedUrl: 'http://127.0.0.1:9/feed.xml', episodeKey: 'slow',
+    };
+    const out = tmp();
+    const r = await timed(
+      createIngestStage().run(
+        { config, episode, inputs: {}, store: {} as ArtifactStore, log: createLogger({ service: 'test', level: 'silent' }), signal: new AbortController().signal, progress: () => undefined },
+        new StagingDir(out, path.join(out, 'final')),
+      ),
+    );
+    expect(r.error).toMatchObject({ code: 'http_timeout', details: { reason: 'too_slow' } });
+    expect(r.ms).toBeLessThan(4000); // 1 s + 20 kB / 20 kB/s = 2 s, not the 10 s of the drip
+  }, 20_000);
 });

@@ -50,6 +50,8 @@ const SETTINGS = {
   FEED_POLL_CONCURRENCY: ['feeds.pollConcurrency', int(1, 256), 16],
   AUDIO_MAX_BYTES: ['audio.maxBytes', int(1024), 2 * 1024 * 1024 * 1024],
   DOWNLOAD_RETRIES: ['audio.downloadRetries', int(0, 10), 3],
+  DOWNLOAD_TIMEOUT_BASE_MS: ['audio.downloadTimeoutBaseMs', int(1000), 120_000],
+  DOWNLOAD_MIN_BYTES_PER_S: ['audio.downloadMinBytesPerS', int(0), 64 * 1024],
   ASR_ENGINES: ['asr.engines', list(ASR_ENGINES), 'feed,whisper-cpp'],
   WHISPER_MODEL: ['asr.whisperModel', z.string().min(1), 'base.en'],
   WHISPER_THREADS: ['asr.threads', int(1, 256), 4],
@@ -129,7 +131,18 @@ export interface Config {
   /** allowLinkLocalNetwork: 169.254.0.0/16 and fe80::/10 (cloud metadata), refused even under allowPrivateNetwork unless set. */
   net: { allowPrivateNetwork: boolean; allowLinkLocalNetwork: boolean; timeoutMs: number; maxRedirects: number; userAgent: string };
   feeds: { maxBytes: number; pollConcurrency: number; pollIntervalS: number };
-  audio: { maxBytes: number; downloadRetries: number; /** Loudness normalisation in preprocess. */ normalize: 'dynaudnorm' | 'none' };
+  audio: {
+    maxBytes: number;
+    downloadRetries: number;
+    /**
+     * One download attempt may take downloadTimeoutBaseMs + size / downloadMinBytesPerS (the size the
+     * server announces, else the bytes received so far); 0 B/s: no overall limit (the idle timeout stays).
+     */
+    downloadTimeoutBaseMs: number;
+    downloadMinBytesPerS: number;
+    /** Loudness normalisation in preprocess. */
+    normalize: 'dynaudnorm' | 'none';
+  };
   asr: {
     engines: (typeof ASR_ENGINES)[number][];
     whisperModel: string;

@@ -28,7 +28,19 @@ export interface DownloadOptions {
   onProgress?: (bytes: number, total: number | null) => void;
   /** Backoff before retry n: base·2^(n-1) plus up to 50% jitter, at most max (ms). */
   backoff?: { baseMs: number; maxMs: number };
+  /**
+   * Overall limit of one attempt, on top of the client's idle timeout (which a peer defeats by
+   * sending a byte now and then): `baseMs + bytes / minBytesPerS`, where bytes is the size the
+   * server declares (Content-Length of this response), or the bytes received so far when it
+   * declares none. Absent or minBytesPerS 0: no overall limit.
+   */
+  pace?: DownloadPace;
   what?: string;
+}
+
+export interface DownloadPace {
+  baseMs: number;
+  minBytesPerS: number;
 }
 
 export interface DownloadResult {
@@ -141,6 +153,64 @@ function retryAfterMs(v: string | undefined): number | null {
 
 class RetryableStatus extends PodbrainError {}
 
+/**
+ * The overall deadline of one attempt (see DownloadOptions.pace). The deadline only moves
+ * later as bytes arrive, so a timer set for the current one re-arms when it fires early.
+ */
+class PaceGuard {
+  readonly controller = new AbortController();
+  private readonly t0 = Date.now();
+  private declared: number | null = null;
+  private received = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pace: DownloadPace,
+    private readonly subject: () => string,
+  ) {
+    this.arm();
+  }
+
+  /** The size this response announces (bytes it will transfer), once its headers are in. */
+  declare(bytes: number | null): void {
+    this.declared = bytes;
+  }
+
+  add(bytes: number): void {
+    this.received += bytes;
+  }
+
+  private limitMs(): number {
+    return this.pace.baseMs + ((this.declared ?? this.received) * 1000) / this.pace.minBytesPerS;
+  }
+
+  private arm(): void {
+    const left = this.t0 + this.limitMs() - Date.now();
+    if (left > 0) {
+      this.timer = setTimeout(() => this.arm(), Math.min(left, 2 ** 31 - 1));
+      return;
+    }
+    const elapsed = Date.now() - this.t0;
+    const what = this.declared !== null ? `${this.declared} bytes announced` : 'no size announced';
+    this.controller.abort(
+      new PodbrainError(
+        'http_timeout',
+        `${this.subject()} is arriving too slowly: ${this.received} bytes in ${(elapsed / 1000).toFixed(1)} s (${what}; the limit is ${this.pace.baseMs} ms plus 1 s per ${this.pace.minBytesPerS} bytes, DOWNLOAD_TIMEOUT_BASE_MS / DOWNLOAD_MIN_BYTES_PER_S)`,
+        { retryable: true, received: this.received, declared: this.declared, elapsed_ms: elapsed, reason: 'too_slow' },
+      ),
+    );
+  }
+
+  /** Our abort, when it was ours that ended the attempt. */
+  error(): PodbrainError | null {
+    return this.controller.signal.aborted ? (this.controller.signal.reason as PodbrainError) : null;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}
+
 export async function downloadAudio(opts: DownloadOptions): Promise<DownloadResult> {
   const baseName = opts.baseName ?? 'audio';
   const what = opts.what ?? 'enclosure';
@@ -158,6 +228,9 @@ export async function downloadAudio(opts: DownloadOptions): Promise<DownloadResu
     for (;;) {
       attempts++;
       let waitHint: number | null = null;
+      const guard = opts.pace && opts.pace.minBytesPerS > 0 ? new PaceGuard(opts.pace, () => `the ${what} at ${finalUrl}`) : null;
+      const signals = [opts.signal, guard?.controller.signal].filter((x): x is AbortSignal => !!x);
+      const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
       try {
         const from = sink.bytes;
         const headers: Record<string, string> = { accept: 'audio/*, video/*;q=0.9, application/octet-stream;q=0.8, */*;q=0.1' };
@@ -165,8 +238,9 @@ export async function downloadAudio(opts: DownloadOptions): Promise<DownloadResu
           headers.range = `bytes=${from}-`;
           if (validator) headers['if-range'] = validator;
         }
-        const res = await opts.client.get(opts.url, { headers, maxBytes: opts.maxBytes, decompress: false, what, signal: opts.signal });
+        const res = await opts.client.get(opts.url, { headers, maxBytes: opts.maxBytes, decompress: false, what, signal });
         finalUrl = res.url;
+        guard?.declare(res.contentLength);
         let total: number | null;
         if (res.status === 206 && headers.range) {
           const cr = parseContentRange(res.headers['content-range']);
@@ -207,13 +281,18 @@ export async function downloadAudio(opts: DownloadOptions): Promise<DownloadResu
         }
         validator = res.headers.etag && !res.headers.etag.startsWith('W/') ? res.headers.etag : (res.headers['last-modified'] ?? null);
         contentType = res.headers['content-type'] ?? contentType;
-        await pump(res.body, sink, contentType, total, opts.onProgress);
+        await pump(res.body, sink, contentType, total, (bytes, of) => {
+          guard?.add(bytes);
+          opts.onProgress?.(sink.bytes, of);
+        });
         sink.judge(contentType);
         if (total !== null && sink.bytes !== total) {
           throw new PodbrainError('http_network', `the ${what} at ${res.url} ended after ${sink.bytes} of ${total} bytes`, { retryable: true });
         }
         break;
-      } catch (e) {
+      } catch (caught) {
+        // Aborted by the pace guard: whatever undici reported, the cause is ours.
+        const e = guard?.error() && !opts.signal?.aborted ? guard.error() : caught;
         const retryable = e instanceof PodbrainError && e.details.retryable === true;
         if (!retryable || attempts > opts.retries || opts.signal?.aborted) {
           if (e instanceof PodbrainError && attempts > 1) e.message += ` (after ${attempts} attempts)`;
@@ -222,6 +301,8 @@ export async function downloadAudio(opts: DownloadOptions): Promise<DownloadResu
         const exp = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (attempts - 1));
         const delay = Math.min(backoff.maxMs, Math.max(waitHint ?? 0, exp + Math.random() * exp * 0.5));
         await sleep(delay, undefined, { signal: opts.signal });
+      } finally {
+        guard?.stop();
       }
     }
   } catch (e) {
@@ -255,12 +336,12 @@ async function pump(
   sink: AudioSink,
   contentType: string | null,
   total: number | null,
-  onProgress?: (bytes: number, total: number | null) => void,
+  onChunk: (bytes: number, total: number | null) => void,
 ): Promise<void> {
   try {
     for await (const chunk of body) {
       await sink.write(chunk as Buffer, contentType);
-      onProgress?.(sink.bytes, total);
+      onChunk((chunk as Buffer).length, total);
     }
   } catch (e) {
     body.destroy();

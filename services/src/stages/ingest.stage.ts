@@ -71,6 +71,7 @@ async function fetchAudio(ctx: StageContext, source: NonNullable<ReturnType<type
     destDir,
     maxBytes: config.audio.maxBytes,
     retries: config.audio.downloadRetries,
+    pace: { baseMs: config.audio.downloadTimeoutBaseMs, minBytesPerS: config.audio.downloadMinBytesPerS },
     signal: ctx.signal,
     onProgress: (bytes, total) => {
       const of = total ?? expected;
