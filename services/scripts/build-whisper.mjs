@@ -4,18 +4,21 @@
 // whisper.cpp source bundled in nodejs-whisper, into services/native/whisper/build. We spawn the binary
 // ourselves (src/asr/whisper/whisper-cli.ts) instead of using nodejs-whisper's shelljs wrapper.
 // CPU by default; WHISPER_CUDA=1 adds -DGGML_CUDA=1. Idempotent: skips when the binaries are newer
-// than the source tree's CMakeLists and the recorded flags match.
+// than the source tree's CMakeLists and the recorded source and flags match.
+// A build dir configured elsewhere (moved or copied checkout: its CMakeCache.txt names another
+// source or build dir) is removed and rebuilt; --force always starts from an empty build dir.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cmakeCacheMismatch, removeBuildDir } from './native-build.mjs';
 
 const servicesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(servicesDir, 'package.json'));
 const source = path.join(path.dirname(require.resolve('nodejs-whisper/package.json')), 'cpp', 'whisper.cpp');
-const buildDir = process.env.WHISPER_BUILD_DIR ?? path.join(servicesDir, 'native', 'whisper', 'build');
+const buildDir = path.resolve(process.env.WHISPER_BUILD_DIR ?? path.join(servicesDir, 'native', 'whisper', 'build'));
 const cuda = process.env.WHISPER_CUDA === '1';
 const force = process.argv.includes('--force');
 
@@ -41,6 +44,7 @@ const flags = [
 ];
 const stampFile = path.join(buildDir, 'podbrain-build.json');
 const stamp = JSON.stringify({ source, flags, targets });
+const BUILD_DIR_MARKERS = ['CMakeCache.txt', 'podbrain-build.json', 'CMakeFiles'];
 
 function upToDate() {
   if (force || !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) return false;
@@ -63,9 +67,18 @@ function run(cmd, args) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
+const stale = cmakeCacheMismatch(buildDir, source);
+if (force || stale) {
+  if (removeBuildDir(buildDir, BUILD_DIR_MARKERS)) console.log(`build-whisper: removed ${buildDir} (${force ? '--force' : stale}); building from scratch`);
+}
 mkdirSync(buildDir, { recursive: true });
 run('cmake', ['-S', source, '-B', buildDir, ...flags]);
 run('cmake', ['--build', buildDir, '--config', 'Release', '-j', String(os.availableParallelism()), '--target', ...targets]);
-for (const b of binaries) if (!existsSync(b)) (console.error(`build-whisper: ${b} was not produced`), process.exit(1));
+for (const b of binaries) {
+  if (!existsSync(b)) {
+    console.error(`build-whisper: ${b} was not produced`);
+    process.exit(1);
+  }
+}
 writeFileSync(stampFile, stamp);
 console.log(`build-whisper: built ${binaries.join(', ')}${cuda ? ' (CUDA)' : ' (CPU)'}`);

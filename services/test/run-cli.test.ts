@@ -29,7 +29,7 @@ function item(guid: string, title: string, day: number, enclosure?: string): str
 
 interface JsonReport {
   feeds: { title: string | null; error: string | null; selected: number }[];
-  episodes: { title: string; state: string; stages: { stage: string; status: string; reason: string | null; dir: string | null }[] }[];
+  episodes: { title: string; state: string; reason?: string | null; stages: { stage: string; status: string; reason: string | null; dir: string | null }[] }[];
   stats: { executed: number; reused: number; failed: number };
 }
 
@@ -142,7 +142,7 @@ describe('podbrain run (atomic mode, built CLI)', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'podbrain-run-'));
     const res = await podbrain(['run', '--feed', srv.url('/transcripts.xml'), '--out', out, '--json'], env());
     expect(res.code, res.stderr).toBe(0);
-    const report = JSON.parse(res.stdout) as JsonReport & { episodes: { reason: string | null }[] };
+    const report = JSON.parse(res.stdout) as JsonReport;
     const byTitle = Object.fromEntries(report.episodes.map((e) => [e.title, e]));
     expect(byTitle['Has transcript']).toMatchObject({ state: 'done', reason: null });
     for (const title of ['Audio only', 'Transcript gone']) {

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Builds the FAISS addons with node-gyp against Debian's libfaiss (see binding.gyp).
-// Idempotent: does nothing when both .node files are newer than every source.
+// Idempotent: does nothing when both .node files are newer than every source and were built
+// here, for this Node ABI. A build/ configured elsewhere (moved or copied checkout: node-gyp's
+// makefiles record absolute paths) or for another Node is removed first; so is any build/ with --force.
 // Usage: node native/faiss/build.mjs [--force]
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeGypMismatch, removeBuildDir } from '../../scripts/native-build.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -22,13 +25,27 @@ const builtFaissNode = path.join(here, 'build/Release/faiss-node.node');
 // faiss-node's lib/index.js loads require('bindings')('faiss-node'), which looks in build/Release.
 const faissNodeTarget = path.join(faissNodeDir, 'build/Release/faiss-node.node');
 
+const buildDir = path.join(here, 'build');
+const force = process.argv.includes('--force');
+// What the .node files are only valid for: this directory and this Node ABI.
+const stampFile = path.join(buildDir, 'podbrain-build.json');
+const stamp = JSON.stringify({ moduleDir: here, abi: process.versions.modules });
+const stampMismatch = () => {
+  if (!existsSync(stampFile)) return null; // builds from before the stamp: the makefile check below decides
+  return readFileSync(stampFile, 'utf8') === stamp ? null : `built for ${readFileSync(stampFile, 'utf8')}, now ${stamp}`;
+};
+const stale = nodeGypMismatch(buildDir, here) ?? stampMismatch();
+
 const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : 0);
 const newestSource = Math.max(...sources.map(mtime));
-const upToDate = [ours, builtFaissNode].every((f) => mtime(f) > newestSource);
+const upToDate = !stale && [ours, builtFaissNode].every((f) => mtime(f) > newestSource);
 
-if (!process.argv.includes('--force') && upToDate) {
+if (!force && upToDate) {
   console.log('faiss addons up to date');
 } else {
+  if ((force || stale) && removeBuildDir(buildDir, ['Makefile', 'config.gypi', 'Release', 'podbrain-build.json'])) {
+    console.log(`removed ${path.relative(process.cwd(), buildDir) || buildDir} (${force ? '--force' : stale}); building from scratch`);
+  }
   // Node's headers ship with the Debian/NodeSource package under <prefix>/include/node; no download.
   const prefix = path.resolve(path.dirname(process.execPath), '..');
   if (!existsSync(path.join(prefix, 'include/node/node_api.h'))) {
@@ -37,6 +54,7 @@ if (!process.argv.includes('--force') && upToDate) {
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
   const jobs = process.env.JOBS ?? '2';
   execFileSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${prefix}`, `--jobs=${jobs}`], { cwd: here, stdio: 'inherit' });
+  writeFileSync(stampFile, stamp);
 }
 if (mtime(faissNodeTarget) < mtime(builtFaissNode)) {
   mkdirSync(path.dirname(faissNodeTarget), { recursive: true });
