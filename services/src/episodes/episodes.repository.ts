@@ -100,6 +100,20 @@ export class EpisodeRepository {
 
 export type StageRunRow = { stage: string; fingerprint: string; status: string; attempts: number };
 
+/** A stage run still marked `running`, with the state of its episode now. */
+export interface LeftRunningRun {
+  id: string;
+  episodeKey: string;
+  stage: string;
+  fingerprint: string;
+  /** As Postgres printed it (microseconds kept): the token that says the run was not started again. */
+  startedAt: string;
+  feedId: string;
+  episodeState: EpisodeStateName;
+  failedStage: string | null;
+  lastError: string | null;
+}
+
 /** stage_runs: one row per (episode, stage, fingerprint); `done` rows are real executions, `reused` ones attached to existing artifacts. */
 export class StageRunRepository {
   constructor(private readonly ds: DataSource) {}
@@ -133,6 +147,32 @@ export class StageRunRepository {
          status = CASE WHEN stage_runs.status IN ('done','reused') THEN stage_runs.status ELSE 'done' END`,
       [episodeKey, stage, fingerprint, artifactPath],
     );
+  }
+
+  /**
+   * Runs still marked `running` that started more than `olderThanMs` ago, with their episode's
+   * state (reconciler). A run is left `running` when its worker died or lost Postgres between
+   * `start` and `finish`; the (stage, status) index serves the lookup.
+   */
+  async leftRunning(stages: readonly string[], olderThanMs: number, limit = 200): Promise<LeftRunningRun[]> {
+    const rows = (await this.ds.query(
+      `SELECT r.id::text AS id, r.episode_key, r.stage, r.fingerprint, r.started_at::text AS started_at, e.feed_id, e.state::text AS state, e.failed_stage, e.last_error
+       FROM stage_runs r JOIN episodes e USING (episode_key)
+       WHERE r.stage = ANY($1::text[]) AND r.status = 'running' AND r.started_at < now() - make_interval(secs => $2::double precision / 1000)
+       ORDER BY r.started_at LIMIT $3`,
+      [stages, olderThanMs, limit],
+    )) as { id: string; episode_key: string; stage: string; fingerprint: string; started_at: string; feed_id: string; state: EpisodeStateName; failed_stage: string | null; last_error: string | null }[];
+    return rows.map((r) => ({ id: r.id, episodeKey: r.episode_key, stage: r.stage, fingerprint: r.fingerprint, startedAt: r.started_at, feedId: r.feed_id, episodeState: r.state, failedStage: r.failed_stage, lastError: r.last_error }));
+  }
+
+  /** Settles a run left `running`, unless it was started again meanwhile (its started_at moved). Returns whether it changed. */
+  async settleLeftRunning(run: Pick<LeftRunningRun, 'id' | 'startedAt'>, r: { status: 'done' | 'failed'; error?: string | null; artifactPath?: string | null }): Promise<boolean> {
+    const rows = (await this.ds.query(
+      `UPDATE stage_runs SET status = $3, finished_at = now(), error = $4, artifact_path = COALESCE($5, artifact_path)
+       WHERE id = $1::bigint AND status = 'running' AND started_at = $2::timestamptz RETURNING id`,
+      [run.id, run.startedAt, r.status, r.error ?? null, r.artifactPath ?? null],
+    )) as unknown[];
+    return rows.length > 0;
   }
 
   async forEpisode(episodeKey: string): Promise<StageRunRow[]> {

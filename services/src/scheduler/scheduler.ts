@@ -3,11 +3,13 @@ import { errorMessage } from '../core/errors';
 import { settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
 import type { Logger } from '../core/logger';
 import { EPISODE_STATES } from '../db/entities/episode.entity';
-import { isRunningState, STAGE_OF_STATE } from '../episodes/state';
+import { isRunningState, STAGE_OF_STATE, STATE_OF_STAGE } from '../episodes/state';
 import { QUEUE_NAMES, type Queues } from '../queue/queues';
 import { newCorrelationId, withLogContext } from '../telemetry/correlation';
 import { metrics } from '../telemetry/metrics';
-import type { PipelineDeps, StagePipeline } from '../workers/pipeline';
+import type { LeftRunningRun } from '../episodes/episodes.repository';
+import type { StageName } from '../pipeline/stage';
+import { projectFingerprint, walkChain, type PipelineDeps, type StagePipeline } from '../workers/pipeline';
 import { LeaderLock } from './leader-lock';
 
 export interface SchedulerStats {
@@ -15,6 +17,8 @@ export interface SchedulerStats {
   polls: number;
   reEnqueued: number;
   reaped: number;
+  /** Stage runs left `running` that the reconciler settled. */
+  runsRepaired: number;
   leaderSince: number | null;
 }
 
@@ -26,7 +30,7 @@ export interface SchedulerStats {
  */
 export class Scheduler {
   readonly lock: LeaderLock;
-  readonly stats: SchedulerStats = { ticks: 0, polls: 0, reEnqueued: 0, reaped: 0, leaderSince: null };
+  readonly stats: SchedulerStats = { ticks: 0, polls: 0, reEnqueued: 0, reaped: 0, runsRepaired: 0, leaderSince: null };
   private timer: NodeJS.Timeout | null = null;
   private lockTimer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -74,6 +78,7 @@ export class Scheduler {
     this.stats.ticks++;
     await this.enqueueDuePolls();
     await this.reconcile();
+    await this.repairStageRuns();
     await this.sampleGauges();
   }
 
@@ -114,9 +119,15 @@ export class Scheduler {
       if (jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized' || jobState === 'waiting-children') continue;
       if (jobState === 'failed') {
         const job = ep.jobId ? await queue.getJob(ep.jobId) : null;
-        await this.reap(ep.episodeKey, ep.feedId, ep.state, job?.failedReason ?? 'job failed', job?.attemptsMade ?? ep.attempts);
-        reaped++;
-        continue;
+        // A job that failed after its stage committed its artifact (the bookkeeping after the
+        // commit hit a Postgres or Redis outage) did the stage's work: send the episode on instead.
+        if (!(await this.stageCommitted(ep.episodeKey, STAGE_OF_STATE[ep.state]))) {
+          await this.reap(ep.episodeKey, ep.feedId, ep.state, job?.failedReason ?? 'job failed', job?.attemptsMade ?? ep.attempts);
+          reaped++;
+          continue;
+        }
+        this.log.info({ episode_key: ep.episodeKey, stage: STAGE_OF_STATE[ep.state], job_id: ep.jobId, err: job?.failedReason }, 'job failed after its stage committed its artifact: sending the episode on');
+        if (ep.jobId) await queue.remove(ep.jobId).catch(() => undefined);
       }
       // unknown (lost) or completed without the episode moving on: send it on again.
       if (ep.jobId && jobState === 'completed') await queue.remove(ep.jobId).catch(() => undefined);
@@ -136,6 +147,59 @@ export class Scheduler {
     this.stats.reEnqueued += reEnqueued;
     this.stats.reaped += reaped;
     return { reEnqueued, reaped };
+  }
+
+  /** Whether `stage`'s artifact for the episode's current inputs is committed (project has none). */
+  private async stageCommitted(episodeKey: string, stage: string): Promise<boolean> {
+    if (stage === 'project') return false;
+    const loaded = await this.deps.episodes.feedEpisode(episodeKey);
+    if (!loaded) return false;
+    const walk = await walkChain(this.deps, loaded.episode).catch(() => null);
+    return Boolean(walk?.inputs[stage as StageName]);
+  }
+
+  /**
+   * Stage runs left `running` by a worker that died or lost Postgres between a stage's start and
+   * its finish, once their episode is no longer at that stage: the row is settled from what is
+   * committed. `done` when the stage's artifact (for project: the episode's projection of its
+   * current inputs) exists, else `failed` with the episode's error when it failed there, or with
+   * "interrupted". A run whose episode still waits on that stage is left to its job (a retry
+   * restarts the row). Returns how many rows changed.
+   */
+  async repairStageRuns(): Promise<number> {
+    const { config, stageRuns, store } = this.deps;
+    let repaired = 0;
+    const runs = await stageRuns.leftRunning(Object.keys(STATE_OF_STAGE), config.scheduler.reconcileGraceMs);
+    for (const run of runs) {
+      if (isRunningState(run.episodeState) && STAGE_OF_STATE[run.episodeState] === run.stage) continue;
+      let settled: { status: 'done' | 'failed'; error?: string; artifactPath?: string };
+      if (run.stage === 'project') {
+        const projected = (run.episodeState === 'done' || run.episodeState === 'skipped') && (await this.projectedFingerprint(run.episodeKey)) === run.fingerprint;
+        settled = projected ? { status: 'done' } : this.interrupted(run);
+      } else {
+        const ref = await store.find(run.feedId, run.episodeKey, run.stage as StageName, run.fingerprint);
+        settled = ref ? { status: 'done', artifactPath: ref.dir } : this.interrupted(run);
+      }
+      if (await stageRuns.settleLeftRunning(run, settled)) {
+        repaired++;
+        this.log.info({ episode_key: run.episodeKey, stage: run.stage, fingerprint: run.fingerprint, episode_state: run.episodeState, status: settled.status, err: settled.error }, 'reconciler settled a stage run left running');
+      }
+    }
+    this.stats.runsRepaired += repaired;
+    return repaired;
+  }
+
+  private interrupted(run: LeftRunningRun): { status: 'failed'; error: string } {
+    if (run.episodeState === 'failed' && run.failedStage === run.stage && run.lastError) return { status: 'failed', error: run.lastError };
+    return { status: 'failed', error: `interrupted: the run never finished (its worker stopped or lost Postgres mid-stage); the episode is ${run.episodeState} now` };
+  }
+
+  /** The fingerprint a projection of the episode's committed artifacts has now (null: the chain is not complete). */
+  private async projectedFingerprint(episodeKey: string): Promise<string | null> {
+    const loaded = await this.deps.episodes.feedEpisode(episodeKey);
+    if (!loaded) return null;
+    const walk = await walkChain(this.deps, loaded.episode).catch(() => null);
+    return walk && !walk.next && !walk.skipped ? projectFingerprint(walk.inputs) : null;
   }
 
   private async reap(episodeKey: string, feedId: string, state: string, error: string, attempts: number): Promise<void> {

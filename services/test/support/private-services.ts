@@ -81,7 +81,7 @@ export async function startPrivatePostgres(): Promise<PrivateService & { adminUr
   const data = path.join(dir, 'data');
   await pgRun('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const port = await freePort();
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
   const svc = {
     port,
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
