@@ -196,9 +196,11 @@ describe('stage-mode workers (in process, real Postgres + Redis)', () => {
     }, 40_000);
     expect(await states()).toEqual({ Leaves: 'done', Roots: 'done', 'Trailer without audio': 'skipped', 'Broken enrich': 'failed' });
 
-    const failed = (await h.ctx.ds.query(`SELECT failed_stage, last_error, attempts FROM episodes WHERE title = 'Broken enrich'`))[0];
+    const failed = (await h.ctx.ds.query(`SELECT failed_stage, last_error, state_reason, attempts FROM episodes WHERE title = 'Broken enrich'`))[0];
     expect(failed).toMatchObject({ failed_stage: 'enrich', attempts: 3 });
     expect(failed.last_error).toContain('exploded on purpose');
+    // The reason says why, not only "enrich failed after 3 attempt(s)".
+    expect(failed.state_reason).toBe('enrich failed after 3 attempt(s): enrich exploded on purpose');
     const skipped = (await h.ctx.ds.query(`SELECT state_reason FROM episodes WHERE title = 'Trailer without audio'`))[0];
     expect(skipped.state_reason).toMatch(/no enclosure/);
 
@@ -231,6 +233,7 @@ describe('stage-mode workers (in process, real Postgres + Redis)', () => {
     const last = h.events.filter((e) => e.episode_key === broken.episode_key).at(-1);
     expect(last).toMatchObject({ state: 'failed', stage: 'enrich' });
     expect(last?.error).toContain('exploded');
+    expect(last?.reason).toBe('enrich failed after 3 attempt(s): enrich exploded on purpose');
   });
 
   it('a second tenant subscribing to the processed feed attaches to existing artifacts (no stage runs again)', async () => {

@@ -29,6 +29,7 @@ const episodeSummary: Record<string, SchemaObject> = {
   state: { type: 'string', enum: STATES },
   state_reason: nstr,
   failed_stage: nstr,
+  last_error: { ...nstr, description: 'why the last attempt failed (e.g. "cannot resolve the host of …"); null if it never failed' },
   updated_at: { type: 'string', format: 'date-time' },
 };
 

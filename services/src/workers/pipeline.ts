@@ -228,8 +228,10 @@ export class StagePipeline {
 
   private async failIfLastAttempt(episode: FeedEpisode, stage: string, error: string, ctx: { attempt: number; maxAttempts: number }): Promise<void> {
     if (ctx.attempt < ctx.maxAttempts) return;
-    await this.deps.episodes.setState(episode.episodeKey, { state: 'failed', failedStage: stage, error, attempts: ctx.attempt, reason: `${stage} failed after ${ctx.attempt} attempt(s)` });
-    await this.deps.events.publish({ episode_key: episode.episodeKey, feed_id: episode.feedId, state: 'failed', stage, error });
+    // The reason says why, not only that it failed (last_error keeps the bare message).
+    const reason = `${stage} failed after ${ctx.attempt} attempt(s): ${error}`;
+    await this.deps.episodes.setState(episode.episodeKey, { state: 'failed', failedStage: stage, error, attempts: ctx.attempt, reason });
+    await this.deps.events.publish({ episode_key: episode.episodeKey, feed_id: episode.feedId, state: 'failed', stage, reason, error });
   }
 }
 

@@ -1,5 +1,5 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { buildInfo } from '../../telemetry/health';
 import { QUEUE_SETTINGS } from '../../queue/queues';
 import { Authenticated, Reads } from '../access';
@@ -74,6 +74,22 @@ export class AdminController {
   async list(@Query() query: unknown) {
     const q = parseInput(schemas.adminJobs, query, 'query');
     return { items: await this.jobs.list(q.state, q.queue, q.limit) };
+  }
+
+  @Get('failures')
+  @ApiOperation({ summary: 'Failed jobs grouped by cause (the error without per-episode details such as URL paths), biggest group first, each with its newest jobs' })
+  @ApiQuery({ name: 'queue', required: false })
+  failures(@Query() query: unknown) {
+    return this.jobs.failures(parseInput(schemas.failures, query, 'query').queue);
+  }
+
+  @Post('failures/retry')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Retry every failed job of one cause (as admin/failures lists it), optionally in one queue' })
+  @ApiBody({ schema: { type: 'object', required: ['cause'], properties: { cause: { type: 'string' }, queue: { type: 'string' } } } })
+  retryFailures(@Body() body: unknown) {
+    const { cause, queue } = parseInput(schemas.retryCause, body, 'body');
+    return this.jobs.retryCause(cause, queue);
   }
 
   @Post('jobs/:queue/:id/retry')

@@ -3,6 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import { isQueueName, QUEUE_NAMES, QUEUE_SETTINGS, type QueueName } from '../../queue/queues';
 import { ApiContext } from '../context';
 import { ApiError, notFound } from '../errors';
+import { failureCause } from './failure-cause';
 
 /** web/src/api/types.ts `JobInfo` (+ state for jobs/:id). */
 export interface JobView {
@@ -12,11 +13,30 @@ export interface JobView {
   state?: string;
   episode_key: string | null;
   failed_reason: string | null;
+  /** failed_reason without what differs per episode (URL paths, ids, sizes): the group it belongs to. */
+  cause: string | null;
   attempts: number;
   timestamp: number;
   processed_on?: number | null;
   finished_on?: number | null;
 }
+
+/** Failed jobs of one cause (admin/failures). */
+export interface FailureGroup {
+  cause: string;
+  count: number;
+  /** Failed jobs of this cause per queue. */
+  queues: Record<string, number>;
+  /** When the newest of them was enqueued (ms). */
+  latest: number;
+  /** The newest few, newest first. */
+  jobs: JobView[];
+}
+
+/** Failed jobs read per queue for grouping and bulk retry (newest first); more are left for the next call. */
+const FAILED_SCAN_LIMIT = 5000;
+const FAILED_PAGE = 500;
+const GROUP_SAMPLE = 20;
 
 export interface QueueView {
   name: string;
@@ -35,6 +55,7 @@ const toView = (queue: string, j: Job, state?: string): JobView => ({
   ...(state ? { state } : {}),
   episode_key: typeof (j.data as { episodeKey?: unknown })?.episodeKey === 'string' ? (j.data as { episodeKey: string }).episodeKey : null,
   failed_reason: j.failedReason || null,
+  cause: j.failedReason ? failureCause(j.failedReason) : null,
   attempts: j.attemptsMade,
   timestamp: j.timestamp,
   processed_on: j.processedOn ?? null,
@@ -145,6 +166,67 @@ export class JobsService {
       if (job) return toView(name, job, await job.getState());
     }
     return null;
+  }
+
+  /**
+   * Every failed job (newest FAILED_SCAN_LIMIT per queue) grouped by cause, biggest group first.
+   * `truncated`: some queue holds more failed jobs than were read.
+   */
+  failures(queue?: string): Promise<{ groups: FailureGroup[]; total: number; truncated: boolean }> {
+    const names: QueueName[] = queue ? [this.queue(queue).name as QueueName] : [...QUEUE_NAMES];
+    return this.ctx.withRedis(async () => {
+      const { jobs, truncated } = await this.readFailed(names);
+      const groups = new Map<string, FailureGroup>();
+      for (const { queue: q, job } of jobs) {
+        const view = toView(q, job, 'failed');
+        const cause = view.cause ?? failureCause(null);
+        const g = groups.get(cause) ?? { cause, count: 0, queues: {}, latest: 0, jobs: [] };
+        g.count++;
+        g.queues[q] = (g.queues[q] ?? 0) + 1;
+        g.latest = Math.max(g.latest, view.timestamp);
+        g.jobs.push(view);
+        groups.set(cause, g);
+      }
+      const out = [...groups.values()].map((g) => ({ ...g, jobs: g.jobs.sort((a, b) => b.timestamp - a.timestamp).slice(0, GROUP_SAMPLE) }));
+      out.sort((a, b) => b.count - a.count || b.latest - a.latest);
+      return { groups: out, total: jobs.length, truncated };
+    }, 30_000);
+  }
+
+  /** Retries every failed job whose cause is `cause` (admin/failures/retry); jobs that moved on meanwhile are left alone. */
+  retryCause(cause: string, queue?: string): Promise<{ cause: string; retried: number; jobs: { queue: string; id: string }[]; skipped: number }> {
+    const names: QueueName[] = queue ? [this.queue(queue).name as QueueName] : [...QUEUE_NAMES];
+    return this.ctx.withRedis(async () => {
+      const { jobs } = await this.readFailed(names);
+      const matching = jobs.filter(({ job }) => failureCause(job.failedReason || null) === cause);
+      if (!matching.length) throw new ApiError(404, 'not_found', `no failed job has the cause ${JSON.stringify(cause)} (any more); reload the list of failures`);
+      const retried: { queue: string; id: string }[] = [];
+      let skipped = 0;
+      for (const { queue: q, job } of matching) {
+        try {
+          await job.retry('failed');
+          retried.push({ queue: q, id: String(job.id) });
+        } catch {
+          skipped++; // retried, removed or finished by someone else in the meantime
+        }
+      }
+      return { cause, retried: retried.length, jobs: retried, skipped };
+    }, 60_000);
+  }
+
+  private async readFailed(names: QueueName[]): Promise<{ jobs: { queue: QueueName; job: Job }[]; truncated: boolean }> {
+    const jobs: { queue: QueueName; job: Job }[] = [];
+    let truncated = false;
+    for (const name of names) {
+      const q = this.ctx.queues.get(name);
+      for (let start = 0; start < FAILED_SCAN_LIMIT; start += FAILED_PAGE) {
+        const page = await q.getJobs(['failed'], start, start + FAILED_PAGE - 1);
+        for (const j of page) if (j) jobs.push({ queue: name, job: j });
+        if (page.length < FAILED_PAGE) break;
+        if (start + FAILED_PAGE >= FAILED_SCAN_LIMIT) truncated = (await q.getFailedCount()) > FAILED_SCAN_LIMIT;
+      }
+    }
+    return { jobs, truncated };
   }
 
   async retry(queue: string, id: string): Promise<JobView> {

@@ -13,6 +13,8 @@ export interface EpisodeSummaryView {
   state: string;
   state_reason: string | null;
   failed_stage: string | null;
+  /** Why the last attempt failed (the stage's error, e.g. "cannot resolve the host of …"); null if it never failed. */
+  last_error: string | null;
   updated_at: string;
 }
 
@@ -37,6 +39,7 @@ const toSummary = (r: EpisodeRow): EpisodeSummaryView => ({
   state: r.state,
   state_reason: r.state_reason,
   failed_stage: r.failed_stage,
+  last_error: r.last_error,
   updated_at: r.updated_at,
 });
 
@@ -67,7 +70,7 @@ const SORT = `COALESCE(e.published_at, '-infinity'::timestamptz)`;
 // text → Date → text round trip in the api (it was a tenth of a page request's CPU).
 const isoText = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const SUMMARY_COLUMNS = `e.episode_key, e.feed_id, f.title AS feed_title, e.title, ${isoText('e.published_at')} AS published_at, e.duration_s,
-  e.state::text AS state, e.state_reason, e.failed_stage, ${isoText('e.updated_at')} AS updated_at`;
+  e.state::text AS state, e.state_reason, e.failed_stage, e.last_error, ${isoText('e.updated_at')} AS updated_at`;
 
 /** How long a tenant's page strategy (see `readsNewestIndex`) is kept before it is counted again. */
 const STRATEGY_TTL_MS = 30_000;
@@ -157,7 +160,7 @@ export class ApiEpisodesRepository {
     return this.db.prepared<EpisodeRow>(
       `SELECT ${SUMMARY_COLUMNS}, e.published_at::text AS sort_key
        FROM (${subs}) s CROSS JOIN LATERAL (
-         SELECT e.episode_key, e.feed_id, e.title, e.published_at, e.duration_s, e.state, e.state_reason, e.failed_stage, e.updated_at
+         SELECT e.episode_key, e.feed_id, e.title, e.published_at, e.duration_s, e.state, e.state_reason, e.failed_stage, e.last_error, e.updated_at
          FROM episodes e WHERE e.feed_id = s.feed_id AND e.published_at IS NOT NULL${state}${after}
          ORDER BY e.published_at DESC, e.episode_key DESC LIMIT $${n}) e
        JOIN feeds f ON f.id = e.feed_id
