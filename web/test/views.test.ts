@@ -155,3 +155,47 @@ describe('SearchView', () => {
     expect(hit.attributes('href')).toBe('/episodes/e1?t=65000');
   });
 });
+
+describe('AdminView failed jobs', () => {
+  it('groups failed jobs by cause and retries a whole group with one request', async () => {
+    const calls: { method: string; url: string; body?: string }[] = [];
+    let retried = false;
+    const job = (id: string, queue: string, reason: string, cause: string) => ({ id, queue, episode_key: `ep-${id}`, failed_reason: reason, cause, attempts: 3, timestamp: 1 });
+    const dead = 'cannot resolve the host of https://cdn.dead.example/…';
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init: RequestInit = {}) => {
+        calls.push({ method: init.method ?? 'GET', url, body: init.body as string | undefined });
+        if (url.endsWith('/admin/queues')) return jsonResponse(200, { queues: [] });
+        if (url.endsWith('/health')) return jsonResponse(200, { status: 'healthy', roles: {} });
+        if (url.endsWith('/admin/failures/retry')) {
+          retried = true;
+          return jsonResponse(202, { cause: dead, retried: 2, skipped: 0, jobs: [] });
+        }
+        if (url.endsWith('/admin/failures')) {
+          const groups = [
+            { cause: dead, count: 2, queues: { ingest: 2 }, latest: 1, jobs: [job('a', 'ingest', 'cannot resolve the host of https://cdn.dead.example/1.mp3', dead), job('b', 'ingest', 'cannot resolve the host of https://cdn.dead.example/2.mp3', dead)] },
+            { cause: 'whisper exited with code 1', count: 1, queues: { transcribe: 1 }, latest: 1, jobs: [job('c', 'transcribe', 'whisper exited with code 1', 'whisper exited with code 1')] },
+          ];
+          return jsonResponse(200, { groups: retried ? groups.slice(1) : groups, total: retried ? 1 : 3, truncated: false });
+        }
+        return jsonResponse(404, { error: { code: 'not_found', message: url } });
+      }),
+    );
+    const { default: AdminView } = await import('../src/views/AdminView.vue');
+    const w = mount(AdminView);
+    await flushPromises();
+    const groups = w.findAll('[data-testid=failure-group]');
+    expect(groups.map((g) => g.find('.cause').text())).toEqual([dead, 'whisper exited with code 1']);
+    expect(groups[0].text()).toContain('2 jobs · ingest 2');
+    expect(groups[0].findAll('li')).toHaveLength(2);
+    await groups[0].find('button[aria-label^="Retry all"]').trigger('click');
+    await flushPromises();
+    const post = calls.find((c) => c.method === 'POST');
+    expect(post?.url).toMatch(/\/admin\/failures\/retry$/);
+    expect(JSON.parse(post!.body!)).toEqual({ cause: dead });
+    expect(w.text()).toContain(`Retried 2 jobs: ${dead}`);
+    expect(w.findAll('[data-testid=failure-group]')).toHaveLength(1);
+    w.unmount();
+  });
+});

@@ -129,7 +129,11 @@ test('contract stub: graph lists a node\'s episodes; admin shows role health, qu
   await expect(page.getByTestId('queues').getByRole('row', { name: /transcribe/ })).toContainText('1');
   const job = page.getByRole('listitem').filter({ hasText: 'enclosure returned HTTP 404' });
   await expect(job).toContainText('3 attempts');
-  await job.getByRole('button', { name: 'Retry' }).click();
+  // Failed jobs come grouped by cause; a whole group is retried at once.
+  const group = page.getByTestId('failure-group').filter({ hasText: 'enclosure returned HTTP 404' });
+  await expect(group).toContainText('1 job · transcribe 1');
+  await group.getByRole('button', { name: /^Retry all/ }).click();
+  await expect(page.getByText('Retried 1 job: enclosure returned HTTP 404')).toBeVisible();
   await expect(page.getByText('No failed jobs.')).toBeVisible();
   await expect.poll(() => stub.episodes.get('feed1-ep2')?.detail.state).toBe('done');
 });

@@ -98,7 +98,8 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
         setState(ep, 'failed', 'transcribe: enclosure returned HTTP 404');
         const q = queues.find((x) => x.name === 'transcribe')!;
         q.failed++;
-        failedJobs.push({ id: `transcribe:${ep.detail.episode_key}`, queue: 'transcribe', episode_key: ep.detail.episode_key, failed_reason: 'enclosure returned HTTP 404', attempts: 3, timestamp: Date.now() });
+        ep.detail.last_error = 'enclosure returned HTTP 404';
+        failedJobs.push({ id: `transcribe:${ep.detail.episode_key}`, queue: 'transcribe', episode_key: ep.detail.episode_key, failed_reason: 'enclosure returned HTTP 404', cause: 'enclosure returned HTTP 404', attempts: 3, timestamp: Date.now() });
         return;
       }
       if (i >= FLOW.length) return;
@@ -354,10 +355,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       return;
     }
     if (p === '/admin/jobs') return json(res, 200, { items: failedJobs });
-    m = /^\/admin\/jobs\/([^/]+)\/([^/]+)\/retry$/.exec(p);
-    if (m && method === 'POST') {
-      const i = failedJobs.findIndex((j) => j.queue === decodeURIComponent(m![1]) && j.id === decodeURIComponent(m![2]));
-      if (i < 0) return fail(res, 404, 'not_found', 'No such failed job');
+    const retryJob = (i: number) => {
       const [job] = failedJobs.splice(i, 1);
       queues.find((x) => x.name === job.queue)!.failed--;
       const ep = job.episode_key ? episodes.get(job.episode_key) : undefined;
@@ -366,6 +364,37 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
         setState(ep, 'transcribing');
         walk(ep, FLOW.indexOf('transcribing'));
       }
+    };
+    if (p === '/admin/failures' && method === 'GET') {
+      const groups = new Map<string, { cause: string; count: number; queues: Record<string, number>; latest: number; jobs: JobInfo[] }>();
+      for (const j of failedJobs) {
+        const cause = j.cause ?? j.failed_reason ?? 'unknown';
+        const g = groups.get(cause) ?? { cause, count: 0, queues: {}, latest: 0, jobs: [] };
+        g.count++;
+        g.queues[j.queue] = (g.queues[j.queue] ?? 0) + 1;
+        g.latest = Math.max(g.latest, j.timestamp);
+        g.jobs.push(j);
+        groups.set(cause, g);
+      }
+      return json(res, 200, { groups: [...groups.values()].sort((a, b) => b.count - a.count), total: failedJobs.length, truncated: false });
+    }
+    if (p === '/admin/failures/retry' && method === 'POST') {
+      let cause: unknown;
+      try {
+        cause = (JSON.parse(await body(req)) as { cause?: unknown }).cause;
+      } catch {
+        return fail(res, 400, 'invalid_json', 'Body must be JSON');
+      }
+      const ids = failedJobs.filter((j) => (j.cause ?? j.failed_reason) === cause).map((j) => j.id);
+      if (!ids.length) return fail(res, 404, 'not_found', 'No failed job has that cause');
+      for (const id of ids) retryJob(failedJobs.findIndex((j) => j.id === id));
+      return json(res, 202, { cause, retried: ids.length, skipped: 0, jobs: [] });
+    }
+    m = /^\/admin\/jobs\/([^/]+)\/([^/]+)\/retry$/.exec(p);
+    if (m && method === 'POST') {
+      const i = failedJobs.findIndex((j) => j.queue === decodeURIComponent(m![1]) && j.id === decodeURIComponent(m![2]));
+      if (i < 0) return fail(res, 404, 'not_found', 'No such failed job');
+      retryJob(i);
       res.writeHead(204).end();
       return;
     }

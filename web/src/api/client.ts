@@ -2,6 +2,7 @@ import type {
   ApiError,
   EpisodeDetail,
   EpisodeSummary,
+  FailureGroup,
   Feed,
   GraphView,
   HealthView,
@@ -98,6 +99,8 @@ export const api = {
   queues: () => request<{ queues: QueueInfo[] }>('GET', '/admin/queues'),
   pauseQueue: (name: string, paused: boolean) => request<void>('POST', `/admin/queues/${encodeURIComponent(name)}/${paused ? 'pause' : 'resume'}`),
   failedJobs: () => request<{ items: JobInfo[] }>('GET', '/admin/jobs?state=failed'),
+  failures: () => request<{ groups: FailureGroup[]; total: number; truncated: boolean }>('GET', '/admin/failures'),
+  retryFailures: (cause: string) => request<{ retried: number; skipped: number }>('POST', '/admin/failures/retry', { cause }),
   retryJob: (queue: string, id: string) => request<void>('POST', `/admin/jobs/${encodeURIComponent(queue)}/${encodeURIComponent(id)}/retry`),
   eventsUrl: () => `${base}/events`,
 };

@@ -37,6 +37,8 @@ export interface EpisodeSummary {
   state: EpisodeState;
   state_reason: string | null;
   failed_stage: string | null;
+  /** Why the last attempt failed (e.g. "cannot resolve the host of …"); null if it never failed. */
+  last_error?: string | null;
   updated_at: string;
 }
 
@@ -140,8 +142,20 @@ export interface JobInfo {
   queue: string;
   episode_key: string | null;
   failed_reason: string | null;
+  /** failed_reason without per-episode details (URL paths, ids): the group it belongs to. */
+  cause?: string | null;
   attempts: number;
   timestamp: number;
+}
+
+/** GET /admin/failures: failed jobs of one cause. */
+export interface FailureGroup {
+  cause: string;
+  count: number;
+  queues: Record<string, number>;
+  latest: number;
+  /** The newest few of the group. */
+  jobs: JobInfo[];
 }
 
 export interface RoleHealth {
