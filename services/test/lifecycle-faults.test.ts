@@ -8,8 +8,9 @@ import { FeedRepository } from '../src/episodes/feeds.repository';
 import type { Stage } from '../src/pipeline/stage';
 import { QUEUE_NAMES } from '../src/queue/queues';
 import { createRoleContext, type RoleContext } from '../src/roles/context';
-import { Scheduler } from '../src/scheduler/scheduler';
+import { OUT_OF_SPACE_MAX_RETRIES, Scheduler } from '../src/scheduler/scheduler';
 import { createIngestStage } from '../src/stages/ingest.stage';
+import { DEFAULT_DISK_THRESHOLDS, diskCheck } from '../src/telemetry/health';
 import { StagePipeline } from '../src/workers/pipeline';
 import { WorkerHost } from '../src/workers/worker-host';
 import { createTestDatabase } from './support/pg';
@@ -325,5 +326,61 @@ describe.skipIf(!PG_BIN)('stage_runs converge after a Postgres outage (point 5)'
       await db.drop();
       tmp.remove();
     }
+  }, 60_000);
+});
+
+describe('episodes that failed for lack of disk space (point 9)', () => {
+  const GiB = 2 ** 30;
+  /** A disk whose free space the test sets; the real telemetry check judges it (degraded < 5 GiB, unhealthy < 512 MiB). */
+  function fakeDisk(freeBytes: number) {
+    const disk = { freeBytes, totalBytes: 100 * GiB, probes: 0 };
+    const check = diskCheck('/data', DEFAULT_DISK_THRESHOLDS, async () => {
+      disk.probes++;
+      return { freeBytes: disk.freeBytes, totalBytes: disk.totalBytes };
+    });
+    return { disk, check };
+  }
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+
+  it('are retried once the disk check is healthy again, and not while the disk is low', async () => {
+    const { disk, check } = fakeDisk(100 * 2 ** 20); // 100 MiB: unhealthy
+    let full = true;
+    const p = (platform = await startPlatform('enospc', { gates: { ingestError: () => (full ? enospc() : null) }, scheduler: (ctx, pl) => new Scheduler(ctx, pl, ctx.queues, ctx.redis, { diskHealth: check }) }));
+    await p.ctx.feeds.addAndSubscribe(writeFeed(p.tmp.dir, [{ guid: 'a', title: 'Leaves' }]), { pollIntervalS: 3600 });
+    const failed = await waitFor('episode failed with ENOSPC', async () => {
+      const ep = await episodeRow(p);
+      return ep?.state === 'failed' ? ep : null;
+    }, 20_000, 100);
+    expect(failed).toMatchObject({ failed_stage: 'ingest', last_error: 'ENOSPC: no space left on device, write' });
+
+    // Space is freed on disk but the check still says low (unhealthy, then degraded): no retry.
+    full = false;
+    const probesBefore = disk.probes;
+    await sleep(2500); // > RECONCILE_GRACE_MS + several scheduler ticks
+    disk.freeBytes = 2 * GiB; // degraded (< 5 GiB)
+    await sleep(1500);
+    expect(disk.probes - probesBefore, 'the scheduler looked at the disk').toBeGreaterThan(2);
+    expect(await episodeRow(p)).toMatchObject({ state: 'failed', failed_stage: 'ingest' });
+    expect(p.scheduler.stats.outOfSpaceRetries).toBe(0);
+
+    // The check turns healthy: the episode is retried and completes.
+    disk.freeBytes = 40 * GiB;
+    const t0 = Date.now();
+    await waitFor('episode done after the retry', async () => (await episodeRow(p))?.state === 'done', 15_000, 100);
+    console.log(`[lifecycle-faults] ENOSPC failure retried and done ${Date.now() - t0} ms after the disk check turned healthy`);
+    expect(p.scheduler.stats.outOfSpaceRetries).toBe(1);
+    expect((await runRows(p)).map((r) => `${r.stage}:${r.status}`)).toEqual(['ingest:done', 'transcribe:done', 'enrich:done', 'index:done', 'project:done']);
+  }, 60_000);
+
+  it(`an episode that keeps running out of space is retried ${OUT_OF_SPACE_MAX_RETRIES} times, then stays failed`, async () => {
+    const { check } = fakeDisk(40 * GiB); // healthy all along: the episode itself fills the disk
+    const p = (platform = await startPlatform('enospc2', { gates: { ingestError: enospc }, scheduler: (ctx, pl) => new Scheduler(ctx, pl, ctx.queues, ctx.redis, { diskHealth: check }) }));
+    await p.ctx.feeds.addAndSubscribe(writeFeed(p.tmp.dir, [{ guid: 'a', title: 'Leaves' }]), { pollIntervalS: 3600 });
+    await waitFor(`${OUT_OF_SPACE_MAX_RETRIES} retries`, async () => p.scheduler.stats.outOfSpaceRetries === OUT_OF_SPACE_MAX_RETRIES && (await episodeRow(p))?.state === 'failed', 40_000, 100);
+    await sleep(2500); // > RECONCILE_GRACE_MS + several ticks: no further retry
+    expect(p.scheduler.stats.outOfSpaceRetries).toBe(OUT_OF_SPACE_MAX_RETRIES);
+    expect(await episodeRow(p)).toMatchObject({ state: 'failed', failed_stage: 'ingest', last_error: 'ENOSPC: no space left on device, write' });
+    const [ingest] = (await p.ctx.ds.query(`SELECT status, attempts FROM stage_runs WHERE stage = 'ingest'`)) as { status: string; attempts: number }[];
+    expect(ingest).toEqual({ status: 'failed', attempts: 3 * (OUT_OF_SPACE_MAX_RETRIES + 1) });
   }, 60_000);
 });

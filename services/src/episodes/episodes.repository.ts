@@ -18,35 +18,72 @@ export class EpisodeRepository {
   constructor(private readonly ds: DataSource) {}
 
   /**
-   * Inserts new episodes as `pending`, refreshes metadata of known ones (never their state). Returns the new keys.
+   * Inserts new episodes as `pending`, refreshes metadata of known ones (never their state).
+   * Batched (one statement per UPSERT_BATCH items). An item Postgres refuses as data (SQLSTATE
+   * class 22: a value out of range, an untranslatable character…) is left out and reported in
+   * `rejected`, so one bad item never stops the rest of its feed.
    * `correlationId`: the poll's, kept on new rows (default: the episode key).
    */
-  async upsertFromFeed(episodes: readonly FeedEpisode[], correlationId?: string): Promise<string[]> {
+  async upsertFromFeed(episodes: readonly FeedEpisode[], correlationId?: string): Promise<{ created: string[]; rejected: { episodeKey: string; title: string; error: string }[] }> {
     const created: string[] = [];
-    for (const ep of episodes) {
-      const { feedId, feedUrl: _u, episodeKey, ...source } = ep;
-      const rows = (await this.ds.query(
-        `INSERT INTO episodes (episode_key, feed_id, guid, title, published_at, duration_s, enclosure, transcripts, source, state, correlation_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)
-         ON CONFLICT (episode_key) DO UPDATE SET title = EXCLUDED.title, published_at = EXCLUDED.published_at, duration_s = EXCLUDED.duration_s,
-           enclosure = EXCLUDED.enclosure, transcripts = EXCLUDED.transcripts, source = EXCLUDED.source, updated_at = episodes.updated_at
-         RETURNING (xmax = 0) AS inserted`,
-        [
-          episodeKey,
-          feedId,
-          ep.guid,
-          ep.title,
-          ep.published,
-          ep.durationS === null ? null : Math.round(ep.durationS),
-          ep.enclosure ? JSON.stringify(ep.enclosure) : null,
-          JSON.stringify(ep.transcripts ?? []),
-          JSON.stringify(source satisfies ParsedEpisode),
-          correlationId ?? episodeKey,
-        ],
-      )) as { inserted: boolean }[];
-      if (rows[0]?.inserted) created.push(episodeKey);
+    const rejected: { episodeKey: string; title: string; error: string }[] = [];
+    for (let i = 0; i < episodes.length; i += UPSERT_BATCH) {
+      const batch = episodes.slice(i, i + UPSERT_BATCH);
+      try {
+        created.push(...(await this.upsertBatch(batch, correlationId)));
+      } catch (e) {
+        if (!isDataException(e)) throw e;
+        // Find the refused item(s): one statement per item for this batch.
+        for (const ep of batch) {
+          try {
+            created.push(...(await this.upsertBatch([ep], correlationId)));
+          } catch (err) {
+            if (!isDataException(err)) throw err;
+            rejected.push({ episodeKey: ep.episodeKey, title: ep.title, error: (err as Error).message });
+          }
+        }
+      }
     }
-    return created;
+    return { created, rejected };
+  }
+
+  private async upsertBatch(episodes: readonly FeedEpisode[], correlationId?: string): Promise<string[]> {
+    const rows = episodes.map((ep) => {
+      const { feedId, feedUrl: _u, episodeKey, ...source } = ep;
+      return {
+        episode_key: episodeKey,
+        feed_id: feedId,
+        guid: ep.guid,
+        title: ep.title,
+        published_at: ep.published,
+        duration_s: ep.durationS === null ? null : Math.round(ep.durationS),
+        enclosure: ep.enclosure ?? null,
+        transcripts: ep.transcripts ?? [],
+        source: source satisfies ParsedEpisode,
+        correlation_id: correlationId ?? episodeKey,
+      };
+    });
+    const result = (await this.ds.query(
+      `INSERT INTO episodes (episode_key, feed_id, guid, title, published_at, duration_s, enclosure, transcripts, source, state, correlation_id)
+       SELECT x.episode_key, x.feed_id, x.guid, x.title, x.published_at, x.duration_s, x.enclosure, x.transcripts, x.source, 'pending', x.correlation_id
+       FROM jsonb_to_recordset($1::jsonb) AS x(episode_key text, feed_id text, guid text, title text, published_at timestamptz, duration_s integer,
+         enclosure jsonb, transcripts jsonb, source jsonb, correlation_id text)
+       ON CONFLICT (episode_key) DO UPDATE SET title = EXCLUDED.title, published_at = EXCLUDED.published_at, duration_s = EXCLUDED.duration_s,
+         guid = EXCLUDED.guid, enclosure = EXCLUDED.enclosure, transcripts = EXCLUDED.transcripts, source = EXCLUDED.source, updated_at = episodes.updated_at
+       RETURNING episode_key, (xmax = 0) AS inserted`,
+      [JSON.stringify(rows)],
+    )) as { episode_key: string; inserted: boolean }[];
+    return result.filter((r) => r.inserted).map((r) => r.episode_key);
+  }
+
+  /** The feed's episodes as a poll needs them: key, enclosure URL and publication time (ISO). */
+  async knownOfFeed(feedId: string): Promise<{ episodeKey: string; enclosureUrl: string | null; published: string | null }[]> {
+    const rows = (await this.ds.query(`SELECT episode_key, enclosure->>'url' AS url, published_at FROM episodes WHERE feed_id = $1`, [feedId])) as {
+      episode_key: string;
+      url: string | null;
+      published_at: Date | null;
+    }[];
+    return rows.map((r) => ({ episodeKey: r.episode_key, enclosureUrl: r.url, published: r.published_at ? new Date(r.published_at).toISOString() : null }));
   }
 
   get(episodeKey: string): Promise<EpisodeEntity | null> {
@@ -84,6 +121,31 @@ export class EpisodeRepository {
     return rows.map((r) => ({ episodeKey: r.episode_key, feedId: r.feed_id, state: r.state, jobId: r.job_id, updatedAt: r.updated_at, attempts: r.attempts }));
   }
 
+  /**
+   * Failed episodes whose last error says the disk was full (ENOSPC, "no space left on device"),
+   * failed more than `olderThanMs` ago, oldest first, whose failed stage has run fewer than
+   * `maxStageAttempts[stage]` attempts in all (stage_runs.attempts of that stage): the scheduler
+   * retries them once the disk check is healthy, a bounded number of times.
+   */
+  async failedOutOfSpace(olderThanMs: number, maxStageAttempts: Record<string, number>, limit = 50): Promise<OutOfSpaceFailure[]> {
+    const rows = (await this.ds.query(
+      `SELECT e.episode_key, e.feed_id, e.failed_stage, e.last_error, COALESCE(a.attempts, 0)::int AS stage_attempts
+       FROM episodes e
+       JOIN unnest($3::text[], $4::int[]) AS c(stage, max_attempts) ON c.stage = e.failed_stage
+       LEFT JOIN LATERAL (SELECT max(r.attempts) AS attempts FROM stage_runs r WHERE r.episode_key = e.episode_key AND r.stage = e.failed_stage) a ON true
+       WHERE e.state = 'failed' AND e.last_error ~* $1 AND e.updated_at < now() - make_interval(secs => $2::double precision / 1000)
+         AND COALESCE(a.attempts, 0) < c.max_attempts
+       ORDER BY e.updated_at LIMIT $5`,
+      [OUT_OF_SPACE_PATTERN.source, olderThanMs, Object.keys(maxStageAttempts), Object.values(maxStageAttempts), limit],
+    )) as { episode_key: string; feed_id: string; failed_stage: string; last_error: string; stage_attempts: number }[];
+    return rows.map((r) => ({ episodeKey: r.episode_key, feedId: r.feed_id, failedStage: r.failed_stage, lastError: r.last_error, stageAttempts: r.stage_attempts }));
+  }
+
+  /** Sets the reason shown for the episode's current state, if it is still in `state`. */
+  async noteReason(episodeKey: string, state: EpisodeStateName, reason: string): Promise<void> {
+    await this.ds.query(`UPDATE episodes SET state_reason = $3 WHERE episode_key = $1 AND state = $2::text::episode_state`, [episodeKey, state, reason]);
+  }
+
   async countByState(): Promise<Record<string, number>> {
     const rows = (await this.ds.query(`SELECT state::text AS state, count(*)::int AS n FROM episodes GROUP BY state`)) as { state: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
@@ -96,6 +158,31 @@ export class EpisodeRepository {
     )) as { state: string; age: number }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.age]));
   }
+}
+
+/** An error that says the disk was full (Node's ENOSPC code, or the text tools such as ffmpeg print). */
+export const OUT_OF_SPACE_PATTERN = /ENOSPC|no space left on device/i;
+
+export function isOutOfSpaceError(message: string | null | undefined): boolean {
+  return !!message && OUT_OF_SPACE_PATTERN.test(message);
+}
+
+/** An episode that failed for lack of disk space, and how many attempts its failed stage has had in all. */
+export interface OutOfSpaceFailure {
+  episodeKey: string;
+  feedId: string;
+  failedStage: string;
+  lastError: string;
+  stageAttempts: number;
+}
+
+/** Items per upsert statement of a feed poll. */
+const UPSERT_BATCH = 500;
+
+/** Postgres refused a value (SQLSTATE class 22, "data exception"). */
+function isDataException(e: unknown): boolean {
+  const code = (e as { code?: unknown; driverError?: { code?: unknown } })?.code ?? (e as { driverError?: { code?: unknown } })?.driverError?.code;
+  return typeof code === 'string' && code.startsWith('22');
 }
 
 export type StageRunRow = { stage: string; fingerprint: string; status: string; attempts: number };

@@ -4,13 +4,22 @@ import { settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
 import type { Logger } from '../core/logger';
 import { EPISODE_STATES } from '../db/entities/episode.entity';
 import { isRunningState, STAGE_OF_STATE, STATE_OF_STAGE } from '../episodes/state';
-import { QUEUE_NAMES, type Queues } from '../queue/queues';
+import { QUEUE_NAMES, QUEUE_SETTINGS, type EpisodeJobStage, type Queues } from '../queue/queues';
 import { newCorrelationId, withLogContext } from '../telemetry/correlation';
+import { diskCheck, runCheck, type CheckResult, type HealthCheck } from '../telemetry/health';
 import { metrics } from '../telemetry/metrics';
 import type { LeftRunningRun } from '../episodes/episodes.repository';
 import type { StageName } from '../pipeline/stage';
 import { projectFingerprint, walkChain, type PipelineDeps, type StagePipeline } from '../workers/pipeline';
 import { LeaderLock } from './leader-lock';
+
+export interface SchedulerOptions {
+  /** The DATA_DIR disk check (telemetry/health.ts `diskCheck`); tests inject one that simulates a full disk. */
+  diskHealth?: HealthCheck;
+}
+
+/** Automatic retries of an episode that keeps failing for lack of disk space (then it stays failed until retried by hand). */
+export const OUT_OF_SPACE_MAX_RETRIES = 3;
 
 export interface SchedulerStats {
   ticks: number;
@@ -19,6 +28,8 @@ export interface SchedulerStats {
   reaped: number;
   /** Stage runs left `running` that the reconciler settled. */
   runsRepaired: number;
+  /** Episodes that failed for lack of disk space, sent again once the disk check was healthy. */
+  outOfSpaceRetries: number;
   leaderSince: number | null;
 }
 
@@ -30,22 +41,28 @@ export interface SchedulerStats {
  */
 export class Scheduler {
   readonly lock: LeaderLock;
-  readonly stats: SchedulerStats = { ticks: 0, polls: 0, reEnqueued: 0, reaped: 0, runsRepaired: 0, leaderSince: null };
+  readonly stats: SchedulerStats = { ticks: 0, polls: 0, reEnqueued: 0, reaped: 0, runsRepaired: 0, outOfSpaceRetries: 0, leaderSince: null };
   private timer: NodeJS.Timeout | null = null;
   private lockTimer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
   private readonly log: Logger;
 
+  private readonly diskHealth: HealthCheck;
+  /** What the last out-of-space pass logged (it logs again only when this changes). */
+  private outOfSpaceNote = '';
+
   constructor(
     private readonly deps: PipelineDeps,
     private readonly pipeline: StagePipeline,
     private readonly queues: Queues,
     redis: Redis,
+    opts: SchedulerOptions = {},
   ) {
     const { config } = deps;
     this.lock = new LeaderLock(redis, `${config.queue.prefix}:scheduler:leader`, config.scheduler.leaseMs);
     this.log = deps.log.child({ component: 'scheduler' });
+    this.diskHealth = opts.diskHealth ?? diskCheck(config.dataDir);
   }
 
   start(): void {
@@ -79,6 +96,7 @@ export class Scheduler {
     await this.enqueueDuePolls();
     await this.reconcile();
     await this.repairStageRuns();
+    await this.retryOutOfSpace();
     await this.sampleGauges();
   }
 
@@ -147,6 +165,51 @@ export class Scheduler {
     this.stats.reEnqueued += reEnqueued;
     this.stats.reaped += reaped;
     return { reEnqueued, reaped };
+  }
+
+  /**
+   * Episodes that failed because the disk was full (ENOSPC) are sent again from their artifacts
+   * once the DATA_DIR disk check is healthy, never while it is degraded or unhealthy (low). Each
+   * gets OUT_OF_SPACE_MAX_RETRIES such retries (counted from its failed stage's attempts in
+   * stage_runs): an episode that fills the disk by itself must not loop; after that it stays
+   * failed until retried by hand. The disk is checked only when such an episode exists.
+   */
+  async retryOutOfSpace(): Promise<{ waiting: number; retried: number; disk: CheckResult | null }> {
+    const { config, episodes } = this.deps;
+    const maxStageAttempts = Object.fromEntries(Object.keys(STATE_OF_STAGE).map((stage) => [stage, QUEUE_SETTINGS[stage as EpisodeJobStage].attempts * (OUT_OF_SPACE_MAX_RETRIES + 1)]));
+    const failed = await episodes.failedOutOfSpace(config.scheduler.reconcileGraceMs, maxStageAttempts);
+    if (!failed.length) return { waiting: 0, retried: 0, disk: null };
+    const disk = await runCheck({ name: 'disk_space', check: this.diskHealth, impact: 'critical' });
+    if (disk.status !== 'healthy') {
+      this.noteOutOfSpace(`${disk.status}:${failed.length}`, { waiting: failed.length, disk: disk.status, detail: disk.detail }, 'episodes that failed for lack of disk space wait until the disk check is healthy');
+      return { waiting: failed.length, retried: 0, disk };
+    }
+    this.outOfSpaceNote = '';
+    let retried = 0;
+    for (const ep of failed) {
+      const loaded = await episodes.feedEpisode(ep.episodeKey);
+      if (!loaded) continue;
+      const retry = Math.max(1, Math.ceil(ep.stageAttempts / QUEUE_SETTINGS[ep.failedStage as EpisodeJobStage].attempts));
+      try {
+        await withLogContext({ correlation_id: loaded.row.correlationId ?? undefined, episode_key: ep.episodeKey }, () => this.pipeline.advanceFromArtifacts(loaded.episode, { state: 'pending' }));
+        const now = await episodes.get(ep.episodeKey);
+        if (now && isRunningState(now.state)) {
+          await episodes.noteReason(ep.episodeKey, now.state, `retry ${retry} of ${OUT_OF_SPACE_MAX_RETRIES}: ${ep.failedStage} failed for lack of disk space (${ep.lastError}); the disk check is healthy again (${disk.detail ?? 'ok'})`);
+        }
+        retried++;
+        this.log.info({ episode_key: ep.episodeKey, stage: ep.failedStage, err: ep.lastError, retry, disk: disk.detail }, 'disk check healthy again: retrying an episode that failed for lack of disk space');
+      } catch (e) {
+        this.log.warn({ episode_key: ep.episodeKey, err: errorMessage(e) }, 'could not retry an episode that failed for lack of disk space');
+      }
+    }
+    this.stats.outOfSpaceRetries += retried;
+    return { waiting: failed.length - retried, retried, disk };
+  }
+
+  private noteOutOfSpace(key: string, fields: Record<string, unknown>, msg: string): void {
+    if (key === this.outOfSpaceNote) return;
+    this.outOfSpaceNote = key;
+    this.log.info(fields, msg);
   }
 
   /** Whether `stage`'s artifact for the episode's current inputs is committed (project has none). */

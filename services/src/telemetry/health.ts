@@ -176,12 +176,22 @@ export interface DiskThresholds {
 
 export const DEFAULT_DISK_THRESHOLDS: DiskThresholds = { degradedBelowBytes: 5 * 2 ** 30, unhealthyBelowBytes: 512 * 2 ** 20 };
 
-/** Free space on the filesystem holding `dir` (statfs); also sets podbrain_disk_*_bytes{path}. */
-export function diskCheck(dir: string, thresholds: DiskThresholds = DEFAULT_DISK_THRESHOLDS): HealthCheck {
+/** Free and total bytes of the filesystem holding `dir`. */
+export type DiskSpaceProbe = (dir: string) => Promise<{ freeBytes: number; totalBytes: number }>;
+
+/** statfs: the bytes an unprivileged process may still write (bavail), and the size. */
+export const statfsSpace: DiskSpaceProbe = async (dir) => {
+  const s = await statfs(dir);
+  return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+};
+
+/**
+ * Free space on the filesystem holding `dir`; also sets podbrain_disk_*_bytes{path}. `space`
+ * is injectable (tests simulate a full disk; the scheduler's out-of-space retry uses this check).
+ */
+export function diskCheck(dir: string, thresholds: DiskThresholds = DEFAULT_DISK_THRESHOLDS, space: DiskSpaceProbe = statfsSpace): HealthCheck {
   return async () => {
-    const s = await statfs(dir);
-    const free = s.bavail * s.bsize;
-    const total = s.blocks * s.bsize;
+    const { freeBytes: free, totalBytes: total } = await space(dir);
     metrics.diskFreeBytes.set({ path: dir }, free);
     metrics.diskTotalBytes.set({ path: dir }, total);
     const detail = `${formatBytes(free)} free of ${formatBytes(total)}`;
