@@ -54,6 +54,8 @@ let stack: Stack | null = null;
 let privateRedis: (PrivateService & { url: string }) | null = null;
 let privatePg: (PrivateService & { adminUrl: string }) | null = null;
 afterEach(async () => {
+  await privateRedis?.thaw();
+  await privatePg?.thaw();
   await stack?.stop();
   stack = null;
   await privateRedis?.remove();
@@ -73,8 +75,9 @@ describe.skipIf(!REDIS_SERVER || !PG_BIN || !API_BUILT)('SIGTERM while Redis or 
   /** SHUTDOWN_GRACE_MS plus the margin a role may take to close its connections. */
   const BOUND_MS = GRACE_MS + 5000;
 
-  for (const down of ['redis', 'postgres'] as const) {
-    it(`${down} stopped with a download running: each of the five roles exits on SIGTERM within SHUTDOWN_GRACE_MS + 5 s`, async () => {
+  for (const down of ['redis', 'postgres', 'frozen'] as const) {
+    const what = down === 'frozen' ? 'redis and postgres frozen (SIGSTOP: connections open, no answers)' : `${down} stopped`;
+    it(`${what} with a download running: each of the five roles exits on SIGTERM within SHUTDOWN_GRACE_MS + 5 s`, async () => {
       const t = Date.now();
       const feed = await startSlowFeed(15_000);
       try {
@@ -85,7 +88,8 @@ describe.skipIf(!REDIS_SERVER || !PG_BIN || !API_BUILT)('SIGTERM while Redis or 
         console.log(`[lifecycle-faults] ${down}: 5 roles up after ${Date.now() - t} ms`);
         await new FeedRepository(s.db).addAndSubscribe(feed.feedUrl, { pollIntervalS: 3600 });
         await waitFor('download running', async () => ((await s.db.query(`SELECT 1 FROM stage_runs WHERE stage = 'ingest' AND status = 'running'`)) as unknown[]).length > 0, 30_000, 50);
-        await (down === 'redis' ? privateRedis.stop() : privatePg.stop());
+        if (down === 'frozen') await Promise.all([privateRedis.freeze(), privatePg.freeze()]);
+        else await (down === 'redis' ? privateRedis.stop() : privatePg.stop());
         await sleep(1500); // the roles notice: reconnect loops, failed health checks
         for (const r of ROLES) expect(alive(s, r), `${r} died when ${down} went away:\n${s.logs(r).slice(-2000)}`).toBe(true);
 
@@ -274,8 +278,8 @@ describe.skipIf(!PG_BIN)('stage_runs converge after a Postgres outage (point 5)'
       throw new Error(`${(e as Error).message}\nepisode: ${JSON.stringify(await episodeRow(p))}\nruns: ${JSON.stringify(await runRows(p))}`);
     });
     console.log(`[lifecycle-faults] Postgres back → episode done, stage runs final after ${Date.now() - t0} ms (job had failed with: ${failedReason}; test ${Date.now() - t} ms)`);
-    expect(converged.ep.state).toBe('done');
-    expect(converged.runs.map((r) => `${r.stage}:${r.status}`)).toEqual(['ingest:done', 'transcribe:done', 'enrich:done', 'index:done', 'project:done']);
+    expect(converged!.ep.state).toBe('done');
+    expect(converged!.runs.map((r) => `${r.stage}:${r.status}`)).toEqual(['ingest:done', 'transcribe:done', 'enrich:done', 'index:done', 'project:done']);
     // exactly one transcript artifact set, the one the run left running committed
     const [tr] = (await p.ctx.ds.query(`SELECT artifact_path FROM stage_runs WHERE episode_key = $1 AND stage = 'transcribe'`, [key])) as { artifact_path: string | null }[];
     expect(tr.artifact_path).toMatch(/transcribe@/);

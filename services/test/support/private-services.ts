@@ -5,6 +5,7 @@
  *
  *   const redis = await startPrivateRedis();   redis.url  await redis.stop()  await redis.start()
  *   const pg = await startPrivatePostgres();   pg.adminUrl  await pg.stop()  await pg.start()
+ *   await redis.freeze() … await redis.thaw()  (a hung server: connections open, no answers)
  *   ... await redis.remove(); await pg.remove();
  *
  * Postgres: a throwaway cluster (initdb) under /tmp, run as the `postgres` OS user when the
@@ -12,7 +13,7 @@
  * binaries are there, so a test can skip where they are not.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +40,21 @@ export interface PrivateService {
   stop(): Promise<void>;
   /** Stops it and deletes its files. */
   remove(): Promise<void>;
+  /** SIGSTOP to every process of the server: connections stay open but nothing answers (a hung server); `thaw` resumes it. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+}
+
+async function signalTree(rootPid: number, signal: NodeJS.Signals): Promise<void> {
+  const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(rootPid)]).catch(() => ({ stdout: '' }));
+  const pids = [rootPid, ...stdout.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0)];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 export async function startPrivateRedis(): Promise<PrivateService & { url: string }> {
@@ -61,7 +77,14 @@ export async function startPrivateRedis(): Promise<PrivateService & { url: strin
       await exited;
     },
     async remove() {
+      await svc.thaw();
       await svc.stop();
+    },
+    async freeze() {
+      if (proc?.pid) process.kill(proc.pid, 'SIGSTOP');
+    },
+    async thaw() {
+      if (proc?.pid && proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, 'SIGCONT');
     },
   };
   await svc.start();
@@ -82,6 +105,7 @@ export async function startPrivatePostgres(): Promise<PrivateService & { adminUr
   await pgRun('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const port = await freePort();
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+  let frozen = 0;
   const svc = {
     port,
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
@@ -93,8 +117,17 @@ export async function startPrivatePostgres(): Promise<PrivateService & { adminUr
       await waitFor(`private postgres on ${port} down`, async () => !(await portOpen(port)), 10_000, 50);
     },
     async remove() {
+      await svc.thaw();
       await svc.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    async freeze() {
+      frozen = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      await signalTree(frozen, 'SIGSTOP');
+    },
+    async thaw() {
+      if (frozen) await signalTree(frozen, 'SIGCONT');
+      frozen = 0;
     },
   };
   await svc.start();
