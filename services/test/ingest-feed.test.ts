@@ -103,7 +103,7 @@ describe('loadFeed / pollFeed', () => {
     expect(a.code).toBe('url_refused');
     expect(a.message).toMatch(/127\.0\.0\.1 is a loopback address; set ALLOW_PRIVATE_NETWORK=true to allow it/);
     const b = await rejection(loadFeed('http://169.254.169.254/feed.xml', strict));
-    expect(b.message).toMatch(/169\.254\.169\.254 is a link-local address; set ALLOW_PRIVATE_NETWORK=true to allow it/);
+    expect(b.message).toMatch(/169\.254\.169\.254 is a link-local address; .*set ALLOW_LINK_LOCAL_NETWORK=true to allow them/);
   });
 
   it('says an HTML page is not a feed (by Content-Type and by sniffing)', async () => {
