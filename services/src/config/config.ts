@@ -48,6 +48,7 @@ const SETTINGS = {
   HTTP_USER_AGENT: ['net.userAgent', z.string().min(1), 'podbrain/0.1 (+https://github.com/podbrain/podbrain)'],
   FEED_MAX_BYTES: ['feeds.maxBytes', int(1024), 20 * 1024 * 1024],
   FEED_POLL_CONCURRENCY: ['feeds.pollConcurrency', int(1, 256), 16],
+  FEED_MAX_NEW_EPISODES_PER_POLL: ['feeds.maxNewEpisodesPerPoll', int(1, 100_000), 50],
   AUDIO_MAX_BYTES: ['audio.maxBytes', int(1024), 2 * 1024 * 1024 * 1024],
   DOWNLOAD_RETRIES: ['audio.downloadRetries', int(0, 10), 3],
   DOWNLOAD_TIMEOUT_BASE_MS: ['audio.downloadTimeoutBaseMs', int(1000), 120_000],
@@ -130,7 +131,11 @@ export interface Config {
   apiHealthTargets: string;
   /** allowLinkLocalNetwork: 169.254.0.0/16 and fe80::/10 (cloud metadata), refused even under allowPrivateNetwork unless set. */
   net: { allowPrivateNetwork: boolean; allowLinkLocalNetwork: boolean; timeoutMs: number; maxRedirects: number; userAgent: string };
-  feeds: { maxBytes: number; pollConcurrency: number; pollIntervalS: number };
+  /**
+   * maxNewEpisodesPerPoll: new episodes one poll adds and enqueues, newest first; the older rest
+   * waits for the following polls (a 50,000-item feed is not 50,000 downloads at once).
+   */
+  feeds: { maxBytes: number; pollConcurrency: number; pollIntervalS: number; maxNewEpisodesPerPoll: number };
   audio: {
     maxBytes: number;
     downloadRetries: number;

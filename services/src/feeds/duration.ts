@@ -3,6 +3,14 @@
  * with surrounding junk ("1:02:03 hrs", " 45 "). Returns whole seconds, or null when no time can be read.
  */
 export function parseDuration(raw: string | null | undefined): number | null {
+  const s = readDuration(raw);
+  // Longer than a year is a typo or junk, and past 2^31 s it would not even fit the episodes row.
+  return s !== null && s <= MAX_DURATION_S ? s : null;
+}
+
+const MAX_DURATION_S = 366 * 24 * 3600;
+
+function readDuration(raw: string | null | undefined): number | null {
   if (raw == null) return null;
   const value = raw.trim();
   if (!value) return null;

@@ -8,8 +8,10 @@ import { PodbrainError } from '../core/errors';
 import { episodeKeyOf, feedIdOf } from '../core/identity';
 import { httpClientFor, statusError, tooLarge, type HttpClient, type RedirectHop } from '../net/http-client';
 import { readFeedState, writeFeedState, type FeedState } from './feed-state';
+import { decodeFeedBytes } from './decode';
 import { parseFeed } from './parse';
 import type { FeedEpisode, ParsedFeed } from './types';
+import { decodeEntities, stripInvalidXmlChars } from './xml';
 
 export { feedStatePath, readFeedState, removeFeedState, writeFeedState, type FeedState } from './feed-state';
 
@@ -129,6 +131,76 @@ async function readLocalFeed(file: string, config: Config, validators: FeedCache
   return { body, contentType: null, finalUrl, redirects: [], validators: { etag } };
 }
 
+export interface FeedProbe {
+  location: string;
+  feedId: string;
+  finalUrl: string;
+  /** The channel title when the first bytes carry it (a hint until the first poll). */
+  title: string | null;
+}
+
+/** How much of a feed the api reads to check it (the poll job reads and parses all of it). */
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * The api's check of a feed URL before subscribing: the SSRF guard, the HTTP status, and the
+ * first 64 KiB (an RSS/Atom document, not an HTML page or JSON). Never reads or parses the
+ * whole document, so its cost does not grow with the feed: a 50,000-item feed is parsed by the
+ * poll job in worker-io. Throws the same PodbrainErrors as loadFeed.
+ */
+export async function probeFeed(location: string, config: Config, opts: LoadFeedOptions = {}): Promise<FeedProbe> {
+  const where = normalizeFeedLocation(location);
+  const client = opts.client ?? httpClientFor(config);
+  const res = await client.get(where, {
+    headers: { accept: 'application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5' },
+    maxBytes: config.feeds.maxBytes,
+    overallTimeoutMs: config.net.timeoutMs,
+    what: 'feed',
+    signal: opts.signal,
+  });
+  if (res.status < 200 || res.status >= 300) {
+    await res.dump();
+    throw statusError(res, 'feed');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const c of res.body) {
+      chunks.push(c as Buffer);
+      size += (c as Buffer).length;
+      if (size >= PROBE_BYTES) break;
+    }
+  } finally {
+    await res.dump();
+  }
+  const head = Buffer.concat(chunks).subarray(0, PROBE_BYTES);
+  if (!head.length) throw new PodbrainError('feed_empty', `the feed at ${res.url} is empty (HTTP ${res.status} with no body)`, { url: res.url });
+  const contentType = res.headers['content-type'] ?? null;
+  rejectHtml(head, contentType, res.url);
+  const text = stripInvalidXmlChars(decodeFeedBytes(head)).text;
+  const root = /^(?:[\uFEFF\s]|<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>[]*(?:\[[\s\S]*?\])?\s*>)*<([A-Za-z_][\w.:-]*)/.exec(text)?.[1];
+  if (!root) {
+    const kind = /^[\uFEFF\s]*[[{]/.test(text) ? 'JSON' : 'not XML';
+    throw new PodbrainError('feed_parse', `${res.url}: feed body is ${kind}, expected an RSS or Atom XML document`, { url: res.url, contentType });
+  }
+  const local = root.includes(':') && !/^rdf:RDF$/i.test(root) ? root.slice(root.indexOf(':') + 1) : root;
+  if (!/^(rss|feed|rdf:RDF)$/i.test(local)) {
+    throw new PodbrainError('feed_parse', `${res.url}: unsupported document: root element <${root}> is not <rss>, <feed> (Atom) or <rdf:RDF>`, { url: res.url });
+  }
+  return { location: where, feedId: feedIdOf(where), finalUrl: res.url, title: headTitle(text) };
+}
+
+/** The first <title> before the first item or entry, decoded and squashed; null when not in the head. */
+function headTitle(text: string): string | null {
+  const firstItem = text.search(/<(?:[\w-]+:)?(?:item|entry)[\s>]/);
+  const scope = firstItem === -1 ? text : text.slice(0, firstItem);
+  const m = /<(?:[\w-]+:)?title(?:\s[^>]*)?>([\s\S]*?)<\/(?:[\w-]+:)?title>/.exec(scope);
+  if (!m) return null;
+  const cdata = /^\s*<!\[CDATA\[([\s\S]*?)\]\]>\s*$/.exec(m[1]);
+  const title = (cdata ? cdata[1] : decodeEntities(m[1].replace(/<[^>]*>/g, ''))).replace(/\s+/g, ' ').trim();
+  return title ? title.slice(0, 500) : null;
+}
+
 /** An HTML page where a feed was expected is the most common mistake; say so plainly. */
 function rejectHtml(body: Buffer, contentType: string | null, url: string): void {
   const start = body
@@ -154,17 +226,27 @@ function rejectHtml(body: Buffer, contentType: string | null, url: string): void
  * - same guid and same enclosure (or both none) as an earlier item: a true duplicate, dropped with a warning;
  * - same guid, different enclosure: a publisher reusing guids; the item is kept and keyed by the
  *   no-guid rule (feed url + title + pubDate) so it is not lost, with a warning;
- * - any item whose key is still taken (e.g. identical title and date without guid): dropped with a warning.
+ * - any item whose key is still taken (e.g. identical title and date without guid): dropped with a warning;
+ * - same enclosure URL and same pubDate as an earlier item under another guid: the same episode
+ *   published twice, dropped with a warning (a poll also matches such items to stored episodes,
+ *   see `republishKey`).
  * The first item of a feed always keeps its guid-based key.
  */
 export function identifyEpisodes(feed: ParsedFeed, feedId: string, feedUrl: string): { episodes: FeedEpisode[]; warnings: string[] } {
   const warnings: string[] = [];
   const byGuid = new Map<string, string | null>();
   const keys = new Set<string>();
+  const published = new Set<string>();
   const episodes: FeedEpisode[] = [];
   for (const ep of feed.episodes) {
     const guid = ep.guid?.trim() || null;
     const enclosure = ep.enclosure?.url ?? null;
+    const again = republishKey(ep);
+    if (again !== null && published.has(again) && !(guid !== null && byGuid.has(guid))) {
+      warnings.push(`item ${JSON.stringify(ep.title)} has the enclosure and date of an earlier item under another guid: the same episode, dropped`);
+      continue;
+    }
+    if (again !== null) published.add(again);
     let keyGuid = guid;
     if (guid !== null && byGuid.has(guid)) {
       if (byGuid.get(guid) === enclosure) {
@@ -185,6 +267,18 @@ export function identifyEpisodes(feed: ParsedFeed, feedId: string, feedUrl: stri
     episodes.push({ ...ep, feedId, feedUrl, episodeKey });
   }
   return { episodes, warnings };
+}
+
+/**
+ * What makes two items the same episode whatever their guids say: the same enclosure URL and
+ * the same publication time. Publishers that rebuild their feed re-issue every guid; without
+ * this each poll would add the whole feed again. Null when either is missing.
+ */
+export function republishKey(ep: { enclosure: { url: string } | null; published: string | null }): string | null {
+  const url = ep.enclosure?.url?.trim();
+  if (!url || !ep.published) return null;
+  const t = Date.parse(ep.published);
+  return Number.isNaN(t) ? null : `${url}\n${t}`;
 }
 
 export interface PolledFeed {

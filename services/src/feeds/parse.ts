@@ -3,7 +3,7 @@ import { parseFeedDate } from './dates';
 import { decodeFeedBytes } from './decode';
 import { parseDuration } from './duration';
 import type { Enclosure, ParsedEpisode, ParsedFeed, PodcastPerson, TranscriptRef } from './types';
-import { attr, child, children, childText, lineOf, parseXmlTree, textOf, wellFormednessProblem, type XNode } from './xml';
+import { attr, child, children, childText, lineOf, parseXmlTree, stripInvalidXmlChars, textOf, wellFormednessProblem, type XNode } from './xml';
 
 export interface ParseOptions {
   /** Where the document came from; resolves relative links (Atom covers etc.). */
@@ -14,13 +14,16 @@ export interface ParseOptions {
 
 /** Parses RSS 2.0 / Atom (+ iTunes, Podcasting 2.0). Throws PodbrainError('feed_parse', ...) with line and cause. */
 export function parseFeed(xml: string | Buffer, opts: ParseOptions = {}): ParsedFeed {
-  const decoded = typeof xml === 'string' ? xml : decodeFeedBytes(xml);
+  const raw = typeof xml === 'string' ? xml : decodeFeedBytes(xml);
+  // NUL and other control characters (never allowed in XML): removed, so one bad item cannot stop the feed.
+  const { text: decoded, removed } = stripInvalidXmlChars(raw);
   // Whitespace before the XML declaration is a common publisher mistake; drop it but keep line numbers true.
   const leading = /^[\uFEFF\s]*/.exec(decoded)?.[0] ?? '';
   const text = decoded.slice(leading.length);
   const lineOffset = leading.split('\n').length - 1;
   rejectNonFeedBodies(text);
   const warnings: string[] = [];
+  if (removed > 0) warnings.push(`recovered malformed XML: removed ${removed} character(s) XML does not allow (NUL or other control characters)`);
   if (lineOffset > 0) warnings.push(`recovered malformed XML: ${lineOffset} line(s) of whitespace before the document start`);
   const doc = parseXmlTree(text, lineOffset);
   const markup = scanMarkup(text);

@@ -151,9 +151,32 @@ export function child(node: XNode | undefined, name: string): XNode | undefined 
   return children(node, name)[0];
 }
 
+/**
+ * Characters XML 1.0 allows nowhere, not even as character references: C0 controls other than
+ * tab, LF and CR, U+FFFE, U+FFFF and unpaired surrogates. Feeds carry them anyway (a NUL pasted
+ * into a title); Postgres refuses U+0000 in text and jsonb, so one such item used to fail the
+ * whole poll, every poll.
+ */
+const INVALID_XML_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `s` without the characters XML does not allow, and how many were removed. */
+export function stripInvalidXmlChars(s: string): { text: string; removed: number } {
+  INVALID_XML_CHARS.lastIndex = 0;
+  if (!INVALID_XML_CHARS.test(s)) return { text: s, removed: 0 };
+  let removed = 0;
+  const text = s.replace(INVALID_XML_CHARS, () => {
+    removed++;
+    return '';
+  });
+  return { text, removed };
+}
+
 /** Decodes XML and HTML character references (`&amp;`, `&#233;`, `&eacute;`); unknown names stay as written. */
 export function decodeEntities(s: string): string {
-  return s.includes('&') ? decodeHTMLStrict(s) : s;
+  if (!s.includes('&')) return s;
+  const decoded = decodeHTMLStrict(s);
+  // `&#1;` and friends decode to characters XML forbids: drop them like the raw ones.
+  return s.includes('&#') ? stripInvalidXmlChars(decoded).text : decoded;
 }
 
 export function attr(node: XNode | undefined, name: string): string | undefined {

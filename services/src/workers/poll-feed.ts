@@ -1,6 +1,7 @@
 import { errorMessage } from '../core/errors';
 import { nextPollDelayS } from '../episodes/feeds.repository';
-import { loadFeed } from '../feeds/load';
+import { loadFeed, republishKey } from '../feeds/load';
+import type { FeedEpisode } from '../feeds/types';
 import { childOutsideContext, currentCorrelationId } from '../telemetry/correlation';
 import type { PipelineDeps, StagePipeline } from './pipeline';
 
@@ -9,13 +10,80 @@ export interface PollOutcome {
   notModified: boolean;
   episodes: number;
   created: number;
+  /** New items beyond FEED_MAX_NEW_EPISODES_PER_POLL, left for the next polls. */
+  deferred?: number;
+  /** Items under a new guid matched to a stored episode by enclosure URL + pubDate. */
+  republished?: number;
+  /** Items Postgres refused (left out; the rest of the feed is stored). */
+  rejected?: number;
   error?: string;
 }
 
+export interface PollPlan {
+  /** Known episodes (metadata refresh), under their stored key. */
+  known: FeedEpisode[];
+  /** New episodes this poll adds, newest first. */
+  create: FeedEpisode[];
+  deferred: number;
+  republished: number;
+}
+
 /**
- * The ingest queue's feed job: conditional GET via loadFeed, upsert episodes, enqueue the
- * first stage of each new one. Errors are kept on the feed row and push the next poll out
- * (exponential backoff); they never throw, so one broken feed never blocks the queue.
+ * Sorts a parsed feed against what is stored: an item whose key is stored is known; an item
+ * under an unknown key whose enclosure URL and pubDate match a stored episode is that episode
+ * re-published under a new guid (known, under the stored key); the rest is new, and at most
+ * `maxNew` of it (the newest; items without a date after dated ones, in feed order) is created.
+ */
+export function planPoll(
+  parsed: readonly FeedEpisode[],
+  stored: readonly { episodeKey: string; enclosureUrl: string | null; published: string | null }[],
+  maxNew: number,
+): PollPlan {
+  const storedKeys = new Set(stored.map((s) => s.episodeKey));
+  const byRepublish = new Map<string, string>();
+  for (const s of stored) {
+    const k = republishKey({ enclosure: s.enclosureUrl ? { url: s.enclosureUrl } : null, published: s.published });
+    if (k !== null && !byRepublish.has(k)) byRepublish.set(k, s.episodeKey);
+  }
+  const parsedKeys = new Set(parsed.map((p) => p.episodeKey));
+  const used = new Set<string>();
+  const known: FeedEpisode[] = [];
+  const fresh: FeedEpisode[] = [];
+  let republished = 0;
+  for (const ep of parsed) {
+    if (storedKeys.has(ep.episodeKey)) {
+      if (!used.has(ep.episodeKey)) known.push(ep);
+      used.add(ep.episodeKey);
+      continue;
+    }
+    const k = republishKey(ep);
+    const storedKey = k === null ? undefined : byRepublish.get(k);
+    if (storedKey !== undefined) {
+      // One row per key in a statement: a second item for the same stored episode is dropped.
+      if (!used.has(storedKey) && !parsedKeys.has(storedKey)) known.push({ ...ep, episodeKey: storedKey });
+      used.add(storedKey);
+      republished++;
+      continue;
+    }
+    fresh.push(ep);
+  }
+  const time = (ep: FeedEpisode) => (ep.published ? Date.parse(ep.published) : Number.NaN);
+  const order = fresh.map((ep, i) => ({ ep, i, t: time(ep) }));
+  order.sort((a, b) => {
+    const an = Number.isNaN(a.t);
+    const bn = Number.isNaN(b.t);
+    if (an !== bn) return an ? 1 : -1;
+    return an || a.t === b.t ? a.i - b.i : b.t - a.t;
+  });
+  const create = order.slice(0, maxNew).map((o) => o.ep);
+  return { known, create, deferred: fresh.length - create.length, republished };
+}
+
+/**
+ * The ingest queue's feed job: conditional GET via loadFeed (the feed is parsed here, in
+ * worker-io, never in the api), upsert episodes, enqueue the first stage of each new one, at
+ * most FEED_MAX_NEW_EPISODES_PER_POLL per poll. Errors are kept on the feed row and push the
+ * next poll out (exponential backoff); they never throw, so one broken feed never blocks the queue.
  */
 export async function pollFeedJob(deps: PipelineDeps, pipeline: StagePipeline, feedId: string, signal: AbortSignal): Promise<PollOutcome> {
   const feed = await deps.feeds.get(feedId);
@@ -29,16 +97,31 @@ export async function pollFeedJob(deps: PipelineDeps, pipeline: StagePipeline, f
       log.debug('feed not modified');
       return { feedId, notModified: true, episodes: 0, created: 0 };
     }
+    const plan = planPoll(loaded.episodes, await deps.episodes.knownOfFeed(feedId), deps.config.feeds.maxNewEpisodesPerPoll);
     // New episodes keep the poll's correlation id (the reconciler re-enqueues them under it).
-    const created = await deps.episodes.upsertFromFeed(loaded.episodes, currentCorrelationId());
+    const { created, rejected } = await deps.episodes.upsertFromFeed([...plan.known, ...plan.create], currentCorrelationId());
+    for (const r of rejected) log.warn({ episode_key: r.episodeKey, title: r.title, err: r.error }, 'feed item refused by the database: left out, the rest of the feed is stored');
     const { episodes: _e, ...meta } = loaded.feed;
-    await deps.feeds.markPolled(feedId, { validators: loaded.validators, feed: meta, nextPollAt: next });
+    // Older items left for later: forget the validators so the next poll reads the feed again (not a 304) and takes the next ones.
+    const validators = plan.deferred > 0 ? {} : loaded.validators;
+    await deps.feeds.markPolled(feedId, { validators, feed: meta, nextPollAt: next });
     const fresh = new Set(created);
-    for (const ep of loaded.episodes) {
+    for (const ep of plan.create) {
       if (fresh.has(ep.episodeKey)) await pipeline.advanceFromArtifacts(ep, { state: 'pending' });
     }
-    log.info({ episodes: loaded.episodes.length, created: created.length }, 'feed polled');
-    return { feedId, notModified: false, episodes: loaded.episodes.length, created: created.length };
+    const outcome: PollOutcome = {
+      feedId,
+      notModified: false,
+      episodes: loaded.episodes.length,
+      created: created.length,
+      deferred: plan.deferred,
+      republished: plan.republished,
+      rejected: rejected.length,
+    };
+    if (plan.deferred > 0) {
+      log.info({ ...outcome, max_new_per_poll: deps.config.feeds.maxNewEpisodesPerPoll }, 'feed polled; older new episodes left for the next polls (FEED_MAX_NEW_EPISODES_PER_POLL)');
+    } else log.info({ episodes: outcome.episodes, created: outcome.created, republished: plan.republished }, 'feed polled');
+    return outcome;
   } catch (e) {
     const message = errorMessage(e);
     const errors = (feed.errorCount ?? 0) + 1;
