@@ -125,9 +125,9 @@ describe('api: documents and health', () => {
 describe('api: feeds, subscriptions, OPML', () => {
   let feedId: string;
 
-  it('adds a feed by URL: validated by one fetch, subscribed, a poll job enqueued', async () => {
+  it('adds a feed by URL: checked (its first bytes), subscribed, a poll job enqueued (202: worker-io reads and parses it)', async () => {
     const r = await call(open.base, 'POST', '/api/feeds', { json: { url: feeds.url('/launched.xml') } });
-    expect(r.status).toBe(201);
+    expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ url: feeds.url('/launched.xml'), title: 'Launched', error_count: 0 });
     feedId = r.body.id;
     const list = await call(open.base, 'GET', '/api/feeds');

@@ -139,7 +139,7 @@ describe('correlation id from the API request to every worker job (api + worker 
       headers: { 'content-type': 'application/json', 'x-correlation-id': CORRELATION_ID },
       body: JSON.stringify({ url: podcast.feedUrl }),
     });
-    expect(res.status, await res.clone().text()).toBe(201);
+    expect(res.status, await res.clone().text()).toBe(202); // a new feed: its poll job is queued
     expect(res.headers.get('x-correlation-id')).toBe(CORRELATION_ID);
     const feedId = ((await res.json()) as { id: string }).id;
 

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { errorSchema, feedSchema } from '../openapi';
 import type { Request, Response } from 'express';
 import { Authenticated, Reads } from '../access';
@@ -26,14 +26,18 @@ export class FeedsController {
 
   @Post()
   @Authenticated()
-  @ApiOperation({ summary: 'Add a feed by URL: fetched once to validate, then subscribed and polled (422 with the reason when refused or unreadable)' })
+  @ApiOperation({
+    summary:
+      'Add a feed by URL: a new feed is checked (SSRF guard, status, the first 64 KiB is RSS/Atom), subscribed and its poll job queued (202; the worker reads and parses it); a feed already in the catalog is subscribed at once (201, or 200 when already subscribed); 422 with the reason when refused or unreadable',
+  })
   @ApiBody({ schema: { type: 'object', required: ['url'], properties: { url: { type: 'string', format: 'uri' } } } })
-  @ApiCreatedResponse({ schema: feedSchema, description: 'subscribed (200 when already subscribed)' })
+  @ApiAcceptedResponse({ schema: feedSchema, description: 'new feed: subscribed, first poll queued (title may be null until it has run)' })
+  @ApiCreatedResponse({ schema: feedSchema, description: 'subscribed to a feed already in the catalog (200 when already subscribed)' })
   @ApiUnprocessableEntityResponse({ schema: errorSchema, description: 'refused (SSRF guard), unreachable or not a feed; the message says why' })
   async add(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const { url } = parseInput(schemas.addFeed, body, 'body');
     const r = await this.feeds.add(this.ctx.tenantOf(req), url, this.ctx.correlationOf(req));
-    res.status(r.subscribed ? 201 : 200);
+    res.status(r.created ? 202 : r.subscribed ? 201 : 200);
     return r.feed;
   }
 

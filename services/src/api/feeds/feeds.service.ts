@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PodbrainError, errorMessage } from '../../core/errors';
-import { loadFeed } from '../../feeds/load';
+import { feedIdOf } from '../../core/identity';
+import { normalizeFeedLocation, probeFeed } from '../../feeds/load';
 import { parseOpml, toOpml } from '../../feeds/opml';
 import { ApiContext } from '../context';
 import { ApiError, notFound } from '../errors';
@@ -27,38 +28,37 @@ export class FeedsService {
   }
 
   /**
-   * Adds a feed by URL: fetches and parses it once (SSRF-guarded), so a refused or broken feed
-   * is a 4xx with the reason instead of a row that fails forever; then the catalog row, the
-   * tenant's subscription and a poll job on the ingest queue (which upserts the episodes and
-   * starts their pipeline). `correlationId`: the request's; the poll job and every job of the
-   * feed's new episodes carry it.
+   * Adds a feed by URL. A feed already in the catalog is answered from it at once. A new one is
+   * checked (SSRF guard, HTTP status, the first 64 KiB is RSS/Atom, not HTML: a 4xx with the
+   * reason instead of a row that fails forever), then gets its catalog row, the tenant's
+   * subscription and a poll job on the ingest queue. The feed is read and parsed by that job in
+   * worker-io (which upserts the episodes and starts their pipeline), never in this request, so
+   * a 50,000-item feed costs the api no more than a small one. `correlationId`: the request's;
+   * the poll job and every job of the feed's new episodes carry it.
    */
   async add(tenantId: string, url: string, correlationId?: string): Promise<{ feed: FeedView; created: boolean; subscribed: boolean }> {
-    let loaded;
-    try {
-      loaded = await loadFeed(url, this.ctx.config);
-    } catch (e) {
-      if (e instanceof PodbrainError) throw new ApiError(422, e.code, e.message, e.details);
-      throw new ApiError(422, 'feed_unreadable', `could not read the feed: ${errorMessage(e)}`);
+    const location = normalizeFeedLocation(url);
+    const feedId = feedIdOf(location);
+    let created = false;
+    if (!(await this.repo.exists(feedId))) {
+      let probe;
+      try {
+        probe = await probeFeed(location, this.ctx.config);
+      } catch (e) {
+        if (e instanceof PodbrainError) throw new ApiError(422, e.code, e.message, e.details);
+        throw new ApiError(422, 'feed_unreadable', `could not read the feed: ${errorMessage(e)}`);
+      }
+      created = await this.repo.ensureFeed({ id: feedId, url: location, title: probe.title, link: null, image: null, pollIntervalS: this.ctx.config.feeds.pollIntervalS });
     }
-    const meta = loaded.feed;
-    const created = await this.repo.ensureFeed({
-      id: loaded.feedId,
-      url: loaded.location,
-      title: meta?.title ?? null,
-      link: meta?.link ?? null,
-      image: meta?.image ?? null,
-      pollIntervalS: this.ctx.config.feeds.pollIntervalS,
-    });
-    const subscribed = await this.repo.subscribe(tenantId, loaded.feedId);
+    const subscribed = await this.repo.subscribe(tenantId, feedId);
     // Best effort: the feed is due at once, so the scheduler polls it anyway if Redis is down now.
     if (created) {
       await this.ctx
-        .withRedis(() => this.ctx.queues.addPollJob(loaded.feedId, correlationId))
-        .then(() => this.ctx.log.info({ correlation_id: correlationId, feed_id: loaded.feedId, url: loaded.location }, 'feed added; poll enqueued'))
-        .catch((e: Error) => this.ctx.log.warn({ correlation_id: correlationId, err: e.message, feed_id: loaded.feedId }, 'poll job not enqueued; the scheduler will poll the feed'));
+        .withRedis(() => this.ctx.queues.addPollJob(feedId, correlationId))
+        .then(() => this.ctx.log.info({ correlation_id: correlationId, feed_id: feedId, url: location }, 'feed added; poll enqueued'))
+        .catch((e: Error) => this.ctx.log.warn({ correlation_id: correlationId, err: e.message, feed_id: feedId }, 'poll job not enqueued; the scheduler will poll the feed'));
     }
-    const feed = await this.repo.getSubscribed(tenantId, loaded.feedId);
+    const feed = await this.repo.getSubscribed(tenantId, feedId);
     if (!feed) throw new ApiError(409, 'conflict', 'the feed was removed while it was being added; try again');
     return { feed, created, subscribed };
   }
