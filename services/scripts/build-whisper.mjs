@@ -3,8 +3,8 @@
 // has them; the server is an OpenAI-compatible endpoint for ASR_ENGINES=openai and its test) from the
 // whisper.cpp source bundled in nodejs-whisper, into services/native/whisper/build. We spawn the binary
 // ourselves (src/asr/whisper/whisper-cli.ts) instead of using nodejs-whisper's shelljs wrapper.
-// CPU by default; WHISPER_CUDA=1 adds -DGGML_CUDA=1. Idempotent: skips when the binaries are newer
-// than the source tree's CMakeLists and the recorded source and flags match.
+// CPU by default; WHISPER_CUDA=1 adds -DGGML_CUDA=1. Idempotent: skips when the binaries exist and
+// the recorded source (path and nodejs-whisper version) and flags match.
 // A build dir configured elsewhere (moved or copied checkout: its CMakeCache.txt names another
 // source or build dir) is removed and rebuilt; --force always starts from an empty build dir.
 import { spawnSync } from 'node:child_process';
@@ -43,13 +43,23 @@ const flags = [
   `-DGGML_CUDA=${cuda ? 'ON' : 'OFF'}`,
 ];
 const stampFile = path.join(buildDir, 'podbrain-build.json');
-const stamp = JSON.stringify({ source, flags, targets });
+// The source is identified by the nodejs-whisper version that bundles it, not by file times: `npm ci`
+// rewrites every file of node_modules with a new mtime, which must not cost a whisper.cpp rebuild.
+const whisperVersion = JSON.parse(readFileSync(require.resolve('nodejs-whisper/package.json'), 'utf8')).version;
+const stamp = JSON.stringify({ source, flags, targets, nodejs_whisper: whisperVersion });
+/** The stamp of builds made before the version was recorded: trusted only while the binaries are newer than the source. */
+const legacyStamp = JSON.stringify({ source, flags, targets });
 const BUILD_DIR_MARKERS = ['CMakeCache.txt', 'podbrain-build.json', 'CMakeFiles'];
 
 function upToDate() {
-  if (force || !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) return false;
+  if (force || !existsSync(stampFile) || !binaries.every((b) => existsSync(b))) return false;
+  const recorded = readFileSync(stampFile, 'utf8');
+  if (recorded === stamp) return true;
+  if (recorded !== legacyStamp) return false;
   const sourceTime = statSync(path.join(source, 'CMakeLists.txt')).mtimeMs;
-  return binaries.every((b) => existsSync(b) && statSync(b).mtimeMs >= sourceTime);
+  if (!binaries.every((b) => statSync(b).mtimeMs >= sourceTime)) return false;
+  writeFileSync(stampFile, stamp);
+  return true;
 }
 
 if (upToDate()) {

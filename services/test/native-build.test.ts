@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -143,5 +143,25 @@ describe('build-whisper.mjs with a stand-in cmake', () => {
     expect(forced.stdout).toMatch(/removed .* \(--force\); building from scratch/);
     expect(existsSync(path.join(build, 'leftover.o'))).toBe(false);
     expect(forced.calls).toHaveLength(2);
+  });
+
+  it('is up to date by nodejs-whisper version, not file times (npm ci rewrites node_modules with new mtimes)', () => {
+    const build = path.join(temp('bw-version'), 'build');
+    expect(buildWhisper(build).calls).toHaveLength(2);
+    const stampFile = path.join(build, 'podbrain-build.json');
+    const stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as Record<string, unknown>;
+    expect(stamp.nodejs_whisper).toMatch(/^\d+\.\d+\.\d+/);
+    // Binaries "older" than the freshly installed source: still up to date.
+    const old = new Date('2000-01-01');
+    for (const f of readdirSync(path.join(build, 'bin'))) utimesSync(path.join(build, 'bin', f), old, old);
+    expect(buildWhisper(build).calls).toEqual([]);
+    // A stamp from before the version was recorded falls back to file times: older binaries → rebuild...
+    const { nodejs_whisper: _version, ...legacy } = stamp;
+    writeFileSync(stampFile, JSON.stringify(legacy));
+    expect(buildWhisper(build).calls).toHaveLength(2);
+    // ...newer ones are up to date, and the stamp gains the version.
+    writeFileSync(stampFile, JSON.stringify(legacy));
+    expect(buildWhisper(build).calls).toEqual([]);
+    expect(JSON.parse(readFileSync(stampFile, 'utf8'))).toEqual(stamp);
   });
 });
