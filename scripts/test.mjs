@@ -3,11 +3,15 @@
 // Extra args are passed to vitest (e.g. `npm test -- feeds` to filter by file name).
 // Then the viewer's Playwright suite (web/e2e, Debian Chromium) runs and adds to the same counts;
 // it is left out when vitest args filter the run (PODBRAIN_TEST_E2E=1 forces it, =0 skips it).
+// First it does the set-up a fresh clone needs (npm ci, native builds, build, Postgres and Redis up),
+// each step only when needed: scripts/test-setup.mjs (PODBRAIN_TEST_SETUP=0 skips it).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { setUp } from './test-setup.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
+await setUp(root);
 const args = process.argv.slice(2);
 const only = process.env.PODBRAIN_TEST_WORKSPACES?.split(',') ?? ['services', 'web'];
 const totals = { passed: 0, failed: 0, skipped: 0 };
