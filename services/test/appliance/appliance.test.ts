@@ -133,7 +133,7 @@ function startHelperHost(name: string, alias: string, dir: string): void {
   sh('docker', ['rm', '-f', name], { timeoutMs: 30_000 });
   must(
     sh('docker', [
-      'run', '-d', '--name', name, '--network', `${PROJECT}_default`, '--network-alias', alias,
+      'run', '-d', '--no-healthcheck', '--name', name, '--network', `${PROJECT}_default`, '--network-alias', alias,
       '-v', `${dir}:/srv:ro`, '-v', `${path.join(ROOT, 'deploy/ci/static-server.mjs')}:/static-server.mjs:ro`,
       '--entrypoint', 'node', 'podbrain:ci', '/static-server.mjs', '/srv', '8080',
     ], { timeoutMs: 60_000 }),
