@@ -227,8 +227,8 @@ describe.skipIf(skipWhy !== null)('the appliance in a real Docker engine (docker
 
   afterAll(() => {
     if (process.env.PODBRAIN_APPLIANCE_KEEP === '1') return void log(`kept: project ${PROJECT}, env ${envFile}`);
-    compose(['down', '-v', '--remove-orphans', '--timeout', '20'], 300_000);
     sh('docker', ['rm', '-f', ...helperContainers], { timeoutMs: 60_000 });
+    compose(['down', '-v', '--remove-orphans', '--timeout', '20'], 300_000);
     sh('docker', ['rmi', 'podbrain:ci2', 'podbrain-viewer:ci2', 'podbrain:broken', 'podbrain-viewer:broken'], { timeoutMs: 120_000 });
     rmSync(path.join(ROOT, 'deploy/certs/build-host-ca.crt'), { force: true });
     rmSync(work, { recursive: true, force: true });
@@ -272,7 +272,8 @@ describe.skipIf(skipWhy !== null)('the appliance in a real Docker engine (docker
     expect(await deep.text()).toContain('<div id="app"');
     const h = await getJson<{ status: string; roles: Record<string, { status: string }> }>(`${base}/api/health`);
     expect(h.status, JSON.stringify(h.body)).toBe(200);
-    expect(Object.keys(h.body.roles).sort()).toEqual(['scheduler', 'worker-gpu', 'worker-io', 'worker-ml']);
+    expect(Object.keys(h.body.roles).sort()).toEqual([...ROLES].sort());
+    for (const [role, r] of Object.entries(h.body.roles)) expect(r.status, role).not.toBe('unhealthy');
   });
 
   it('Prometheus scrapes every role (up == 1)', async () => {
@@ -330,8 +331,13 @@ describe.skipIf(skipWhy !== null)('the appliance in a real Docker engine (docker
 
   it('docker compose down && up keeps feeds, episodes, transcripts and search', async () => {
     expect(snapshot.episodes, 'needs the feed test').toBeTruthy();
+    // the stand-in hosts are not the project's: they leave its network so that `down` can remove it
+    const net = `${PROJECT}_default`;
+    const aliases = ['modelhost', 'feedhost'];
+    for (const c of helperContainers) must(sh('docker', ['network', 'disconnect', net, c], { timeoutMs: 30_000 }), `disconnect ${c}`);
     must(compose(['down', '--timeout', '30']), 'compose down');
     must(compose(['up', '-d']), 'compose up -d again');
+    helperContainers.forEach((c, i) => must(sh('docker', ['network', 'connect', '--alias', aliases[i], net, c], { timeoutMs: 30_000 }), `connect ${c}`));
     await allRolesHealthy(150_000);
     expect((await getJson(api('/api/feeds'))).body).toEqual(snapshot.feeds);
     const again = (await episodes()).sort((a, b) => a.episode_key.localeCompare(b.episode_key));
@@ -357,7 +363,8 @@ describe.skipIf(skipWhy !== null)('the appliance in a real Docker engine (docker
   });
   const deployScript = (name: string, args: string[]) => sh('bash', [path.join(ROOT, 'deploy/scripts', name), ...args], { env: deployEnv(), timeoutMs: 900_000 });
   const envTag = () => /^PODBRAIN_TAG=(.*)$/m.exec(readFileSync(envFile, 'utf8'))?.[1];
-  const apiSha = async () => (await getJson<{ git_sha?: string }>(api('/healthz'))).body.git_sha;
+  // the commit the running api reports (waits through a restart still settling)
+  const apiSha = () => waitFor('the api /healthz', async () => (await getJson<{ git_sha?: string }>(api('/healthz'))).body.git_sha, 60_000, 1000);
 
   it('deploy.sh to a new tag and rollback.sh work; a deploy that fails its health gate rolls back by itself', async () => {
     const buildArgs = ['--build-arg', 'NODE_IMAGE=podbrain-local/node:22', '--build-arg', 'RUNTIME_IMAGE=podbrain-local/debian:bookworm', '--build-arg', 'CADDY_IMAGE=podbrain-local/caddy:2'];
