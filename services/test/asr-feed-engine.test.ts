@@ -101,6 +101,27 @@ describe('feed engine', () => {
     expect(err.details.retryable).toBe(false);
   });
 
+  it('a transcript server that drips bytes is given up after base + size cap / minimum rate, not held for hours', async () => {
+    srv.route('/drip.vtt', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/vtt' });
+      res.write('WEBVTT\n\n');
+      const t = setInterval(() => res.write('a'), 100); // 10 B/s: never idle, never done
+      res.on('close', () => clearInterval(t));
+    });
+    // 1 s + 1024 B / 1024 B/s = 2 s
+    const slow = createFeedTranscriptEngine(
+      loadConfig({ env: { ALLOW_PRIVATE_NETWORK: 'true', LOG_LEVEL: 'silent', FEED_TRANSCRIPT_MAX_BYTES: '1024', DOWNLOAD_TIMEOUT_BASE_MS: '1000', DOWNLOAD_MIN_BYTES_PER_S: '1024' } }),
+      { logger: silentLogger },
+    );
+    const t0 = Date.now();
+    const err = await slow.transcribe(input([ref('/drip.vtt', 'text/vtt')])).catch((e) => e);
+    const took = Date.now() - t0;
+    expect(err.code).toBe('transcript_unavailable');
+    expect(err.message).toMatch(/timed out fetching publisher transcript .*drip\.vtt \(limit 2000 ms\)/);
+    expect(took).toBeGreaterThanOrEqual(1900);
+    expect(took).toBeLessThan(8000);
+  });
+
   it('keeps the SSRF guard: private addresses are refused by default', async () => {
     const guarded = createFeedTranscriptEngine(loadConfig({ env: {} }), { logger: silentLogger });
     const before = srv.hits('/t.srt');

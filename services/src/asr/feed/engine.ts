@@ -95,7 +95,11 @@ export function createFeedTranscriptEngine(config: Config, deps: FeedTranscriptD
   const fetchRemote =
     deps.fetch ??
     (async (url: string, opts: { maxBytes: number; signal: AbortSignal }): Promise<FetchedTranscript> => {
-      const res = await httpClientFor(config).get(url, { maxBytes: opts.maxBytes, signal: opts.signal, what: 'publisher transcript' });
+      // Like an enclosure download: an overall limit besides the idle timeout, so a server that drips
+      // bytes cannot hold a transcribe job (DOWNLOAD_TIMEOUT_BASE_MS + the size cap / DOWNLOAD_MIN_BYTES_PER_S).
+      const { downloadTimeoutBaseMs: baseMs, downloadMinBytesPerS: minRate } = config.audio;
+      const overallTimeoutMs = minRate > 0 ? baseMs + Math.ceil((opts.maxBytes * 1000) / minRate) : undefined;
+      const res = await httpClientFor(config).get(url, { maxBytes: opts.maxBytes, signal: opts.signal, overallTimeoutMs, what: 'publisher transcript' });
       if (res.status !== 200) {
         await res.dump();
         throw statusError(res, 'publisher transcript');
