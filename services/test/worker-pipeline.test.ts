@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../src/config/config';
 import { createLogger, silentLogger } from '../src/core/logger';
 import { migrateUp } from '../src/db/data-source';
 import { parseEpisodeEvent, type EpisodeEvent } from '../src/episodes/events';
-import { EpisodeSkipped, type Stage } from '../src/pipeline/stage';
+import { EpisodeSkipped, notConfiguredError, type Stage } from '../src/pipeline/stage';
 import { createIngestStage } from '../src/stages/ingest.stage';
 import { createRoleContext, type RoleContext } from '../src/roles/context';
 import { Scheduler } from '../src/scheduler/scheduler';
@@ -43,10 +43,13 @@ function fakeStage(name: 'transcribe' | 'enrich' | 'index', write: (ep: string, 
   };
 }
 
-function testStages(opts: { failEnrich?: (title: string) => boolean; noIndex?: boolean } = {}): Stage[] {
+function testStages(opts: { failEnrich?: (title: string) => boolean; noIndex?: boolean; transcribeNotConfigured?: string } = {}): Stage[] {
+  const notConfigured = opts.transcribeNotConfigured;
   const stages: Stage[] = [
     createIngestStage(),
-    fakeStage('transcribe', (ep, title) => ({
+    notConfigured
+      ? { name: 'transcribe', needs: ['ingest'], plan: () => ({ configured: true, options: {} }), run: () => Promise.reject(notConfiguredError('asr_unavailable', notConfigured)) }
+      : fakeStage('transcribe', (ep, title) => ({
       'transcript.json': {
         schema_version: 1, episode_key: ep, engine: 'fake', model: 'none', language: 'en', duration_ms: 4000, speech_coverage: 1, status: 'valid', quality: { reasons: [] },
         segments: [
@@ -301,6 +304,37 @@ describe('stage-mode workers: a stage that is not configured', () => {
       expect(seg.n).toBe(2);
       const [sum] = await h.ctx.ds.query(`SELECT count(*)::int AS n FROM summaries`);
       expect(sum.n).toBe(1);
+    } finally {
+      await h.stop();
+      await clearRedisPrefix(config.redisUrl, config.queue.prefix).catch(() => undefined);
+      await db.drop();
+      tmp.remove();
+    }
+  });
+});
+
+describe('stage-mode workers: a stage finds out while running that nothing here can do it', () => {
+  it('marks the episode skipped with "not configured" at once, like the CLI, instead of retrying and failing', async () => {
+    const db = await createTestDatabase();
+    const tmp = tempDir('e1-ncrun');
+    const config = loadConfig({
+      env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_e1ncr_${process.pid}`, SCHEDULER_TICK_MS: '200', RECONCILE_GRACE_MS: '1500', QUEUE_BACKOFF_MS: '100' },
+    });
+    const ds = await (await import('../src/db/data-source')).openDatabase(config, { poolSize: 1 });
+    await migrateUp(ds);
+    await ds.destroy();
+    const feed = writeFeed(tmp.dir, 'ncr', [{ guid: 'r1', title: 'Unusable transcript', audio: 'fleurs-en-003.ogg' }]);
+    const why = 'the publisher transcript could not be used and whisper-cpp has no model here (ggml-base.en.bin)';
+    const h = await startHarness(config, testStages({ transcribeNotConfigured: why }));
+    try {
+      await h.ctx.feeds.addAndSubscribe(feed, { pollIntervalS: 3600 });
+      const row = await waitFor('final state', async () => {
+        const [r] = await h.ctx.ds.query(`SELECT state::text AS state, state_reason, failed_stage, last_error FROM episodes`);
+        return r && ['done', 'skipped', 'failed'].includes(r.state) ? r : null;
+      }, 30_000);
+      expect(row).toMatchObject({ state: 'skipped', failed_stage: 'transcribe', state_reason: `not configured: transcribe: ${why}`, last_error: null });
+      const runs = await h.ctx.ds.query(`SELECT stage, status, attempts FROM stage_runs WHERE stage = 'transcribe'`);
+      expect(runs).toEqual([{ stage: 'transcribe', status: 'skipped', attempts: 1 }]);
     } finally {
       await h.stop();
       await clearRedisPrefix(config.redisUrl, config.queue.prefix).catch(() => undefined);

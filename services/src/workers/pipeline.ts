@@ -10,7 +10,7 @@ import { FeedRepository } from '../episodes/feeds.repository';
 import { STATE_OF_STAGE, type EpisodeStateName } from '../episodes/state';
 import type { FeedEpisode } from '../feeds/types';
 import { stageFingerprint } from '../pipeline/runner';
-import { EpisodeSkipped, type Stage, type StageName } from '../pipeline/stage';
+import { EpisodeSkipped, isNotConfiguredError, type Stage, type StageName } from '../pipeline/stage';
 import { type EpisodeJobStage, type Queues, stageJobId } from '../queue/queues';
 import { childOutsideContext } from '../telemetry/correlation';
 import { metrics } from '../telemetry/metrics';
@@ -165,6 +165,16 @@ export class StagePipeline {
         await stageRuns.finish(episodeKey, stage.name, fingerprint, { status: 'skipped', durationMs, error: e.reason });
         metrics.episodesProcessedTotal.inc({ stage: stage.name, status: 'skipped' });
         await this.skip(episode, stage.name, e.reason);
+        return 'skipped';
+      }
+      if (isNotConfiguredError(e)) {
+        // Nothing here can do this stage for this episode (e.g. an unusable publisher transcript and no
+        // Whisper model): a retry cannot help. Same outcome as a plan that says not configured.
+        const reason = `not configured: ${stage.name}: ${errorMessage(e)}`;
+        await stageRuns.finish(episodeKey, stage.name, fingerprint, { status: 'skipped', durationMs, error: reason });
+        metrics.episodesProcessedTotal.inc({ stage: stage.name, status: 'skipped' });
+        slog.info({ reason }, 'stage not configured for this episode');
+        await this.skip(episode, stage.name, reason);
         return 'skipped';
       }
       const message = ctx.signal.aborted ? `aborted: ${errorMessage(ctx.signal.reason ?? e)}` : errorMessage(e);
