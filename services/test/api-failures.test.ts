@@ -75,6 +75,21 @@ describe('api: a failed episode says why', () => {
     const doc = await call(api.base, 'GET', '/api/docs/json');
     expect(Object.keys(doc.body.paths['/api/episodes'].get.responses['200'].content['application/json'].schema.properties.items.items.properties)).toContain('last_error');
   });
+
+  it('an episode retried after a failure keeps its last error while it runs again and drops it once done', async () => {
+    const { openDatabase } = await import('../src/db/data-source');
+    const { EpisodeRepository } = await import('../src/episodes/episodes.repository');
+    const ds = await openDatabase(config, { poolSize: 1 });
+    try {
+      const episodes = new EpisodeRepository(ds);
+      await episodes.setState('ff-1', { state: 'pending' });
+      expect((await call(api.base, 'GET', '/api/episodes/ff-1')).body).toMatchObject({ state: 'pending', last_error: 'cannot resolve the host of https://cdn.dead.example/ep1.mp3' });
+      await episodes.setState('ff-1', { state: 'done' });
+      expect((await call(api.base, 'GET', '/api/episodes/ff-1')).body).toMatchObject({ state: 'done', last_error: null, failed_stage: null });
+    } finally {
+      await ds.destroy();
+    }
+  });
 });
 
 describe('api: failed jobs grouped by cause, retried a group at a time', () => {

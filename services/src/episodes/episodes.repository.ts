@@ -102,7 +102,8 @@ export class EpisodeRepository {
     const running = isRunningState(change.state);
     await em.query(
       `UPDATE episodes SET state = $2::text::episode_state, job_id = $3, state_reason = $4, failed_stage = $5,
-         last_error = CASE WHEN $2::text = 'failed' THEN $6::text ELSE last_error END,
+         -- kept while a retry runs (it says why the last attempt failed), dropped once the episode is done
+         last_error = CASE WHEN $2::text = 'failed' THEN $6::text WHEN $2::text = 'done' THEN NULL ELSE last_error END,
          attempts = COALESCE($7::int, CASE WHEN $2::text = 'pending' THEN 0 ELSE attempts END), updated_at = now()
        WHERE episode_key = $1`,
       [episodeKey, change.state, running ? (change.jobId ?? null) : null, change.reason ?? null, change.failedStage ?? null, change.error ?? null, change.attempts ?? null],
