@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFakeWhisperModel } from '../../src/asr/whisper/fake-model';
+import { freePort, waitFor } from '../support/stack';
 
 /**
  * The appliance as a self-hoster starts it: the real deploy/Dockerfile built into images, the
@@ -59,31 +59,12 @@ const composeBase = ['-p', PROJECT, '--project-directory', ROOT, '--env-file', e
 const cleanEnv = { PATH: process.env.PATH, HOME: work, DOCKER_HOST: process.env.DOCKER_HOST } as NodeJS.ProcessEnv;
 const compose = (args: string[], timeoutMs = 300_000) => sh(COMPOSE[0], [...COMPOSE.slice(1), ...composeBase, ...args], { env: cleanEnv, timeoutMs });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
+/** The real deploy/Dockerfile with the classic builder; only the base images are the local stand-ins. */
+const build = (extra: string[]) =>
+  sh('docker', ['build', '-f', 'deploy/Dockerfile', '--build-arg', 'NODE_IMAGE=podbrain-local/node:22', '--build-arg', 'RUNTIME_IMAGE=podbrain-local/debian:bookworm', '--build-arg', 'CADDY_IMAGE=podbrain-local/caddy:2', ...extra, '.'], {
+    env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    timeoutMs: 1_800_000,
   });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 2000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 const containerOf = (svc: string) => compose(['ps', '-q', svc], 30_000).stdout.trim().split('\n')[0] ?? '';
 const inspect = (id: string, format: string) => sh('docker', ['inspect', '-f', format, id], { timeoutMs: 30_000 }).stdout.trim();
@@ -183,8 +164,6 @@ describe.skipIf(skipWhy !== null)('the appliance in a real Docker engine (docker
     const ca = process.env.NODE_EXTRA_CA_CERTS;
     if (ca && existsSync(ca)) copyFileSync(ca, path.join(ROOT, 'deploy/certs/build-host-ca.crt'));
     t = Date.now();
-    const buildArgs = ['--build-arg', 'NODE_IMAGE=podbrain-local/node:22', '--build-arg', 'RUNTIME_IMAGE=podbrain-local/debian:bookworm', '--build-arg', 'CADDY_IMAGE=podbrain-local/caddy:2'];
-    const build = (extra: string[]) => sh('docker', ['build', '-f', 'deploy/Dockerfile', ...buildArgs, ...extra, '.'], { env: { ...process.env, DOCKER_BUILDKIT: '0' }, timeoutMs: 1_800_000 });
     must(build(['--build-arg', `GIT_SHA=${GIT_SHA}`, '-t', 'podbrain:ci']), 'docker build podbrain:ci');
     must(build(['--target', 'viewer', '-t', 'podbrain-viewer:ci']), 'docker build podbrain-viewer:ci');
     timings.image_build_s = (Date.now() - t) / 1000;
@@ -367,9 +346,8 @@ describe.skipIf(skipWhy !== null)('the appliance in a real Docker engine (docker
   const apiSha = () => waitFor('the api /healthz', async () => (await getJson<{ git_sha?: string }>(api('/healthz'))).body.git_sha, 60_000, 1000);
 
   it('deploy.sh to a new tag and rollback.sh work; a deploy that fails its health gate rolls back by itself', async () => {
-    const buildArgs = ['--build-arg', 'NODE_IMAGE=podbrain-local/node:22', '--build-arg', 'RUNTIME_IMAGE=podbrain-local/debian:bookworm', '--build-arg', 'CADDY_IMAGE=podbrain-local/caddy:2'];
     // the next release: the same build (layer cache) with another commit id
-    must(sh('docker', ['build', '-q', '-f', 'deploy/Dockerfile', ...buildArgs, '--build-arg', 'GIT_SHA=ci2-release', '-t', 'podbrain:ci2', '.'], { env: { ...process.env, DOCKER_BUILDKIT: '0' }, timeoutMs: 1_800_000 }), 'build ci2');
+    must(build(['-q', '--build-arg', 'GIT_SHA=ci2-release', '-t', 'podbrain:ci2']), 'build ci2');
     // a broken release: every role exits at once
     must(sh('docker', ['build', '-q', '-t', 'podbrain:broken', '-'], { env: { ...process.env, DOCKER_BUILDKIT: '0' }, input: 'FROM podbrain:ci\nENTRYPOINT ["node", "-e", "process.exit(3)"]\n', timeoutMs: 120_000 }), 'build broken');
     for (const tag of ['ci2', 'broken']) must(sh('docker', ['tag', 'podbrain-viewer:ci', `podbrain-viewer:${tag}`], { timeoutMs: 30_000 }), 'tag viewer');

@@ -221,7 +221,7 @@ export async function clearRedisPrefix(redisUrl: string, prefix: string): Promis
 }
 
 /** Polls `fn` until it returns a truthy value or the timeout passes. */
-export async function waitFor<T>(what: string, fn: () => Promise<T>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
