@@ -1,0 +1,232 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Enclosure, ParsedEpisode, TranscriptRef } from '../feeds/types';
+
+/**
+ * The Postgres schema as the migrations create it (db/migrations), for Kysely's typed queries
+ * in repositories/. A column added by a migration is added here in the same commit.
+ */
+
+export const EPISODE_STATES = ['pending', 'downloading', 'transcribing', 'enriching', 'indexing', 'projecting', 'done', 'failed', 'skipped'] as const;
+export type EpisodeStateName = (typeof EPISODE_STATES)[number];
+
+export type StageRunStatus = 'running' | 'done' | 'reused' | 'failed' | 'skipped' | 'not_configured';
+
+/** The tenant of a single-user install (migration InitialSchema inserts it). */
+export const DEFAULT_TENANT = 'default';
+
+/** timestamptz: pg hands back a Date; writes take a Date or an ISO string. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** A column with a database default (now(), 0, '[]' …): optional on insert. */
+type Defaulted<T> = ColumnType<T, T | undefined, T>;
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** bigint / bigserial: pg hands back a string (64-bit safe). */
+type BigId = ColumnType<string, never, never>;
+type Json<T> = ColumnType<T, T | string, T | string>;
+
+export interface FeedsTable {
+  id: string;
+  url: string;
+  title: string | null;
+  link: string | null;
+  image: string | null;
+  etag: string | null;
+  last_modified: string | null;
+  last_polled_at: Timestamp | null;
+  next_poll_at: DefaultedTimestamp;
+  poll_interval_s: Defaulted<number>;
+  error_count: Defaulted<number>;
+  last_error: string | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface EpisodesTable {
+  episode_key: string;
+  feed_id: string;
+  guid: string | null;
+  title: string;
+  published_at: Timestamp | null;
+  duration_s: number | null;
+  enclosure: Json<Enclosure | null>;
+  transcripts: Json<TranscriptRef[]>;
+  /** The whole parsed item, so a worker rebuilds the exact FeedEpisode the stages expect. */
+  source: Json<ParsedEpisode>;
+  state: Defaulted<EpisodeStateName>;
+  state_reason: string | null;
+  failed_stage: string | null;
+  attempts: Defaulted<number>;
+  last_error: string | null;
+  correlation_id: string | null;
+  /** The deterministic id of the job a running state waits on (reconciler). */
+  job_id: string | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface StageRunsTable {
+  id: Generated<string>;
+  episode_key: string;
+  stage: string;
+  fingerprint: string;
+  status: StageRunStatus;
+  attempts: Defaulted<number>;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  duration_ms: number | null;
+  error: string | null;
+  artifact_path: string | null;
+}
+
+export interface TranscriptSegmentsTable {
+  id: Generated<string>;
+  episode_key: string;
+  fingerprint: string;
+  idx: number;
+  start_ms: number;
+  end_ms: number;
+  speaker: string | null;
+  text: string;
+}
+
+export interface SummariesTable {
+  episode_key: string;
+  fingerprint: string;
+  title: string | null;
+  bullets: Json<unknown[]>;
+  key_quotes: Json<unknown[]>;
+  status: string;
+  created_at: DefaultedTimestamp;
+}
+
+export interface InsightsTable {
+  id: string;
+  episode_key: string;
+  fingerprint: string;
+  text: string;
+  insight_type: string;
+  confidence: number | null;
+}
+
+export interface QuotesTable {
+  id: string;
+  episode_key: string;
+  fingerprint: string;
+  text: string;
+  char_start: number | null;
+  char_end: number | null;
+  start_ms: number | null;
+  end_ms: number | null;
+  speaker: string | null;
+}
+
+export interface InsightSupportTable {
+  episode_key: string;
+  insight_id: string;
+  quote_id: string;
+}
+
+export interface KgNodesTable {
+  id: string;
+  kind: string;
+  label: string;
+  props: Json<Record<string, unknown>>;
+}
+
+export interface KgEdgesTable {
+  id: Generated<string>;
+  episode_key: string;
+  fingerprint: string;
+  source_id: string;
+  target_id: string;
+  kind: string;
+  props: Json<Record<string, unknown>>;
+}
+
+export interface ChunksTable {
+  id: Generated<string>;
+  episode_key: string;
+  fingerprint: string;
+  idx: number;
+  text: string;
+  start_ms: number;
+  end_ms: number;
+  vector_id: ColumnType<string | null, string | number | bigint | null, string | number | bigint | null>;
+  /** Generated (to_tsvector('english', text)): read in SQL, never written. */
+  tsv: ColumnType<string, never, never>;
+}
+
+export interface DigestsTable {
+  id: BigId;
+  period_start: ColumnType<Date, string, string>;
+  period_end: ColumnType<Date, string, string>;
+  kind: Defaulted<string>;
+  body: Json<unknown>;
+  created_at: DefaultedTimestamp;
+}
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  created_at: DefaultedTimestamp;
+}
+
+export interface ApiKeysTable {
+  id: BigId;
+  tenant_id: string;
+  name: string;
+  key_hash: string;
+  created_at: DefaultedTimestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface SubscriptionsTable {
+  tenant_id: string;
+  feed_id: string;
+  created_at: DefaultedTimestamp;
+}
+
+export interface BookmarksTable {
+  id: BigId;
+  tenant_id: string;
+  episode_key: string;
+  at_ms: number | null;
+  label: string | null;
+  created_at: DefaultedTimestamp;
+}
+
+export interface NotesTable {
+  id: BigId;
+  tenant_id: string;
+  episode_key: string;
+  body: string;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface DB {
+  feeds: FeedsTable;
+  episodes: EpisodesTable;
+  stage_runs: StageRunsTable;
+  transcript_segments: TranscriptSegmentsTable;
+  summaries: SummariesTable;
+  insights: InsightsTable;
+  quotes: QuotesTable;
+  insight_support: InsightSupportTable;
+  kg_nodes: KgNodesTable;
+  kg_edges: KgEdgesTable;
+  chunks: ChunksTable;
+  digests: DigestsTable;
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  subscriptions: SubscriptionsTable;
+  bookmarks: BookmarksTable;
+  notes: NotesTable;
+}
+
+export type FeedRow = Selectable<FeedsTable>;
+export type NewFeed = Insertable<FeedsTable>;
+export type EpisodeRow = Selectable<EpisodesTable>;
+export type NewEpisode = Insertable<EpisodesTable>;
+export type EpisodeUpdate = Updateable<EpisodesTable>;
+export type StageRunRow = Selectable<StageRunsTable>;
