@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { StageName } from '../pipeline/stage';
+import type { StageName } from '../pipeline/stage-names';
 
 /**
  * Canonical artifact storage (ARCHITECTURE §2):

@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readJson, writeJsonAtomic } from '../artifacts/store';
-import type { FeedCacheValidators } from './load';
-import type { FeedEpisode, ParsedFeed } from './types';
+import type { FeedCacheValidators, FeedEpisode, ParsedFeed } from './types';
 
 /**
  * Atomic-mode memory of a feed between polls: `$DATA_DIR/feeds/<feed_id>.json` holds the

@@ -10,15 +10,12 @@ import { httpClientFor, statusError, tooLarge, type HttpClient, type RedirectHop
 import { readFeedState, writeFeedState, type FeedState } from './feed-state';
 import { decodeFeedBytes } from './decode';
 import { parseFeed } from './parse';
-import type { FeedEpisode, ParsedFeed } from './types';
+import type { FeedCacheValidators, FeedEpisode, ParsedFeed } from './types';
 import { decodeEntities, stripInvalidXmlChars } from './xml';
 
 export { feedStatePath, readFeedState, removeFeedState, writeFeedState, type FeedState } from './feed-state';
 
-export interface FeedCacheValidators {
-  etag?: string | null;
-  lastModified?: string | null;
-}
+export type { FeedCacheValidators } from './types';
 
 export interface LoadedFeed {
   /** The location as given (URL) or its absolute path (local file), and its canonical feed id. */

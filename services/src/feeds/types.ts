@@ -68,3 +68,9 @@ export interface FeedEpisode extends ParsedEpisode {
   feedUrl: string;
   episodeKey: string;
 }
+
+/** A feed's HTTP cache validators (conditional GET), kept in its feed state and on its feed row. */
+export interface FeedCacheValidators {
+  etag?: string | null;
+  lastModified?: string | null;
+}

@@ -3,11 +3,9 @@ import { PodbrainError } from '../core/errors';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
 import type { FeedEpisode } from '../feeds/types';
+import type { StageName } from './stage-names';
 
-/** Per-episode stages in pipeline order; `project` and `digest` exist only in stage mode. */
-export const EPISODE_STAGES = ['ingest', 'transcribe', 'enrich', 'index'] as const;
-export type EpisodeStageName = (typeof EPISODE_STAGES)[number];
-export type StageName = EpisodeStageName | 'project' | 'digest';
+export { EPISODE_STAGES, type EpisodeStageName, type StageName } from './stage-names';
 
 export interface PlanContext {
   config: Config;
