@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EpisodeInfo } from '../src/enrich/assemble';
 import { extractEntities, nameCandidates } from '../src/enrich/entities';
 import { classifyInsight, enrichExtractive } from '../src/enrich/extractive';
-import { buildTranscriptText, splitSentences } from '../src/enrich/transcript-text';
+import { buildTranscriptText, splitSentences } from '../src/text/transcript-text';
 import type { GiNode, KgNode } from '../src/enrich/types';
 import { fixtureTranscript } from './support/fixture-transcript';
 

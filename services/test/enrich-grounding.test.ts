@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Grounder, cleanQuote, normalise } from '../src/enrich/grounding';
-import { buildTranscriptText, segmentAt, splitSentences } from '../src/enrich/transcript-text';
+import { buildTranscriptText, segmentAt, splitSentences } from '../src/text/transcript-text';
 
 const segments = [
   { start_ms: 0, end_ms: 4000, text: '  Welcome back   to the show. ', speaker: 'SPEAKER_00' },

@@ -5,7 +5,7 @@ import { silentLogger } from '../src/core/logger';
 import type { EpisodeInfo } from '../src/enrich/assemble';
 import { normalise } from '../src/enrich/grounding';
 import { enrichWithLlm, estimateTokens, splitIntoParts } from '../src/enrich/llm-enrich';
-import { buildTranscriptText } from '../src/enrich/transcript-text';
+import { buildTranscriptText } from '../src/text/transcript-text';
 import type { EnrichResult, GiNode } from '../src/enrich/types';
 import { loadPrompt } from '../src/llm/prompts';
 import { LlmProvider } from '../src/llm/provider';

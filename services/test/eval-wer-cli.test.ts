@@ -9,7 +9,7 @@ import { fixture } from './support/fixtures';
 const run = promisify(execFile);
 const SERVICES = path.resolve(__dirname, '..');
 const CLI = path.join(SERVICES, 'dist/cli/main.js');
-const SOURCES = ['cli/main.ts', 'cli/commands/eval.ts', 'eval/wer.ts', 'eval/transcript-text.ts', 'asr/feed/formats.ts'];
+const SOURCES = ['cli/main.ts', 'cli/commands/eval.ts', 'eval/wer.ts', 'eval/reference-text.ts', 'asr/feed/formats.ts'];
 
 function distIsStale(): boolean {
   try {

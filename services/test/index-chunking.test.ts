@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chunkTranscript, transcriptText } from '../src/index/chunking';
-import { estimateTokens } from '../src/index/text';
+import { chunkTranscript } from '../src/index/chunking';
+import { buildTranscriptText } from '../src/text/transcript-text';
+import { estimateTokens } from '../src/text/words';
 import { TOPICS, makeTranscript } from './support/index-corpus';
 
 const opts = { targetTokens: 300, overlapTokens: 50 };
@@ -10,7 +11,7 @@ describe('chunking at sentence boundaries', () => {
   const sentences = Array.from({ length: 6 }, () => Object.values(TOPICS).flat()).flat().slice(0, 60);
   const pairs = Array.from({ length: sentences.length / 2 }, (_, i) => `${sentences[2 * i]} ${sentences[2 * i + 1]}`);
   const transcript = makeTranscript('ep', pairs, 8000);
-  const { text } = transcriptText(transcript.segments);
+  const { text } = buildTranscriptText(transcript.segments);
   const chunks = chunkTranscript(transcript, opts);
 
   it('makes ~300-token chunks that start and end on sentence boundaries', () => {
@@ -43,7 +44,7 @@ describe('chunking at sentence boundaries', () => {
   it('carries start/end ms of the segments the chunk spans', () => {
     for (const c of chunks) {
       const segs = transcript.segments.filter((s, i) => {
-        const start = transcriptText(transcript.segments).starts[i];
+        const start = buildTranscriptText(transcript.segments).starts[i];
         return start < c.char_end && start + s.text.length > c.char_start;
       });
       expect(c.start_ms).toBe(segs[0].start_ms);

@@ -15,7 +15,7 @@ import {
   type KgNode,
   type PersonRole,
 } from './types';
-import { slugify } from './words';
+import { slugify } from '../text/words';
 
 /** Builds gi.json / kg.json from drafts (LLM answers or extractive picks); grounding happens here. */
 

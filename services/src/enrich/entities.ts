@@ -1,5 +1,6 @@
-import type { Sentence } from './transcript-text';
-import { STOPWORDS, contentWords, slugify } from './words';
+import type { Sentence } from '../text/transcript-text';
+import { ENRICH_STOPWORDS } from '../text/stopwords';
+import { contentWords, slugify } from '../text/words';
 
 /**
  * Heuristic entity extraction for the extractive KG: capitalised multi-word names become
@@ -55,7 +56,7 @@ const NOT_PERSON = new Set(
   ).split(' '),
 );
 /** Sentence-initial or filler capitals that never begin a name. */
-const LEADING_NOISE = new Set([...STOPWORDS, 'i', 'im', "i'm", 'ive', "i've", 'okay', 'ok', 'well', 'yeah', 'oh', 'so', 'and', 'but', 'now', 'then', 'today', 'thanks', 'thank', 'hey', 'hi', 'hello', 'welcome']);
+const LEADING_NOISE = new Set([...ENRICH_STOPWORDS, 'i', 'im', "i'm", 'ive', "i've", 'okay', 'ok', 'well', 'yeah', 'oh', 'so', 'and', 'but', 'now', 'then', 'today', 'thanks', 'thank', 'hey', 'hi', 'hello', 'welcome']);
 
 const NAME_RUN = /[A-Z][\p{L}'’.-]*(?:\s+(?:(?:of|for|&|de|van|von|der|del|da|la|le)\s+)?[A-Z][\p{L}'’.-]*)*/gu;
 /** Titles before a name: the rest is a person ("General Grant", "Secretary Seward"). */
@@ -120,17 +121,17 @@ export function nameCandidates(sentence: string): NameCandidate[] {
     if (ORG_SUFFIXES.has(lower[lower.length - 1]) && tokens.length >= 2) out.push({ ...base, kind: 'org' });
     else if (ORG_PREFIXES.has(lower[0]) && tokens.length >= 3) out.push({ ...base, kind: 'org' });
     else if (isAcronym) out.push({ ...base, kind: 'org' });
-    else if (titled && tokens.length <= 3 && tokens.every(isNameToken) && !STOPWORDS.has(lower[0])) out.push({ ...base, kind: 'person' });
+    else if (titled && tokens.length <= 3 && tokens.every(isNameToken) && !ENRICH_STOPWORDS.has(lower[0])) out.push({ ...base, kind: 'person' });
     else if (
       tokens.length >= 2 &&
       tokens.length <= 4 &&
-      !lower.some((t) => NOT_PERSON.has(t) || STOPWORDS.has(t)) &&
+      !lower.some((t) => NOT_PERSON.has(t) || ENRICH_STOPWORDS.has(t)) &&
       !NOT_NAME_END.has(lower[lower.length - 1]) &&
       tokens.every(isNameToken) &&
       tokens[tokens.length - 1].length > 1
     )
       out.push({ ...base, kind: 'person' });
-    else if (tokens.length === 1 && tokens[0].length >= 3 && !STOPWORDS.has(lower[0]) && !atStart) out.push({ ...base, kind: 'single' });
+    else if (tokens.length === 1 && tokens[0].length >= 3 && !ENRICH_STOPWORDS.has(lower[0]) && !atStart) out.push({ ...base, kind: 'single' });
   }
   return out;
 }
@@ -247,7 +248,7 @@ export function extractEntities(sentences: readonly Sentence[], opts: { maxTopic
     scored.push({ label: term, score, sentences: [...e.sentences], count: e.count });
   }
   for (const [key, e] of singles) {
-    if (e.sentences.length < 2 || nameWords.has(key) || STOPWORDS.has(key) || TOPIC_STOP.has(key)) continue;
+    if (e.sentences.length < 2 || nameWords.has(key) || ENRICH_STOPWORDS.has(key) || TOPIC_STOP.has(key)) continue;
     scored.push({ label: e.name, score: e.sentences.length * Math.log(1 + e.sentences.length) * 2, sentences: e.sentences, count: e.sentences.length });
   }
   scored.sort((a, b) => b.score - a.score || a.label.localeCompare(b.label));

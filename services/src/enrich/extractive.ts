@@ -2,9 +2,9 @@ import { buildGi, buildKg, feedPeople, type EpisodeInfo, type InsightDraft, type
 import { extractEntities, type Entity } from './entities';
 import { Grounder } from './grounding';
 import { rankSentences } from './rank';
-import { splitSentences, type Sentence, type TranscriptText } from './transcript-text';
+import { splitSentences, type Sentence, type TranscriptText } from '../text/transcript-text';
 import { ENRICH_SCHEMA_VERSION, type EnrichResult, type EnrichStatus, type InsightType, type SummaryArtifact } from './types';
-import { shorten, words } from './words';
+import { shorten, words } from '../text/words';
 
 /**
  * The extractive fallback (no LLM configured, or LLM output unusable): TextRank summary,

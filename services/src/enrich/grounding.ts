@@ -1,5 +1,5 @@
 import type { GroundedQuote } from './types';
-import { segmentAt, type TranscriptText } from './transcript-text';
+import { segmentAt, type TranscriptText } from '../text/transcript-text';
 
 /**
  * Grounding (ARCHITECTURE §5): a quote is accepted only if its text occurs verbatim in the

@@ -4,7 +4,7 @@ import { jsonSchemaOf, type LlmProvider } from '../llm/provider';
 import { buildGi, buildKg, feedPeople, type EpisodeInfo, type InsightDraft, type KgDraft } from './assemble';
 import { analyse, entityNames, extractiveInsights, extractiveKgDraft, extractiveSummary, type Analysis, type ExtractiveOptions } from './extractive';
 import { normalise } from './grounding';
-import { splitSentences, type TranscriptText } from './transcript-text';
+import { splitSentences, type TranscriptText } from '../text/transcript-text';
 import { ENRICH_SCHEMA_VERSION, type EnrichResult, type GroundedQuote, type PersonRole, type SummaryArtifact } from './types';
 
 /**

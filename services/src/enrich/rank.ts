@@ -1,4 +1,4 @@
-import { contentWords } from './words';
+import { contentWords } from '../text/words';
 
 /**
  * TextRank over TF-IDF sentence vectors (cosine similarity graph, PageRank with damping

@@ -1,7 +1,7 @@
 /**
  * Enrich artifacts (ARCHITECTURE §5): summary.json, gi.json, kg.json, each with schema_version.
  * Offsets (char_start/char_end) index the transcript's full text: segment texts joined by
- * one space, in order (see transcript-text.ts).
+ * one space, in order (see text/transcript-text.ts).
  */
 
 export const ENRICH_SCHEMA_VERSION = 1 as const;

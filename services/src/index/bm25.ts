@@ -1,4 +1,4 @@
-import { terms } from './text';
+import { terms } from '../text/words';
 
 export interface Bm25Hit {
   id: string;

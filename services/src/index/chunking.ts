@@ -1,7 +1,8 @@
-import type { Transcript, TranscriptSegment } from '../asr/types';
-import { estimateTokens } from './text';
+import type { Transcript } from '../asr/types';
+import { buildTranscriptText, segmentAt, type TranscriptText } from '../text/transcript-text';
+import { estimateTokens } from '../text/words';
 
-/** One line of chunks.jsonl. Offsets are into the transcript text (segments joined by single spaces). */
+/** One line of chunks.jsonl. Offsets are into the transcript text (text/transcript-text.ts: segments joined by single spaces). */
 export interface Chunk {
   chunk_no: number;
   text: string;
@@ -30,38 +31,17 @@ interface Sentence {
   tokens: number;
 }
 
-/** The transcript as one string plus, per segment, where its text starts. */
-export function transcriptText(segments: readonly TranscriptSegment[]): { text: string; starts: number[] } {
-  const parts: string[] = [];
-  const starts: number[] = [];
-  let pos = 0;
-  for (const s of segments) {
-    const t = s.text.trim().replace(/\s+/g, ' ');
-    if (parts.length) pos += 1;
-    starts.push(pos);
-    parts.push(t);
-    pos += t.length;
-  }
-  return { text: parts.join(' '), starts };
-}
-
 const SENTENCE_END = /[.!?…]+["'”’)\]]*(?=\s|$)/g;
 
 /**
- * Splits into sentences; a sentence longer than the target (transcripts without punctuation)
+ * Splits into sentences at every sentence end followed by a space (unlike enrichment's
+ * `splitSentences`, which wants a capital next and skips abbreviations: the chunk boundaries
+ * are part of CHUNKER_VERSION). A sentence longer than the target (transcripts without punctuation)
  * is cut further at segment boundaries, then at word boundaries.
  */
-function sentences(segments: readonly TranscriptSegment[], text: string, starts: number[], targetTokens: number): Sentence[] {
-  const segAt = (offset: number): number => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  };
+function sentences(tt: TranscriptText, targetTokens: number): Sentence[] {
+  const { text, starts, segments } = tt;
+  const segAt = (offset: number): number => segmentAt(tt, offset);
   const make = (start: number, end: number): Sentence | null => {
     while (start < end && text[start] === ' ') start++;
     while (end > start && text[end - 1] === ' ') end--;
@@ -116,10 +96,10 @@ function sentences(segments: readonly TranscriptSegment[], text: string, starts:
 
 /** Sentence-aligned chunks of ~targetTokens with ~overlapTokens of overlap, carrying start/end ms. */
 export function chunkTranscript(transcript: Pick<Transcript, 'segments'>, opts: ChunkOptions): Chunk[] {
-  const segments = transcript.segments.filter((s) => s.text.trim());
-  if (!segments.length) return [];
-  const { text, starts } = transcriptText(segments);
-  const sents = sentences(segments, text, starts, opts.targetTokens);
+  const tt = buildTranscriptText(transcript.segments);
+  if (!tt.segments.length) return [];
+  const { text } = tt;
+  const sents = sentences(tt, opts.targetTokens);
   const chunks: Chunk[] = [];
   let i = 0;
   while (i < sents.length) {

@@ -1,4 +1,4 @@
-import { isStopword, stem, terms, words } from './text';
+import { isStopword, stem, terms, wordSpans } from '../text/words';
 
 export const MARK_OPEN = '«';
 export const MARK_CLOSE = '»';
@@ -9,7 +9,7 @@ export const MARK_CLOSE = '»';
  */
 export function makeSnippet(text: string, query: string, maxChars = 240): string {
   const wanted = new Set(terms(query));
-  const ws = words(text);
+  const ws = wordSpans(text);
   const matches = ws.filter((w) => !isStopword(w.word) && wanted.has(stem(w.word)));
   let start = 0;
   if (matches.length && text.length > maxChars) {

@@ -8,7 +8,7 @@ import { hashOf } from '../core/hash';
 import { feedPeople } from '../enrich/assemble';
 import { EXTRACTIVE_VERSION, enrichExtractive } from '../enrich/extractive';
 import { enrichWithLlm, promptVersions, type LlmEnrichStats } from '../enrich/llm-enrich';
-import { buildTranscriptText } from '../enrich/transcript-text';
+import { buildTranscriptText } from '../text/transcript-text';
 import { ENRICH_SCHEMA_VERSION, type EnrichResult } from '../enrich/types';
 import { LlmProvider, llmConfigured } from '../llm/provider';
 import type { Stage, StageContext } from '../pipeline/stage';

@@ -1,22 +1,29 @@
+import { ENRICH_STOPWORDS, SEARCH_STOPWORDS } from './stopwords';
+
 /**
- * Word handling shared by the hash embeddings, BM25 and snippets, so a query term that
- * matched in BM25 is the same term the snippet marks.
+ * Word handling for search and enrichment (English-centric, dependency-free). The two jobs
+ * tokenise differently on purpose, and each keeps its behaviour:
+ *
+ * - search: `wordSpans` (words with their offsets, apostrophes kept, ’ folded to '), `stem`,
+ *   `terms`, `isStopword`, so a query term that matched in BM25 is the same term the snippet
+ *   marks and the hash embedding counts;
+ * - enrichment: `words` (inner apostrophes and hyphens kept: "state-of-the-art") and
+ *   `contentWords`, with the longer enrichment stopword list.
  */
 
-const STOPWORDS = new Set(
-  (
-    'a an and are as at be been but by can could did do does for from had has have he her his how i if in into is it its ' +
-    'just me my no not of on or our she so than that the their them then there these they this to too up us was we were ' +
-    "what when where which who why will with would you your i'm it's don't that's yeah okay oh um uh like know really"
-  ).split(' '),
-);
+/** A search word: lower-cased, ’ folded to ', with its character range in the text. */
+export interface WordSpan {
+  word: string;
+  start: number;
+  end: number;
+}
 
-const WORD = /[\p{L}\p{N}][\p{L}\p{N}'’]*/gu;
+const SEARCH_WORD = /[\p{L}\p{N}][\p{L}\p{N}'’]*/gu;
 
-/** Lower-cased words with their character offsets in `text`. */
-export function words(text: string): { word: string; start: number; end: number }[] {
-  const out: { word: string; start: number; end: number }[] = [];
-  for (const m of text.matchAll(WORD)) {
+/** Lower-cased search words with their character offsets in `text`. */
+export function wordSpans(text: string): WordSpan[] {
+  const out: WordSpan[] = [];
+  for (const m of text.matchAll(SEARCH_WORD)) {
     out.push({ word: m[0].toLowerCase().replace(/’/g, "'"), start: m.index, end: m.index + m[0].length });
   }
   return out;
@@ -32,18 +39,56 @@ export function stem(word: string): string {
   return w;
 }
 
+/** Whether search drops this word (a `wordSpans` word). */
 export function isStopword(word: string): boolean {
-  return STOPWORDS.has(word);
+  return SEARCH_STOPWORDS.has(word);
 }
 
-/** Stemmed content terms (stopwords dropped) in order. */
+/** Stemmed search terms (stopwords dropped) in order: what BM25 indexes and queries. */
 export function terms(text: string): string[] {
   const out: string[] = [];
-  for (const { word } of words(text)) if (!STOPWORDS.has(word)) out.push(stem(word));
+  for (const { word } of wordSpans(text)) if (!SEARCH_STOPWORDS.has(word)) out.push(stem(word));
   return out;
 }
 
 /** Rough token count for chunk budgets (~4 characters per token, as for English with BPE tokenizers). */
 export function estimateTokens(text: string): number {
   return Math.ceil(text.trim().length / 4);
+}
+
+/** Lowercased word tokens of a text for enrichment (letters, digits, inner apostrophes/hyphens). */
+export function words(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu) ?? [];
+}
+
+/** Enrichment content words: no stopwords, no pure numbers, at least 3 chars; possessive 's dropped. */
+export function contentWords(text: string): string[] {
+  const out: string[] = [];
+  for (let w of words(text)) {
+    w = w.replace(/['’]s$/, '');
+    if (w.length < 3 || ENRICH_STOPWORDS.has(w) || /^\d+$/.test(w) || /['’]/.test(w)) continue;
+    out.push(w);
+  }
+  return out;
+}
+
+/** Stable ASCII slug: "Café Labs, Inc." → "cafe-labs-inc". */
+export function slugify(s: string): string {
+  return s
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/&/g, ' and ')
+    .replace(/['’]/g, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 80);
+}
+
+/** Shortens to at most `max` chars at a word boundary, with an ellipsis. */
+export function shorten(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const cut = s.slice(0, max - 1);
+  const sp = cut.lastIndexOf(' ');
+  return `${(sp > max * 0.6 ? cut.slice(0, sp) : cut).replace(/[\s,;:.-]+$/, '')}…`;
 }

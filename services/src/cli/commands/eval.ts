@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { PodbrainError } from '../../core/errors';
-import { isDirectory, readTranscriptText, TRANSCRIPT_EXTENSIONS } from '../../eval/transcript-text';
+import { isDirectory, readTranscriptText, TRANSCRIPT_EXTENSIONS } from '../../eval/reference-text';
 import { wordErrorRate, type WerResult } from '../../eval/wer';
 
 interface WerRow extends WerResult {

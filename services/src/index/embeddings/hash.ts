@@ -1,4 +1,4 @@
-import { stem, words, isStopword } from '../text';
+import { isStopword, stem, wordSpans } from '../../text/words';
 import { type EmbeddingProvider, normalize } from './types';
 
 export const HASH_MODEL = 'hash-v1';
@@ -28,7 +28,7 @@ export class HashEmbeddings implements EmbeddingProvider {
 
   embedOne(text: string): Float32Array {
     const counts = new Map<string, number>();
-    const ws = words(text).map((w) => (isStopword(w.word) ? null : stem(w.word)));
+    const ws = wordSpans(text).map((w) => (isStopword(w.word) ? null : stem(w.word)));
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i];
       if (!w) continue;
