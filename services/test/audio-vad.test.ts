@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { preprocessAudio } from '../src/audio/preprocess';
-import { detectNonSilent, detectSpeech, mergeSpans, parseVadOutput } from '../src/audio/vad';
+import { detectNonSilent, detectSpeech, mergeSpans, parseVadOutput, vadLoadTimer } from '../src/audio/vad';
+import { registry } from '../src/telemetry/metrics';
 import { readWavInfo } from '../src/audio/wav';
 import { PodbrainError } from '../src/core/errors';
 import { ffmpeg, JFK_WAV, makeSpeechBetweenSilence, requireWhisperBuild, SILERO, tempDir } from './support/audio';
@@ -25,6 +26,8 @@ describe('detectSpeech (whisper.cpp Silero VAD)', () => {
       expect(s.end_ms).toBeGreaterThan(s.start_ms);
     }
     expect(total(spans)).toBeGreaterThan(7000);
+    const loads = (await registry.getSingleMetric('podbrain_model_load_seconds')!.get()).values;
+    expect(loads.find((x) => x.metricName === 'podbrain_model_load_seconds_count' && x.labels.model === path.basename(SILERO))?.value).toBeGreaterThanOrEqual(1);
   });
 
   it('runs the VAD only on what the energy gate kept and puts the spans back at their real time', async () => {
@@ -71,6 +74,19 @@ describe('detectSpeech (whisper.cpp Silero VAD)', () => {
 });
 
 describe('VAD helpers', () => {
+  it('times the VAD model load from its stderr lines into podbrain_model_load_seconds', async () => {
+    let t = 1000;
+    const feed = vadLoadTimer('/models/ggml-silero-test.bin', () => t);
+    feed("whisper_vad_init_from_file_with_params: loading VAD model from '/models/ggml-silero-test.bin'\nwhisper_vad_init_with_params: model type: silero-16k\n");
+    t = 1250;
+    feed('whisper_vad_detect_speech_no_reset: detecting speech in 176000 samples\n');
+    t = 9000;
+    feed('whisper_vad_detect_speech_no_reset: vad time = 4943.67 ms\n');
+    const v = (await registry.getSingleMetric('podbrain_model_load_seconds')!.get()).values;
+    expect(v.find((x) => x.metricName === 'podbrain_model_load_seconds_sum' && x.labels.model === 'ggml-silero-test.bin')?.value).toBeCloseTo(0.25, 6);
+    expect(v.find((x) => x.metricName === 'podbrain_model_load_seconds_count' && x.labels.model === 'ggml-silero-test.bin')?.value).toBe(1);
+  });
+
   it('parses whisper.cpp centiseconds into ms', () => {
     const out = '\nDetected 2 speech segments:\nSpeech segment 0: start = 32.00, end = 227.00\nSpeech segment 1: start = 327.50, end = 441.00\n';
     expect(parseVadOutput(out)).toEqual([

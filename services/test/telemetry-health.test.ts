@@ -17,7 +17,9 @@ import {
 import { healthcheckPort } from '../src/telemetry/healthcheck';
 import { apiMetricsMiddleware } from '../src/telemetry/http-metrics';
 import { initMetrics, registry, renderMetrics } from '../src/telemetry/metrics';
-import { sampleQueueDepths } from '../src/telemetry/queue-metrics';
+import { heartbeat } from '../src/telemetry/heartbeat';
+import { runJobWithTelemetry } from '../src/telemetry/tracing';
+import { loadConfig } from '../src/config/config';
 import { startTelemetryServer } from '../src/telemetry/server';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'podbrain-d-health-'));
@@ -69,7 +71,8 @@ describe('health model (blueprint E.6)', () => {
 
   it('checks per role follow E.6.2', () => {
     const deps = { query: async () => 1, ping: async () => 'PONG', queueProbe: async () => ({}), indexProbe: async () => 1, dataDir: tmp };
-    const names = (role: string, env: NodeJS.ProcessEnv = {}) => checksForRole(role, deps, env).map((c) => `${c.name}:${c.impact}`);
+    // the role's settings come from the typed config (config.ts), not from process.env
+    const names = (role: string, env: NodeJS.ProcessEnv = {}) => checksForRole(role, deps, loadConfig({ env })).map((c) => `${c.name}:${c.impact}`);
     expect(names('api')).toEqual(['postgres:critical', 'redis:degrading', 'vector_index:degrading', 'disk_space:degrading']);
     expect(names('scheduler')).toEqual(['postgres:critical', 'redis:critical', 'queue_connection:critical']);
     expect(names('worker-io')).toEqual(['queue_connection:critical', 'postgres:critical', 'disk_space:critical']);
@@ -215,10 +218,20 @@ describe('telemetry server and metrics', () => {
     expect(values.map((v) => `${v.labels.method} ${v.labels.route} ${v.labels.status}`).sort()).toEqual(['GET /api/episodes/:id 200', 'GET /api/episodes/:id 404']);
   });
 
-  it('samples queue depths per queue and state', async () => {
-    await sampleQueueDepths([{ name: 'transcribe', getJobCounts: async () => ({ waiting: 7, active: 1 }) }]);
-    const v = (await registry.getSingleMetric('podbrain_queue_depth')!.get()).values;
-    expect(v.find((x) => x.labels.queue === 'transcribe' && x.labels.state === 'waiting')?.value).toBe(7);
-    expect(v.find((x) => x.labels.queue === 'transcribe' && x.labels.state === 'delayed')?.value).toBe(0);
+  it('heartbeat: the telemetry server beats while it runs, and a worker beats when a job ends', async () => {
+    const beat = async () => (await registry.getSingleMetric('podbrain_heartbeat_timestamp_seconds')!.get()).values[0]?.value ?? 0;
+    heartbeat(1000);
+    expect(await beat()).toBe(1);
+    const before = Date.now() / 1000;
+    const srv = await startTelemetryServer({ port: 0, host: '127.0.0.1', gpuMetricsIntervalS: 0, heartbeatIntervalMs: 50 });
+    closers.push(srv.close);
+    expect(await beat()).toBeGreaterThanOrEqual(before);
+    heartbeat(1000);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await beat()).toBeGreaterThanOrEqual(before);
+    await srv.close();
+    heartbeat(1000);
+    await expect(runJobWithTelemetry({ id: '1', name: 'transcribe', queueName: 'transcribe', data: {} }, {}, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await beat()).toBeGreaterThanOrEqual(before);
   });
 });

@@ -2,8 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { registry } from '../src/telemetry/metrics';
 import { preprocessAudio } from '../src/audio/preprocess';
-import { clampToAudio, createWhisperCppEngine, mapBack, parseWhisperJson } from '../src/asr/whisper/engine';
+import { clampToAudio, createWhisperCppEngine, mapBack, parseWhisperJson, whisperLoadSeconds } from '../src/asr/whisper/engine';
 import { PodbrainError } from '../src/core/errors';
 import { silentLogger } from '../src/core/logger';
 import { fakeTinyModelDir, JFK_WAV, makeSpeechBetweenSilence, makeToneMp3, requireWhisperBuild, tempDir, whisperTestConfig } from './support/audio';
@@ -58,6 +59,9 @@ describe('whisper-cpp engine (real whisper-cli, fake tiny model)', () => {
     }
     expect(progress.length).toBeGreaterThan(0);
     expect(Math.max(...progress)).toBeLessThanOrEqual(1);
+    // the model load whisper-cli reports lands in podbrain_model_load_seconds{model} (Grafana: Model load time p95)
+    const loads = (await registry.getSingleMetric('podbrain_model_load_seconds')!.get()).values.find((v) => v.metricName === 'podbrain_model_load_seconds_count' && v.labels.model === 'ggml-tiny.bin');
+    expect(loads?.value).toBeGreaterThanOrEqual(1);
   }, 120_000);
 
   it('with speech spans it transcribes only the speech and maps times back into the full recording', async () => {
@@ -96,6 +100,8 @@ describe('whisper-cpp engine (real whisper-cli, fake tiny model)', () => {
     const e = await failure(engine.transcribe(input(JFK_WAV)));
     expect(e.code).toBe('whisper_model_corrupt');
     expect(e.message).toMatch(/ggml-tiny\.bin is corrupt or not a whisper model \(.+\)/);
+    const failures = (await registry.getSingleMetric('podbrain_model_load_failures_total')!.get()).values.find((v) => v.labels.model === 'ggml-tiny.bin');
+    expect(failures?.value).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('a missing model makes the engine unavailable, naming the file, MODELS_DIR and `podbrain models`', async () => {
@@ -150,6 +156,11 @@ describe('whisper-cpp engine (real whisper-cli, fake tiny model)', () => {
 });
 
 describe('whisper JSON and time mapping', () => {
+  it('reads the model load time whisper-cli prints', () => {
+    expect(whisperLoadSeconds(['whisper_init_from_file_with_params_no_state: loading model', 'whisper_print_timings:     load time =   123.45 ms', 'whisper_print_timings:    total time =  2000.00 ms'])).toBeCloseTo(0.12345, 6);
+    expect(whisperLoadSeconds(['no timings here'])).toBeNull();
+  });
+
   it('clamps segment times to the audio and drops segments that start after it', () => {
     expect(
       clampToAudio(

@@ -5,6 +5,7 @@ import path from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
 import type { SpeechSpan } from '../asr/quality';
 import { PodbrainError } from '../core/errors';
+import { metrics } from '../telemetry/metrics';
 import { nonSilentFromLog } from './preprocess';
 import { readWavInfo, writeWavPieces } from './wav';
 
@@ -80,15 +81,42 @@ export function detectNonSilent(wavPath: string, durationMs: number, opts: { sil
   });
 }
 
+/**
+ * Times the Silero model load of one VAD run from its stderr: from `loading VAD model` to the
+ * first line after the model is initialised (`whisper_vad_detect_speech…`), into
+ * podbrain_model_load_seconds{model}. The binary loads the model afresh in every run and prints
+ * no load time of its own, hence the line clock (its stderr is unbuffered).
+ */
+export function vadLoadTimer(model: string, now: () => number = () => performance.now()): (chunk: string) => void {
+  let startedAt: number | null = null;
+  let done = false;
+  return (chunk) => {
+    if (done) return;
+    for (const line of chunk.split('\n')) {
+      if (startedAt === null && line.includes('loading VAD model')) startedAt = now();
+      else if (startedAt !== null && /whisper_vad_detect_speech|vad time =/.test(line)) {
+        metrics.modelLoadSeconds.observe({ model: path.basename(model) }, (now() - startedAt) / 1000);
+        done = true;
+        return;
+      }
+    }
+  };
+}
+
 function runVad(opts: DetectSpeechOptions, wav: string): Promise<SpeechSpan[]> {
-  const args = ['-f', wav, '-vm', opts.model, '-t', String(opts.threads ?? 2), '-np'];
+  // no -np: the model-loading lines on stderr time the load (vadLoadTimer); stdout is the same
+  const args = ['-f', wav, '-vm', opts.model, '-t', String(opts.threads ?? 2)];
   if (opts.threshold !== undefined) args.push('-vt', String(opts.threshold));
   return new Promise((resolve, reject) => {
     const child = spawn(opts.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    const timeLoad = vadLoadTimer(opts.model);
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      timeLoad(d);
+      stderr = (stderr + d).slice(-4000);
+    });
     const onAbort = () => child.kill('SIGKILL');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (e) => reject(new PodbrainError('vad_unavailable', `cannot run ${opts.binary}: ${e.message}`, { unavailable: true })));

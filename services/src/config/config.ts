@@ -64,6 +64,7 @@ const SETTINGS = {
   WHISPER_MODEL_PATH: ['asr.whisperModelPath', z.string(), ''],
   WHISPER_TEMPERATURE_FALLBACK: ['asr.temperatureFallback', bool, true],
   AUDIO_NORMALIZE: ['audio.normalize', z.enum(['dynaudnorm', 'none']), 'dynaudnorm'],
+  FFMPEG_PATH: ['audio.ffmpegPath', z.string(), ''],
   ASR_MIN_COVERAGE: ['asr.minCoverage', z.coerce.number().min(0).max(1), 0.9],
   OPENAI_API_KEY: ['openai.apiKey', z.string(), ''],
   OPENAI_BASE_URL: ['openai.baseUrl', z.string().url().or(z.literal('')), ''],
@@ -147,6 +148,8 @@ export interface Config {
     downloadMinBytesPerS: number;
     /** Loudness normalisation in preprocess. */
     normalize: 'dynaudnorm' | 'none';
+    /** ffmpeg binary ('' = `ffmpeg` on PATH); fluent-ffmpeg reads the same FFMPEG_PATH variable itself. */
+    ffmpegPath: string;
   };
   asr: {
     engines: (typeof ASR_ENGINES)[number][];

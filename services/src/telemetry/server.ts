@@ -1,12 +1,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadConfig, type Config } from '../config/config';
 import { startGpuPoller } from './gpu';
-import { httpStatusFor, type HealthModel } from './health';
+import { httpStatusFor, type HealthModel } from './health/model';
+import { HEARTBEAT_INTERVAL_MS, startHeartbeat } from './heartbeat';
 import { renderMetrics } from './metrics';
 
 /**
  * A bare HTTP server for `/healthz` and `/metrics` on a role's HEALTH_PORT (workers and the
  * scheduler have no Nest HTTP adapter). The api role serves the same two routes on API_PORT.
+ * While it runs the role beats podbrain_heartbeat_timestamp_seconds (./heartbeat.ts) and,
+ * when asked, polls nvidia-smi into podbrain_gpu_*.
  */
 export async function startTelemetryServer(opts: {
   port: number;
@@ -14,9 +18,13 @@ export async function startTelemetryServer(opts: {
   health?: HealthModel;
   /**
    * Poll nvidia-smi into podbrain_gpu_* every N seconds while the server runs (worker-gpu);
-   * 0 = off. Default: GPU_METRICS_INTERVAL_S (config row telemetry.gpuMetricsIntervalS).
+   * 0 = off. Default: `config.telemetry.gpuMetricsIntervalS` (GPU_METRICS_INTERVAL_S).
    */
   gpuMetricsIntervalS?: number;
+  /** The role's config, for the defaults above; without it config.ts loads it (`loadConfig()`). */
+  config?: Pick<Config, 'telemetry'>;
+  /** Heartbeat period (podbrain_heartbeat_timestamp_seconds); default 15 s. */
+  heartbeatIntervalMs?: number;
 }): Promise<{ port: number; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
@@ -46,13 +54,15 @@ export async function startTelemetryServer(opts: {
     server.once('error', reject);
     server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
   });
-  const gpuEvery = opts.gpuMetricsIntervalS ?? (Number(process.env.GPU_METRICS_INTERVAL_S) || 0);
+  const gpuEvery = opts.gpuMetricsIntervalS ?? (opts.config ?? loadConfig()).telemetry.gpuMetricsIntervalS;
   const stopGpu = gpuEvery > 0 ? startGpuPoller({ intervalMs: gpuEvery * 1000 }) : () => undefined;
+  const stopHeartbeat = startHeartbeat(opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
         stopGpu();
+        stopHeartbeat();
         server.closeIdleConnections();
         server.close(() => resolve());
       }),

@@ -1,6 +1,7 @@
 import { context, INVALID_SPAN_CONTEXT, propagation, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import type { tracing } from '@opentelemetry/sdk-node';
 import { correlationIdOfJob, currentLogContext, withCorrelationData, withLogContext, type LogContext } from './correlation';
+import { heartbeat } from './heartbeat';
 import { metrics } from './metrics';
 
 /**
@@ -176,5 +177,6 @@ export async function runJobWithTelemetry<T>(job: JobLike, opts: { workerId?: st
     );
   } finally {
     endTimer();
+    heartbeat();
   }
 }

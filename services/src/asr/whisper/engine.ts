@@ -8,6 +8,7 @@ import { readWavInfo, writeWavPieces } from '../../audio/wav';
 import type { Config } from '../../config/config';
 import { PodbrainError } from '../../core/errors';
 import { createLogger, type Logger } from '../../core/logger';
+import { metrics } from '../../telemetry/metrics';
 import type { AsrEngine, AsrInput, AsrResult, TranscriptSegment } from '../types';
 import { requireWhisperCli, whisperCliPath, whisperModelFile, BUILD_HINT } from './binaries';
 
@@ -21,6 +22,18 @@ import { requireWhisperCli, whisperCliPath, whisperModelFile, BUILD_HINT } from 
  */
 
 const GGML_MAGIC = 0x67676d6c;
+
+/**
+ * whisper-cli loads the model afresh in every run and reports how long that took on stderr
+ * (`whisper_print_timings:     load time =   123.45 ms`); seconds, or null when absent.
+ */
+export function whisperLoadSeconds(stderrLines: readonly string[]): number | null {
+  for (const line of stderrLines) {
+    const m = /\bload time =\s*([\d.]+) ms/.exec(line);
+    if (m && Number.isFinite(Number(m[1]))) return Number(m[1]) / 1000;
+  }
+  return null;
+}
 /** Silence put between speech stretches so the model still hears a pause. */
 const GAP_MS = 300;
 /** Padding around each speech span (the VAD cuts close to the words). */
@@ -65,6 +78,7 @@ export async function checkModelFile(file: string): Promise<void> {
     const head = Buffer.alloc(4);
     const { bytesRead } = await fh.read(head, 0, 4, 0);
     if (bytesRead < 4 || head.readUInt32LE(0) !== GGML_MAGIC) {
+      metrics.modelLoadFailuresTotal.inc({ model: path.basename(file) });
       throw new PodbrainError('whisper_model_corrupt', `whisper model ${file} is corrupt: not a ggml model file (bad magic); re-download it`, { model: file });
     }
   } finally {
@@ -140,9 +154,13 @@ export function createWhisperCppEngine(config: Config, deps: WhisperEngineDeps =
       });
     });
     input.signal.throwIfAborted();
+    // podbrain_model_load_seconds{model}: the model load whisper-cli reports for this run
+    const loaded = whisperLoadSeconds(tail);
+    if (loaded !== null) metrics.modelLoadSeconds.observe({ model: path.basename(modelFile) }, loaded);
     if (code !== 0) {
       const text = tail.join('\n');
       if (/failed to (load model|initialize whisper context)|invalid model|bad magic|tensor .*(wrong|not found|unknown)|not all tensors|unknown tensor|failed to read/i.test(text)) {
+        metrics.modelLoadFailuresTotal.inc({ model: path.basename(modelFile) });
         const why = tail.filter((l) => /error|fail|invalid|tensor/i.test(l)).slice(-2).join('; ');
         throw new PodbrainError('whisper_model_corrupt', `whisper model ${modelFile} is corrupt or not a whisper model (${why}); re-download it`, { model: modelFile });
       }
