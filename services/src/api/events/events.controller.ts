@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { metrics } from '../../telemetry/metrics';
 import { Reads } from '../access';
 import { EventHub } from './event-hub';
 
@@ -23,6 +24,7 @@ export class EventsController {
       'x-accel-buffering': 'no', // no proxy buffering (Caddy/nginx)
     });
     res.write('retry: 3000\n: connected\n\n');
+    metrics.apiSseConnections.inc();
     let seq = 0;
     const off = this.hub.onEpisode((e) => {
       res.write(`id: ${Date.now()}-${seq++}\nevent: episode\ndata: ${JSON.stringify(e)}\n\n`);
@@ -30,7 +32,10 @@ export class EventsController {
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     const offClose = this.hub.onClose(() => res.end());
+    let open = true;
     const done = () => {
+      if (open) metrics.apiSseConnections.dec();
+      open = false;
       clearInterval(heartbeat);
       off();
       offClose();
