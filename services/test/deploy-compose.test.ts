@@ -192,7 +192,7 @@ describe('images and front door', () => {
       // no BuildKit-only syntax: the classic builder (DOCKER_BUILDKIT=0) must build it, and no frontend pull
       expect(text, name).not.toMatch(/^# syntax=/m);
       expect(text, name).not.toMatch(/RUN --mount|COPY --link|<<EOF/);
-      // npm 11 (honours allowScripts) and no dependency install script at all: faiss-node's would download a binary
+      // npm 11 (honours allowScripts) and no dependency install script at all: native code is built by our own scripts
       expect(text, name).toMatch(/npm install -g [^\n]*npm@11/);
       for (const m of text.matchAll(/npm (ci|prune)\b[^\n]*/g)) expect(m[0], name).toContain('--ignore-scripts');
       expect(text, name).toContain('COPY deploy/certs/ /usr/local/share/ca-certificates/podbrain-extra/');

@@ -1,11 +1,7 @@
 {
-  # Two addons against Debian's libfaiss (static, PIC) + OpenBLAS + LAPACK + OpenMP:
-  #  - faiss-node: faiss-node's own source, unchanged, so `require('faiss-node')` works
-  #    (its install script downloads prebuilt faiss from GitHub and is disabled here);
-  #  - podbrain_faiss: our small binding used by src/search (HNSW/IVF parameters).
+  # podbrain_faiss, our small N-API binding used by src/index (HNSW/IVF parameters, async
+  # calls), against Debian's libfaiss (static, PIC) + OpenBLAS + LAPACK + OpenMP.
   'variables': {
-    # relative: gyp's make generator mishandles absolute source paths
-    'faiss_node_dir': '<!(node -p "require(\'path\').relative(process.cwd(), require(\'path\').dirname(require.resolve(\'faiss-node/package.json\')))")',
     'napi_dir': '<!(node -p "require(\'path\').dirname(require.resolve(\'node-addon-api/package.json\'))")',
   },
   'target_defaults': {
@@ -20,11 +16,6 @@
     {
       'target_name': 'podbrain_faiss',
       'sources': ['src/podbrain_faiss.cc'],
-    },
-    {
-      'target_name': 'faiss-node',
-      'sources': ['<(faiss_node_dir)/src/faiss.cc'],
-      'cflags_cc': ['-include', '<(module_root_dir)/src/idx_t_compat.h'],
     },
   ],
 }

@@ -1,8 +1,8 @@
 // Minimal N-API binding over libfaiss for podbrain's vector index.
 //
-// faiss-node (built alongside, unchanged) has no way to set HNSW's efSearch or
-// efConstruction, which decide recall and latency at corpus scale, and all its calls
-// block the event loop, so the index code uses this small binding instead. Labels are
+// The faiss-node package has no way to set HNSW's efSearch or efConstruction, which
+// decide recall and latency at corpus scale, and all its calls block the event loop, so
+// the index code uses this small binding instead (faiss-node is not a dependency). Labels are
 // the insertion positions (0..ntotal-1); the JS side maps them to chunks and tombstones
 // removals.
 //
