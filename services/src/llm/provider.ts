@@ -1,9 +1,9 @@
-import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { setTimeout as sleep } from 'node:timers/promises';
+import OpenAI, { APIConnectionTimeoutError, APIError } from 'openai';
 import { z } from 'zod';
 import type { Config } from '../config/config';
 import { PodbrainError, errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
+import { isRetryableStatus, retryAfterMs, withRetries } from '../net/retry';
 import { metrics } from '../telemetry/metrics';
 import { AnswerTooLargeError, cappedFetch } from './capped-fetch';
 
@@ -16,8 +16,9 @@ import { AnswerTooLargeError, cappedFetch } from './capped-fetch';
  * - Invalid output (not JSON, wrong shape, empty, larger than LLM_MAX_ANSWER_BYTES) gets one
  *   repair attempt that sends the problem back; after that the caller gets `ok: false` and
  *   falls back to the extractive result (`degraded`).
- * - 429 / 5xx / timeouts / network errors are retried with exponential backoff and jitter
- *   (LLM_MAX_RETRIES); every retry, error and token is counted in the provider metrics.
+ * - 408 / 409 / 429 / 5xx / timeouts / network errors are retried (net/retry.ts: exponential
+ *   backoff with jitter, Retry-After honoured; LLM_MAX_RETRIES); every retry, error and token
+ *   is counted in the provider metrics.
  */
 
 export const LLM_PROVIDER = 'openai';
@@ -51,7 +52,7 @@ interface Classified {
   retryable: boolean;
   status?: number;
   message: string;
-  retryAfterMs?: number;
+  retryAfterMs?: number | null;
 }
 
 function findCause<E>(e: unknown, ctor: abstract new (...a: never[]) => E): E | null {
@@ -65,11 +66,10 @@ function classify(e: unknown): Classified {
   if (e instanceof APIConnectionTimeoutError) return { type: 'timeout', retryable: true, message: 'the LLM server did not answer in time (LLM_TIMEOUT_MS)' };
   if (e instanceof APIError && typeof e.status === 'number') {
     const status = e.status;
-    const ra = Number(e.headers?.get?.('retry-after') ?? NaN);
-    const retryAfterMs = Number.isFinite(ra) ? ra * 1000 : undefined;
-    if (status === 429) return { type: 'rate_limited', retryable: true, status, message: `rate limited (429): ${e.message}`, retryAfterMs };
-    if (status >= 500) return { type: 'http_5xx', retryable: true, status, message: `server error ${status}: ${e.message}` };
-    return { type: 'http_4xx', retryable: status === 408, status, message: `request refused (${status}): ${e.message}` };
+    const wait = retryAfterMs(e.headers);
+    if (status === 429) return { type: 'rate_limited', retryable: true, status, message: `rate limited (429): ${e.message}`, retryAfterMs: wait };
+    if (status >= 500) return { type: 'http_5xx', retryable: true, status, message: `server error ${status}: ${e.message}`, retryAfterMs: wait };
+    return { type: 'http_4xx', retryable: isRetryableStatus(status), status, message: `request refused (${status}): ${e.message}`, retryAfterMs: wait };
   }
   return { type: 'network', retryable: true, message: `cannot reach the LLM server: ${errorMessage(e)}` };
 }
@@ -197,62 +197,82 @@ export class LlmProvider {
     usage: LlmUsage,
     signal?: AbortSignal,
   ): Promise<string> {
-    const retries = this.config.llm.maxRetries;
-    for (let attempt = 1; ; attempt++) {
+    const call = async (): Promise<string> => {
       const responseFormat: OpenAI.Chat.ChatCompletionCreateParams['response_format'] = this.jsonObjectOnly
         ? { type: 'json_object' }
         : { type: 'json_schema', json_schema: { name: req.schemaName, schema: jsonSchema, strict: true } };
-      try {
-        const res = await this.client.chat.completions.create(
-          {
-            model: this.model,
-            messages,
-            temperature: 0,
-            max_tokens: this.config.llm.maxOutputTokens,
-            response_format: responseFormat,
-          },
-          { signal },
-        );
-        usage.calls++;
-        const pt = res.usage?.prompt_tokens ?? 0;
-        const ct = res.usage?.completion_tokens ?? 0;
-        usage.promptTokens += pt;
-        usage.completionTokens += ct;
-        if (pt + ct > 0) metrics.providerTokensTotal.inc({ provider: LLM_PROVIDER, task: req.task }, pt + ct);
-        const choice = res.choices?.[0];
-        if (choice?.finish_reason === 'length') {
-          // Cut at max_tokens: the text still goes to validation and usually fails it.
-          this.log.warn({ provider: LLM_PROVIDER, task: req.task, max_tokens: this.config.llm.maxOutputTokens }, 'LLM answer hit the output token limit');
+      const res = await this.client.chat.completions.create(
+        {
+          model: this.model,
+          messages,
+          temperature: 0,
+          max_tokens: this.config.llm.maxOutputTokens,
+          response_format: responseFormat,
+        },
+        { signal },
+      );
+      usage.calls++;
+      const pt = res.usage?.prompt_tokens ?? 0;
+      const ct = res.usage?.completion_tokens ?? 0;
+      usage.promptTokens += pt;
+      usage.completionTokens += ct;
+      if (pt + ct > 0) metrics.providerTokensTotal.inc({ provider: LLM_PROVIDER, task: req.task }, pt + ct);
+      const choice = res.choices?.[0];
+      if (choice?.finish_reason === 'length') {
+        // Cut at max_tokens: the text still goes to validation and usually fails it.
+        this.log.warn({ provider: LLM_PROVIDER, task: req.task, max_tokens: this.config.llm.maxOutputTokens }, 'LLM answer hit the output token limit');
+      }
+      return choice?.message?.content ?? '';
+    };
+    // An answer over LLM_MAX_ANSWER_BYTES goes back to completeJson as it is (a repair, not a retry).
+    const once = () =>
+      call().catch((e: unknown) => {
+        throw findCause(e, AnswerTooLargeError) ?? e;
+      });
+    return withRetries(
+      async () => {
+        try {
+          return await once();
+        } catch (e) {
+          // A server that refuses json_schema is asked again with json_object at once (remembered; not a retry).
+          if (!this.jsonObjectOnly && !signal?.aborted && !(e instanceof AnswerTooLargeError)) {
+            const err = classify(e);
+            if (err.status === 400 && /response_format|json_schema/i.test(err.message)) {
+              this.jsonObjectOnly = true;
+              this.log.info({ provider: LLM_PROVIDER, base_url: this.baseUrl }, 'server refused json_schema output; using json_object');
+              return once();
+            }
+          }
+          throw e;
         }
-        return choice?.message?.content ?? '';
-      } catch (e) {
-        const tooLarge = findCause(e, AnswerTooLargeError);
-        if (tooLarge) throw tooLarge;
-        if (e instanceof APIUserAbortError || signal?.aborted) throw signal?.reason ?? e;
-        const err = classify(e);
-        if (!this.jsonObjectOnly && err.status === 400 && /response_format|json_schema/i.test(err.message)) {
-          this.jsonObjectOnly = true;
-          this.log.info({ provider: LLM_PROVIDER, base_url: this.baseUrl }, 'server refused json_schema output; using json_object');
-          attempt--;
-          continue;
-        }
-        metrics.providerErrorsTotal.inc({ provider: LLM_PROVIDER, error_type: err.type });
-        if (err.type === 'rate_limited') metrics.providerRateLimitedTotal.inc({ provider: LLM_PROVIDER });
-        if (!err.retryable || attempt > retries) {
-          throw new PodbrainError(
+      },
+      {
+        retries: this.config.llm.maxRetries,
+        baseMs: this.config.llm.retryBaseMs,
+        maxDelayMs: MAX_BACKOFF_MS,
+        signal,
+        random: this.random,
+        classify: (e) => (e instanceof AnswerTooLargeError ? null : classify(e)),
+        onError: ({ verdict: err }) => {
+          metrics.providerErrorsTotal.inc({ provider: LLM_PROVIDER, error_type: err.type });
+          if (err.type === 'rate_limited') metrics.providerRateLimitedTotal.inc({ provider: LLM_PROVIDER });
+        },
+        onRetry: ({ verdict: err, attempt, delayMs }) => {
+          metrics.providerRetriesTotal.inc({ provider: LLM_PROVIDER });
+          this.log.warn(
+            { provider: LLM_PROVIDER, task: req.task, error_type: err.type, status: err.status, attempt, delay_ms: Math.round(delayMs) },
+            `LLM call failed, retrying: ${err.message}`,
+          );
+        },
+        giveUp: ({ error, verdict: err, attempt }) =>
+          new PodbrainError(
             'llm_provider_failed',
             `LLM call (${req.task}) to ${this.baseUrl} failed: ${err.message}${err.retryable ? ` (gave up after ${attempt} attempts)` : ''}`,
             { provider: LLM_PROVIDER, task: req.task, error_type: err.type, status: err.status, attempts: attempt, retryable: err.retryable },
-            { cause: e },
-          );
-        }
-        metrics.providerRetriesTotal.inc({ provider: LLM_PROVIDER });
-        const backoff = Math.min(MAX_BACKOFF_MS, this.config.llm.retryBaseMs * 2 ** (attempt - 1));
-        const delay = Math.max(backoff * (0.5 + this.random() / 2), Math.min(err.retryAfterMs ?? 0, MAX_BACKOFF_MS));
-        this.log.warn({ provider: LLM_PROVIDER, task: req.task, error_type: err.type, status: err.status, attempt, delay_ms: Math.round(delay) }, `LLM call failed, retrying: ${err.message}`);
-        await sleep(delay, undefined, { signal });
-      }
-    }
+            { cause: error },
+          ),
+      },
+    );
   }
 }
 

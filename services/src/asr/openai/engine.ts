@@ -1,11 +1,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, toFile } from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from 'openai';
 import { probeAudio } from '../../audio/probe';
 import type { Config } from '../../config/config';
 import { PodbrainError } from '../../core/errors';
 import { createLogger, type Logger } from '../../core/logger';
+import { isRetryableStatus, retryAfterMs, withRetries } from '../../net/retry';
 import { metrics } from '../../telemetry/metrics';
 import type { AsrEngine, AsrInput, AsrResult, TranscriptSegment } from '../types';
 import { detectSilences, encodeForUpload, mimeOf, planParts, type Span } from './audio-split';
@@ -18,8 +19,9 @@ import { detectSilences, encodeForUpload, mimeOf, planParts, type Span } from '.
  *
  * The 16 kHz WAV is re-encoded into a compact upload format (OPENAI_ASR_UPLOAD_FORMAT, mp3
  * by default). Above OPENAI_ASR_MAX_BYTES it is cut into parts at silences and the parts'
- * segments are shifted by their start. Each upload is retried with exponential backoff and
- * jitter on 429, 5xx, timeouts, network errors and garbage answers; retries and errors are
+ * segments are shifted by their start. Each upload is retried (net/retry.ts: exponential backoff
+ * with jitter, Retry-After honoured) on 408, 409, 429, 5xx, timeouts, network errors and
+ * garbage answers; retries and errors are
  * counted in `podbrain_provider_retries_total` / `podbrain_provider_errors_total` with
  * provider `openai-asr`.
  */
@@ -71,16 +73,6 @@ class AttemptError extends Error {
   }
 }
 
-function retryAfterMs(headers: Headers | undefined): number | null {
-  const raw = headers?.get?.('retry-after-ms') ?? null;
-  if (raw && Number.isFinite(Number(raw))) return Number(raw);
-  const s = headers?.get?.('retry-after');
-  if (!s) return null;
-  if (/^\d+(\.\d+)?$/.test(s.trim())) return Number(s) * 1000;
-  const at = Date.parse(s);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : null;
-}
-
 function classify(e: unknown, baseUrl: string): AttemptError {
   if (e instanceof AttemptError) return e;
   if (e instanceof APIConnectionTimeoutError) return new AttemptError('timeout', `the ASR server at ${baseUrl} did not answer in time`, true);
@@ -91,9 +83,10 @@ function classify(e: unknown, baseUrl: string): AttemptError {
   if (e instanceof APIError && typeof e.status === 'number') {
     const s = e.status;
     const detail = e.message.replace(/^\d{3}\s*/, '').slice(0, 300);
-    if (s === 429) return new AttemptError('rate_limited', `the ASR server is rate limiting (HTTP 429): ${detail}`, true, s, retryAfterMs(e.headers));
-    if (s >= 500) return new AttemptError('http_5xx', `the ASR server failed with HTTP ${s}: ${detail}`, true, s, retryAfterMs(e.headers));
-    if (s === 408) return new AttemptError('timeout', `the ASR server timed out the request (HTTP 408)`, true, s);
+    const wait = retryAfterMs(e.headers);
+    if (s === 429) return new AttemptError('rate_limited', `the ASR server is rate limiting (HTTP 429): ${detail}`, true, s, wait);
+    if (s >= 500) return new AttemptError('http_5xx', `the ASR server failed with HTTP ${s}: ${detail}`, true, s, wait);
+    if (s === 408) return new AttemptError('timeout', `the ASR server timed out the request (HTTP 408)`, true, s, wait);
     const hint =
       s === 401 || s === 403
         ? ' (check OPENAI_API_KEY)'
@@ -102,24 +95,9 @@ function classify(e: unknown, baseUrl: string): AttemptError {
           : s === 413
             ? ' (lower OPENAI_ASR_MAX_BYTES to the server’s upload limit)'
             : '';
-    return new AttemptError('http_4xx', `the ASR server refused the request with HTTP ${s}${hint}: ${detail}`, false, s);
+    return new AttemptError('http_4xx', `the ASR server refused the request with HTTP ${s}${hint}: ${detail}`, isRetryableStatus(s), s, wait);
   }
   return new AttemptError('network', `ASR request failed: ${(e as Error)?.message ?? String(e)}`, false);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Text without times → one segment per sentence, times spread over `[0, partMs)` by length. */
@@ -233,30 +211,30 @@ export function createOpenAiAsrEngine(config: Config, deps: OpenAiAsrDeps = {}):
     }
   }
 
-  async function uploadWithRetries(file: string, part: Span, signal: AbortSignal) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return { ...(await uploadOnce(file, part, signal)), attempts: attempt };
-      } catch (e) {
-        if (e instanceof APIUserAbortError || signal.aborted) throw signal.reason ?? e;
-        const err = classify(e, baseUrl);
+  function uploadWithRetries(file: string, part: Span, signal: AbortSignal) {
+    return withRetries(async (attempt) => ({ ...(await uploadOnce(file, part, signal)), attempts: attempt }), {
+      retries: o.asrRetries,
+      baseMs: o.asrRetryBaseMs,
+      maxDelayMs: MAX_BACKOFF_MS,
+      signal,
+      random,
+      classify: (e) => classify(e, baseUrl),
+      onError: ({ verdict: err }) => {
         metrics.providerErrorsTotal.inc({ provider: PROVIDER, error_type: err.type });
         if (err.type === 'rate_limited') metrics.providerRateLimitedTotal.inc({ provider: PROVIDER });
-        if (!err.retryable || attempt > o.asrRetries) {
-          throw new PodbrainError(
-            'asr_provider_failed',
-            `${err.message}${err.retryable ? ` (gave up after ${attempt} attempts)` : ''}`,
-            { provider: PROVIDER, error_type: err.type, status: err.status, attempts: attempt, retryable: err.retryable },
-            { cause: e },
-          );
-        }
+      },
+      onRetry: ({ verdict: err, attempt, delayMs }) => {
         metrics.providerRetriesTotal.inc({ provider: PROVIDER });
-        const backoff = Math.min(MAX_BACKOFF_MS, o.asrRetryBaseMs * 2 ** (attempt - 1));
-        const delay = Math.max(backoff * (0.5 + random() / 2), Math.min(err.retryAfterMs ?? 0, MAX_BACKOFF_MS));
-        log.warn({ provider: PROVIDER, error_type: err.type, status: err.status, attempt, delay_ms: Math.round(delay) }, `ASR upload failed, retrying: ${err.message}`);
-        await sleep(delay, signal);
-      }
-    }
+        log.warn({ provider: PROVIDER, error_type: err.type, status: err.status, attempt, delay_ms: Math.round(delayMs) }, `ASR upload failed, retrying: ${err.message}`);
+      },
+      giveUp: ({ error, verdict: err, attempt }) =>
+        new PodbrainError(
+          'asr_provider_failed',
+          `${err.message}${err.retryable ? ` (gave up after ${attempt} attempts)` : ''}`,
+          { provider: PROVIDER, error_type: err.type, status: err.status, attempts: attempt, retryable: err.retryable },
+          { cause: error },
+        ),
+    });
   }
 
   return {

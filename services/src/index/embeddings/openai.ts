@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { PodbrainError, errorMessage } from '../../core/errors';
 import type { Logger } from '../../core/logger';
+import { isRetryableStatus, retryAfterMs, withRetries } from '../../net/retry';
 import { metrics } from '../../telemetry/metrics';
 import { type EmbeddingProvider, normalize } from './types';
 
@@ -16,18 +17,8 @@ export interface OpenAiEmbeddingsOptions {
   log?: Logger;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason as Error);
-      },
-      { once: true },
-    );
-  });
+/** Cap on one wait between attempts (backoff or the server's Retry-After). */
+const MAX_BACKOFF_MS = 60_000;
 
 function decode(embedding: unknown): Float32Array {
   if (typeof embedding === 'string') {
@@ -41,8 +32,8 @@ function decode(embedding: unknown): Float32Array {
 
 /**
  * Any OpenAI-compatible `/v1/embeddings` (OpenAI, Ollama, llama.cpp server, vLLM, TEI).
- * Batches EMBEDDINGS_BATCH texts per request, retries 429/5xx/network errors with
- * exponential backoff (honouring Retry-After), and checks the dimension of every vector:
+ * Batches EMBEDDINGS_BATCH texts per request, retries 408/409/429/5xx/network errors
+ * (net/retry.ts: exponential backoff with jitter, Retry-After honoured), and checks the dimension of every vector:
  * a server answering another dimension than EMBEDDINGS_DIM is a configuration error,
  * reported before anything is written.
  */
@@ -77,36 +68,46 @@ export class OpenAiEmbeddings implements EmbeddingProvider {
     return out;
   }
 
-  private async embedBatch(input: string[], signal?: AbortSignal): Promise<Float32Array[]> {
-    for (let attempt = 0; ; attempt++) {
-      try {
+  private embedBatch(input: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    return withRetries(
+      async () => {
         const res = await this.client.embeddings.create({ model: this.model, input, encoding_format: 'base64' }, { signal });
         if (res.usage?.prompt_tokens) metrics.providerTokensTotal.inc({ provider: 'openai', task: 'embeddings' }, res.usage.prompt_tokens);
         return this.check(res.data as { embedding: unknown; index: number }[], input.length);
-      } catch (e) {
-        if (e instanceof PodbrainError || signal?.aborted) throw e;
-        const status = e instanceof OpenAI.APIError ? e.status : undefined;
-        const retryable = status === undefined || status === 429 || status >= 500;
-        metrics.providerErrorsTotal.inc({
-          provider: 'openai',
-          error_type: status === 429 ? 'rate_limited' : status === undefined ? 'network' : status >= 500 ? 'http_5xx' : 'http_4xx',
-        });
-        if (!retryable || attempt >= this.opts.retries) {
-          throw new PodbrainError(
+      },
+      {
+        retries: this.opts.retries,
+        baseMs: this.opts.retryBaseMs,
+        maxDelayMs: MAX_BACKOFF_MS,
+        signal,
+        // A bad answer (wrong dimension, count, encoding) is a PodbrainError: thrown as it is, not retried.
+        classify: (e) => {
+          if (e instanceof PodbrainError) return null;
+          const status = e instanceof OpenAI.APIError ? e.status : undefined;
+          return {
+            status,
+            retryable: status === undefined || isRetryableStatus(status),
+            retryAfterMs: e instanceof OpenAI.APIError ? retryAfterMs(e.headers) : null,
+          };
+        },
+        onError: ({ verdict: { status } }) =>
+          metrics.providerErrorsTotal.inc({
+            provider: 'openai',
+            error_type: status === 429 ? 'rate_limited' : status === undefined ? 'network' : status >= 500 ? 'http_5xx' : 'http_4xx',
+          }),
+        onRetry: ({ verdict: { status }, attempt, delayMs }) => {
+          metrics.providerRetriesTotal.inc({ provider: 'openai' });
+          this.opts.log?.warn({ status, attempt, wait_ms: Math.round(delayMs) }, 'embeddings request failed, retrying');
+        },
+        giveUp: ({ error, verdict: { status }, attempt }) =>
+          new PodbrainError(
             'embeddings_failed',
-            `embeddings request to ${this.opts.baseUrl || 'api.openai.com'} failed${attempt ? ` after ${attempt + 1} attempts` : ''}: ${errorMessage(e)}`,
+            `embeddings request to ${this.opts.baseUrl || 'api.openai.com'} failed${attempt > 1 ? ` after ${attempt} attempts` : ''}: ${errorMessage(error)}`,
             { status },
-            { cause: e },
-          );
-        }
-        const retryAfter = e instanceof OpenAI.APIError ? Number(e.headers?.get('retry-after')) : NaN;
-        const backoff = this.opts.retryBaseMs * 2 ** attempt * (0.5 + Math.random() / 2);
-        const wait = Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter * 1000, 60_000) : backoff;
-        metrics.providerRetriesTotal.inc({ provider: 'openai' });
-        this.opts.log?.warn({ status, attempt: attempt + 1, wait_ms: Math.round(wait) }, 'embeddings request failed, retrying');
-        await sleep(wait, signal);
-      }
-    }
+            { cause: error },
+          ),
+      },
+    );
   }
 
   private check(data: { embedding: unknown; index: number }[], expected: number): Float32Array[] {
