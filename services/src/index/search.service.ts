@@ -9,8 +9,9 @@ import { createEmbeddingProvider, embeddingsUnavailableReason } from './embeddin
 import { type EmbeddingProvider, spaceOf } from './embeddings/types';
 import { reciprocalRankFusion } from './rrf';
 import { makeSnippet } from './snippet';
-import { type IndexedEpisode, type VectorIndexStore, vectorIndexFor } from './vector-store';
+import { type IndexedEpisode, type Loaded, type UpdateResult, type VectorHit, type VectorIndexStore, vectorIndexFor } from './vector-store';
 
+/** A hit as `podbrain search` prints it (`--json`). */
 export interface SearchHit {
   episode_key: string;
   feed_id: string;
@@ -27,17 +28,83 @@ export interface SearchHit {
   keyword_rank: number | null;
 }
 
+export interface IndexStats {
+  generation: number;
+  type: string;
+  /** Live vectors (deleted ones not counted). */
+  vectors: number;
+  episodes: number;
+}
+
+/** `podbrain search`'s answer. */
 export interface SearchResponse {
   query: string;
   k: number;
   took_ms: number;
   hits: SearchHit[];
-  index: { generation: number; type: string; vectors: number; episodes: number };
+  index: IndexStats;
 }
 
-/** The keyword side of hybrid search: BM25 in atomic mode, Postgres full-text in stage mode. */
+/** Where a chunk is: chunk `chunk_no` of an episode's index artifact (chunks.jsonl line, `chunks.idx`). */
+export interface ChunkRef {
+  feed_id: string;
+  episode_key: string;
+  chunk_no: number;
+}
+
+/** A chunk with what a hit shows of it. */
+export interface FoundChunk extends ChunkRef {
+  text: string;
+  start_ms: number;
+  end_ms: number;
+  episode_title: string | null;
+  /** null where the source does not know feed titles (the CLI's corpus). */
+  feed_title: string | null;
+}
+
+/** Which chunks a search may return: those of these feeds (a tenant's subscriptions). */
+export interface SearchScope {
+  feeds: ReadonlySet<string>;
+}
+
+/**
+ * The keyword side of hybrid search: BM25 over the chunk files (`podbrain search`,
+ * Bm25KeywordSearcher) or Postgres full text over `chunks.tsv` (the api, ChunkRepository).
+ */
 export interface KeywordSearcher {
-  search(query: string, k: number, episodes: readonly IndexedEpisode[], generation: number): Promise<{ id: string }[]>;
+  /** The best `k` keyword matches, best first, within `scope` (null: all chunks). */
+  search(query: string, k: number, scope: SearchScope | null): Promise<FoundChunk[]>;
+}
+
+/** Where the vector side's hits get their text: the chunk files (ChunkFileLookup) or Postgres (ChunkRepository). */
+export interface ChunkLookup {
+  /** The chunks of these vector hits that exist, in any order; the others are left out. */
+  find(hits: readonly VectorHit[]): Promise<FoundChunk[]>;
+}
+
+/** One hit of the search core, before a driver shapes it (SearchHit for the CLI, the api's view). */
+export interface FusedHit {
+  /** `<feed_id>/<episode_key>#<chunk_no>` (chunkId). */
+  id: string;
+  chunk: FoundChunk;
+  /** The chunk around the query's words, matches marked «…». */
+  snippet: string;
+  /** Reciprocal rank fusion score, 6 decimals. */
+  score: number;
+  vector_rank: number | null;
+  keyword_rank: number | null;
+}
+
+export interface FusedResponse {
+  /** The query as searched (trimmed, inner whitespace collapsed). */
+  query: string;
+  k: number;
+  took_ms: number;
+  hits: FusedHit[];
+  /** Whether the vector side answered (false: keywords alone). */
+  vector: boolean;
+  /** The vector index searched; null where there was none. */
+  index: IndexStats | null;
 }
 
 export const MAX_QUERY_CHARS = 1000;
@@ -47,6 +114,8 @@ const MIN_SIMILARITY = 0.05;
 const RRF_K = 60;
 
 export const chunkId = (feedId: string, episodeKey: string, chunkNo: number) => `${feedId}/${episodeKey}#${chunkNo}`;
+const idOf = (c: ChunkRef) => chunkId(c.feed_id, c.episode_key, c.chunk_no);
+const idOfHit = (h: VectorHit) => chunkId(h.episode.feed_id, h.episode.episode_key, h.chunkNo);
 
 /** Reads chunks.jsonl of indexed episodes, keeping the most recently used ones in memory. */
 export class ChunkSource {
@@ -69,30 +138,79 @@ export class ChunkSource {
     while (this.cache.size > this.maxEpisodes) this.cache.delete(this.cache.keys().next().value as string);
     return p;
   }
+
+  /** Chunk `chunkNo` of an indexed episode, or null where its artifact vanished or is unreadable (logged). */
+  async chunk(e: IndexedEpisode, chunkNo: number, log?: Logger): Promise<FoundChunk | null> {
+    let c: Chunk | undefined;
+    try {
+      c = (await this.chunks(e))[chunkNo];
+    } catch (err) {
+      log?.warn({ artifact: e.artifact, err: errorMessage(err) }, 'indexed chunks unreadable; hit skipped');
+    }
+    return c ? { feed_id: e.feed_id, episode_key: e.episode_key, chunk_no: chunkNo, text: c.text, start_ms: c.start_ms, end_ms: c.end_ms, episode_title: e.title, feed_title: null } : null;
+  }
+}
+
+/** The vector side's chunks read from the index artifacts (`podbrain search`). */
+export class ChunkFileLookup implements ChunkLookup {
+  constructor(
+    private readonly source: ChunkSource,
+    private readonly log?: Logger,
+  ) {}
+
+  async find(hits: readonly VectorHit[]): Promise<FoundChunk[]> {
+    const found = await Promise.all(hits.map((h) => this.source.chunk(h.episode, h.chunkNo, this.log)));
+    return found.filter((c) => c !== null);
+  }
+}
+
+interface Bm25Build {
+  generation: number;
+  bm25: Bm25Index;
+  /** chunkId → where the chunk is. */
+  refs: Map<string, { episode: IndexedEpisode; chunkNo: number }>;
 }
 
 /** BM25 over every chunk of the indexed episodes, rebuilt when the index generation changes. */
 export class Bm25KeywordSearcher implements KeywordSearcher {
-  private built: { generation: number; bm25: Bm25Index } | null = null;
-  private building: Promise<Bm25Index> | null = null;
+  private built: Bm25Build | null = null;
+  private building: Promise<Bm25Build> | null = null;
 
-  constructor(private readonly source: ChunkSource) {}
+  constructor(
+    private readonly source: ChunkSource,
+    private readonly vectors: VectorIndexStore,
+    private readonly log?: Logger,
+  ) {}
 
-  async search(query: string, k: number, episodes: readonly IndexedEpisode[], generation: number): Promise<{ id: string }[]> {
-    return (await this.index(episodes, generation)).search(query, k);
+  async search(query: string, k: number, scope: SearchScope | null): Promise<FoundChunk[]> {
+    const loaded = await this.vectors.current();
+    if (!loaded) return [];
+    const { bm25, refs } = await this.index(loaded.manifest.episodes, loaded.manifest.generation);
+    const found = await Promise.all(
+      bm25.search(query, k).map((h) => {
+        const ref = refs.get(h.id);
+        return ref && (!scope || scope.feeds.has(ref.episode.feed_id)) ? this.source.chunk(ref.episode, ref.chunkNo, this.log) : null;
+      }),
+    );
+    return found.filter((c) => c !== null);
   }
 
-  private async index(episodes: readonly IndexedEpisode[], generation: number): Promise<Bm25Index> {
-    if (this.built?.generation === generation) return this.built.bm25;
+  private async index(episodes: readonly IndexedEpisode[], generation: number): Promise<Bm25Build> {
+    if (this.built?.generation === generation) return this.built;
     this.building ??= (async () => {
       const bm25 = new Bm25Index();
+      const refs = new Map<string, { episode: IndexedEpisode; chunkNo: number }>();
       for (const e of episodes) {
         // An artifact that vanished since it was indexed: its chunks drop out until the next sync.
         const chunks = await this.source.chunks(e).catch(() => []);
-        for (const c of chunks) bm25.add(chunkId(e.feed_id, e.episode_key, c.chunk_no), c.text);
+        for (const c of chunks) {
+          const id = chunkId(e.feed_id, e.episode_key, c.chunk_no);
+          bm25.add(id, c.text);
+          refs.set(id, { episode: e, chunkNo: c.chunk_no });
+        }
       }
-      this.built = { generation, bm25 };
-      return bm25;
+      this.built = { generation, bm25, refs };
+      return this.built;
     })().finally(() => {
       this.building = null;
     });
@@ -100,100 +218,131 @@ export class Bm25KeywordSearcher implements KeywordSearcher {
   }
 }
 
+export interface SearchServiceDeps {
+  dataDir: string;
+  /** The vector side; null where embeddings are not configured. */
+  vectors: { provider: EmbeddingProvider; store: VectorIndexStore } | null;
+  keywords: KeywordSearcher;
+  chunks: ChunkLookup;
+  /**
+   * true (`podbrain search`): the vector index is the corpus: nothing indexed is an error, and so
+   * is a failing vector side. false (the api): without a usable vector index (embeddings off,
+   * nothing indexed yet, index unreadable) the keyword side answers alone.
+   */
+  requireVectors: boolean;
+  log?: Logger;
+}
+
 /**
- * Hybrid search (ARCHITECTURE §7): FAISS nearest chunks + keyword hits, merged by reciprocal
- * rank fusion. Used by `podbrain search` and, later, the API's `search?q=`.
+ * Hybrid search (ARCHITECTURE §7), the one search core of the CLI and the api: FAISS nearest
+ * chunks (searched on libuv's pool, never on the event loop) + keyword hits (KeywordSearcher),
+ * merged by reciprocal rank fusion. Only chunks that can be shown take part in the fusion.
  */
 export class SearchService {
-  constructor(
-    private readonly deps: {
-      dataDir: string;
-      provider: EmbeddingProvider;
-      vectors: VectorIndexStore;
-      keywords: KeywordSearcher;
-      chunks: ChunkSource;
-      log?: Logger;
-    },
-  ) {}
+  constructor(private readonly deps: SearchServiceDeps) {}
 
   /** Adds episodes whose index artifacts exist but are missing from the index (see VectorIndexStore.sync). */
-  sync() {
-    return this.deps.vectors.sync();
+  async sync(): Promise<UpdateResult | null> {
+    return (await this.deps.vectors?.store.sync()) ?? null;
   }
 
+  /** Probe for /healthz: the vector index loads (or there is none yet). */
+  async probeIndex(): Promise<void> {
+    await this.deps.vectors?.store.current();
+  }
+
+  /** `podbrain search`: the fused hits as the CLI prints them. */
   async search(rawQuery: string, opts: { k?: number; signal?: AbortSignal } = {}): Promise<SearchResponse> {
+    const r = await this.find(rawQuery, opts);
+    return {
+      query: r.query,
+      k: r.k,
+      took_ms: r.took_ms,
+      hits: r.hits.map((h) => ({
+        episode_key: h.chunk.episode_key,
+        feed_id: h.chunk.feed_id,
+        title: h.chunk.episode_title,
+        chunk_no: h.chunk.chunk_no,
+        start_ms: h.chunk.start_ms,
+        end_ms: h.chunk.end_ms,
+        snippet: h.snippet,
+        score: h.score,
+        vector_rank: h.vector_rank,
+        keyword_rank: h.keyword_rank,
+      })),
+      // find() answers only with an index when vectors are required (createSearchService).
+      index: r.index ?? { generation: 0, type: 'none', vectors: 0, episodes: 0 },
+    };
+  }
+
+  /** The search: the best `k` chunks for the query, within `scope` (null: every chunk). */
+  async find(rawQuery: string, opts: { k?: number; signal?: AbortSignal; scope?: SearchScope | null } = {}): Promise<FusedResponse> {
     const t0 = performance.now();
     const query = rawQuery.trim().replace(/\s+/g, ' ');
     if (!query) throw new PodbrainError('empty_query', 'the search query is empty: give some words to search for');
     if (query.length > MAX_QUERY_CHARS) throw new PodbrainError('query_too_long', `the search query is ${query.length} characters; at most ${MAX_QUERY_CHARS}`);
     const k = opts.k ?? 10;
     if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new PodbrainError('bad_k', `k must be a whole number from 1 to ${MAX_K}, got ${k}`);
-
-    const { vectors, keywords, provider, chunks } = this.deps;
-    const loaded = await vectors.current();
-    if (!loaded || loaded.manifest.episodes.length === 0) {
-      throw new PodbrainError(
-        'empty_corpus',
-        `nothing is indexed in ${this.deps.dataDir} yet: run \`podbrain run --feed <url|file> --out ${this.deps.dataDir}\` first`,
-      );
-    }
-    const m = loaded.manifest;
+    const scope = opts.scope ?? null;
     const candidates = Math.max(3 * k, 30);
-    const [queryVector] = await provider.embed([query], { signal: opts.signal });
-    const [vectorHits, keywordHits] = await Promise.all([
-      vectors.search(queryVector, candidates),
-      keywords.search(query, candidates, m.episodes, m.generation),
-    ]);
-    const byId = new Map<string, { episode: IndexedEpisode; chunkNo: number }>();
-    const vectorList = vectorHits
-      .filter((h) => h.similarity >= MIN_SIMILARITY)
-      .map((h) => {
-        const id = chunkId(h.episode.feed_id, h.episode.episode_key, h.chunkNo);
-        byId.set(id, { episode: h.episode, chunkNo: h.chunkNo });
-        return { id };
-      });
-    const episodeByKey = new Map(m.episodes.map((e) => [`${e.feed_id}/${e.episode_key}`, e]));
-    for (const h of keywordHits) {
-      if (byId.has(h.id)) continue;
-      const hash = h.id.lastIndexOf('#');
-      const episode = episodeByKey.get(h.id.slice(0, hash));
-      if (episode) byId.set(h.id, { episode, chunkNo: Number(h.id.slice(hash + 1)) });
-    }
 
-    const fused = reciprocalRankFusion([vectorList, keywordHits], RRF_K).slice(0, k);
-    const hits: SearchHit[] = [];
-    for (const f of fused) {
-      const ref = byId.get(f.id);
-      if (!ref) continue;
-      let chunk: Chunk | undefined;
-      try {
-        chunk = (await chunks.chunks(ref.episode))[ref.chunkNo];
-      } catch (e) {
-        this.deps.log?.warn({ artifact: ref.episode.artifact, err: errorMessage(e) }, 'indexed chunks unreadable; hit skipped');
+    let vectorSide: Promise<{ hits: VectorHit[]; loaded: Loaded } | null>;
+    if (this.deps.requireVectors) {
+      const loaded = this.deps.vectors && (await this.deps.vectors.store.current());
+      if (!loaded || loaded.manifest.episodes.length === 0) {
+        throw new PodbrainError(
+          'empty_corpus',
+          `nothing is indexed in ${this.deps.dataDir} yet: run \`podbrain run --feed <url|file> --out ${this.deps.dataDir}\` first`,
+        );
       }
-      if (!chunk) continue;
-      hits.push({
-        episode_key: ref.episode.episode_key,
-        feed_id: ref.episode.feed_id,
-        title: ref.episode.title,
-        chunk_no: ref.chunkNo,
-        start_ms: chunk.start_ms,
-        end_ms: chunk.end_ms,
-        snippet: makeSnippet(chunk.text, query),
-        score: Number(f.score.toFixed(6)),
-        vector_rank: f.ranks[0],
-        keyword_rank: f.ranks[1],
-      });
+      vectorSide = this.nearest(loaded, query, candidates, scope, opts.signal).then((hits) => ({ hits, loaded }));
+    } else {
+      vectorSide = this.nearestIfAvailable(query, candidates, scope, opts.signal);
     }
-    const live = m.ntotal - loaded.deadCount;
-    return {
-      query,
-      k,
-      took_ms: Math.round((performance.now() - t0) * 10) / 10,
-      hits,
-      index: { generation: m.generation, type: m.type, vectors: live, episodes: m.episodes.length },
-    };
+    const [vector, keywordHits] = await Promise.all([vectorSide, this.deps.keywords.search(query, candidates, scope)]);
+    const vectorHits = vector?.hits ?? [];
+
+    const found = new Map(keywordHits.map((c) => [idOf(c), c]));
+    const missing = vectorHits.filter((h) => !found.has(idOfHit(h)));
+    if (missing.length) for (const c of await this.deps.chunks.find(missing)) found.set(idOf(c), c);
+    const vectorList = vectorHits.map((h) => ({ id: idOfHit(h) })).filter((v) => found.has(v.id));
+    const fused = reciprocalRankFusion([vectorList, keywordHits.map((c) => ({ id: idOf(c) }))], RRF_K).slice(0, k);
+
+    const hits: FusedHit[] = [];
+    for (const f of fused) {
+      const chunk = found.get(f.id);
+      if (!chunk) continue;
+      hits.push({ id: f.id, chunk, snippet: makeSnippet(chunk.text, query), score: Number(f.score.toFixed(6)), vector_rank: f.ranks[0], keyword_rank: f.ranks[1] });
+    }
+    return { query, k, took_ms: Math.round((performance.now() - t0) * 10) / 10, hits, vector: vector !== null, index: vector && statsOf(vector.loaded) };
   }
+
+  /** Nearest chunks to the query, similar enough and within scope (over-fetched: out-of-scope ones are dropped after the search). */
+  private async nearest(loaded: Loaded, query: string, candidates: number, scope: SearchScope | null, signal?: AbortSignal): Promise<VectorHit[]> {
+    if (!this.deps.vectors) return [];
+    const { provider, store } = this.deps.vectors;
+    const [queryVector] = await provider.embed([query], { signal });
+    const hits = await store.search(queryVector, scope ? Math.min(candidates * 4, loaded.manifest.ntotal) : candidates);
+    return hits.filter((h) => h.similarity >= MIN_SIMILARITY && (!scope || scope.feeds.has(h.episode.feed_id))).slice(0, candidates);
+  }
+
+  /** The vector side where it is optional: null while it is off, empty or failing (logged). */
+  private async nearestIfAvailable(query: string, candidates: number, scope: SearchScope | null, signal?: AbortSignal): Promise<{ hits: VectorHit[]; loaded: Loaded } | null> {
+    if (!this.deps.vectors) return null;
+    try {
+      const loaded = await this.deps.vectors.store.current();
+      if (!loaded || loaded.manifest.ntotal === 0) return null;
+      return { hits: await this.nearest(loaded, query, candidates, scope, signal), loaded };
+    } catch (e) {
+      this.deps.log?.warn({ err: errorMessage(e) }, 'vector search unavailable; answering from full-text only');
+      return null;
+    }
+  }
+}
+
+function statsOf(l: Loaded): IndexStats {
+  const m = l.manifest;
+  return { generation: m.generation, type: m.type, vectors: m.ntotal - l.deadCount, episodes: m.episodes.length };
 }
 
 /** The vector index of this config's DATA_DIR and embedding space. */
@@ -212,18 +361,19 @@ export function vectorIndexFromConfig(config: Config, provider: Pick<EmbeddingPr
   });
 }
 
-/** Atomic-mode search over `config.dataDir` (BM25 keyword side). */
+/** `podbrain search` over `config.dataDir`: BM25 over the chunk files as the keyword side. */
 export function createSearchService(config: Config, log: Logger = silentLogger): SearchService {
   const reason = embeddingsUnavailableReason(config);
   if (reason) throw new PodbrainError('embeddings_not_configured', reason);
   const provider = createEmbeddingProvider(config, log);
   const chunks = new ChunkSource(config.dataDir);
+  const store = vectorIndexFromConfig(config, provider, log);
   return new SearchService({
     dataDir: config.dataDir,
-    provider,
-    vectors: vectorIndexFromConfig(config, provider, log),
-    keywords: new Bm25KeywordSearcher(chunks),
-    chunks,
+    vectors: { provider, store },
+    keywords: new Bm25KeywordSearcher(chunks, store, log),
+    chunks: new ChunkFileLookup(chunks, log),
+    requireVectors: true,
     log,
   });
 }

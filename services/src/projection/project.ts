@@ -1,71 +1,105 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { EntityManager } from 'typeorm';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store';
 import type { Transcript } from '../asr/types';
+import type { Executor } from '../db/database';
 import type { FeedEpisode } from '../feeds/types';
 import type { StageName } from '../pipeline/stage';
+import { type EpisodeProjection, ProjectionRepository } from '../repositories/projection.repository';
 
 /** Bump when what `projectEpisode` writes changes (it is part of the project fingerprint). */
 export const PROJECTION_VERSION = 1;
 
+const defaultRepository = new ProjectionRepository();
+
 /**
  * Artifacts → canonical Postgres rows (ARCHITECTURE §4). Idempotent: an episode's rows are
- * replaced as a whole inside the caller's transaction; KG nodes are global (ids are stable
- * across episodes, e.g. `person:<slug>`) and upserted. Absent artifacts are skipped: what
- * exists is projected.
+ * replaced as a whole inside the caller's transaction (`trx`, which also sets the episode's final
+ * state); KG nodes are global (ids are stable across episodes, e.g. `person:<slug>`) and upserted.
+ * Absent artifacts are skipped: what exists is projected.
  */
-export async function projectEpisode(em: EntityManager, store: ArtifactStore, episode: FeedEpisode, inputs: Partial<Record<StageName, ArtifactRef>>): Promise<ProjectionCounts> {
-  const key = episode.episodeKey;
-  const counts: ProjectionCounts = { segments: 0, summaries: 0, insights: 0, quotes: 0, support: 0, kgNodes: 0, kgEdges: 0, chunks: 0 };
-  for (const t of ['insight_support', 'insights', 'quotes', 'kg_edges', 'chunks', 'transcript_segments', 'summaries']) {
-    await em.query(`DELETE FROM ${t} WHERE episode_key = $1`, [key]);
-  }
+export async function projectEpisode(
+  trx: Executor,
+  store: ArtifactStore,
+  episode: FeedEpisode,
+  inputs: Partial<Record<StageName, ArtifactRef>>,
+  projections: ProjectionRepository = defaultRepository,
+): Promise<ProjectionCounts> {
+  const projection = await readProjection(store, episode, inputs);
+  await projections.replace(trx, projection);
+  return {
+    segments: projection.segments.length,
+    summaries: projection.summary ? 1 : 0,
+    insights: projection.insights.length,
+    quotes: projection.quotes.length,
+    support: projection.support.length,
+    kgNodes: projection.kgNodes.length,
+    kgEdges: projection.kgEdges.length,
+    chunks: projection.chunks.length,
+  };
+}
 
-  const transcript = inputs.transcribe && (await readOptionalJson<Transcript>(store, inputs.transcribe, 'transcript.json'));
-  if (transcript) {
-    const segs = transcript.segments ?? [];
-    await insertMany(em, 'transcript_segments', ['episode_key', 'fingerprint', 'idx', 'start_ms', 'end_ms', 'speaker', 'text'], segs.map((s, i) => [key, inputs.transcribe!.fingerprint, i, ms(s.start_ms), ms(s.end_ms), s.speaker ?? null, s.text]));
-    counts.segments = segs.length;
+/** The rows of an episode's artifacts (the mapping; ProjectionRepository writes them). */
+export async function readProjection(store: ArtifactStore, episode: FeedEpisode, inputs: Partial<Record<StageName, ArtifactRef>>): Promise<EpisodeProjection> {
+  const key = episode.episodeKey;
+  const p: EpisodeProjection = { episodeKey: key, segments: [], summary: null, insights: [], quotes: [], support: [], kgNodes: [], kgEdges: [], chunks: [] };
+
+  const transcribe = inputs.transcribe;
+  const transcript = transcribe && (await readOptionalJson<Transcript>(store, transcribe, 'transcript.json'));
+  if (transcribe && transcript) {
+    p.segments = (transcript.segments ?? []).map((s, i) => ({
+      episode_key: key,
+      fingerprint: transcribe.fingerprint,
+      idx: i,
+      start_ms: ms(s.start_ms),
+      end_ms: ms(s.end_ms),
+      speaker: s.speaker ?? null,
+      text: s.text,
+    }));
   }
 
   const enrich = inputs.enrich;
   if (enrich) {
     const summary = await readOptionalJson<SummaryArtifact>(store, enrich, 'summary.json');
     if (summary) {
-      await em.query(`INSERT INTO summaries (episode_key, fingerprint, title, bullets, key_quotes, status) VALUES ($1, $2, $3, $4, $5, $6)`, [
-        key,
-        enrich.fingerprint,
-        summary.title ?? null,
-        JSON.stringify(summary.bullets ?? []),
-        JSON.stringify(summary.key_quotes ?? []),
-        String(summary.status ?? 'valid'),
-      ]);
-      counts.summaries = 1;
+      p.summary = {
+        episode_key: key,
+        fingerprint: enrich.fingerprint,
+        title: summary.title ?? null,
+        bullets: JSON.stringify(summary.bullets ?? []),
+        key_quotes: JSON.stringify(summary.key_quotes ?? []),
+        status: String(summary.status ?? 'valid'),
+      };
     }
     const gi = await readOptionalJson<GraphArtifact>(store, enrich, 'gi.json');
-    if (gi) Object.assign(counts, await projectGi(em, key, enrich.fingerprint, gi));
+    if (gi) Object.assign(p, giRows(key, enrich.fingerprint, gi));
     const kg = await readOptionalJson<GraphArtifact>(store, enrich, 'kg.json');
-    if (kg) Object.assign(counts, await projectKg(em, key, enrich.fingerprint, kg));
+    if (kg) Object.assign(p, kgRows(key, enrich.fingerprint, kg));
   }
 
   const index = inputs.index;
   if (index) {
     const text = await readOptionalText(store, index, 'chunks.jsonl');
     if (text) {
-      const rows = text
+      p.chunks = text
         .split('\n')
         .filter((l) => l.trim())
         .map((l, i) => {
           const c = JSON.parse(l) as ChunkLine;
           const vectorId = c.vector_id ?? c.vectorId ?? null;
-          return [key, index.fingerprint, c.chunk_no ?? c.idx ?? c.index ?? i, c.text, ms(c.start_ms), ms(c.end_ms), vectorId === null ? null : String(vectorId)];
+          return {
+            episode_key: key,
+            fingerprint: index.fingerprint,
+            idx: c.chunk_no ?? c.idx ?? c.index ?? i,
+            text: c.text,
+            start_ms: ms(c.start_ms),
+            end_ms: ms(c.end_ms),
+            vector_id: vectorId === null ? null : String(vectorId),
+          };
         });
-      await insertMany(em, 'chunks', ['episode_key', 'fingerprint', 'idx', 'text', 'start_ms', 'end_ms', 'vector_id'], rows);
-      counts.chunks = rows.length;
     }
   }
-  return counts;
+  return p;
 }
 
 export interface ProjectionCounts {
@@ -136,18 +170,10 @@ const ms = (v: unknown) => Math.max(0, Math.round(Number(v) || 0));
 const num = (v: unknown) => (v === null || v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Number(v));
 const int = (v: unknown) => (num(v) === null ? null : Math.round(Number(v)));
 
-async function projectGi(em: EntityManager, key: string, fp: string, gi: GraphArtifact): Promise<Partial<ProjectionCounts>> {
+function giRows(key: string, fp: string, gi: GraphArtifact): Pick<EpisodeProjection, 'insights' | 'quotes' | 'support'> {
   const nodes = gi.nodes ?? [];
   const insights = nodes.filter((n) => nodeKind(n).toLowerCase() === 'insight');
   const quotes = nodes.filter((n) => nodeKind(n).toLowerCase() === 'quote');
-  await insertMany(em, 'insights', ['id', 'episode_key', 'fingerprint', 'text', 'insight_type', 'confidence'], insights.map((n) => {
-    const p = nodeProps(n);
-    return [n.id, key, fp, String(p.text ?? ''), String(p.insight_type ?? p.insightType ?? 'observation'), num(p.confidence)];
-  }));
-  await insertMany(em, 'quotes', ['id', 'episode_key', 'fingerprint', 'text', 'char_start', 'char_end', 'start_ms', 'end_ms', 'speaker'], quotes.map((n) => {
-    const p = nodeProps(n);
-    return [n.id, key, fp, String(p.text ?? ''), int(p.char_start), int(p.char_end), int(p.start_ms), int(p.end_ms), (p.speaker as string | undefined) ?? null];
-  }));
   const insightIds = new Set(insights.map((n) => n.id));
   const quoteIds = new Set(quotes.map((n) => n.id));
   const support = new Map<string, [string, string]>();
@@ -155,36 +181,40 @@ async function projectGi(em: EntityManager, key: string, fp: string, gi: GraphAr
     const { source, target, kind } = edgeEnds(e);
     if (kind === 'SUPPORTED_BY' && insightIds.has(source) && quoteIds.has(target)) support.set(`${source}\u0000${target}`, [source, target]);
   }
-  await insertMany(em, 'insight_support', ['episode_key', 'insight_id', 'quote_id'], [...support.values()].map(([i, q]) => [key, i, q]));
-  return { insights: insights.length, quotes: quotes.length, support: support.size };
+  return {
+    insights: insights.map((n) => {
+      const p = nodeProps(n);
+      return { id: n.id, episode_key: key, fingerprint: fp, text: String(p.text ?? ''), insight_type: String(p.insight_type ?? p.insightType ?? 'observation'), confidence: num(p.confidence) };
+    }),
+    quotes: quotes.map((n) => {
+      const p = nodeProps(n);
+      return {
+        id: n.id,
+        episode_key: key,
+        fingerprint: fp,
+        text: String(p.text ?? ''),
+        char_start: int(p.char_start),
+        char_end: int(p.char_end),
+        start_ms: int(p.start_ms),
+        end_ms: int(p.end_ms),
+        speaker: p.speaker === undefined || p.speaker === null ? null : String(p.speaker),
+      };
+    }),
+    support: [...support.values()].map(([insight_id, quote_id]) => ({ episode_key: key, insight_id, quote_id })),
+  };
 }
 
-async function projectKg(em: EntityManager, key: string, fp: string, kg: GraphArtifact): Promise<Partial<ProjectionCounts>> {
+function kgRows(key: string, fp: string, kg: GraphArtifact): Pick<EpisodeProjection, 'kgNodes' | 'kgEdges'> {
   const nodes = kg.nodes ?? [];
-  for (const n of nodes) {
-    const p = nodeProps(n);
-    const label = String(p.name ?? p.label ?? p.title ?? n.id);
-    await em.query(
-      `INSERT INTO kg_nodes (id, kind, label, props) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, props = kg_nodes.props || EXCLUDED.props`,
-      [n.id, nodeKind(n), label, JSON.stringify(p)],
-    );
-  }
   const known = new Set(nodes.map((n) => n.id));
   const edges = (kg.edges ?? []).map((e) => ({ ...edgeEnds(e), props: edgeProps(e) })).filter((e) => known.has(e.source) && known.has(e.target));
-  await insertMany(em, 'kg_edges', ['episode_key', 'fingerprint', 'source_id', 'target_id', 'kind', 'props'], edges.map((e) => [key, fp, e.source, e.target, e.kind, JSON.stringify(e.props)]));
-  return { kgNodes: nodes.length, kgEdges: edges.length };
-}
-
-/** Multi-row INSERT in batches that stay under Postgres's 65535 bind parameters. */
-async function insertMany(em: EntityManager, table: string, columns: string[], rows: unknown[][]): Promise<void> {
-  const perBatch = Math.max(1, Math.floor(60_000 / columns.length));
-  for (let i = 0; i < rows.length; i += perBatch) {
-    const batch = rows.slice(i, i + perBatch);
-    const params: unknown[] = [];
-    const values = batch.map((r) => `(${r.map((v) => (params.push(v), `$${params.length}`)).join(', ')})`);
-    await em.query(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values.join(', ')}`, params);
-  }
+  return {
+    kgNodes: nodes.map((n) => {
+      const p = nodeProps(n);
+      return { id: n.id, kind: nodeKind(n), label: String(p.name ?? p.label ?? p.title ?? n.id), props: JSON.stringify(p) };
+    }),
+    kgEdges: edges.map((e) => ({ episode_key: key, fingerprint: fp, source_id: e.source, target_id: e.target, kind: e.kind, props: JSON.stringify(e.props) })),
+  };
 }
 
 async function readOptionalText(_store: ArtifactStore, ref: ArtifactRef, name: string): Promise<string | null> {

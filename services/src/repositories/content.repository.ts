@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ApiDatabase } from '../database';
+import { Injectable } from '@nestjs/common';
+import { Database } from '../db/database';
 
 /** web/src/api/types.ts views of an episode's projected artifacts. */
 export interface TranscriptView {
@@ -42,46 +43,59 @@ export interface GraphView {
   edges: { source: string; target: string; type: string }[];
 }
 
-const textOf = (v: unknown): string => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { text?: unknown }).text === 'string' ? (v as { text: string }).text : String(v ?? ''));
+/** A summary bullet or quote as projected: a string, or an object with its `text`. */
+function textOf(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && 'text' in v && typeof v.text === 'string') return v.text;
+  return String(v ?? '');
+}
 
-async function readJsonIfExists<T>(dir: string | null, name: string): Promise<T | null> {
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** An artifact's JSON object, or null when there is none (no directory, no file, not JSON). */
+async function readJsonIfExists(dir: string | null, name: string): Promise<Record<string, unknown> | null> {
   if (!dir) return null;
   try {
-    return JSON.parse(await fs.readFile(path.join(dir, name), 'utf8')) as T;
+    const parsed: unknown = JSON.parse(await fs.readFile(path.join(dir, name), 'utf8'));
+    return isRecord(parsed) ? parsed : null;
   } catch {
     return null;
   }
 }
 
-/** Reads the Postgres projections (the project stage writes them); artifact files only for metadata not projected. */
-export class ApiContentRepository {
-  constructor(private readonly db: ApiDatabase) {}
+const stringOr = <T>(v: unknown, fallback: T): string | T => (typeof v === 'string' ? v : fallback);
+const numberOr = <T>(v: unknown, fallback: T): number | T => (typeof v === 'number' ? v : fallback);
+
+/**
+ * An episode's content as the api shows it: the Postgres projections (the project stage writes
+ * them, repositories/projection.repository.ts); artifact files only for metadata not projected.
+ */
+@Injectable()
+export class ContentRepository {
+  constructor(private readonly database: Database) {}
+
+  private get db() {
+    return this.database.db;
+  }
 
   async transcript(key: string, transcribeDir: string | null): Promise<TranscriptView | null> {
-    const segs = await this.db.query<{ start_ms: number; end_ms: number; text: string; speaker: string | null }>(
-      `SELECT start_ms, end_ms, text, speaker FROM transcript_segments WHERE episode_key = $1 ORDER BY idx`,
-      [key],
-    );
+    const segs = await this.db.selectFrom('transcript_segments').select(['start_ms', 'end_ms', 'text', 'speaker']).where('episode_key', '=', key).orderBy('idx').execute();
     if (!segs.length) return null;
-    const meta = await readJsonIfExists<{ engine?: string; model?: string; language?: string | null; status?: 'valid' | 'degraded'; speech_coverage?: number | null }>(transcribeDir, 'transcript.json');
+    const meta = await readJsonIfExists(transcribeDir, 'transcript.json');
     return {
-      engine: meta?.engine ?? 'unknown',
-      model: meta?.model ?? 'unknown',
-      language: meta?.language ?? null,
+      engine: stringOr(meta?.engine, 'unknown'),
+      model: stringOr(meta?.model, 'unknown'),
+      language: stringOr(meta?.language, null),
       status: meta?.status === 'degraded' ? 'degraded' : 'valid',
-      speech_coverage: meta?.speech_coverage ?? null,
+      speech_coverage: numberOr(meta?.speech_coverage, null),
       segments: segs.map((s) => ({ start_ms: s.start_ms, end_ms: s.end_ms, text: s.text, speaker: s.speaker })),
     };
   }
 
   async summary(key: string, enrichDir: string | null): Promise<SummaryView | null> {
-    const rows = await this.db.query<{ title: string | null; bullets: unknown[]; key_quotes: unknown[]; status: string }>(
-      `SELECT title, bullets, key_quotes, status FROM summaries WHERE episode_key = $1`,
-      [key],
-    );
-    const r = rows[0];
+    const r = await this.db.selectFrom('summaries').select(['title', 'bullets', 'key_quotes', 'status']).where('episode_key', '=', key).executeTakeFirst();
     if (!r) return null;
-    const artifact = await readJsonIfExists<{ method?: string }>(enrichDir, 'summary.json');
+    const artifact = await readJsonIfExists(enrichDir, 'summary.json');
     const status = r.status === 'degraded' || r.status === 'invalid' ? r.status : 'valid';
     return {
       title: r.title ?? '',
@@ -92,21 +106,31 @@ export class ApiContentRepository {
     };
   }
 
+  /** Whether the episode was enriched (its summary is projected): what tells "none" from "not yet". */
+  private async enriched(key: string): Promise<boolean> {
+    return (await this.db.selectFrom('summaries').select('episode_key').where('episode_key', '=', key).executeTakeFirst()) !== undefined;
+  }
+
   async insights(key: string): Promise<InsightView[] | null> {
-    const insights = await this.db.query<{ id: string; text: string; insight_type: string; confidence: number | null }>(
-      `SELECT id, text, insight_type, confidence FROM insights WHERE episode_key = $1 ORDER BY confidence DESC NULLS LAST, id`,
-      [key],
-    );
+    const insights = await this.db
+      .selectFrom('insights')
+      .select(['id', 'text', 'insight_type', 'confidence'])
+      .where('episode_key', '=', key)
+      .orderBy('confidence', (o) => o.desc().nullsLast())
+      .orderBy('id')
+      .execute();
     if (!insights.length) {
       // Enriched with zero insights is an answer ([]); not enriched yet is 404.
-      const enriched = await this.db.query(`SELECT 1 FROM summaries WHERE episode_key = $1`, [key]);
-      return enriched.length ? [] : null;
+      return (await this.enriched(key)) ? [] : null;
     }
-    const support = await this.db.query<{ insight_id: string; id: string; text: string; start_ms: number | null; end_ms: number | null; speaker: string | null }>(
-      `SELECT s.insight_id, q.id, q.text, q.start_ms, q.end_ms, q.speaker FROM insight_support s
-       JOIN quotes q ON q.episode_key = s.episode_key AND q.id = s.quote_id WHERE s.episode_key = $1 ORDER BY q.start_ms NULLS LAST, q.id`,
-      [key],
-    );
+    const support = await this.db
+      .selectFrom('insight_support as s')
+      .innerJoin('quotes as q', (j) => j.onRef('q.episode_key', '=', 's.episode_key').onRef('q.id', '=', 's.quote_id'))
+      .select(['s.insight_id', 'q.id', 'q.text', 'q.start_ms', 'q.end_ms', 'q.speaker'])
+      .where('s.episode_key', '=', key)
+      .orderBy('q.start_ms', (o) => o.nullsLast())
+      .orderBy('q.id')
+      .execute();
     const byInsight = new Map<string, QuoteView[]>();
     for (const s of support) {
       const list = byInsight.get(s.insight_id) ?? [];
@@ -120,16 +144,9 @@ export class ApiContentRepository {
   }
 
   async episodeGraph(key: string): Promise<GraphView | null> {
-    const edges = await this.db.query<{ source_id: string; target_id: string; kind: string }>(
-      `SELECT source_id, target_id, kind FROM kg_edges WHERE episode_key = $1 ORDER BY id`,
-      [key],
-    );
-    if (!edges.length) {
-      const enriched = await this.db.query(`SELECT 1 FROM summaries WHERE episode_key = $1`, [key]);
-      return enriched.length ? { nodes: [], edges: [] } : null;
-    }
-    const ids = [...new Set(edges.flatMap((e) => [e.source_id, e.target_id]))];
-    const nodes = await this.db.query<{ id: string; kind: string; label: string }>(`SELECT id, kind, label FROM kg_nodes WHERE id = ANY($1) ORDER BY id`, [ids]);
+    const edges = await this.db.selectFrom('kg_edges').select(['source_id', 'target_id', 'kind']).where('episode_key', '=', key).orderBy('id').execute();
+    if (!edges.length) return (await this.enriched(key)) ? { nodes: [], edges: [] } : null;
+    const nodes = await this.nodes([...new Set(edges.flatMap((e) => [e.source_id, e.target_id]))]);
     return {
       nodes: nodes.map((n) => ({ id: n.id, type: n.kind, label: n.label })),
       edges: edges.map((e) => ({ source: e.source_id, target: e.target_id, type: e.kind })),
@@ -138,11 +155,14 @@ export class ApiContentRepository {
 
   /** The corpus graph of the tenant's episodes: the most connected nodes, each with the episodes that mention it. */
   async corpusGraph(tenantId: string, maxNodes = 300): Promise<GraphView> {
-    const edges = await this.db.query<{ source_id: string; target_id: string; kind: string; episode_key: string; title: string }>(
-      `SELECT k.source_id, k.target_id, k.kind, k.episode_key, e.title FROM kg_edges k JOIN episodes e ON e.episode_key = k.episode_key
-       WHERE e.feed_id IN (SELECT feed_id FROM subscriptions WHERE tenant_id = $1) ORDER BY k.id LIMIT 20000`,
-      [tenantId],
-    );
+    const edges = await this.db
+      .selectFrom('kg_edges as k')
+      .innerJoin('episodes as e', 'e.episode_key', 'k.episode_key')
+      .select(['k.source_id', 'k.target_id', 'k.kind', 'k.episode_key', 'e.title'])
+      .where('e.feed_id', 'in', (eb) => eb.selectFrom('subscriptions').select('feed_id').where('tenant_id', '=', tenantId))
+      .orderBy('k.id')
+      .limit(20000)
+      .execute();
     const degree = new Map<string, number>();
     const episodesOf = new Map<string, Map<string, string>>();
     for (const e of edges) {
@@ -154,7 +174,7 @@ export class ApiContentRepository {
       }
     }
     const keep = new Set([...degree.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, maxNodes).map(([id]) => id));
-    const nodes = keep.size ? await this.db.query<{ id: string; kind: string; label: string }>(`SELECT id, kind, label FROM kg_nodes WHERE id = ANY($1) ORDER BY id`, [[...keep]]) : [];
+    const nodes = keep.size ? await this.nodes([...keep]) : [];
     const seen = new Set<string>();
     const outEdges: GraphView['edges'] = [];
     for (const e of edges) {
@@ -172,5 +192,15 @@ export class ApiContentRepository {
       })),
       edges: outEdges,
     };
+  }
+
+  /** KG nodes by id (one array parameter, however many ids), ordered by id. */
+  private nodes(ids: string[]) {
+    return this.db
+      .selectFrom('kg_nodes')
+      .select(['id', 'kind', 'label'])
+      .where('id', '=', (eb) => eb.fn.any(eb.val(ids)))
+      .orderBy('id')
+      .execute();
   }
 }

@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
+import { Database } from '../db/database';
+import type { ChunkLookup, FoundChunk, KeywordSearcher, SearchScope } from '../index/search.service';
+import type { VectorHit } from '../index/vector-store';
+
+/**
+ * The projected chunks (`chunks`, written by the project stage) as the api's search reads them:
+ * the keyword side of hybrid search (Postgres full text over `chunks.tsv`) and the text of the
+ * vector side's hits.
+ */
+@Injectable()
+export class ChunkRepository implements KeywordSearcher, ChunkLookup {
+  constructor(private readonly database: Database) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  /** The chunk columns a hit shows, with its episode's and feed's titles. */
+  private chunks() {
+    return this.db
+      .selectFrom('chunks as c')
+      .innerJoin('episodes as e', 'e.episode_key', 'c.episode_key')
+      .innerJoin('feeds as f', 'f.id', 'e.feed_id')
+      .select(['c.episode_key', 'c.idx as chunk_no', 'c.text', 'c.start_ms', 'c.end_ms', 'e.title as episode_title', 'e.feed_id', 'f.title as feed_title']);
+  }
+
+  /**
+   * Full-text matches (websearch syntax, english stemming), best `ts_rank_cd` first, of the
+   * feeds in scope (null: all feeds).
+   */
+  search(query: string, k: number, scope: SearchScope | null): Promise<FoundChunk[]> {
+    const tsquery = sql<string>`websearch_to_tsquery('english', ${query})`.as('query');
+    return this.chunks()
+      .crossJoin(tsquery)
+      .where(sql<boolean>`c.tsv @@ query`)
+      .$if(scope !== null, (q) => q.where('e.feed_id', '=', (eb) => eb.fn.any(eb.val([...(scope?.feeds ?? [])]))))
+      .orderBy(sql`ts_rank_cd(c.tsv, query)`, 'desc')
+      .orderBy('c.episode_key')
+      .orderBy('c.idx')
+      .limit(k)
+      .execute();
+  }
+
+  /** The projected chunks of these vector hits; a hit whose episode is not projected (yet) is left out. */
+  async find(hits: readonly VectorHit[]): Promise<FoundChunk[]> {
+    if (!hits.length) return [];
+    const wanted = sql<{ episode_key: string; idx: number }>`unnest(${hits.map((h) => h.episode.episode_key)}::text[], ${hits.map((h) => h.chunkNo)}::int[])`.as<'want'>(sql`want(episode_key, idx)`);
+    return this.chunks()
+      .innerJoin(wanted, (j) => j.onRef('want.episode_key', '=', 'c.episode_key').onRef('want.idx', '=', 'c.idx'))
+      .execute();
+  }
+}
