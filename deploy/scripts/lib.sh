@@ -3,10 +3,14 @@
 # COMPOSE: the compose command (default: "docker compose" when Compose v2 is installed, else
 # "docker-compose", v1); COMPOSE_FILES: its -f flags
 # (default docker-compose.yml, plus docker-compose.gpu.yml when PODBRAIN_GPU=1);
-# ENV_FILE: the appliance's .env (PODBRAIN_TAG lives there); DEPLOY_STATE_DIR: remembered tags.
+# ENV_FILE: the appliance's .env (PODBRAIN_TAG lives there; the containers' env_file too);
+# DEPLOY_STATE_DIR: remembered tags.
 
 PODBRAIN_ROOT="${PODBRAIN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 ENV_FILE="${ENV_FILE:-$PODBRAIN_ROOT/.env}"
+[[ "$ENV_FILE" == /* ]] || ENV_FILE="$PWD/$ENV_FILE"
+# The containers read the same file (docker-compose.yml: env_file ${PODBRAIN_ENV_FILE:-.env}).
+export PODBRAIN_ENV_FILE="${PODBRAIN_ENV_FILE:-$ENV_FILE}"
 DEPLOY_STATE_DIR="${DEPLOY_STATE_DIR:-$PODBRAIN_ROOT/deploy/.state}"
 HEALTH_CHECK="${HEALTH_CHECK:-$PODBRAIN_ROOT/deploy/scripts/health-check.sh}"
 HEALTH_TIMEOUT_S="${HEALTH_TIMEOUT_S:-180}"

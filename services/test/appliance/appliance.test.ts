@@ -55,8 +55,9 @@ if (skipWhy) console.log(`[appliance] SKIPPED: the appliance test needs a Docker
 const compose1 = sh('docker-compose', ['version'], { timeoutMs: 20_000 }).status === 0;
 const COMPOSE = compose1 ? ['docker-compose'] : ['docker', 'compose'];
 const composeBase = ['-p', PROJECT, '--project-directory', ROOT, '--env-file', envFile, '-f', path.join(ROOT, 'docker-compose.yml'), '-f', path.join(ROOT, 'deploy/ci/compose.offline.yml')];
-// compose reads only the env file: the test runner's own environment must not leak in
-const cleanEnv = { PATH: process.env.PATH, HOME: work, DOCKER_HOST: process.env.DOCKER_HOST } as NodeJS.ProcessEnv;
+// compose reads only the env file: the test runner's own environment must not leak in. The
+// containers read the same file (env_file: PODBRAIN_ENV_FILE, as deploy/scripts set it).
+const cleanEnv = { PATH: process.env.PATH, HOME: work, DOCKER_HOST: process.env.DOCKER_HOST, PODBRAIN_ENV_FILE: envFile } as NodeJS.ProcessEnv;
 const compose = (args: string[], timeoutMs = 300_000) => sh(COMPOSE[0], [...COMPOSE.slice(1), ...composeBase, ...args], { env: cleanEnv, timeoutMs });
 
 /** The real deploy/Dockerfile with the classic builder; only the base images are the local stand-ins. */
