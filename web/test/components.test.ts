@@ -5,7 +5,7 @@ import StateBadge from '../src/components/StateBadge.vue';
 import TranscriptList from '../src/components/TranscriptList.vue';
 import { formatTime, segmentAt } from '../src/format';
 
-const segments = Array.from({ length: 2500 }, (_, i) => ({ start_ms: i * 4000, end_ms: i * 4000 + 3900, text: `segment number ${i}` }));
+const segments = Array.from({ length: 2500 }, (_, i) => ({ start_ms: i * 4000, end_ms: i * 4000 + 3900, text: `segment number ${i}`, speaker: null }));
 
 describe('TranscriptList', () => {
   it('renders only a window of a 2,500-segment transcript', async () => {

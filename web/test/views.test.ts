@@ -1,7 +1,7 @@
 import { flushPromises, mount } from '@vue/test-utils';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryHistory, createRouter } from 'vue-router';
-import type { EpisodeSummary } from '../src/api/types';
+import type { EpisodeSummary } from '../src/api/schema';
 
 /** A controllable EventSource: the test pushes `episode` events by hand. */
 class FakeEventSource {
@@ -31,6 +31,7 @@ const episode = (key: string, state: EpisodeSummary['state']): EpisodeSummary =>
   state,
   state_reason: null,
   failed_stage: null,
+  last_error: null,
   updated_at: '2026-11-20T10:00:00Z',
 });
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
@@ -12,6 +12,7 @@ import { createRedis, Queues } from '../queue/queues';
 import { checksForRole, createHealth } from '../telemetry/health';
 import { apiMetricsMiddleware } from '../telemetry/http-metrics';
 import { ApiModule } from './api.module';
+import { API_PREFIX, apiDocument } from './contract';
 import { ApiContext } from './context';
 import { correlationMiddleware } from './correlation';
 import { ApiDatabase } from './database';
@@ -90,19 +91,10 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   if (config.telemetry.apiRequestMetrics) app.use(apiMetricsMiddleware({ skip: (p) => p === '/metrics' || p === '/healthz' || p === '/api/events' }));
   app.use(jsonErrors(express.json({ limit: '1mb' }), log));
   app.use(jsonErrors(express.text({ type: XML_TYPES, limit: '5mb' }), log));
-  app.setGlobalPrefix('api', { exclude: ['healthz', 'metrics', 'api/health'] });
+  app.setGlobalPrefix(API_PREFIX.prefix, { exclude: [...API_PREFIX.exclude] });
   app.enableShutdownHooks([]);
 
-  const doc = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('podbrain API')
-      .setDescription('Feeds, episodes, search, jobs and admin of a podbrain deployment (ARCHITECTURE §8). Writes and admin/* need the Bearer key when AUTH_API_KEY is set.')
-      .setVersion(process.env.PODBRAIN_VERSION || '0.1.0')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs/json', yamlDocumentUrl: 'api/docs/yaml' });
+  SwaggerModule.setup('api/docs', app, apiDocument(app), { jsonDocumentUrl: 'api/docs/json', yamlDocumentUrl: 'api/docs/yaml' });
 
   if (opts.listen !== false) {
     const server = app.getHttpServer() as import('node:http').Server;

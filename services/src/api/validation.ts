@@ -52,48 +52,12 @@ export const text = (max: number, required = 'required') =>
       if (p) ctx.addIssue({ code: 'custom', message: p });
     });
 
-const HTTP_URL = /^https?:\/\//i;
-const KEY = /^[A-Za-z0-9._:-]+$/;
-const KEY_MESSAGE = 'letters, digits, . _ : or -';
+export const KEY = /^[A-Za-z0-9._:-]+$/;
+export const KEY_MESSAGE = 'letters, digits, . _ : or -';
 
 /** Ids and keys (episode keys, feed ids, job ids). */
-const key = z.string().min(1).max(200).regex(KEY, KEY_MESSAGE);
+export const key = z.string().min(1).max(200).regex(KEY, KEY_MESSAGE);
 
 export function isKey(s: unknown): s is string {
   return typeof s === 'string' && s.length > 0 && s.length <= 200 && KEY.test(s);
 }
-
-export const schemas = {
-  addFeed: z
-    .object({
-      url: text(2048)
-        .transform((u) => u.trim())
-        .pipe(z.string().min(1, 'required').refine((u) => HTTP_URL.test(u) && !/\s/.test(u) && URL.canParse(u), 'must be an http(s) URL (no spaces)')),
-    })
-    .strict(),
-  subscribe: z.object({ feed_id: z.string().trim().min(1).max(200).regex(KEY, KEY_MESSAGE) }).strict(),
-  episodeList: z.object({
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: text(500).optional(),
-    feed_id: key.optional(),
-    state: z.enum(['pending', 'downloading', 'transcribing', 'enriching', 'indexing', 'projecting', 'done', 'failed', 'skipped']).optional(),
-  }),
-  search: z.object({
-    q: text(1000, 'required: give some words to search for')
-      .transform((q) => q.trim())
-      .pipe(z.string().min(1, 'give some words to search for')),
-    k: z.coerce.number().int().min(1).max(100).optional(),
-  }),
-  adminJobs: z.object({
-    state: z.enum(['failed', 'stuck', 'waiting', 'active', 'delayed', 'completed']).default('failed'),
-    queue: text(100).optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
-  }),
-  failures: z.object({ queue: text(100).optional() }),
-  retryCause: z.object({ cause: text(1000).min(1, 'required: a cause as GET /api/admin/failures lists it'), queue: text(100).optional() }).strict(),
-  /** A queue name in a path; an unknown one is a 404 from JobsService (it names the known ones). */
-  queue: text(100).min(1),
-  /** An OPML document (text/xml body). */
-  opml: text(5 * 1024 * 1024),
-  key,
-};

@@ -1,5 +1,5 @@
 /**
- * CONTRACT STUB of the HTTP API (web/src/api/types.ts, ARCHITECTURE §8), in memory.
+ * CONTRACT STUB of the HTTP API (typed by web/src/api/schema.d.ts, generated from the API's OpenAPI document), in memory.
  * It lets the UI specs and the viewer benchmark exercise states that are hard to reach
  * with the real platform (a failed job, an ungrounded insight, a 3-hour transcript, an
  * API that is down). The end-to-end flow against the real api lives in e2e/real/.
@@ -22,7 +22,7 @@ import type {
   Segment,
   SummaryView,
   TranscriptView,
-} from '../../src/api/types';
+} from '../../src/api/schema';
 import { fixture } from './paths';
 
 interface StubEpisode {
@@ -87,7 +87,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     ep.detail.state_reason = reason;
     ep.detail.failed_stage = state === 'failed' ? ep.fails ?? null : null;
     ep.detail.updated_at = new Date().toISOString();
-    emit({ episode_key: ep.detail.episode_key, feed_id: ep.detail.feed_id, state, reason });
+    emit({ episode_key: ep.detail.episode_key, feed_id: ep.detail.feed_id, state, stage: null, reason, at: ep.detail.updated_at });
   }
 
   function walk(ep: StubEpisode, from = 0) {
@@ -99,7 +99,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
         const q = queues.find((x) => x.name === 'transcribe')!;
         q.failed++;
         ep.detail.last_error = 'enclosure returned HTTP 404';
-        failedJobs.push({ id: `transcribe:${ep.detail.episode_key}`, queue: 'transcribe', episode_key: ep.detail.episode_key, failed_reason: 'enclosure returned HTTP 404', cause: 'enclosure returned HTTP 404', attempts: 3, timestamp: Date.now() });
+        failedJobs.push({ id: `transcribe:${ep.detail.episode_key}`, queue: 'transcribe', name: 'transcribe', episode_key: ep.detail.episode_key, failed_reason: 'enclosure returned HTTP 404', cause: 'enclosure returned HTTP 404', attempts: 3, timestamp: Date.now(), processed_on: null, finished_on: null });
         return;
       }
       if (i >= FLOW.length) return;
@@ -129,6 +129,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       state: 'pending',
       state_reason: null,
       failed_stage: null,
+      last_error: null,
       updated_at: new Date().toISOString(),
       description: 'A short speech.',
       image: null,
@@ -166,7 +167,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     for (const [n, fails] of [[1, undefined], [2, 'transcribe']] as const) {
       const ep = makeEpisode(feed, n, {}, fails);
       episodes.set(ep.detail.episode_key, ep);
-      emit({ episode_key: ep.detail.episode_key, feed_id: id, state: 'pending' });
+      emit({ episode_key: ep.detail.episode_key, feed_id: id, state: 'pending', stage: null, reason: null, at: ep.detail.updated_at });
       walk(ep);
     }
     return feed;

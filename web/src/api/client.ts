@@ -1,19 +1,7 @@
-import type {
-  ApiError,
-  EpisodeDetail,
-  EpisodeSummary,
-  FailureGroup,
-  Feed,
-  GraphView,
-  HealthView,
-  InsightView,
-  JobInfo,
-  Page,
-  QueueInfo,
-  SearchHit,
-  SummaryView,
-  TranscriptView,
-} from './types';
+// The HTTP API as the viewer calls it. Every route, parameter and answer is typed by
+// ./schema.d.ts, which `npm run gen:api` generates from the API's OpenAPI document (the zod
+// contract in services/src/api/contract): nothing here restates a shape.
+import type { ApiError, paths } from './schema';
 
 export class HttpError extends Error {
   constructor(
@@ -72,35 +60,60 @@ async function optional<T>(call: Promise<T>): Promise<T | null> {
   }
 }
 
-const q = (params: Record<string, string | number | undefined | null>) => {
+const q = (params: object) => {
   const s = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') s.set(k, String(v));
   const str = s.toString();
   return str ? `?${str}` : '';
 };
 
+// Types of one route of the generated document.
+type Route = keyof paths;
+type Method = 'get' | 'post' | 'delete';
+type Operation<R extends Route, M extends Method> = NonNullable<paths[R][M]>;
+type Json<A> = A extends { content: { 'application/json': infer B } } ? B : never;
+type Success<R extends Route, M extends Method> = Operation<R, M> extends { responses: infer A } ? Json<A[Extract<keyof A, 200 | 201 | 202>]> : never;
+/** The JSON answer of a route (void for a 204). */
+type Answer<R extends Route, M extends Method> = [Success<R, M>] extends [never] ? void : Success<R, M>;
+type PathParams<R extends Route, M extends Method> = Operation<R, M> extends { parameters: { path: infer P } } ? P : never;
+type QueryParams<R extends Route, M extends Method> = Operation<R, M> extends { parameters: { query?: infer Q } } ? Q : never;
+type Body<R extends Route, M extends Method> = Operation<R, M> extends { requestBody?: { content: infer C } } ? C[keyof C] : never;
+
+/** A call of one route: its path parameters filled in (encoded), its query string, its body. */
+function call<R extends Route, M extends Method>(
+  method: M,
+  route: R,
+  opts: { path?: PathParams<R, M>; query?: QueryParams<R, M>; body?: Body<R, M> } = {},
+): Promise<Answer<R, M>> {
+  const params = (opts.path ?? {}) as Record<string, string>;
+  const path = route.replace(/^\/api/, '').replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name]));
+  return request<Answer<R, M>>(method.toUpperCase(), `${path}${opts.query ? q(opts.query) : ''}`, opts.body);
+}
+
 export const api = {
-  feeds: () => request<{ items: Feed[] }>('GET', '/feeds'),
-  addFeed: (url: string) => request<Feed>('POST', '/feeds', { url }),
-  deleteFeed: (id: string) => request<void>('DELETE', `/feeds/${encodeURIComponent(id)}`),
-  refreshFeed: (id: string) => request<{ job_id: string }>('POST', `/feeds/${encodeURIComponent(id)}/refresh`),
-  importOpml: (opml: string) => request<{ added: number; skipped: number; errors: string[] }>('POST', '/feeds/import', opml),
+  feeds: () => call('get', '/api/feeds'),
+  addFeed: (url: string) => call('post', '/api/feeds', { body: { url } }),
+  deleteFeed: (id: string) => call('delete', '/api/feeds/{id}', { path: { id } }),
+  refreshFeed: (id: string) => call('post', '/api/feeds/{id}/refresh', { path: { id } }),
+  importOpml: (opml: string) => call('post', '/api/feeds/import', { body: opml }),
   exportOpmlUrl: () => `${base}/feeds/export`,
-  episodes: (p: { limit?: number; cursor?: string | null; feed_id?: string; state?: string } = {}) =>
-    request<Page<EpisodeSummary>>('GET', `/episodes${q(p)}`),
-  episode: (key: string) => request<EpisodeDetail>('GET', `/episodes/${encodeURIComponent(key)}`),
-  transcript: (key: string) => optional(request<TranscriptView>('GET', `/episodes/${encodeURIComponent(key)}/transcript`)),
-  summary: (key: string) => optional(request<SummaryView>('GET', `/episodes/${encodeURIComponent(key)}/summary`)),
-  insights: (key: string) => optional(request<{ insights: InsightView[] }>('GET', `/episodes/${encodeURIComponent(key)}/insights`)),
-  episodeGraph: (key: string) => optional(request<GraphView>('GET', `/episodes/${encodeURIComponent(key)}/graph`)),
-  graph: () => request<GraphView>('GET', '/graph'),
-  search: (query: string, k = 20) => request<{ hits: SearchHit[] }>('GET', `/search${q({ q: query, k })}`),
-  health: () => request<HealthView>('GET', '/health'),
-  queues: () => request<{ queues: QueueInfo[] }>('GET', '/admin/queues'),
-  pauseQueue: (name: string, paused: boolean) => request<void>('POST', `/admin/queues/${encodeURIComponent(name)}/${paused ? 'pause' : 'resume'}`),
-  failedJobs: () => request<{ items: JobInfo[] }>('GET', '/admin/jobs?state=failed'),
-  failures: () => request<{ groups: FailureGroup[]; total: number; truncated: boolean }>('GET', '/admin/failures'),
-  retryFailures: (cause: string) => request<{ retried: number; skipped: number }>('POST', '/admin/failures/retry', { cause }),
-  retryJob: (queue: string, id: string) => request<void>('POST', `/admin/jobs/${encodeURIComponent(queue)}/${encodeURIComponent(id)}/retry`),
+  /** `cursor`: the page's next_cursor (null: the first page). */
+  episodes: ({ cursor, ...p }: Omit<NonNullable<QueryParams<'/api/episodes', 'get'>>, 'cursor'> & { cursor?: string | null } = {}) =>
+    call('get', '/api/episodes', { query: { ...p, cursor: cursor ?? undefined } }),
+  episode: (key: string) => call('get', '/api/episodes/{key}', { path: { key } }),
+  transcript: (key: string) => optional(call('get', '/api/episodes/{key}/transcript', { path: { key } })),
+  summary: (key: string) => optional(call('get', '/api/episodes/{key}/summary', { path: { key } })),
+  insights: (key: string) => optional(call('get', '/api/episodes/{key}/insights', { path: { key } })),
+  episodeGraph: (key: string) => optional(call('get', '/api/episodes/{key}/graph', { path: { key } })),
+  graph: () => call('get', '/api/graph'),
+  search: (query: string, k = 20) => call('get', '/api/search', { query: { q: query, k } }),
+  health: () => call('get', '/api/health'),
+  queues: () => call('get', '/api/admin/queues'),
+  pauseQueue: (name: string, paused: boolean) =>
+    paused ? call('post', '/api/admin/queues/{name}/pause', { path: { name } }) : call('post', '/api/admin/queues/{name}/resume', { path: { name } }),
+  failedJobs: () => call('get', '/api/admin/jobs', { query: { state: 'failed' } }),
+  failures: () => call('get', '/api/admin/failures'),
+  retryFailures: (cause: string) => call('post', '/api/admin/failures/retry', { body: { cause } }),
+  retryJob: (queue: string, id: string) => call('post', '/api/admin/jobs/{queue}/{id}/retry', { path: { queue, id } }),
   eventsUrl: () => `${base}/events`,
 };

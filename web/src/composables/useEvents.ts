@@ -1,6 +1,6 @@
 import { onBeforeUnmount, ref } from 'vue';
 import { api } from '../api/client';
-import type { EpisodeEvent } from '../api/types';
+import type { EpisodeEvent } from '../api/schema';
 
 type Listener = (e: EpisodeEvent) => void;
 const listeners = new Set<Listener>();

@@ -1,10 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { buildInfo } from '../../telemetry/health';
 import { QUEUE_SETTINGS } from '../../queue/queues';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
-import { parseInput, schemas } from '../validation';
+import { ApiQueryOf, openApiSchema, responses, schemas, type DeployView, type FailuresView, type JobView, type QueueView, type RetryCauseResult, type SettingsView, type WorkersView } from '../contract';
+import { parseInput } from '../validation';
 import { JobsService } from './jobs.service';
 
 @ApiTags('admin')
@@ -21,20 +22,23 @@ export class AdminController {
 
   @Get('workers')
   @ApiOperation({ summary: 'Worker processes connected to each queue' })
-  async workers() {
+  @ApiOkResponse({ schema: openApiSchema(responses.workers) })
+  async workers(): Promise<WorkersView> {
     return { queues: await this.jobs.workers() };
   }
 
   @Get('deploy')
   @ApiOperation({ summary: 'Version and git sha of this api process' })
-  deploy() {
+  @ApiOkResponse({ schema: openApiSchema(responses.deploy) })
+  deploy(): DeployView {
     const { version, gitSha } = this.build;
     return { version, git_sha: gitSha, node: process.version, started_at: this.startedAt };
   }
 
   @Get('config')
   @ApiOperation({ summary: 'Effective settings that shape processing (queue concurrency, models, providers); secrets are never shown' })
-  config() {
+  @ApiOkResponse({ schema: openApiSchema(responses.settings) })
+  config(): SettingsView {
     const c = this.ctx.config;
     return {
       queues: Object.fromEntries(Object.entries(QUEUE_SETTINGS).map(([name, q]) => [name, { concurrency: q.concurrency, attempts: q.attempts, timeout_ms: q.timeoutMs }])),
@@ -50,7 +54,8 @@ export class AdminController {
 
   @Get('queues')
   @ApiOperation({ summary: 'Depth of every queue and whether it is paused' })
-  async queues() {
+  @ApiOkResponse({ schema: openApiSchema(responses.queueList) })
+  async queues(): Promise<{ queues: QueueView[] }> {
     return { queues: await this.jobs.queues() };
   }
 
@@ -68,33 +73,35 @@ export class AdminController {
 
   @Get('jobs')
   @ApiOperation({ summary: 'Failed (default) or stuck jobs, newest first' })
-  @ApiQuery({ name: 'state', required: false, enum: ['failed', 'stuck', 'waiting', 'active', 'delayed', 'completed'] })
-  @ApiQuery({ name: 'queue', required: false })
-  @ApiQuery({ name: 'limit', required: false })
-  async list(@Query() query: unknown) {
+  @ApiQueryOf(schemas.adminJobs)
+  @ApiOkResponse({ schema: openApiSchema(responses.jobList) })
+  async list(@Query() query: unknown): Promise<{ items: JobView[] }> {
     const q = parseInput(schemas.adminJobs, query, 'query');
     return { items: await this.jobs.list(q.state, q.queue, q.limit) };
   }
 
   @Get('failures')
   @ApiOperation({ summary: 'Failed jobs grouped by cause (the error without per-episode details such as URL paths), biggest group first, each with its newest jobs' })
-  @ApiQuery({ name: 'queue', required: false })
-  failures(@Query() query: unknown) {
+  @ApiQueryOf(schemas.failures)
+  @ApiOkResponse({ schema: openApiSchema(responses.failures) })
+  failures(@Query() query: unknown): Promise<FailuresView> {
     return this.jobs.failures(parseInput(schemas.failures, query, 'query').queue);
   }
 
   @Post('failures/retry')
   @HttpCode(202)
   @ApiOperation({ summary: 'Retry every failed job of one cause (as admin/failures lists it), optionally in one queue' })
-  @ApiBody({ schema: { type: 'object', required: ['cause'], properties: { cause: { type: 'string' }, queue: { type: 'string' } } } })
-  retryFailures(@Body() body: unknown) {
+  @ApiBody({ schema: openApiSchema(schemas.retryCause, 'input') })
+  @ApiAcceptedResponse({ schema: openApiSchema(responses.retryCauseResult) })
+  retryFailures(@Body() body: unknown): Promise<RetryCauseResult> {
     const { cause, queue } = parseInput(schemas.retryCause, body, 'body');
     return this.jobs.retryCause(cause, queue);
   }
 
   @Post('jobs/:queue/:id/retry')
   @HttpCode(202)
-  retry(@Param('queue') queue: string, @Param('id') id: string) {
+  @ApiAcceptedResponse({ schema: openApiSchema(responses.jobInfo), description: 'the job, now waiting' })
+  retry(@Param('queue') queue: string, @Param('id') id: string): Promise<JobView> {
     return this.jobs.retry(parseInput(schemas.queue, queue, 'path'), parseInput(schemas.key, id, 'path'));
   }
 
@@ -113,7 +120,8 @@ export class JobsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'A job by id, with its state' })
-  get(@Param('id') id: string) {
+  @ApiOkResponse({ schema: openApiSchema(responses.jobInfo) })
+  get(@Param('id') id: string): Promise<JobView> {
     return this.jobs.find(parseInput(schemas.key, id, 'path'));
   }
 }

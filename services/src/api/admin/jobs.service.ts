@@ -2,51 +2,14 @@ import { Injectable } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
 import { isQueueName, QUEUE_NAMES, QUEUE_SETTINGS, type QueueName } from '../../queue/queues';
 import { ApiContext } from '../context';
+import type { FailureGroup, FailuresView, JobView, QueueView, RetryCauseResult, WorkersView } from '../contract';
 import { ApiError, notFound } from '../errors';
 import { failureCause } from './failure-cause';
-
-/** web/src/api/types.ts `JobInfo` (+ state for jobs/:id). */
-export interface JobView {
-  id: string;
-  queue: string;
-  name: string;
-  state?: string;
-  episode_key: string | null;
-  failed_reason: string | null;
-  /** failed_reason without what differs per episode (URL paths, ids, sizes): the group it belongs to. */
-  cause: string | null;
-  attempts: number;
-  timestamp: number;
-  processed_on?: number | null;
-  finished_on?: number | null;
-}
-
-/** Failed jobs of one cause (admin/failures). */
-export interface FailureGroup {
-  cause: string;
-  count: number;
-  /** Failed jobs of this cause per queue. */
-  queues: Record<string, number>;
-  /** When the newest of them was enqueued (ms). */
-  latest: number;
-  /** The newest few, newest first. */
-  jobs: JobView[];
-}
 
 /** Failed jobs read per queue for grouping and bulk retry (newest first); more are left for the next call. */
 const FAILED_SCAN_LIMIT = 5000;
 const FAILED_PAGE = 500;
 const GROUP_SAMPLE = 20;
-
-export interface QueueView {
-  name: string;
-  waiting: number;
-  active: number;
-  delayed: number;
-  failed: number;
-  completed: number;
-  paused: boolean;
-}
 
 const toView = (queue: string, j: Job, state?: string): JobView => ({
   id: String(j.id),
@@ -124,7 +87,7 @@ export class JobsService {
   }
 
   /** Worker connections per queue (BullMQ names its worker clients; CLIENT LIST). */
-  workers(): Promise<{ queue: string; workers: { name: string; addr: string | null; age_s: number | null; idle_s: number | null }[] }[]> {
+  workers(): Promise<WorkersView['queues']> {
     return this.ctx.withRedis(() =>
       Promise.all(
         QUEUE_NAMES.map(async (name) => ({
@@ -172,7 +135,7 @@ export class JobsService {
    * Every failed job (newest FAILED_SCAN_LIMIT per queue) grouped by cause, biggest group first.
    * `truncated`: some queue holds more failed jobs than were read.
    */
-  failures(queue?: string): Promise<{ groups: FailureGroup[]; total: number; truncated: boolean }> {
+  failures(queue?: string): Promise<FailuresView> {
     const names: QueueName[] = queue ? [this.queue(queue).name as QueueName] : [...QUEUE_NAMES];
     return this.ctx.withRedis(async () => {
       const { jobs, truncated } = await this.readFailed(names);
@@ -194,7 +157,7 @@ export class JobsService {
   }
 
   /** Retries every failed job whose cause is `cause` (admin/failures/retry); jobs that moved on meanwhile are left alone. */
-  retryCause(cause: string, queue?: string): Promise<{ cause: string; retried: number; jobs: { queue: string; id: string }[]; skipped: number }> {
+  retryCause(cause: string, queue?: string): Promise<RetryCauseResult> {
     const names: QueueName[] = queue ? [this.queue(queue).name as QueueName] : [...QUEUE_NAMES];
     return this.ctx.withRedis(async () => {
       const { jobs } = await this.readFailed(names);

@@ -1,13 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { episodeDetailSchema, episodePageSchema, errorSchema } from '../openapi';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Reads } from '../access';
 import { ApiContext } from '../context';
 import { ApiError, notFound } from '../errors';
-import { parseInput, schemas } from '../validation';
+import { ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
+import { parseInput } from '../validation';
 import { ApiContentRepository } from './content.repository';
 import { ApiEpisodesRepository } from './episodes.repository';
 
@@ -15,7 +15,7 @@ const notYet = (what: string, key: string) => new ApiError(404, 'not_found', `ep
 
 @ApiTags('episodes')
 @Reads()
-@ApiServiceUnavailableResponse({ description: 'Postgres unreachable', schema: errorSchema })
+@ApiServiceUnavailableResponse({ description: 'Postgres unreachable', schema: openApiSchema(responses.apiError) })
 @Controller()
 export class EpisodesController {
   private readonly episodes: ApiEpisodesRepository;
@@ -28,20 +28,17 @@ export class EpisodesController {
 
   @Get('episodes')
   @ApiOperation({ summary: 'Episodes of the subscribed feeds, newest first; cursor pagination (Page{items,next_cursor})' })
-  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } })
-  @ApiQuery({ name: 'cursor', required: false })
-  @ApiQuery({ name: 'feed_id', required: false })
-  @ApiQuery({ name: 'state', required: false })
-  @ApiOkResponse({ schema: episodePageSchema })
-  @ApiBadRequestResponse({ schema: errorSchema })
+  @ApiQueryOf(schemas.episodeList)
+  @ApiOkResponse({ schema: openApiSchema(responses.episodePage) })
+  @ApiBadRequestResponse({ schema: openApiSchema(responses.apiError) })
   list(@Req() req: Request, @Query() query: unknown) {
     const q = parseInput(schemas.episodeList, query, 'query');
     return this.episodes.list(this.ctx.tenantOf(req), { limit: q.limit, cursor: q.cursor, feedId: q.feed_id, state: q.state });
   }
 
   @Get('episodes/:key')
-  @ApiOkResponse({ schema: episodeDetailSchema })
-  @ApiNotFoundResponse({ schema: errorSchema })
+  @ApiOkResponse({ schema: openApiSchema(responses.episodeDetail) })
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   async detail(@Req() req: Request, @Param('key') key: string) {
     const d = await this.episodes.detail(this.ctx.tenantOf(req), parseInput(schemas.key, key, 'path'));
     if (!d) throw notFound(`episode ${key}`);
@@ -63,6 +60,8 @@ export class EpisodesController {
 
   @Get('episodes/:key/transcript')
   @ApiOperation({ summary: 'Transcript segments (404 until transcribed and projected)' })
+  @ApiOkResponse({ schema: openApiSchema(responses.transcript) })
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   async transcript(@Req() req: Request, @Param('key') key: string) {
     await this.visible(req, key);
     const t = await this.content.transcript(key, await this.episodes.artifactDir(key, 'transcribe'));
@@ -71,6 +70,8 @@ export class EpisodesController {
   }
 
   @Get('episodes/:key/summary')
+  @ApiOkResponse({ schema: openApiSchema(responses.summary) })
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   async summary(@Req() req: Request, @Param('key') key: string) {
     await this.visible(req, key);
     const s = await this.content.summary(key, await this.episodes.artifactDir(key, 'enrich'));
@@ -79,6 +80,8 @@ export class EpisodesController {
   }
 
   @Get('episodes/:key/insights')
+  @ApiOkResponse({ schema: openApiSchema(responses.insightList) })
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   async insights(@Req() req: Request, @Param('key') key: string) {
     await this.visible(req, key);
     const i = await this.content.insights(key);
@@ -87,6 +90,8 @@ export class EpisodesController {
   }
 
   @Get('episodes/:key/graph')
+  @ApiOkResponse({ schema: openApiSchema(responses.graph) })
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   async graph(@Req() req: Request, @Param('key') key: string) {
     await this.visible(req, key);
     const g = await this.content.episodeGraph(key);
@@ -96,6 +101,7 @@ export class EpisodesController {
 
   @Get('graph')
   @ApiOperation({ summary: 'Knowledge graph across the subscribed episodes' })
+  @ApiOkResponse({ schema: openApiSchema(responses.graph) })
   corpusGraph(@Req() req: Request) {
     return this.content.corpusGraph(this.ctx.tenantOf(req));
   }

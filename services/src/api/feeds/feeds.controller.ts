@@ -1,11 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
-import { errorSchema, feedSchema } from '../openapi';
+import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
 import { ApiError } from '../errors';
-import { parseInput, schemas } from '../validation';
+import { openApiSchema, responses, schemas } from '../contract';
+import { parseInput } from '../validation';
 import { FeedsService } from './feeds.service';
 
 @ApiTags('feeds')
@@ -19,7 +19,7 @@ export class FeedsController {
 
   @Get()
   @ApiOperation({ summary: 'Feeds the caller subscribes to' })
-  @ApiOkResponse({ schema: { type: 'object', properties: { items: { type: 'array', items: feedSchema } } } })
+  @ApiOkResponse({ schema: openApiSchema(responses.feedList) })
   async list(@Req() req: Request) {
     return { items: await this.feeds.list(this.ctx.tenantOf(req)) };
   }
@@ -30,10 +30,10 @@ export class FeedsController {
     summary:
       'Add a feed by URL: a new feed is checked (SSRF guard, status, the first 64 KiB is RSS/Atom), subscribed and its poll job queued (202; the worker reads and parses it); a feed already in the catalog is subscribed at once (201, or 200 when already subscribed); 422 with the reason when refused or unreadable',
   })
-  @ApiBody({ schema: { type: 'object', required: ['url'], properties: { url: { type: 'string', format: 'uri' } } } })
-  @ApiAcceptedResponse({ schema: feedSchema, description: 'new feed: subscribed, first poll queued (title may be null until it has run)' })
-  @ApiCreatedResponse({ schema: feedSchema, description: 'subscribed to a feed already in the catalog (200 when already subscribed)' })
-  @ApiUnprocessableEntityResponse({ schema: errorSchema, description: 'refused (SSRF guard), unreachable or not a feed; the message says why' })
+  @ApiBody({ schema: openApiSchema(schemas.addFeed, 'input') })
+  @ApiAcceptedResponse({ schema: openApiSchema(responses.feed), description: 'new feed: subscribed, first poll queued (title may be null until it has run)' })
+  @ApiCreatedResponse({ schema: openApiSchema(responses.feed), description: 'subscribed to a feed already in the catalog (200 when already subscribed)' })
+  @ApiUnprocessableEntityResponse({ schema: openApiSchema(responses.apiError), description: 'refused (SSRF guard), unreachable or not a feed; the message says why' })
   async add(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const { url } = parseInput(schemas.addFeed, body, 'body');
     const r = await this.feeds.add(this.ctx.tenantOf(req), url, this.ctx.correlationOf(req));
@@ -55,6 +55,7 @@ export class FeedsController {
   @ApiOperation({ summary: 'OPML import (text/xml body): adds every feed; per-feed failures are listed in errors' })
   @ApiBody({ schema: { type: 'string' } })
   @HttpCode(200)
+  @ApiOkResponse({ schema: openApiSchema(responses.importResult) })
   async import(@Req() req: Request, @Body() body: unknown) {
     if (typeof body !== 'string' || !body.trim()) {
       throw new ApiError(415, 'unsupported_media_type', 'send the OPML document as the request body with Content-Type: text/xml');
@@ -74,6 +75,7 @@ export class FeedsController {
   @Authenticated()
   @HttpCode(202)
   @ApiOperation({ summary: 'Poll the feed now' })
+  @ApiAcceptedResponse({ schema: openApiSchema(responses.refreshResult) })
   async refresh(@Req() req: Request, @Param('id') id: string) {
     return this.feeds.refresh(this.ctx.tenantOf(req), parseInput(schemas.key, id, 'path'), this.ctx.correlationOf(req));
   }
@@ -90,6 +92,7 @@ export class SubscriptionsController {
 
   @Get()
   @ApiOperation({ summary: 'The caller’s subscriptions (the feeds with their state)' })
+  @ApiOkResponse({ schema: openApiSchema(responses.feedList) })
   async list(@Req() req: Request) {
     return { items: await this.feeds.list(this.ctx.tenantOf(req)) };
   }
@@ -97,7 +100,9 @@ export class SubscriptionsController {
   @Post()
   @Authenticated()
   @ApiOperation({ summary: 'Subscribe to a feed already in the catalog (attaches to its processed episodes)' })
-  @ApiBody({ schema: { type: 'object', required: ['feed_id'], properties: { feed_id: { type: 'string' } } } })
+  @ApiBody({ schema: openApiSchema(schemas.subscribe, 'input') })
+  @ApiCreatedResponse({ schema: openApiSchema(responses.feed), description: 'subscribed (200 when already subscribed)' })
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError), description: 'not in the catalog' })
   async subscribe(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const { feed_id } = parseInput(schemas.subscribe, body, 'body');
     if (!(await this.feeds.repo.exists(feed_id))) throw new ApiError(404, 'not_found', `feed ${feed_id} is not in the catalog; add it by URL with POST /api/feeds`);

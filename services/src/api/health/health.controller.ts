@@ -1,20 +1,14 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { errorMessage } from '../../core/errors';
 import { httpStatusFor, type HealthModel, type HealthReport, type HealthStatus } from '../../telemetry/health';
 import { renderMetrics } from '../../telemetry/metrics';
 import { Public, Reads } from '../access';
 import { ApiContext } from '../context';
+import { openApiSchema, responses, type HealthView, type RoleHealthView } from '../contract';
 
 export const API_HEALTH = Symbol('API_HEALTH');
-
-interface RoleHealthView {
-  status: HealthStatus;
-  checks: Record<string, { status: string; detail?: string }>;
-  uptime_seconds?: number;
-  version?: string;
-}
 
 const RANK: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 
@@ -65,7 +59,8 @@ export class HealthController {
   @Get('api/health')
   @Reads()
   @ApiOperation({ summary: 'Aggregate health: this api process plus every role listed in API_HEALTH_TARGETS' })
-  async aggregate(): Promise<{ status: HealthStatus; roles: Record<string, RoleHealthView> }> {
+  @ApiOkResponse({ schema: openApiSchema(responses.healthView) })
+  async aggregate(): Promise<HealthView> {
     const roles: Record<string, RoleHealthView> = { api: view(await this.health.report()) };
     await Promise.all(
       parseHealthTargets(this.ctx.config.apiHealthTargets).map(async (t) => {

@@ -1,10 +1,10 @@
 import { Controller, Get, Query, Req } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { searchSchema } from '../openapi';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Reads } from '../access';
 import { ApiContext } from '../context';
-import { parseInput, schemas } from '../validation';
+import { ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
+import { parseInput } from '../validation';
 import { ApiSearchService } from './search.service';
 
 @ApiTags('search')
@@ -18,9 +18,8 @@ export class SearchController {
 
   @Get()
   @ApiOperation({ summary: 'Hybrid search (FAISS + Postgres full-text, RRF) over the subscribed episodes' })
-  @ApiQuery({ name: 'q', required: true })
-  @ApiQuery({ name: 'k', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } })
-  @ApiOkResponse({ schema: searchSchema })
+  @ApiQueryOf(schemas.search)
+  @ApiOkResponse({ schema: openApiSchema(responses.searchResult) })
   async find(@Req() req: Request, @Query() query: unknown) {
     const { q, k } = parseInput(schemas.search, query, 'query');
     const r = await this.search.search(this.ctx.tenantOf(req), q, k ?? Math.min(this.ctx.config.search.defaultK, 100));

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { EPISODE_STATES } from '../../db/schema';
+import { key, KEY, KEY_MESSAGE, text } from '../validation';
+
+const HTTP_URL = /^https?:\/\//i;
+
+/** What the API accepts (query strings, bodies, path parameters); controllers parse with parseInput. */
+export const schemas = {
+  addFeed: z
+    .object({
+      url: text(2048)
+        .transform((u) => u.trim())
+        .pipe(z.string().min(1, 'required').refine((u) => HTTP_URL.test(u) && !/\s/.test(u) && URL.canParse(u), 'must be an http(s) URL (no spaces)'))
+        .meta({ format: 'uri' }),
+    })
+    .strict(),
+  subscribe: z.object({ feed_id: z.string().trim().min(1).max(200).regex(KEY, KEY_MESSAGE) }).strict(),
+  episodeList: z.object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: text(500).optional(),
+    feed_id: key.optional(),
+    state: z.enum(EPISODE_STATES).optional(),
+  }),
+  search: z.object({
+    q: text(1000, 'required: give some words to search for')
+      .transform((q) => q.trim())
+      .pipe(z.string().min(1, 'give some words to search for')),
+    k: z.coerce.number().int().min(1).max(100).optional(),
+  }),
+  adminJobs: z.object({
+    state: z.enum(['failed', 'stuck', 'waiting', 'active', 'delayed', 'completed']).default('failed'),
+    queue: text(100).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  }),
+  failures: z.object({ queue: text(100).optional() }),
+  retryCause: z.object({ cause: text(1000).min(1, 'required: a cause as GET /api/admin/failures lists it'), queue: text(100).optional() }).strict(),
+  /** A queue name in a path; an unknown one is a 404 from JobsService (it names the known ones). */
+  queue: text(100).min(1),
+  /** An OPML document (text/xml body). */
+  opml: text(5 * 1024 * 1024),
+  key,
+};

@@ -1,0 +1,252 @@
+import { z } from 'zod';
+import { EPISODE_STATES } from '../../db/schema';
+
+/**
+ * What the API answers: the one description of every JSON body it sends. The server's view types
+ * are inferred from these schemas, the OpenAPI document (/api/docs) is built from them, and the
+ * viewer's types (web/src/api/schema.d.ts, `npm run gen:api`) are generated from that document.
+ * Nothing validates answers at run time: the types bind the server code to these schemas.
+ */
+
+const nullableText = z.string().nullable();
+const dateTime = z.string().meta({ format: 'date-time' });
+const count = z.number().int();
+const health = z.enum(['healthy', 'degraded', 'unhealthy']);
+
+export const episodeState = z.enum(EPISODE_STATES);
+
+export const apiError = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) }).describe('The one error shape of the API');
+
+export const feed = z.object({
+  id: z.string(),
+  url: z.string(),
+  title: nullableText,
+  image: nullableText,
+  link: nullableText,
+  last_polled_at: dateTime.nullable(),
+  last_error: nullableText,
+  error_count: count,
+  episode_count: count,
+});
+
+export const feedList = z.object({ items: z.array(feed) });
+
+export const episodeSummary = z.object({
+  episode_key: z.string(),
+  feed_id: z.string(),
+  feed_title: nullableText,
+  title: z.string(),
+  published_at: dateTime.nullable(),
+  duration_s: count.nullable(),
+  state: episodeState,
+  state_reason: nullableText,
+  failed_stage: nullableText,
+  last_error: nullableText.describe('why the last attempt failed (e.g. "cannot resolve the host of …"); null if it never failed'),
+  updated_at: dateTime,
+});
+
+export const episodeDetail = episodeSummary.extend({
+  description: nullableText,
+  image: nullableText,
+  enclosure_url: nullableText,
+  audio_url: nullableText.describe('where the player streams from: our copy once downloaded, else the enclosure'),
+});
+
+export const episodePage = z.object({
+  items: z.array(episodeSummary),
+  next_cursor: nullableText.describe('pass as ?cursor= for the next page; null on the last page'),
+});
+
+export const segment = z.object({ start_ms: count, end_ms: count, text: z.string(), speaker: nullableText });
+
+export const transcript = z.object({
+  engine: z.string(),
+  model: z.string(),
+  language: nullableText,
+  status: z.enum(['valid', 'degraded']),
+  speech_coverage: z.number().nullable(),
+  segments: z.array(segment),
+});
+
+export const summary = z.object({
+  title: z.string(),
+  bullets: z.array(z.string()),
+  key_quotes: z.array(z.string()),
+  status: z.enum(['valid', 'degraded', 'invalid']),
+  method: z.enum(['llm', 'extractive']),
+});
+
+export const quote = z.object({ id: z.string(), text: z.string(), start_ms: count, end_ms: count, speaker: nullableText });
+
+export const insight = z.object({
+  id: z.string(),
+  text: z.string(),
+  insight_type: z.string().describe('claim, recommendation, observation or question'),
+  confidence: z.number(),
+  grounded: z.boolean(),
+  quotes: z.array(quote),
+});
+
+export const insightList = z.object({ insights: z.array(insight) });
+
+export const graphNode = z.object({
+  id: z.string(),
+  type: z.string().describe('Person, Organization, Topic, …'),
+  label: z.string(),
+  episodes: z.array(z.object({ episode_key: z.string(), title: z.string() })).optional().describe('corpus graph only: the episodes that mention this node'),
+});
+
+export const graphEdge = z.object({ source: z.string(), target: z.string(), type: z.string() });
+
+export const graph = z.object({ nodes: z.array(graphNode), edges: z.array(graphEdge) });
+
+export const searchHit = z.object({
+  chunk_id: z.string(),
+  episode_key: z.string(),
+  episode_title: nullableText,
+  feed_id: z.string(),
+  feed_title: nullableText,
+  start_ms: count,
+  end_ms: count,
+  snippet: z.string(),
+  score: z.number(),
+});
+
+export const searchResult = z.object({
+  query: z.string(),
+  took_ms: z.number(),
+  vector: z.boolean().describe('false when only Postgres full-text answered'),
+  hits: z.array(searchHit),
+});
+
+export const importResult = z.object({ added: count, skipped: count, errors: z.array(z.string()) });
+
+export const refreshResult = z.object({ job_id: z.string() });
+
+export const queueInfo = z.object({ name: z.string(), waiting: count, active: count, delayed: count, failed: count, completed: count, paused: z.boolean() });
+
+export const queueList = z.object({ queues: z.array(queueInfo) });
+
+export const jobInfo = z.object({
+  id: z.string(),
+  queue: z.string(),
+  name: z.string(),
+  state: z.string().optional().describe('for jobs/:id and admin/jobs: the state it was read in'),
+  episode_key: nullableText,
+  failed_reason: nullableText,
+  cause: nullableText.describe('failed_reason without what differs per episode (URL paths, ids, sizes): the group it belongs to'),
+  attempts: count,
+  timestamp: count,
+  processed_on: count.nullable(),
+  finished_on: count.nullable(),
+});
+
+export const jobList = z.object({ items: z.array(jobInfo) });
+
+export const failureGroup = z.object({
+  cause: z.string(),
+  count,
+  queues: z.record(z.string(), count).describe('failed jobs of this cause per queue'),
+  latest: count.describe('when the newest of them was enqueued (ms)'),
+  jobs: z.array(jobInfo).describe('the newest few, newest first'),
+});
+
+export const failures = z.object({
+  groups: z.array(failureGroup),
+  total: count,
+  truncated: z.boolean().describe('some queue holds more failed jobs than were read'),
+});
+
+export const retryCauseResult = z.object({ cause: z.string(), retried: count, jobs: z.array(z.object({ queue: z.string(), id: z.string() })), skipped: count });
+
+export const workers = z.object({
+  queues: z.array(
+    z.object({
+      queue: z.string(),
+      workers: z.array(z.object({ name: z.string(), addr: nullableText, age_s: z.number().nullable(), idle_s: z.number().nullable() })),
+    }),
+  ),
+});
+
+export const deploy = z.object({ version: z.string(), git_sha: z.string(), node: z.string(), started_at: dateTime });
+
+export const settings = z.object({
+  queues: z.record(z.string(), z.object({ concurrency: count, attempts: count, timeout_ms: count })),
+  asr: z.object({ engines: z.array(z.string()), whisper_model: z.string(), language: z.string(), openai_model: z.string() }),
+  llm: z.object({ model: nullableText }),
+  embeddings: z.object({ provider: z.string(), model: nullableText, dim: count }),
+  openai: z.object({ base_url: nullableText, api_key_set: z.boolean() }),
+  search: z.object({ default_k: count, index_type: z.string() }),
+  feeds: z.object({ poll_interval_s: z.number() }),
+  auth: z.object({ api_key_set: z.boolean() }),
+});
+
+export const roleHealth = z.object({
+  status: health,
+  checks: z.record(z.string(), z.object({ status: z.string(), detail: z.string().optional() })),
+  uptime_seconds: z.number().optional(),
+  version: z.string().optional(),
+});
+
+export const healthView = z.object({ status: health, roles: z.record(z.string(), roleHealth) });
+
+export const episodeEvent = z
+  .object({ episode_key: z.string(), feed_id: z.string(), state: episodeState, stage: nullableText, reason: nullableText, at: dateTime })
+  .describe('GET /api/events: the data of every `event: episode`');
+
+/**
+ * The named types of the contract: components/schemas of the OpenAPI document, and so the
+ * names the viewer imports from web/src/api/schema.d.ts.
+ */
+export const components = {
+  ApiError: apiError,
+  EpisodeState: episodeState,
+  Feed: feed,
+  EpisodeSummary: episodeSummary,
+  EpisodeDetail: episodeDetail,
+  EpisodePage: episodePage,
+  Segment: segment,
+  TranscriptView: transcript,
+  SummaryView: summary,
+  QuoteView: quote,
+  InsightView: insight,
+  GraphNode: graphNode,
+  GraphEdge: graphEdge,
+  GraphView: graph,
+  SearchHit: searchHit,
+  SearchResult: searchResult,
+  ImportResult: importResult,
+  QueueInfo: queueInfo,
+  JobInfo: jobInfo,
+  FailureGroup: failureGroup,
+  Failures: failures,
+  RoleHealth: roleHealth,
+  HealthView: healthView,
+  EpisodeEvent: episodeEvent,
+} satisfies Record<string, z.ZodType>;
+
+export type ApiErrorBody = z.output<typeof apiError>;
+export type EpisodeState = z.output<typeof episodeState>;
+export type FeedView = z.output<typeof feed>;
+export type EpisodeSummaryView = z.output<typeof episodeSummary>;
+export type EpisodeDetailView = z.output<typeof episodeDetail>;
+export type EpisodePage = z.output<typeof episodePage>;
+export type TranscriptView = z.output<typeof transcript>;
+export type SummaryView = z.output<typeof summary>;
+export type QuoteView = z.output<typeof quote>;
+export type InsightView = z.output<typeof insight>;
+export type GraphView = z.output<typeof graph>;
+export type SearchHitView = z.output<typeof searchHit>;
+export type SearchResultView = z.output<typeof searchResult>;
+export type ImportResult = z.output<typeof importResult>;
+export type QueueView = z.output<typeof queueInfo>;
+export type JobView = z.output<typeof jobInfo>;
+export type FailureGroup = z.output<typeof failureGroup>;
+export type FailuresView = z.output<typeof failures>;
+export type RetryCauseResult = z.output<typeof retryCauseResult>;
+export type WorkersView = z.output<typeof workers>;
+export type DeployView = z.output<typeof deploy>;
+export type SettingsView = z.output<typeof settings>;
+export type RoleHealthView = z.output<typeof roleHealth>;
+export type HealthView = z.output<typeof healthView>;
+export type EpisodeEventView = z.output<typeof episodeEvent>;
