@@ -2,15 +2,15 @@
 // newest-first index, or a top-N per subscribed feed. Both must give the very same pages.
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiDatabase } from '../src/api/database';
-import { ApiEpisodesRepository, type EpisodeSummaryView } from '../src/api/episodes/episodes.repository';
+import { Database } from '../src/db/database';
+import { EpisodeRepository, type EpisodeSummaryView } from '../src/repositories/episodes.repository';
 import { silentLogger } from '../src/core/logger';
 import { freshDatabase } from './api-support';
 
 const DB = 'podbrain_test_episodes_page';
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let pg: Client;
-let api: ApiDatabase;
+let api: Database;
 
 beforeAll(async () => {
   db = await freshDatabase(DB);
@@ -31,7 +31,7 @@ beforeAll(async () => {
      FROM generate_series(1, 600) i`,
   );
   await pg.query('ANALYZE');
-  api = new ApiDatabase({ databaseUrl: db.url }, silentLogger, 4);
+  api = new Database({ databaseUrl: db.url }, silentLogger, { poolSize: 4, failFast: true });
 }, 120_000);
 
 afterAll(async () => {
@@ -40,7 +40,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function everyPage(repo: ApiEpisodesRepository, tenant: string, limit: number): Promise<{ items: EpisodeSummaryView[]; pages: number }> {
+async function everyPage(repo: EpisodeRepository, tenant: string, limit: number): Promise<{ items: EpisodeSummaryView[]; pages: number }> {
   const items: EpisodeSummaryView[] = [];
   let cursor: string | undefined;
   let pages = 0;
@@ -71,9 +71,9 @@ describe('episodes page: newest-index and per-feed plans', () => {
   ])('tenant %s, limit %i: both plans page through the same episodes in the same order as a full sort', async (tenant, limit) => {
     const want = await expected(tenant);
     expect(want.length).toBeGreaterThan(limit);
-    const viaIndex = await everyPage(new ApiEpisodesRepository(api, 'newest-index'), tenant, limit);
-    const perFeed = await everyPage(new ApiEpisodesRepository(api, 'per-feed'), tenant, limit);
-    const auto = await everyPage(new ApiEpisodesRepository(api), tenant, limit);
+    const viaIndex = await everyPage(new EpisodeRepository(api, 'newest-index'), tenant, limit);
+    const perFeed = await everyPage(new EpisodeRepository(api, 'per-feed'), tenant, limit);
+    const auto = await everyPage(new EpisodeRepository(api), tenant, limit);
     expect(viaIndex.items.map((e) => e.episode_key)).toEqual(want);
     expect(perFeed.items.map((e) => e.episode_key)).toEqual(want);
     expect(auto.items.map((e) => e.episode_key)).toEqual(want);
@@ -81,7 +81,7 @@ describe('episodes page: newest-index and per-feed plans', () => {
   });
 
   it('timestamps are the same ISO 8601 text Date#toISOString() gives', async () => {
-    const page = await new ApiEpisodesRepository(api).list('all', { limit: 5 });
+    const page = await new EpisodeRepository(api).list('all', { limit: 5 });
     const raw = await pg.query<{ published_at: Date; updated_at: Date }>(`SELECT published_at, updated_at FROM episodes WHERE episode_key = $1`, [page.items[0].episode_key]);
     expect(page.items[0].published_at).toBe(raw.rows[0].published_at.toISOString());
     expect(page.items[0].updated_at).toBe(raw.rows[0].updated_at.toISOString());

@@ -58,7 +58,7 @@ describe('api: a failed episode says why', () => {
   it('list and detail return the stored error next to the state reason', async () => {
     await pg.query(`INSERT INTO feeds (id, url, title) VALUES ('ff', 'https://example.com/ff.xml', 'F')`);
     await pg.query(`INSERT INTO subscriptions (tenant_id, feed_id) VALUES ('default', 'ff')`);
-    // As the pipeline records a last failed attempt (workers/pipeline.ts failIfLastAttempt).
+    // As the pipeline records a last failed attempt (jobs/stage.jobs.ts failIfLastAttempt).
     const error = 'cannot resolve the host of https://cdn.dead.example/ep1.mp3';
     await pg.query(
       `INSERT INTO episodes (episode_key, feed_id, title, published_at, source, state, failed_stage, attempts, last_error, state_reason)
@@ -77,17 +77,18 @@ describe('api: a failed episode says why', () => {
   });
 
   it('an episode retried after a failure keeps its last error while it runs again and drops it once done', async () => {
-    const { openDatabase } = await import('../src/db/data-source');
-    const { EpisodeRepository } = await import('../src/episodes/episodes.repository');
-    const ds = await openDatabase(config, { poolSize: 1 });
+    const { Database } = await import('../src/db/database');
+    const { EpisodeRepository } = await import('../src/repositories/episodes.repository');
+    const { silentLogger } = await import('../src/core/logger');
+    const database = new Database(config, silentLogger, { poolSize: 1 });
     try {
-      const episodes = new EpisodeRepository(ds);
+      const episodes = new EpisodeRepository(database);
       await episodes.setState('ff-1', { state: 'pending' });
       expect((await call(api.base, 'GET', '/api/episodes/ff-1')).body).toMatchObject({ state: 'pending', last_error: 'cannot resolve the host of https://cdn.dead.example/ep1.mp3' });
       await episodes.setState('ff-1', { state: 'done' });
       expect((await call(api.base, 'GET', '/api/episodes/ff-1')).body).toMatchObject({ state: 'done', last_error: null, failed_stage: null });
     } finally {
-      await ds.destroy();
+      await database.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import IORedis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EpisodeEventPublisher } from '../src/episodes/events';
+import { EpisodeEventPublisher } from '../src/repositories/episode-events.repository';
 import { call, freshDatabase, openEvents, waitFor } from './api-support';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -7,7 +7,7 @@ import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/config';
-import { EpisodeEventPublisher, eventsChannel } from '../src/episodes/events';
+import { EpisodeEventPublisher, eventsChannel } from '../src/repositories/episode-events.repository';
 import { apiConfig, call, freshDatabase, openEvents, startApi, startPgProxy, waitFor } from './api-support';
 import { fixture } from './support/fixtures';
 import { serveBody, serveFile, startFixtureServer, status, type FixtureServer } from './support/http-fixture-server';

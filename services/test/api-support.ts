@@ -14,7 +14,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import { bootstrapApi, listeningPort } from '../src/api/bootstrap';
 import { loadConfig, type Config } from '../src/config/config';
-import { createDataSource, migrateUp } from '../src/db/data-source';
+import { createMigrationDataSource, migrateUp } from '../src/db/migrate';
 
 const ADMIN_URL = process.env.PODBRAIN_TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -26,7 +26,7 @@ export async function freshDatabase(name: string): Promise<{ url: string; drop()
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
-  const ds = await createDataSource(url).initialize();
+  const ds = await createMigrationDataSource(url).initialize();
   await migrateUp(ds);
   await ds.destroy();
   return {

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appliedMigrations, createDataSource, MIGRATIONS, migrateDown, migrateUp } from '../src/db/data-source';
-import { EpisodeEntity } from '../src/db/entities/episode.entity';
-import { FeedEntity } from '../src/db/entities/feed.entity';
+import { silentLogger } from '../src/core/logger';
+import { Database } from '../src/db/database';
+import { appliedMigrations, createMigrationDataSource, MIGRATIONS, migrateDown, migrateUp } from '../src/db/migrate';
 import { createTestDatabase } from './support/pg';
 import { ensureBuilt } from './support/stack';
 
@@ -25,7 +25,7 @@ describe('db migrations (real Postgres)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ds = await createDataSource(db.url, { poolSize: 2 }).initialize();
+    ds = await createMigrationDataSource(db.url, { poolSize: 2 }).initialize();
   });
   afterAll(async () => {
     await ds?.destroy();
@@ -55,14 +55,15 @@ describe('db migrations (real Postgres)', () => {
     expect(defs).toMatch(/episodes USING btree \(state/);
     expect(defs).toMatch(/chunks USING gin \(tsv\)/);
 
-    await ds.getRepository(FeedEntity).insert({ id: 'f1', url: 'https://example.com/feed.xml', title: 'Show' });
-    await ds.getRepository(EpisodeEntity).insert({
-      episodeKey: 'e1', feedId: 'f1', guid: 'g1', title: 'Ep', transcripts: [], source: {} as never, state: 'pending',
-    });
+    // The Kysely schema (db/schema.ts) writes and reads what the migrations created.
+    const database = new Database({ databaseUrl: db.url }, silentLogger, { poolSize: 1 });
+    await database.db.insertInto('feeds').values({ id: 'f1', url: 'https://example.com/feed.xml', title: 'Show' }).execute();
+    await database.db.insertInto('episodes').values({ episode_key: 'e1', feed_id: 'f1', guid: 'g1', title: 'Ep', transcripts: '[]', source: '{}', state: 'pending' }).execute();
     await ds.query(`INSERT INTO chunks (episode_key, fingerprint, idx, text, start_ms, end_ms) VALUES ('e1','fp',0,'The runners were running quickly',0,1000)`);
     const hits = (await ds.query(`SELECT idx FROM chunks WHERE tsv @@ plainto_tsquery('english', 'run')`)) as unknown[];
     expect(hits).toHaveLength(1);
-    const ep = await ds.getRepository(EpisodeEntity).findOneByOrFail({ episodeKey: 'e1' });
+    const ep = await database.db.selectFrom('episodes').selectAll().where('episode_key', '=', 'e1').executeTakeFirstOrThrow();
+    await database.close();
     expect(ep.state).toBe('pending');
     await expect(ds.query(`UPDATE episodes SET state = 'bogus' WHERE episode_key = 'e1'`)).rejects.toThrow(/invalid input value for enum/);
     await expect(ds.query(`INSERT INTO stage_runs (episode_key, stage, fingerprint, status) VALUES ('e1','ingest','x','done'), ('e1','ingest','x','done')`)).rejects.toThrow(/duplicate key/);

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataSource, migrateUp } from '../src/db/data-source';
+import { createMigrationDataSource, migrateUp } from '../src/db/migrate';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SCRIPTS = path.join(ROOT, 'deploy/scripts');
@@ -261,7 +261,7 @@ exit 0
     beforeAll(async () => {
       await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
       await admin(`CREATE DATABASE ${DB}`);
-      const ds = await createDataSource(url, { poolSize: 1 }).initialize();
+      const ds = await createMigrationDataSource(url, { poolSize: 1 }).initialize();
       await migrateUp(ds); // the real schema, so the dump covers our tables, indexes and tsvector columns
       await ds.destroy();
       await query(`CREATE TABLE d_roundtrip (id serial PRIMARY KEY, body text NOT NULL, weights float8[] NOT NULL)`);

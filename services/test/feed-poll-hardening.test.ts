@@ -3,17 +3,18 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../src/config/config';
 import { silentLogger } from '../src/core/logger';
-import { migrateUp, openDatabase } from '../src/db/data-source';
+import { migrateUp, openMigrationDataSource } from '../src/db/migrate';
 import { identifyEpisodes } from '../src/feeds/load';
 import { parseFeed } from '../src/feeds/parse';
 import type { FeedEpisode } from '../src/feeds/types';
 import { createRoleContext, type RoleContext } from '../src/roles/context';
-import { StagePipeline } from '../src/workers/pipeline';
-import { planPoll, pollFeedJob } from '../src/workers/poll-feed';
+import { StageJobs } from '../src/jobs/stage.jobs';
+import { planPoll, pollFeedJob } from '../src/jobs/poll.jobs';
 import { bigFeedXml } from './support/big-feed';
 import { serveBody, startFixtureServer, type FixtureServer } from './support/http-fixture-server';
 import { createTestDatabase } from './support/pg';
 import { clearRedisPrefix, tempDir } from './support/stack';
+import { addFeed, sqlRows } from './support/db';
 
 /**
  * Feed polls against hostile or merely careless publishers (issue 12 points 4 and 6): a NUL
@@ -25,7 +26,7 @@ let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let tmp: ReturnType<typeof tempDir>;
 let config: Config;
 let ctx: RoleContext;
-let pipeline: StagePipeline;
+let pipeline: StageJobs;
 let srv: FixtureServer;
 let ingest: Queue;
 
@@ -35,11 +36,11 @@ beforeAll(async () => {
   config = loadConfig({
     env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_fph_${process.pid}`, ALLOW_PRIVATE_NETWORK: 'true', PODBRAIN_CONFIG: '' },
   });
-  const ds = await openDatabase(config, { poolSize: 1 });
+  const ds = await openMigrationDataSource(config, { poolSize: 1 });
   await migrateUp(ds);
   await ds.destroy();
   ctx = await createRoleContext(config, { log: silentLogger, poolSize: 4 });
-  pipeline = new StagePipeline(ctx);
+  pipeline = new StageJobs(ctx);
   srv = await startFixtureServer();
   ingest = new Queue('ingest', { connection: ctx.redis, prefix: config.queue.prefix });
 }, 60_000);
@@ -54,11 +55,11 @@ afterAll(async () => {
 });
 
 const poll = async (feedUrl: string) => {
-  const { feed } = await ctx.feeds.addAndSubscribe(feedUrl, { pollIntervalS: 3600 });
+  const { feed } = await addFeed(ctx.database, feedUrl, { pollIntervalS: 3600 });
   return { id: feed.id, outcome: await pollFeedJob(ctx, pipeline, feed.id, new AbortController().signal) };
 };
 const episodesOf = async (feedId: string) =>
-  (await ctx.ds.query(`SELECT title, guid, duration_s FROM episodes WHERE feed_id = $1 ORDER BY published_at DESC NULLS LAST, title`, [feedId])) as { title: string; guid: string; duration_s: number | null }[];
+  (await sqlRows(ctx.database, `SELECT title, guid, duration_s FROM episodes WHERE feed_id = $1 ORDER BY published_at DESC NULLS LAST, title`, [feedId])) as { title: string; guid: string; duration_s: number | null }[];
 const stageJobs = async (feedId: string) => (await ingest.getJobs(['waiting', 'delayed', 'prioritized', 'active'], 0, -1)).filter((j) => j.name === 'stage' && j.data.feedId === feedId).length;
 
 describe('a NUL or another forbidden character in one feed item', () => {
@@ -85,12 +86,12 @@ describe('a NUL or another forbidden character in one feed item', () => {
     expect((await episodesOf(first.id)).map((e) => e.title)).toEqual(['Absurd duration', 'Null in the title', 'Fine one']);
     const again = await pollFeedJob(ctx, pipeline, first.id, new AbortController().signal);
     expect(again.error).toBeUndefined();
-    const [row] = (await ctx.ds.query(`SELECT title, last_error, error_count FROM feeds WHERE id = $1`, [first.id])) as { title: string; last_error: string | null; error_count: number }[];
+    const [row] = (await sqlRows(ctx.database, `SELECT title, last_error, error_count FROM feeds WHERE id = $1`, [first.id])) as { title: string; last_error: string | null; error_count: number }[];
     expect(row).toEqual({ title: 'Bad Bytes Show', last_error: null, error_count: 0 });
   });
 
   it('an item Postgres still refuses is left out alone; the rest of the feed is stored', async () => {
-    const { feed } = await ctx.feeds.addAndSubscribe('http://127.0.0.1:9/direct.xml', { pollIntervalS: 3600 });
+    const { feed } = await addFeed(ctx.database, 'http://127.0.0.1:9/direct.xml', { pollIntervalS: 3600 });
     const ep = (key: string, title: string): FeedEpisode => ({
       guid: key, title, description: null, link: null, image: null, published: null, durationS: null, enclosure: null, transcripts: [], chaptersUrl: null,
       persons: [], season: null, episode: null, episodeType: null, explicit: null, author: null, feedId: feed.id, feedUrl: feed.url, episodeKey: `direct-${key}`,

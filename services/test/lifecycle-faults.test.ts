@@ -3,21 +3,22 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../src/config/config';
 import { createLogger, silentLogger } from '../src/core/logger';
-import { migrateUp, openDatabase } from '../src/db/data-source';
-import { FeedRepository } from '../src/episodes/feeds.repository';
+import { migrateUp, openMigrationDataSource } from '../src/db/migrate';
 import type { Stage } from '../src/pipeline/stage';
 import { QUEUE_NAMES } from '../src/queue/queues';
 import { createRoleContext, type RoleContext } from '../src/roles/context';
 import { OUT_OF_SPACE_MAX_RETRIES, Scheduler } from '../src/scheduler/scheduler';
 import { createIngestStage } from '../src/stages/ingest.stage';
 import { DEFAULT_DISK_THRESHOLDS, diskCheck } from '../src/telemetry/health';
-import { StagePipeline } from '../src/workers/pipeline';
-import { WorkerHost } from '../src/workers/worker-host';
+import { jobHandlers } from '../src/jobs/handlers';
+import { StageJobs } from '../src/jobs/stage.jobs';
+import { WorkerHost } from '../src/queue/worker-host';
 import { createTestDatabase } from './support/pg';
 import { fixture } from './support/fixtures';
 import { serveBody, startFixtureServer } from './support/http-fixture-server';
 import { PG_BIN, REDIS_SERVER, startPrivatePostgres, startPrivateRedis, type PrivateService } from './support/private-services';
 import { clearRedisPrefix, SERVICES_DIR, startStack, tempDir, waitFor, type Stack } from './support/stack';
+import { addFeed, sqlRows } from './support/db';
 
 /**
  * Hostile probes on the lifecycle of the platform (issue 12, "every failure says why"):
@@ -86,7 +87,7 @@ describe.skipIf(!REDIS_SERVER || !PG_BIN || !API_BUILT)('SIGTERM while Redis or 
         const s = stack;
         await Promise.all(ROLES.map((r) => s.start(r)));
         console.log(`[lifecycle-faults] ${down}: 5 roles up after ${Date.now() - t} ms`);
-        await new FeedRepository(s.db).addAndSubscribe(feed.feedUrl, { pollIntervalS: 3600 });
+        await addFeed(s.db, feed.feedUrl, { pollIntervalS: 3600 });
         await waitFor('download running', async () => ((await s.db.query(`SELECT 1 FROM stage_runs WHERE stage = 'ingest' AND status = 'running'`)) as unknown[]).length > 0, 30_000, 50);
         if (down === 'frozen') await Promise.all([privateRedis.freeze(), privatePg.freeze()]);
         else await (down === 'redis' ? privateRedis.stop() : privatePg.stop());
@@ -192,7 +193,7 @@ interface Platform {
 }
 
 /** Workers for every queue and the scheduler in this process, on `databaseAdminUrl`'s Postgres and the shared Redis (own prefix). */
-async function startPlatform(name: string, opts: { pgAdminUrl?: string; gates: Gates; env?: Record<string, string>; scheduler?: (ctx: RoleContext, pipeline: StagePipeline) => Scheduler }): Promise<Platform> {
+async function startPlatform(name: string, opts: { pgAdminUrl?: string; gates: Gates; env?: Record<string, string>; scheduler?: (ctx: RoleContext, pipeline: StageJobs) => Scheduler }): Promise<Platform> {
   const db = await createTestDatabase(opts.pgAdminUrl);
   const tmp = tempDir(`lf-${name}`);
   const config = loadConfig({
@@ -208,13 +209,13 @@ async function startPlatform(name: string, opts: { pgAdminUrl?: string; gates: G
       ...opts.env,
     },
   });
-  const ds = await openDatabase(config, { poolSize: 1 });
+  const ds = await openMigrationDataSource(config, { poolSize: 1 });
   await migrateUp(ds);
   await ds.destroy();
   const log = process.env.LF_DEBUG ? createLogger({ service: `lf-${name}`, level: 'debug' }) : silentLogger;
   const ctx = await createRoleContext(config, { log, stages: testStages(opts.gates), poolSize: 4 });
-  const pipeline = new StagePipeline(ctx);
-  const host = new WorkerHost(ctx, pipeline, { queues: QUEUE_NAMES, connection: ctx.redis, prefix: ctx.queues.prefix, lockMs: config.queue.lockMs, shutdownGraceMs: 3000 });
+  const pipeline = new StageJobs(ctx);
+  const host = new WorkerHost(ctx, jobHandlers(ctx, pipeline), { queues: QUEUE_NAMES, connection: ctx.redis, prefix: ctx.queues.prefix, lockMs: config.queue.lockMs, shutdownGraceMs: 3000 });
   const scheduler = opts.scheduler ? opts.scheduler(ctx, pipeline) : new Scheduler(ctx, pipeline, ctx.queues, ctx.redis);
   host.start();
   scheduler.start();
@@ -242,8 +243,8 @@ afterEach(async () => {
 });
 
 type RunRow = { stage: string; status: string; error: string | null };
-const episodeRow = async (p: Platform) => ((await p.ctx.ds.query(`SELECT episode_key, state::text AS state, failed_stage, last_error FROM episodes`)) as { episode_key: string; state: string; failed_stage: string | null; last_error: string | null }[])[0];
-const runRows = async (p: Platform) => (await p.ctx.ds.query(`SELECT stage, status, error FROM stage_runs ORDER BY id`)) as RunRow[];
+const episodeRow = async (p: Platform) => ((await sqlRows(p.ctx.database, `SELECT episode_key, state::text AS state, failed_stage, last_error FROM episodes`)) as { episode_key: string; state: string; failed_stage: string | null; last_error: string | null }[])[0];
+const runRows = async (p: Platform) => (await sqlRows(p.ctx.database, `SELECT stage, status, error FROM stage_runs ORDER BY id`)) as RunRow[];
 
 describe.skipIf(!PG_BIN)('stage_runs converge after a Postgres outage (point 5)', () => {
   it('Postgres stopped mid-stage until the job has failed for good, then started: the episode completes and every stage run says done', async () => {
@@ -252,7 +253,7 @@ describe.skipIf(!PG_BIN)('stage_runs converge after a Postgres outage (point 5)'
     let release!: () => void;
     const gates: Gates = { transcribe: new Promise<void>((r) => (release = r)) };
     const p = (platform = await startPlatform('pgout', { pgAdminUrl: privatePg.adminUrl, gates }));
-    await p.ctx.feeds.addAndSubscribe(writeFeed(p.tmp.dir, [{ guid: 'a', title: 'Leaves' }]), { pollIntervalS: 3600 });
+    await addFeed(p.ctx.database, writeFeed(p.tmp.dir, [{ guid: 'a', title: 'Leaves' }]), { pollIntervalS: 3600 });
     await waitFor('transcribe running', async () => (await runRows(p)).some((r) => r.stage === 'transcribe' && r.status === 'running'), 20_000, 50);
     const { episode_key: key } = await episodeRow(p);
 
@@ -281,7 +282,7 @@ describe.skipIf(!PG_BIN)('stage_runs converge after a Postgres outage (point 5)'
     expect(converged!.ep.state).toBe('done');
     expect(converged!.runs.map((r) => `${r.stage}:${r.status}`)).toEqual(['ingest:done', 'transcribe:done', 'enrich:done', 'index:done', 'project:done']);
     // exactly one transcript artifact set, the one the run left running committed
-    const [tr] = (await p.ctx.ds.query(`SELECT artifact_path FROM stage_runs WHERE episode_key = $1 AND stage = 'transcribe'`, [key])) as { artifact_path: string | null }[];
+    const [tr] = (await sqlRows(p.ctx.database, `SELECT artifact_path FROM stage_runs WHERE episode_key = $1 AND stage = 'transcribe'`, [key])) as { artifact_path: string | null }[];
     expect(tr.artifact_path).toMatch(/transcribe@/);
     // the reconciler settled the run the outage left "running" (the episode had moved on without it)
     expect(p.scheduler.stats.runsRepaired).toBeGreaterThanOrEqual(1);
@@ -292,23 +293,23 @@ describe.skipIf(!PG_BIN)('stage_runs converge after a Postgres outage (point 5)'
     const db = await createTestDatabase();
     const tmp = tempDir('lf-runs');
     const config = loadConfig({ env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_lfruns_${process.pid}`, RECONCILE_GRACE_MS: '60000' } });
-    const ds = await openDatabase(config, { poolSize: 1 });
+    const ds = await openMigrationDataSource(config, { poolSize: 1 });
     await migrateUp(ds);
     await ds.destroy();
     const ctx = await createRoleContext(config, { log: silentLogger, poolSize: 2 });
     try {
-      const scheduler = new Scheduler(ctx, new StagePipeline(ctx), ctx.queues, ctx.redis);
-      const { feed } = await ctx.feeds.addAndSubscribe('http://127.0.0.1:9/feed.xml', { pollIntervalS: 3600 });
+      const scheduler = new Scheduler(ctx, new StageJobs(ctx), ctx.queues, ctx.redis);
+      const { feed } = await addFeed(ctx.database, 'http://127.0.0.1:9/feed.xml', { pollIntervalS: 3600 });
       const source = { guid: 'g', title: 't', description: null, link: null, image: null, published: null, durationS: null, enclosure: { url: 'https://example.com/a.mp3', type: 'audio/mpeg', length: 1 }, transcripts: [], chaptersUrl: null, persons: [], season: null, episode: null, episodeType: null, explicit: null, author: null };
       const episode = (key: string, state: string, extra = ''): Promise<unknown> =>
-        ctx.ds.query(`INSERT INTO episodes (episode_key, feed_id, title, state, source${extra ? ', failed_stage, last_error' : ''}) VALUES ($1, $2, $1, $3, $4${extra ? `, 'transcribe', '${extra}'` : ''})`, [key, feed.id, state, JSON.stringify(source)]);
+        sqlRows(ctx.database, `INSERT INTO episodes (episode_key, feed_id, title, state, source${extra ? ', failed_stage, last_error' : ''}) VALUES ($1, $2, $1, $3, $4${extra ? `, 'transcribe', '${extra}'` : ''})`, [key, feed.id, state, JSON.stringify(source)]);
       await episode('moved', 'enriching');
       await episode('failedthere', 'failed', 'whisper crashed: out of memory');
       await episode('waiting', 'transcribing');
       await episode('donestale', 'done');
       await episode('recent', 'done');
       const run = (key: string, stage: string, age: string) =>
-        ctx.ds.query(`INSERT INTO stage_runs (episode_key, stage, fingerprint, status, attempts, started_at) VALUES ($1, $2, 'f0000000000000000', 'running', 1, now() - $3::interval)`, [key, stage, age]);
+        sqlRows(ctx.database, `INSERT INTO stage_runs (episode_key, stage, fingerprint, status, attempts, started_at) VALUES ($1, $2, 'f0000000000000000', 'running', 1, now() - $3::interval)`, [key, stage, age]);
       await run('moved', 'transcribe', '1 hour');
       await run('failedthere', 'transcribe', '1 hour');
       await run('waiting', 'transcribe', '1 hour');
@@ -316,7 +317,7 @@ describe.skipIf(!PG_BIN)('stage_runs converge after a Postgres outage (point 5)'
       await run('recent', 'index', '5 seconds'); // younger than RECONCILE_GRACE_MS: may still be finishing
 
       expect(await scheduler.repairStageRuns()).toBe(3);
-      const rows = Object.fromEntries(((await ctx.ds.query(`SELECT episode_key, status, error, finished_at IS NOT NULL AS finished FROM stage_runs`)) as { episode_key: string; status: string; error: string | null; finished: boolean }[]).map((r) => [r.episode_key, r]));
+      const rows = Object.fromEntries(((await sqlRows(ctx.database, `SELECT episode_key, status, error, finished_at IS NOT NULL AS finished FROM stage_runs`)) as { episode_key: string; status: string; error: string | null; finished: boolean }[]).map((r) => [r.episode_key, r]));
       expect(rows.moved).toMatchObject({ status: 'failed', finished: true });
       expect(rows.moved.error).toMatch(/^interrupted: .*the episode is enriching now$/);
       expect(rows.failedthere).toMatchObject({ status: 'failed', error: 'whisper crashed: out of memory', finished: true });
@@ -350,7 +351,7 @@ describe('episodes that failed for lack of disk space (point 9)', () => {
     const { disk, check } = fakeDisk(100 * 2 ** 20); // 100 MiB: unhealthy
     let full = true;
     const p = (platform = await startPlatform('enospc', { gates: { ingestError: () => (full ? enospc() : null) }, scheduler: (ctx, pl) => new Scheduler(ctx, pl, ctx.queues, ctx.redis, { diskHealth: check }) }));
-    await p.ctx.feeds.addAndSubscribe(writeFeed(p.tmp.dir, [{ guid: 'a', title: 'Leaves' }]), { pollIntervalS: 3600 });
+    await addFeed(p.ctx.database, writeFeed(p.tmp.dir, [{ guid: 'a', title: 'Leaves' }]), { pollIntervalS: 3600 });
     const failed = await waitFor('episode failed with ENOSPC', async () => {
       const ep = await episodeRow(p);
       return ep?.state === 'failed' ? ep : null;
@@ -379,12 +380,12 @@ describe('episodes that failed for lack of disk space (point 9)', () => {
   it(`an episode that keeps running out of space is retried ${OUT_OF_SPACE_MAX_RETRIES} times, then stays failed`, async () => {
     const { check } = fakeDisk(40 * GiB); // healthy all along: the episode itself fills the disk
     const p = (platform = await startPlatform('enospc2', { gates: { ingestError: enospc }, scheduler: (ctx, pl) => new Scheduler(ctx, pl, ctx.queues, ctx.redis, { diskHealth: check }) }));
-    await p.ctx.feeds.addAndSubscribe(writeFeed(p.tmp.dir, [{ guid: 'a', title: 'Leaves' }]), { pollIntervalS: 3600 });
+    await addFeed(p.ctx.database, writeFeed(p.tmp.dir, [{ guid: 'a', title: 'Leaves' }]), { pollIntervalS: 3600 });
     await waitFor(`${OUT_OF_SPACE_MAX_RETRIES} retries`, async () => p.scheduler.stats.outOfSpaceRetries === OUT_OF_SPACE_MAX_RETRIES && (await episodeRow(p))?.state === 'failed', 40_000, 100);
     await sleep(2500); // > RECONCILE_GRACE_MS + several ticks: no further retry
     expect(p.scheduler.stats.outOfSpaceRetries).toBe(OUT_OF_SPACE_MAX_RETRIES);
     expect(await episodeRow(p)).toMatchObject({ state: 'failed', failed_stage: 'ingest', last_error: 'ENOSPC: no space left on device, write' });
-    const [ingest] = (await p.ctx.ds.query(`SELECT status, attempts FROM stage_runs WHERE stage = 'ingest'`)) as { status: string; attempts: number }[];
+    const [ingest] = (await sqlRows(p.ctx.database, `SELECT status, attempts FROM stage_runs WHERE stage = 'ingest'`)) as { status: string; attempts: number }[];
     expect(ingest).toEqual({ status: 'failed', attempts: 3 * (OUT_OF_SPACE_MAX_RETRIES + 1) });
   }, 60_000);
 });

@@ -3,11 +3,11 @@ import path from 'node:path';
 import IORedis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFakeWhisperModel } from '../src/asr/whisper/fake-model';
-import { parseEpisodeEvent, type EpisodeEvent } from '../src/episodes/events';
-import { FeedRepository } from '../src/episodes/feeds.repository';
+import { parseEpisodeEvent, type EpisodeEvent } from '../src/repositories/episode-events.repository';
 import type { FixtureServer } from './support/http-fixture-server';
 import { expectedOutcome, startPodcastServer } from './support/platform-feed';
 import { SERVICES_DIR, startStack, tempDir, waitFor, type Stack } from './support/stack';
+import { addFeed } from './support/db';
 
 /**
  * The platform end to end: real Postgres and Redis, a local HTTP podcast of 5 episodes whose
@@ -70,7 +70,7 @@ describe('platform end to end (each role its own process)', () => {
       const res = await fetch(`http://127.0.0.1:${stack.roles.get('api')!.healthPort}/api/feeds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: podcast.feedUrl }) });
       expect(res.status, await res.clone().text()).toBeLessThan(300);
     } else {
-      await new FeedRepository(stack.db).addAndSubscribe(podcast.feedUrl, { pollIntervalS: 3600 });
+      await addFeed(stack.db, podcast.feedUrl, { pollIntervalS: 3600 });
     }
     const rows = await waitFor(
       '5 episodes in a final state',

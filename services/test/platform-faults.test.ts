@@ -6,10 +6,10 @@ import { promisify } from 'node:util';
 import IORedis from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeFakeWhisperModel } from '../src/asr/whisper/fake-model';
-import { FeedRepository } from '../src/episodes/feeds.repository';
 import { fixture } from './support/fixtures';
 import { expectedOutcome, startPodcastServer } from './support/platform-feed';
 import { freePort, SERVICES_DIR, startStack, tempDir, waitFor, type Stack } from './support/stack';
+import { addFeed } from './support/db';
 
 /**
  * Faults on the running platform (each role its own OS process): kill -9 of worker-gpu in
@@ -64,7 +64,7 @@ describe('platform faults', () => {
     try {
       stack = await startStack({ name: 'e1gpu', env: { ...WHISPER, MODELS_DIR: models.dir } });
       await Promise.all([stack.start('scheduler'), stack.start('worker', { name: 'io-ml', args: ['--queues', 'ingest,enrich,index,project'] }), stack.start('worker-gpu')]);
-      await new FeedRepository(stack.db).addAndSubscribe(podcast.feedUrl, { pollIntervalS: 3600 });
+      await addFeed(stack.db, podcast.feedUrl, { pollIntervalS: 3600 });
       const s = stack;
       const [ep] = await waitFor('transcription running', async () => {
         const r = (await s.db.query(`SELECT episode_key, feed_id FROM stage_runs JOIN episodes USING (episode_key) WHERE stage = 'transcribe' AND status = 'running'`)) as { episode_key: string; feed_id: string }[];
@@ -112,7 +112,7 @@ describe('platform faults', () => {
       expect(takeoverMs).toBeLessThanOrEqual(30_000);
       expect(stack.logs('sched-b')).toContain('became the active scheduler');
       // the new leader polls feeds: a feed added now gets its poll job
-      const { feed } = await new FeedRepository(stack.db).addAndSubscribe('http://127.0.0.1:9/new-feed.xml', { pollIntervalS: 3600 });
+      const { feed } = await addFeed(stack.db, 'http://127.0.0.1:9/new-feed.xml', { pollIntervalS: 3600 });
       const { Queue } = await import('bullmq');
       const q = new Queue('ingest', { connection: redis, prefix: stack.prefix });
       await waitFor('poll job enqueued by the standby', async () => (await q.getJobState(`poll.${feed.id}`)) !== 'unknown', 10_000);
@@ -138,7 +138,7 @@ describe('platform faults', () => {
     try {
       stack = await startStack({ name: 'e1redis', redisUrl, env: { ...WHISPER, MODELS_DIR: models.dir } });
       await Promise.all([stack.start('scheduler'), stack.start('worker', { args: ['--queues', 'all'] })]);
-      await new FeedRepository(stack.db).addAndSubscribe(podcast.feedUrl, { pollIntervalS: 3600 });
+      await addFeed(stack.db, podcast.feedUrl, { pollIntervalS: 3600 });
       const s = stack;
       await waitFor('work under way', async () => {
         const r = await finalRows(s);
@@ -189,7 +189,7 @@ describe('platform faults', () => {
       stack = await startStack({ name: 'e1term', env: { ALLOW_PRIVATE_NETWORK: 'true', SHUTDOWN_GRACE_MS: '20000' } });
       await Promise.all([stack.start('scheduler'), stack.start('worker-io')]);
       console.log(`[platform-faults] SIGTERM test: stack up after ${Date.now() - tStart} ms`);
-      await new FeedRepository(stack.db).addAndSubscribe(server.url('/feed.xml'), { pollIntervalS: 3600 });
+      await addFeed(stack.db, server.url('/feed.xml'), { pollIntervalS: 3600 });
       const s = stack;
       await waitFor('download running', async () => ((await s.db.query(`SELECT 1 FROM stage_runs WHERE stage = 'ingest' AND status = 'running'`)) as unknown[]).length > 0, 30_000, 50);
       const t0 = Date.now();

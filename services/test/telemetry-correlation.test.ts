@@ -6,15 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFakeWhisperModel } from '../src/asr/whisper/fake-model';
 import { loadConfig } from '../src/config/config';
 import { silentLogger } from '../src/core/logger';
-import { migrateUp, openDatabase } from '../src/db/data-source';
+import { migrateUp, openMigrationDataSource } from '../src/db/migrate';
 import { pollJobId } from '../src/queue/queues';
 import { createRoleContext, type RoleContext } from '../src/roles/context';
 import { Scheduler } from '../src/scheduler/scheduler';
-import { StagePipeline } from '../src/workers/pipeline';
+import { StageJobs } from '../src/jobs/stage.jobs';
 import type { FixtureServer } from './support/http-fixture-server';
 import { expectedOutcome, startPodcastServer } from './support/platform-feed';
 import { createTestDatabase } from './support/pg';
 import { clearRedisPrefix, SERVICES_DIR, startStack, tempDir, waitFor, type Stack } from './support/stack';
+import { addFeed, sqlRows } from './support/db';
 
 /**
  * One correlation id from the API request through the queue to every worker log line and
@@ -221,11 +222,11 @@ describe('correlation ids of scheduler work (in process, real Postgres + Redis)'
     db = await createTestDatabase();
     tmp = tempDir('g-corr-sched');
     const config = loadConfig({ env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_gcorr_${process.pid}`, RECONCILE_GRACE_MS: '0' } });
-    const ds = await openDatabase(config, { poolSize: 1 });
+    const ds = await openMigrationDataSource(config, { poolSize: 1 });
     await migrateUp(ds);
     await ds.destroy();
     ctx = await createRoleContext(config, { log: silentLogger, poolSize: 2 });
-    scheduler = new Scheduler(ctx, new StagePipeline(ctx), ctx.queues, ctx.redis);
+    scheduler = new Scheduler(ctx, new StageJobs(ctx), ctx.queues, ctx.redis);
     expect(await scheduler.lock.tick()).toBe(true);
   });
   afterAll(async () => {
@@ -242,7 +243,7 @@ describe('correlation ids of scheduler work (in process, real Postgres + Redis)'
     for (const name of ['a', 'b']) {
       const file = path.join(tmp.dir, `${name}.xml`);
       writeFileSync(file, `<rss version="2.0"><channel><title>${name}</title></channel></rss>`);
-      ids.push((await ctx.feeds.addAndSubscribe(file, { pollIntervalS: 3600 })).feed.id);
+      ids.push((await addFeed(ctx.database, file, { pollIntervalS: 3600 })).feed.id);
     }
     expect(await scheduler.enqueueDuePolls()).toBe(2);
     const polls = await Promise.all(ids.map((id) => ctx.queues.get('ingest').getJob(pollJobId(id))));
@@ -251,12 +252,12 @@ describe('correlation ids of scheduler work (in process, real Postgres + Redis)'
     expect(pollIds[0]).not.toBe(pollIds[1]);
 
     const source = { guid: 'g', title: 'Lost', description: null, link: null, image: null, published: null, durationS: null, enclosure: { url: 'https://example.com/a.mp3', type: 'audio/mpeg', length: 1 }, transcripts: [], chaptersUrl: null, persons: [], season: null, episode: null, episodeType: null, explicit: null, author: null };
-    await ctx.ds.query(
+    await sqlRows(ctx.database, 
       `INSERT INTO episodes (episode_key, feed_id, title, state, source, job_id, correlation_id) VALUES ('lostcorr1', $1, 'Lost', 'downloading', $2, 'ingest.lostcorr1.000000000000', 'poll-corr-0042')`,
       [ids[0], JSON.stringify(source)],
     );
     expect((await scheduler.reconcile()).reEnqueued).toBe(1);
-    const [{ job_id }] = (await ctx.ds.query(`SELECT job_id FROM episodes WHERE episode_key = 'lostcorr1'`)) as { job_id: string }[];
+    const [{ job_id }] = (await sqlRows(ctx.database, `SELECT job_id FROM episodes WHERE episode_key = 'lostcorr1'`)) as { job_id: string }[];
     const job = await ctx.queues.get('ingest').getJob(job_id);
     expect(job?.data).toMatchObject({ episodeKey: 'lostcorr1', correlation_id: 'poll-corr-0042' });
   });

@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FeedRepository } from '../src/episodes/feeds.repository';
 import { fixture } from './support/fixtures';
 import { freePort, startStack, tempDir, waitFor, type Stack } from './support/stack';
 
@@ -31,6 +30,7 @@ class H(http.server.SimpleHTTPRequestHandler):
 os.chdir(sys.argv[2])
 http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
 `;
+import { addFeed } from './support/db';
 
 async function startPythonServer(dir: string): Promise<{ url: (p: string) => string; stop: () => void }> {
   const port = await freePort();
@@ -73,7 +73,7 @@ describe('worker-io against ordinary HTTP/1.0 servers', () => {
     stack = await startStack({ name: 'badpeer', env: { ALLOW_PRIVATE_NETWORK: 'true', ASR_ENGINES: 'feed', QUEUE_BACKOFF_MS: '200' } });
     const io = await stack.start('worker-io');
     await stack.start('scheduler');
-    await new FeedRepository(stack.db).addAndSubscribe(py.url('/feed.xml'), { pollIntervalS: 3600 });
+    await addFeed(stack.db, py.url('/feed.xml'), { pollIntervalS: 3600 });
     const s = stack;
     const dead = () => io.child.exitCode !== null || io.child.signalCode !== null;
     const rows = await waitFor(

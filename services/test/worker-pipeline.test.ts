@@ -4,18 +4,20 @@ import IORedis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../src/config/config';
 import { createLogger, silentLogger } from '../src/core/logger';
-import { migrateUp } from '../src/db/data-source';
-import { parseEpisodeEvent, type EpisodeEvent } from '../src/episodes/events';
+import { migrateUp } from '../src/db/migrate';
+import { parseEpisodeEvent, type EpisodeEvent } from '../src/repositories/episode-events.repository';
 import { EpisodeSkipped, notConfiguredError, type Stage } from '../src/pipeline/stage';
 import { createIngestStage } from '../src/stages/ingest.stage';
 import { createRoleContext, type RoleContext } from '../src/roles/context';
 import { Scheduler } from '../src/scheduler/scheduler';
-import { StagePipeline } from '../src/workers/pipeline';
-import { WorkerHost } from '../src/workers/worker-host';
+import { jobHandlers } from '../src/jobs/handlers';
+import { StageJobs } from '../src/jobs/stage.jobs';
+import { WorkerHost } from '../src/queue/worker-host';
 import { QUEUE_NAMES } from '../src/queue/queues';
 import { fixture } from './support/fixtures';
 import { createTestDatabase } from './support/pg';
 import { clearRedisPrefix, tempDir, waitFor } from './support/stack';
+import { addFeed, sqlRows } from './support/db';
 
 /**
  * Stage mode in one process: the real ingest stage (copies fixture audio), real BullMQ on the
@@ -120,8 +122,8 @@ interface Harness {
 
 async function startHarness(config: Config, stages: Stage[]): Promise<Harness> {
   const ctx = await createRoleContext(config, { log: process.env.E1_DEBUG ? createLogger({ service: 'test', level: 'debug' }) : silentLogger, stages, poolSize: 4 });
-  const pipeline = new StagePipeline(ctx);
-  const host = new WorkerHost(ctx, pipeline, { queues: QUEUE_NAMES, connection: ctx.redis, prefix: ctx.queues.prefix, lockMs: config.queue.lockMs, shutdownGraceMs: 5000 });
+  const pipeline = new StageJobs(ctx);
+  const host = new WorkerHost(ctx, jobHandlers(ctx, pipeline), { queues: QUEUE_NAMES, connection: ctx.redis, prefix: ctx.queues.prefix, lockMs: config.queue.lockMs, shutdownGraceMs: 5000 });
   const scheduler = new Scheduler(ctx, pipeline, ctx.queues, ctx.redis);
   const sub = new IORedis(config.redisUrl);
   const events: EpisodeEvent[] = [];
@@ -168,7 +170,7 @@ describe('stage-mode workers (in process, real Postgres + Redis)', () => {
         QUEUE_LOCK_MS: '3000',
       },
     });
-    const ds = await (await import('../src/db/data-source')).openDatabase(config, { poolSize: 1 });
+    const ds = await (await import('../src/db/migrate')).openMigrationDataSource(config, { poolSize: 1 });
     await migrateUp(ds);
     await ds.destroy();
     feedFile = writeFeed(tmp.dir, 'show', [
@@ -188,10 +190,10 @@ describe('stage-mode workers (in process, real Postgres + Redis)', () => {
   });
 
   const states = async () =>
-    Object.fromEntries(((await h.ctx.ds.query(`SELECT title, state::text AS state FROM episodes ORDER BY title`)) as { title: string; state: string }[]).map((r) => [r.title, r.state]));
+    Object.fromEntries(((await sqlRows(h.ctx.database, `SELECT title, state::text AS state FROM episodes ORDER BY title`)) as { title: string; state: string }[]).map((r) => [r.title, r.state]));
 
   it('polls a subscribed feed and carries every episode to its final state, projecting the artifacts', async () => {
-    const { created } = await h.ctx.feeds.addAndSubscribe(feedFile, { pollIntervalS: 3600 });
+    const { created } = await addFeed(h.ctx.database, feedFile, { pollIntervalS: 3600 });
     expect(created).toBe(true);
     await waitFor('all episodes final', async () => {
       const s = await states();
@@ -199,40 +201,40 @@ describe('stage-mode workers (in process, real Postgres + Redis)', () => {
     }, 40_000);
     expect(await states()).toEqual({ Leaves: 'done', Roots: 'done', 'Trailer without audio': 'skipped', 'Broken enrich': 'failed' });
 
-    const failed = (await h.ctx.ds.query(`SELECT failed_stage, last_error, state_reason, attempts FROM episodes WHERE title = 'Broken enrich'`))[0];
+    const failed = (await sqlRows(h.ctx.database, `SELECT failed_stage, last_error, state_reason, attempts FROM episodes WHERE title = 'Broken enrich'`))[0];
     expect(failed).toMatchObject({ failed_stage: 'enrich', attempts: 3 });
     expect(failed.last_error).toContain('exploded on purpose');
     // The reason says why, not only "enrich failed after 3 attempt(s)".
     expect(failed.state_reason).toBe('enrich failed after 3 attempt(s): enrich exploded on purpose');
-    const skipped = (await h.ctx.ds.query(`SELECT state_reason FROM episodes WHERE title = 'Trailer without audio'`))[0];
+    const skipped = (await sqlRows(h.ctx.database, `SELECT state_reason FROM episodes WHERE title = 'Trailer without audio'`))[0];
     expect(skipped.state_reason).toMatch(/no enclosure/);
 
     // projections
-    const [seg] = await h.ctx.ds.query(`SELECT count(*)::int AS n FROM transcript_segments`);
+    const [seg] = await sqlRows(h.ctx.database, `SELECT count(*)::int AS n FROM transcript_segments`);
     expect(seg.n).toBe(4);
-    const hits = await h.ctx.ds.query(`SELECT e.title FROM chunks c JOIN episodes e USING (episode_key) WHERE c.tsv @@ plainto_tsquery('english', 'photosynthesis sugar') ORDER BY 1`);
+    const hits = await sqlRows(h.ctx.database, `SELECT e.title FROM chunks c JOIN episodes e USING (episode_key) WHERE c.tsv @@ plainto_tsquery('english', 'photosynthesis sugar') ORDER BY 1`);
     expect(hits.map((r: { title: string }) => r.title)).toEqual(['Leaves', 'Roots']);
-    const [support] = await h.ctx.ds.query(`SELECT count(*)::int AS n FROM insight_support`);
+    const [support] = await sqlRows(h.ctx.database, `SELECT count(*)::int AS n FROM insight_support`);
     expect(support.n).toBe(2);
-    const nodes = await h.ctx.ds.query(`SELECT id, label FROM kg_nodes ORDER BY id`);
+    const nodes = await sqlRows(h.ctx.database, `SELECT id, label FROM kg_nodes ORDER BY id`);
     expect(nodes).toEqual([{ id: 'person:ada', label: 'Ada' }, { id: 'topic:photosynthesis', label: 'Photosynthesis' }]);
-    const [edges] = await h.ctx.ds.query(`SELECT count(*)::int AS n FROM kg_edges`);
+    const [edges] = await sqlRows(h.ctx.database, `SELECT count(*)::int AS n FROM kg_edges`);
     expect(edges.n).toBe(2);
-    const [summaries] = await h.ctx.ds.query(`SELECT count(*)::int AS n FROM summaries`);
+    const [summaries] = await sqlRows(h.ctx.database, `SELECT count(*)::int AS n FROM summaries`);
     expect(summaries.n).toBe(2);
 
     // stage runs: one execution per stage for the good episodes, three attempts for the broken enrich
-    const runs = await h.ctx.ds.query(`SELECT e.title, r.stage, r.status, r.attempts FROM stage_runs r JOIN episodes e USING (episode_key) ORDER BY e.title, r.id`);
+    const runs = await sqlRows(h.ctx.database, `SELECT e.title, r.stage, r.status, r.attempts FROM stage_runs r JOIN episodes e USING (episode_key) ORDER BY e.title, r.id`);
     const leaves = runs.filter((r: { title: string }) => r.title === 'Leaves').map((r: { stage: string; status: string; attempts: number }) => `${r.stage}:${r.status}:${r.attempts}`);
     expect(leaves).toEqual(['ingest:done:1', 'transcribe:done:1', 'enrich:done:1', 'index:done:1', 'project:done:1']);
     expect(runs.find((r: { title: string; stage: string }) => r.title === 'Broken enrich' && r.stage === 'enrich')).toMatchObject({ status: 'failed', attempts: 3 });
   });
 
   it('publishes every state change on <prefix>:events', async () => {
-    const [leaves] = await h.ctx.ds.query(`SELECT episode_key FROM episodes WHERE title = 'Leaves'`);
+    const [leaves] = await sqlRows(h.ctx.database, `SELECT episode_key FROM episodes WHERE title = 'Leaves'`);
     const seen = h.events.filter((e) => e.episode_key === leaves.episode_key).map((e) => e.state);
     expect(seen).toEqual(['pending', 'downloading', 'transcribing', 'enriching', 'indexing', 'projecting', 'done']);
-    const [broken] = await h.ctx.ds.query(`SELECT episode_key FROM episodes WHERE title = 'Broken enrich'`);
+    const [broken] = await sqlRows(h.ctx.database, `SELECT episode_key FROM episodes WHERE title = 'Broken enrich'`);
     const last = h.events.filter((e) => e.episode_key === broken.episode_key).at(-1);
     expect(last).toMatchObject({ state: 'failed', stage: 'enrich' });
     expect(last?.error).toContain('exploded');
@@ -241,12 +243,12 @@ describe('stage-mode workers (in process, real Postgres + Redis)', () => {
 
   it('a second tenant subscribing to the processed feed attaches to existing artifacts (no stage runs again)', async () => {
     const before = { ...counters };
-    const [runsBefore] = await h.ctx.ds.query(`SELECT count(*)::int AS n, sum(attempts)::int AS attempts FROM stage_runs`);
-    await h.ctx.ds.query(`INSERT INTO tenants (id, name) VALUES ('t2', 'Second')`);
-    const { created, feed } = await h.ctx.feeds.addAndSubscribe(feedFile, { tenantId: 't2', pollIntervalS: 3600 });
+    const [runsBefore] = await sqlRows(h.ctx.database, `SELECT count(*)::int AS n, sum(attempts)::int AS attempts FROM stage_runs`);
+    await sqlRows(h.ctx.database, `INSERT INTO tenants (id, name) VALUES ('t2', 'Second')`);
+    const { created, feed } = await addFeed(h.ctx.database, feedFile, { tenantId: 't2', pollIntervalS: 3600 });
     expect(created).toBe(false);
     // Re-send every done episode through the chain, as a re-subscribe / re-poll storm would.
-    for (const key of (await h.ctx.ds.query(`SELECT episode_key FROM episodes WHERE state = 'done'`)).map((r: { episode_key: string }) => r.episode_key)) {
+    for (const key of (await sqlRows(h.ctx.database, `SELECT episode_key FROM episodes WHERE state = 'done'`)).map((r: { episode_key: string }) => r.episode_key)) {
       const loaded = await h.ctx.episodes.feedEpisode(key);
       await h.ctx.queues.addStageJob('ingest', { episodeKey: key, feedId: feed.id, fingerprint: 'again' });
       await h.ctx.queues.addStageJob('transcribe', { episodeKey: key, feedId: feed.id, fingerprint: 'again' });
@@ -258,10 +260,10 @@ describe('stage-mode workers (in process, real Postgres + Redis)', () => {
       return counts.every((c) => c.waiting + c.active + c.delayed === 0);
     }, 20_000);
     expect(counters).toEqual(before);
-    const [runsAfter] = await h.ctx.ds.query(`SELECT count(*)::int AS n, sum(attempts)::int AS attempts FROM stage_runs`);
+    const [runsAfter] = await sqlRows(h.ctx.database, `SELECT count(*)::int AS n, sum(attempts)::int AS attempts FROM stage_runs`);
     expect(runsAfter).toEqual(runsBefore);
     expect(await states()).toMatchObject({ Leaves: 'done', Roots: 'done' });
-    const subs = await h.ctx.ds.query(`SELECT tenant_id FROM subscriptions ORDER BY 1`);
+    const subs = await sqlRows(h.ctx.database, `SELECT tenant_id FROM subscriptions ORDER BY 1`);
     expect(subs.map((s: { tenant_id: string }) => s.tenant_id)).toEqual(['default', 't2']);
   });
 
@@ -287,22 +289,22 @@ describe('stage-mode workers: a stage that is not configured', () => {
     const config = loadConfig({
       env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_e1nc_${process.pid}`, SCHEDULER_TICK_MS: '200', RECONCILE_GRACE_MS: '1500' },
     });
-    const ds = await (await import('../src/db/data-source')).openDatabase(config, { poolSize: 1 });
+    const ds = await (await import('../src/db/migrate')).openMigrationDataSource(config, { poolSize: 1 });
     await migrateUp(ds);
     await ds.destroy();
     const feed = writeFeed(tmp.dir, 'nc', [{ guid: 'n1', title: 'Only transcript', audio: 'fleurs-en-003.ogg' }]);
     const h = await startHarness(config, testStages({ noIndex: true }));
     try {
-      await h.ctx.feeds.addAndSubscribe(feed, { pollIntervalS: 3600 });
+      await addFeed(h.ctx.database, feed, { pollIntervalS: 3600 });
       const row = await waitFor('final state', async () => {
-        const [r] = await h.ctx.ds.query(`SELECT state::text AS state, state_reason, failed_stage FROM episodes`);
+        const [r] = await sqlRows(h.ctx.database, `SELECT state::text AS state, state_reason, failed_stage FROM episodes`);
         return r && ['done', 'skipped', 'failed'].includes(r.state) ? r : null;
       }, 30_000);
       expect(row).toMatchObject({ state: 'skipped', failed_stage: 'index' });
       expect(row.state_reason).toBe('not configured: index: no embeddings here');
-      const [seg] = await h.ctx.ds.query(`SELECT count(*)::int AS n FROM transcript_segments`);
+      const [seg] = await sqlRows(h.ctx.database, `SELECT count(*)::int AS n FROM transcript_segments`);
       expect(seg.n).toBe(2);
-      const [sum] = await h.ctx.ds.query(`SELECT count(*)::int AS n FROM summaries`);
+      const [sum] = await sqlRows(h.ctx.database, `SELECT count(*)::int AS n FROM summaries`);
       expect(sum.n).toBe(1);
     } finally {
       await h.stop();
@@ -320,20 +322,20 @@ describe('stage-mode workers: a stage finds out while running that nothing here 
     const config = loadConfig({
       env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_e1ncr_${process.pid}`, SCHEDULER_TICK_MS: '200', RECONCILE_GRACE_MS: '1500', QUEUE_BACKOFF_MS: '100' },
     });
-    const ds = await (await import('../src/db/data-source')).openDatabase(config, { poolSize: 1 });
+    const ds = await (await import('../src/db/migrate')).openMigrationDataSource(config, { poolSize: 1 });
     await migrateUp(ds);
     await ds.destroy();
     const feed = writeFeed(tmp.dir, 'ncr', [{ guid: 'r1', title: 'Unusable transcript', audio: 'fleurs-en-003.ogg' }]);
     const why = 'the publisher transcript could not be used and whisper-cpp has no model here (ggml-base.en.bin)';
     const h = await startHarness(config, testStages({ transcribeNotConfigured: why }));
     try {
-      await h.ctx.feeds.addAndSubscribe(feed, { pollIntervalS: 3600 });
+      await addFeed(h.ctx.database, feed, { pollIntervalS: 3600 });
       const row = await waitFor('final state', async () => {
-        const [r] = await h.ctx.ds.query(`SELECT state::text AS state, state_reason, failed_stage, last_error FROM episodes`);
+        const [r] = await sqlRows(h.ctx.database, `SELECT state::text AS state, state_reason, failed_stage, last_error FROM episodes`);
         return r && ['done', 'skipped', 'failed'].includes(r.state) ? r : null;
       }, 30_000);
       expect(row).toMatchObject({ state: 'skipped', failed_stage: 'transcribe', state_reason: `not configured: transcribe: ${why}`, last_error: null });
-      const runs = await h.ctx.ds.query(`SELECT stage, status, attempts FROM stage_runs WHERE stage = 'transcribe'`);
+      const runs = await sqlRows(h.ctx.database, `SELECT stage, status, attempts FROM stage_runs WHERE stage = 'transcribe'`);
       expect(runs).toEqual([{ stage: 'transcribe', status: 'skipped', attempts: 1 }]);
     } finally {
       await h.stop();

@@ -1,11 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { Database } from '../db/database';
+import { DatabaseModule } from '../db/database.module';
 import type { HealthModel } from '../telemetry/health';
 import { AdminController, JobsController } from './admin/admin.controller';
 import { JobsService } from './admin/jobs.service';
 import { ApiKeyGuard } from './auth.guard';
 import { ApiContext } from './context';
+import { EpisodeMediaService } from './episodes/episode-media.service';
 import { EpisodesController } from './episodes/episodes.controller';
+import { EpisodesService } from './episodes/episodes.service';
 import { ApiExceptionFilter } from './errors';
 import { EventHub } from './events/event-hub';
 import { EventsController } from './events/events.controller';
@@ -17,10 +21,11 @@ import { ApiSearchService } from './search/search.service';
 
 @Module({})
 export class ApiModule {
-  /** Everything of one api process; the context, hub, search and health are built by bootstrapApi. */
-  static forRoot(deps: { ctx: ApiContext; hub: EventHub; search: ApiSearchService; health: HealthModel; resources: object }): DynamicModule {
+  /** Everything of one api process; the database, context, hub, search and health are built by bootstrapApi. */
+  static forRoot(deps: { database: Database; repositories?: readonly object[]; ctx: ApiContext; hub: EventHub; search: ApiSearchService; health: HealthModel; resources: object }): DynamicModule {
     return {
       module: ApiModule,
+      imports: [DatabaseModule.forRoot(deps.database, deps.repositories)],
       controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, EventsController],
       providers: [
         { provide: ApiContext, useValue: deps.ctx },
@@ -29,6 +34,8 @@ export class ApiModule {
         { provide: API_HEALTH, useValue: deps.health },
         { provide: 'API_RESOURCES', useValue: deps.resources },
         FeedsService,
+        EpisodesService,
+        EpisodeMediaService,
         JobsService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.ctx.log) },

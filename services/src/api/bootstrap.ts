@@ -7,7 +7,9 @@ import { SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
-import { eventsChannel } from '../episodes/events';
+import { Database } from '../db/database';
+import { TenantRepository } from '../repositories/tenants.repository';
+import { eventsChannel } from '../repositories/episode-events.repository';
 import { createRedis, Queues } from '../queue/queues';
 import { checksForRole, createHealth } from '../telemetry/health';
 import { apiMetricsMiddleware } from '../telemetry/http-metrics';
@@ -15,10 +17,10 @@ import { ApiModule } from './api.module';
 import { API_PREFIX, apiDocument } from './contract';
 import { ApiContext } from './context';
 import { correlationMiddleware } from './correlation';
-import { ApiDatabase } from './database';
 import { sendError } from './errors';
 import { EventHub } from './events/event-hub';
 import { ApiSearchService } from './search/search.service';
+import { ChunkRepository } from '../repositories/chunks.repository';
 
 const XML_TYPES = ['text/xml', 'application/xml', 'text/x-opml', 'application/x-opml+xml', 'text/x-opml+xml'];
 
@@ -45,8 +47,13 @@ export function listeningPort(app: INestApplication): number {
  */
 export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?: boolean } = {}): Promise<INestApplication> {
   const log = opts.log ?? createLogger({ service: 'podbrain-api', level: config.logLevel });
-  const db = new ApiDatabase(config, log);
-  db.dataSource().catch((e: Error) => log.warn({ err: e.message }, 'postgres not reachable yet; reads answer 503 until it is'));
+  // Fail fast: while Postgres is down a request answers 503 within seconds; the pool reconnects by itself.
+  const database = new Database(config, log, { poolSize: 20, applicationName: 'podbrain-api', failFast: true });
+  database
+    .ping()
+    .then(() => log.info('api connected to postgres'))
+    .catch((e: Error) => log.warn({ err: e.message }, 'postgres not reachable yet; reads answer 503 until it is'));
+  const tenants = new TenantRepository(database);
   const redis = createRedis(config);
   redis.on('error', (e) => log.debug({ err: e.message }, 'redis connection error'));
   const subscriber = createRedis(config, { forWorker: true });
@@ -54,14 +61,15 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   // Give Redis a moment to connect so the first queue request does not see it as down.
   await Promise.race([new Promise((resolve) => redis.once('ready', resolve)), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   const queues = Queues.fromConfig(config, redis);
-  const ctx = new ApiContext(config, db, redis, queues, log);
+  const ctx = new ApiContext(config, redis, queues, log, tenants);
   const hub = new EventHub(subscriber, eventsChannel(config), log);
   hub.start();
-  const search = new ApiSearchService(ctx);
+  const chunks = new ChunkRepository(database);
+  const search = new ApiSearchService(ctx, chunks, tenants);
   const health = createHealth({
     role: 'api',
     checks: checksForRole('api', {
-      query: (sql) => db.query(sql),
+      postgresPing: () => database.ping(),
       ping: () => redis.ping(),
       indexProbe: () => search.probeIndex(),
       dataDir: config.dataDir,
@@ -74,7 +82,7 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
     onApplicationShutdown: async () => {
       await queues.close().catch(() => undefined);
       redis.disconnect();
-      await db.close();
+      await database.close().catch(() => undefined);
     },
   };
   // One spelling per route: Express matches paths case-insensitively by default, so /API/ADMIN/config
@@ -82,7 +90,7 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   // Set before Nest's adapter touches the app: Express builds its router on first use.
   const server = express();
   server.set('case sensitive routing', true);
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ctx, hub, search, health, resources }), new ExpressAdapter(server), { bodyParser: false, logger: false, abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ database, repositories: [tenants, chunks], ctx, hub, search, health, resources }), new ExpressAdapter(server), { bodyParser: false, logger: false, abortOnError: false });
   app.disable('x-powered-by');
   app.set('etag', false);
   // First, so every answer (body-parser errors included) carries x-correlation-id.

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
-import { DEFAULT_TENANT } from '../db/entities/tenant.entities';
 import type { Queues } from '../queue/queues';
-import type { ApiDatabase } from './database';
+import type { TenantRepository } from '../repositories/tenants.repository';
 import { correlationIdOf } from './correlation';
 import { ApiError } from './errors';
 
@@ -14,11 +13,11 @@ const redisUnavailable = () => new ApiError(503, 'redis_unavailable', 'the queue
 export class ApiContext {
   constructor(
     readonly config: Config,
-    readonly db: ApiDatabase,
     /** Commands and queue producers; the SSE subscriber has its own connection. */
     readonly redis: Redis,
     readonly queues: Queues,
     readonly log: Logger,
+    private readonly tenants: TenantRepository,
   ) {}
 
   /**
@@ -42,18 +41,12 @@ export class ApiContext {
 
   private readonly keyCache = new Map<string, { tenant: string | null; until: number }>();
 
-  /** The caller's tenant, resolved by ApiKeyGuard: a tenant key's tenant, else the default tenant. */
-  tenantOf(req: unknown): string {
-    return (req as { podbrainTenant?: string }).podbrainTenant ?? DEFAULT_TENANT;
-  }
-
   /** Tenant of a per-tenant API key (api_keys, sha256 stored, not revoked); cached for 30 s. */
   async tenantForKey(key: string): Promise<string | null> {
     const hash = createHash('sha256').update(key).digest('hex');
     const hit = this.keyCache.get(hash);
     if (hit && hit.until > Date.now()) return hit.tenant;
-    const rows = await this.db.query<{ tenant_id: string }>(`SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`, [hash]);
-    const tenant = rows[0]?.tenant_id ?? null;
+    const tenant = await this.tenants.tenantOfKeyHash(hash);
     if (this.keyCache.size > 10_000) this.keyCache.clear();
     this.keyCache.set(hash, { tenant, until: Date.now() + 30_000 });
     return tenant;

@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { PodbrainError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { correlationIdOf } from './correlation';
-import { isDatabaseUnreachable } from './database';
+import { isDatabaseUnreachable } from '../db/database';
 
 /** The one error shape of the API (web/src/api/types.ts `ApiError`). */
 export interface ApiErrorBody {
@@ -30,6 +30,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   redis_unavailable: 503,
   embeddings_not_configured: 503,
   empty_corpus: 404,
+  invalid_cursor: 400,
 };
 
 const NEST_CODES: Record<number, string> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 422: 'unprocessable' };

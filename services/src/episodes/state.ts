@@ -1,4 +1,4 @@
-import type { EpisodeStateName } from '../db/entities/episode.entity';
+import type { EpisodeStateName } from '../db/schema';
 import type { EpisodeJobStage } from '../queue/queues';
 
 export type { EpisodeStateName };

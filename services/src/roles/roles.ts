@@ -37,7 +37,7 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
   const health = createHealth({
     role,
     checks: checksForRole(role, {
-      query: (sql) => ctx.ds.query(sql),
+      postgresPing: () => ctx.database.ping(),
       ping: () => ctx.redis.ping(),
       queueProbe: () => probeQueue.getJobCounts('waiting'),
       dataDir: config.dataDir,

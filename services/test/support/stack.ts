@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
-import { createDataSource, migrateUp } from '../../src/db/data-source';
+import { createMigrationDataSource, migrateUp } from '../../src/db/migrate';
 import { createTestDatabase } from './pg';
 
 export const SERVICES_DIR = path.resolve(__dirname, '../..');
@@ -111,7 +111,7 @@ export const TEST_TIMINGS: Record<string, string> = {
 export async function startStack(opts: StackOptions): Promise<Stack> {
   await ensureBuilt();
   const pg = await createTestDatabase(opts.pgAdminUrl);
-  const db = await createDataSource(pg.url, { poolSize: 4 }).initialize();
+  const db = await createMigrationDataSource(pg.url, { poolSize: 4 }).initialize();
   await migrateUp(db);
   const prefix = `pbtest_${opts.name}_${randomBytes(3).toString('hex')}`;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `podbrain-${opts.name}-`));

@@ -5,7 +5,7 @@ import { normalizeFeedLocation, probeFeed } from '../../feeds/load';
 import { parseOpml, toOpml } from '../../feeds/opml';
 import { ApiContext } from '../context';
 import { ApiError, notFound } from '../errors';
-import { ApiFeedsRepository, type FeedView } from './feeds.repository';
+import { FeedRepository, type FeedView } from '../../repositories/feeds.repository';
 
 export interface ImportResult {
   added: number;
@@ -17,11 +17,10 @@ const IMPORT_CONCURRENCY = 4;
 
 @Injectable()
 export class FeedsService {
-  readonly repo: ApiFeedsRepository;
-
-  constructor(private readonly ctx: ApiContext) {
-    this.repo = new ApiFeedsRepository(ctx.db);
-  }
+  constructor(
+    private readonly ctx: ApiContext,
+    private readonly repo: FeedRepository,
+  ) {}
 
   list(tenantId: string): Promise<FeedView[]> {
     return this.repo.listSubscribed(tenantId);
@@ -61,6 +60,13 @@ export class FeedsService {
     const feed = await this.repo.getSubscribed(tenantId, feedId);
     if (!feed) throw new ApiError(409, 'conflict', 'the feed was removed while it was being added; try again');
     return { feed, created, subscribed };
+  }
+
+  /** Subscribes to a feed already in the catalog; `created`: false when the tenant already was subscribed. */
+  async subscribe(tenantId: string, feedId: string): Promise<{ feed: FeedView | null; created: boolean }> {
+    if (!(await this.repo.exists(feedId))) throw new ApiError(404, 'not_found', `feed ${feedId} is not in the catalog; add it by URL with POST /api/feeds`);
+    const created = await this.repo.subscribe(tenantId, feedId);
+    return { feed: await this.repo.getSubscribed(tenantId, feedId), created };
   }
 
   async remove(tenantId: string, feedId: string): Promise<void> {

@@ -1,63 +1,36 @@
 import { DataSource } from 'typeorm';
 import type { Config } from '../config/config';
-import { EpisodeEntity } from './entities/episode.entity';
-import { FeedEntity } from './entities/feed.entity';
-import { StageRunEntity } from './entities/stage-run.entity';
-import { ApiKeyEntity, BookmarkEntity, NoteEntity, SubscriptionEntity, TenantEntity } from './entities/tenant.entities';
-import {
-  ChunkEntity,
-  DigestEntity,
-  InsightEntity,
-  InsightSupportEntity,
-  KgEdgeEntity,
-  KgNodeEntity,
-  QuoteEntity,
-  SummaryEntity,
-  TranscriptSegmentEntity,
-} from './entities/projection.entities';
 import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-schema';
 import { EpisodeJobId1763942400000 } from './migrations/1763942400000-episode-job-id';
 import { EpisodesNewestIndex1764028800000 } from './migrations/1764028800000-episodes-newest-index';
 
-export const ENTITIES = [
-  FeedEntity,
-  EpisodeEntity,
-  StageRunEntity,
-  TenantEntity,
-  ApiKeyEntity,
-  SubscriptionEntity,
-  BookmarkEntity,
-  NoteEntity,
-  TranscriptSegmentEntity,
-  SummaryEntity,
-  InsightEntity,
-  QuoteEntity,
-  InsightSupportEntity,
-  KgNodeEntity,
-  KgEdgeEntity,
-  ChunkEntity,
-  DigestEntity,
-];
+/**
+ * TypeORM runs the migrations (db/migrations) and nothing else: no entities, no queries of the
+ * roles (those go through db/database.ts and repositories/). Used by `podbrain migrate`, the
+ * migrate role and tests that set up a database.
+ */
+
 /** In order. Hand-written; `synchronize` is never used. */
 export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000];
 
-export function createDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
+export function createMigrationDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
   return new DataSource({
     type: 'postgres',
     url: databaseUrl,
-    entities: ENTITIES,
+    entities: [],
     migrations: MIGRATIONS,
     migrationsTableName: 'schema_migrations',
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: false,
-    poolSize: opts.poolSize ?? 10,
-    applicationName: 'podbrain',
+    poolSize: opts.poolSize ?? 2,
+    applicationName: 'podbrain-migrate',
   });
 }
 
-export async function openDatabase(config: Pick<Config, 'databaseUrl'>, opts: { poolSize?: number } = {}): Promise<DataSource> {
-  return createDataSource(config.databaseUrl, opts).initialize();
+/** An initialized migration DataSource; `destroy()` it when done. */
+export async function openMigrationDataSource(config: Pick<Config, 'databaseUrl'>, opts: { poolSize?: number } = {}): Promise<DataSource> {
+  return createMigrationDataSource(config.databaseUrl, opts).initialize();
 }
 
 /** Applies pending migrations; returns their names. */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
-import type { EpisodeStateName } from './state';
+import type { EpisodeStateName } from '../db/schema';
 
 /** What subscribers of `<prefix>:events` receive (the api's SSE fans these out). */
 export interface EpisodeEvent {
@@ -20,6 +20,11 @@ export function eventsChannel(config: Pick<Config, 'queue'>): string {
   return `${config.queue.prefix}:events`;
 }
 
+/**
+ * Episode state changes on Redis pub/sub (`<prefix>:events`): workers publish, every api process
+ * subscribes (api/events/event-hub.ts) and fans them out to SSE clients. A provider of the role
+ * modules (roles/role.module.ts); built with the role's Redis connection.
+ */
 export class EpisodeEventPublisher {
   constructor(
     private readonly redis: Redis,

@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import type { EpisodeStateName } from '../../db/schema';
+import { EpisodeRepository, type EpisodeDetailView, type EpisodePage } from '../../repositories/episodes.repository';
+import { StageRunRepository } from '../../repositories/stage-runs.repository';
+import { ApiError, notFound } from '../errors';
+import { ContentRepository } from '../../repositories/content.repository';
+import { EpisodeMediaService, type AudioFile } from './episode-media.service';
+
+const notYet = (what: string, key: string) => new ApiError(404, 'not_found', `episode ${key} has no ${what} yet`);
+
+/** The Library and an episode's pages, scoped to the caller's tenant (other tenants' episodes are 404). */
+@Injectable()
+export class EpisodesService {
+  constructor(
+    private readonly episodes: EpisodeRepository,
+    private readonly stageRuns: StageRunRepository,
+    private readonly content: ContentRepository,
+    private readonly media: EpisodeMediaService,
+  ) {}
+
+  list(tenantId: string, p: { limit: number; cursor?: string; feedId?: string; state?: EpisodeStateName }): Promise<EpisodePage> {
+    return this.episodes.list(tenantId, p);
+  }
+
+  async detail(tenantId: string, key: string): Promise<EpisodeDetailView> {
+    const d = await this.episodes.detail(tenantId, key);
+    if (!d) throw notFound(`episode ${key}`);
+    // The player streams our copy once the ingest stage has it (no third-party request, seekable).
+    if (await this.media.audioFile(key)) d.audio_url = `/api/episodes/${encodeURIComponent(key)}/audio`;
+    return d;
+  }
+
+  async audio(tenantId: string, key: string): Promise<AudioFile> {
+    await this.requireVisible(tenantId, key);
+    const file = await this.media.audioFile(key);
+    if (!file) throw notYet('downloaded audio', key);
+    return file;
+  }
+
+  async transcript(tenantId: string, key: string) {
+    await this.requireVisible(tenantId, key);
+    const t = await this.content.transcript(key, await this.stageRuns.artifactDir(key, 'transcribe'));
+    if (!t) throw notYet('transcript', key);
+    return t;
+  }
+
+  async summary(tenantId: string, key: string) {
+    await this.requireVisible(tenantId, key);
+    const s = await this.content.summary(key, await this.stageRuns.artifactDir(key, 'enrich'));
+    if (!s) throw notYet('summary', key);
+    return s;
+  }
+
+  async insights(tenantId: string, key: string) {
+    await this.requireVisible(tenantId, key);
+    const i = await this.content.insights(key);
+    if (!i) throw notYet('insights', key);
+    return { insights: i };
+  }
+
+  async graph(tenantId: string, key: string) {
+    await this.requireVisible(tenantId, key);
+    const g = await this.content.episodeGraph(key);
+    if (!g) throw notYet('graph', key);
+    return g;
+  }
+
+  corpusGraph(tenantId: string) {
+    return this.content.corpusGraph(tenantId);
+  }
+
+  private async requireVisible(tenantId: string, key: string): Promise<void> {
+    if (!(await this.episodes.visible(tenantId, key))) throw notFound(`episode ${key}`);
+  }
+}

@@ -1,0 +1,224 @@
+import { Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
+import { Database } from '../db/database';
+import type { FeedRow } from '../db/schema';
+import type { FeedCacheValidators } from '../feeds/load';
+import type { ParsedFeed } from '../feeds/types';
+
+/** web/src/api/types.ts `Feed`. */
+export interface FeedView {
+  id: string;
+  url: string;
+  title: string | null;
+  image: string | null;
+  link: string | null;
+  last_polled_at: string | null;
+  last_error: string | null;
+  error_count: number;
+  episode_count: number;
+}
+
+/** A catalog feed as the scheduler and the poll job use it. */
+export interface Feed {
+  /** `feedIdOf(url)` from core/identity. */
+  id: string;
+  url: string;
+  title: string | null;
+  link: string | null;
+  image: string | null;
+  etag: string | null;
+  lastModified: string | null;
+  lastPolledAt: Date | null;
+  nextPollAt: Date;
+  pollIntervalS: number;
+  errorCount: number;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export function toFeed(r: FeedRow): Feed {
+  return {
+    id: r.id,
+    url: r.url,
+    title: r.title,
+    link: r.link,
+    image: r.image,
+    etag: r.etag,
+    lastModified: r.last_modified,
+    lastPolledAt: r.last_polled_at,
+    nextPollAt: r.next_poll_at,
+    pollIntervalS: r.poll_interval_s,
+    errorCount: r.error_count,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+const now = () => sql<Date>`now()`;
+
+/** Feeds (global catalog) and who follows them (subscriptions, tenant-scoped); for the workers and the api. */
+@Injectable()
+export class FeedRepository {
+  constructor(private readonly database: Database) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  async get(id: string): Promise<Feed | null> {
+    const row = await this.db.selectFrom('feeds').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toFeed(row) : null;
+  }
+
+  async exists(feedId: string): Promise<boolean> {
+    return (await this.db.selectFrom('feeds').select('id').where('id', '=', feedId).executeTakeFirst()) !== undefined;
+  }
+
+  /**
+   * Inserts the catalog row (or finds it) for a canonical feed URL. Due at once: the scheduler
+   * polls it on its next tick even if the api's own poll job could not be enqueued. Returns
+   * whether it was new.
+   */
+  async ensureFeed(p: { id: string; url: string; title: string | null; link: string | null; image: string | null; pollIntervalS: number }): Promise<boolean> {
+    const row = await this.db
+      .insertInto('feeds')
+      .values({ id: p.id, url: p.url, title: p.title, link: p.link, image: p.image, poll_interval_s: p.pollIntervalS, next_poll_at: now() })
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet((eb) => ({
+          title: eb.fn.coalesce('excluded.title', 'feeds.title'),
+          link: eb.fn.coalesce('excluded.link', 'feeds.link'),
+          image: eb.fn.coalesce('excluded.image', 'feeds.image'),
+          updated_at: now(),
+        })),
+      )
+      .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
+      .executeTakeFirst();
+    return Boolean(row?.inserted);
+  }
+
+  // ------------------------------------------------------------------ subscriptions (tenant-scoped)
+
+  /** Subscribes the tenant; false when it already was. */
+  async subscribe(tenantId: string, feedId: string): Promise<boolean> {
+    const rows = await this.db
+      .insertInto('subscriptions')
+      .values({ tenant_id: tenantId, feed_id: feedId })
+      .onConflict((oc) => oc.doNothing())
+      .returning('feed_id')
+      .execute();
+    return rows.length > 0;
+  }
+
+  async isSubscribed(tenantId: string, feedId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('subscriptions').select('feed_id').where('tenant_id', '=', tenantId).where('feed_id', '=', feedId).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /**
+   * Ends the tenant's subscription. A feed nobody follows any more leaves the catalog with its
+   * episodes (rows cascade); artifacts on disk stay for reuse if someone subscribes again.
+   */
+  async unsubscribe(tenantId: string, feedId: string): Promise<{ removed: boolean; feedDeleted: boolean }> {
+    const removed = await this.db.deleteFrom('subscriptions').where('tenant_id', '=', tenantId).where('feed_id', '=', feedId).returning('feed_id').execute();
+    if (!removed.length) return { removed: false, feedDeleted: false };
+    const deleted = await this.db
+      .deleteFrom('feeds')
+      .where('id', '=', feedId)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('subscriptions').select('feed_id').where('feed_id', '=', feedId))))
+      .returning('id')
+      .execute();
+    return { removed: true, feedDeleted: deleted.length > 0 };
+  }
+
+  /** The feeds the tenant subscribes to, by title (else URL). */
+  async listSubscribed(tenantId: string): Promise<FeedView[]> {
+    const rows = await this.subscribedViews(tenantId)
+      .orderBy((eb) => eb.fn('lower', [eb.fn.coalesce('f.title', 'f.url')]))
+      .orderBy('f.id')
+      .execute();
+    return rows.map(toView);
+  }
+
+  async getSubscribed(tenantId: string, feedId: string): Promise<FeedView | null> {
+    const row = await this.subscribedViews(tenantId).where('f.id', '=', feedId).executeTakeFirst();
+    return row ? toView(row) : null;
+  }
+
+  private subscribedViews(tenantId: string) {
+    return this.db
+      .selectFrom('feeds as f')
+      .innerJoin('subscriptions as s', (join) => join.onRef('s.feed_id', '=', 'f.id').on('s.tenant_id', '=', tenantId))
+      .select((eb) => [
+        'f.id',
+        'f.url',
+        'f.title',
+        'f.image',
+        'f.link',
+        'f.last_polled_at',
+        'f.last_error',
+        'f.error_count',
+        eb.selectFrom('episodes as e').select((eb) => eb.fn.countAll<string>().as('n')).whereRef('e.feed_id', '=', 'f.id').as('episode_count'),
+      ]);
+  }
+
+  // ------------------------------------------------------------------ polling (scheduler, worker-io)
+
+  /**
+   * Claims the feeds whose poll is due: pushes their next_poll_at a full interval ahead in
+   * the same statement (the poll job sets the real next time), so a tick never claims twice.
+   */
+  async claimDue(limit: number): Promise<string[]> {
+    const rows = await this.db
+      .updateTable('feeds')
+      .set({ next_poll_at: sql<Date>`now() + make_interval(secs => poll_interval_s)`, updated_at: now() })
+      .where('id', 'in', (eb) => eb.selectFrom('feeds').select('id').where('next_poll_at', '<=', now()).orderBy('next_poll_at').limit(limit).forUpdate().skipLocked())
+      .returning('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async markPolled(id: string, p: { validators: FeedCacheValidators; feed: Omit<ParsedFeed, 'episodes'> | null; nextPollAt: Date }): Promise<void> {
+    await this.db
+      .updateTable('feeds')
+      .set((eb) => ({
+        etag: p.validators.etag ?? null,
+        last_modified: p.validators.lastModified ?? null,
+        last_polled_at: now(),
+        next_poll_at: p.nextPollAt,
+        error_count: 0,
+        last_error: null,
+        title: eb.fn.coalesce(eb.val(p.feed?.title ?? null), 'title'),
+        link: eb.fn.coalesce(eb.val(p.feed?.link ?? null), 'link'),
+        image: eb.fn.coalesce(eb.val(p.feed?.image ?? null), 'image'),
+        updated_at: now(),
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async markPollFailed(id: string, error: string, nextPollAt: Date): Promise<number> {
+    const row = await this.db
+      .updateTable('feeds')
+      .set((eb) => ({ error_count: eb('error_count', '+', 1), last_error: error, last_polled_at: now(), next_poll_at: nextPollAt, updated_at: now() }))
+      .where('id', '=', id)
+      .returning('error_count')
+      .executeTakeFirst();
+    return row?.error_count ?? 0;
+  }
+}
+
+function toView(r: { id: string; url: string; title: string | null; image: string | null; link: string | null; last_polled_at: Date | null; last_error: string | null; error_count: number; episode_count: string | null }): FeedView {
+  return {
+    id: r.id,
+    url: r.url,
+    title: r.title,
+    image: r.image,
+    link: r.link,
+    last_polled_at: r.last_polled_at ? new Date(r.last_polled_at).toISOString() : null,
+    last_error: r.last_error,
+    error_count: Number(r.error_count),
+    episode_count: Number(r.episode_count),
+  };
+}
