@@ -32,7 +32,7 @@ const substitute = (expr: string) => expr.replace(/\$(\w+)/g, (m, name: string) 
 /** Panels that must return data from a freshly started platform (dashboard uid → titles). */
 const CORE_PANELS: Record<string, string[]> = {
   'podbrain-pipeline': ['Roles up', 'Roles unhealthy', 'Jobs waiting', 'Jobs failed (kept)', 'Queue depth (waiting)', 'Active jobs', 'Role health (2 healthy, 1 degraded, 0 unhealthy)'],
-  'podbrain-gpu-workers': ['CPU per role', 'Resident memory per role', 'Event-loop lag p99', 'Health checks (2 healthy, 1 degraded, 0 unhealthy)'],
+  'podbrain-gpu-workers': ['CPU per role', 'Resident memory per role', 'Event-loop lag p99', 'Health checks (2 healthy, 1 degraded, 0 unhealthy)', 'Seconds since last heartbeat'],
   'podbrain-episodes': ['Episodes by state', 'Oldest episode per running state', 'Failed jobs kept per queue'],
   'podbrain-corpus': ['Episodes (all states)', 'Episodes done', 'Free space, smallest volume', 'Episodes over time', 'Storage used per volume', 'Free space per volume'],
 };
