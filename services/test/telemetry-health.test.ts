@@ -11,6 +11,7 @@ import {
   gpuCheck,
   modelFileCheck,
   parseNvidiaSmi,
+  postgresCheck,
   runCheck,
   type CheckSpec,
 } from '../src/telemetry/health';
@@ -67,10 +68,14 @@ describe('health model (blueprint E.6)', () => {
     expect(thrown).toMatchObject({ status: 'unhealthy', detail: 'ECONNREFUSED 127.0.0.1:5432' });
     const hung = await runCheck({ name: 'y', impact: 'critical', timeoutMs: 50, check: () => new Promise(() => undefined) });
     expect(hung).toMatchObject({ status: 'unhealthy', detail: 'timed out after 50 ms' });
+    // the Postgres check takes a ping that throws when Postgres is down (database.ping())
+    const down = await runCheck({ name: 'postgres', impact: 'critical', check: postgresCheck(async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'))) });
+    expect(down).toMatchObject({ status: 'unhealthy', detail: 'connect ECONNREFUSED 127.0.0.1:5432' });
+    expect((await runCheck({ name: 'postgres', impact: 'critical', check: postgresCheck(async () => undefined) })).status).toBe('healthy');
   });
 
   it('checks per role follow E.6.2', () => {
-    const deps = { query: async () => 1, ping: async () => 'PONG', queueProbe: async () => ({}), indexProbe: async () => 1, dataDir: tmp };
+    const deps = { postgresPing: async () => undefined, ping: async () => 'PONG', queueProbe: async () => ({}), indexProbe: async () => 1, dataDir: tmp };
     // the role's settings come from the typed config (config.ts), not from process.env
     const names = (role: string, env: NodeJS.ProcessEnv = {}) => checksForRole(role, deps, loadConfig({ env })).map((c) => `${c.name}:${c.impact}`);
     expect(names('api')).toEqual(['postgres:critical', 'redis:degrading', 'vector_index:degrading', 'disk_space:degrading']);

@@ -147,11 +147,6 @@ export interface RoleCheckDeps {
    * `() => database.ping()`).
    */
   postgresPing?: () => Promise<unknown>;
-  /**
-   * Older form of `postgresPing`: runs SQL on Postgres (`SELECT 1`). Kept until every role
-   * starter passes `postgresPing`; when both are given `postgresPing` wins.
-   */
-  query?: (sql: string) => Promise<unknown>;
   /** Redis PING (e.g. `() => redis.ping()`). */
   ping?: () => Promise<string>;
   /** BullMQ reachability (e.g. `() => queue.getJobCounts()`). */
@@ -215,9 +210,7 @@ export function checksForRole(role: string, given: RoleCheckDeps, config?: Healt
   const add = (name: string, check: HealthCheck | undefined, impact: CheckSpec['impact']) => {
     if (check) specs.push({ name, check, impact });
   };
-  const query = deps.query;
-  const pgPing = deps.postgresPing ?? (query && (() => query('SELECT 1')));
-  const pg = pgPing && postgresCheck(pgPing);
+  const pg = deps.postgresPing && postgresCheck(deps.postgresPing);
   const redis = deps.ping && redisCheck(deps.ping);
   const queue = deps.queueProbe && probeCheck(deps.queueProbe);
   const disk = diskCheck(deps.dataDir, deps.disk);
