@@ -27,7 +27,7 @@ describe('detectSpeech (whisper.cpp Silero VAD)', () => {
     }
     expect(total(spans)).toBeGreaterThan(7000);
     const loads = (await registry.getSingleMetric('podbrain_model_load_seconds')!.get()).values;
-    expect(loads.find((x) => x.metricName === 'podbrain_model_load_seconds_count' && x.labels.model === path.basename(SILERO))?.value).toBeGreaterThanOrEqual(1);
+    expect(loads.find((x) => (x as { metricName?: string }).metricName === 'podbrain_model_load_seconds_count' && x.labels.model === path.basename(SILERO))?.value).toBeGreaterThanOrEqual(1);
   });
 
   it('runs the VAD only on what the energy gate kept and puts the spans back at their real time', async () => {
@@ -83,8 +83,8 @@ describe('VAD helpers', () => {
     t = 9000;
     feed('whisper_vad_detect_speech_no_reset: vad time = 4943.67 ms\n');
     const v = (await registry.getSingleMetric('podbrain_model_load_seconds')!.get()).values;
-    expect(v.find((x) => x.metricName === 'podbrain_model_load_seconds_sum' && x.labels.model === 'ggml-silero-test.bin')?.value).toBeCloseTo(0.25, 6);
-    expect(v.find((x) => x.metricName === 'podbrain_model_load_seconds_count' && x.labels.model === 'ggml-silero-test.bin')?.value).toBe(1);
+    expect(v.find((x) => (x as { metricName?: string }).metricName === 'podbrain_model_load_seconds_sum' && x.labels.model === 'ggml-silero-test.bin')?.value).toBeCloseTo(0.25, 6);
+    expect(v.find((x) => (x as { metricName?: string }).metricName === 'podbrain_model_load_seconds_count' && x.labels.model === 'ggml-silero-test.bin')?.value).toBe(1);
   });
 
   it('parses whisper.cpp centiseconds into ms', () => {

@@ -60,7 +60,7 @@ describe('whisper-cpp engine (real whisper-cli, fake tiny model)', () => {
     expect(progress.length).toBeGreaterThan(0);
     expect(Math.max(...progress)).toBeLessThanOrEqual(1);
     // the model load whisper-cli reports lands in podbrain_model_load_seconds{model} (Grafana: Model load time p95)
-    const loads = (await registry.getSingleMetric('podbrain_model_load_seconds')!.get()).values.find((v) => v.metricName === 'podbrain_model_load_seconds_count' && v.labels.model === 'ggml-tiny.bin');
+    const loads = (await registry.getSingleMetric('podbrain_model_load_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName === 'podbrain_model_load_seconds_count' && v.labels.model === 'ggml-tiny.bin');
     expect(loads?.value).toBeGreaterThanOrEqual(1);
   }, 120_000);
 
