@@ -2,13 +2,9 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '
 import type { Response } from 'express';
 import { PodbrainError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
+import type { ApiErrorBody } from './contract/responses';
 import { correlationIdOf } from './correlation';
 import { isDatabaseUnreachable } from '../db/database';
-
-/** The one error shape of the API (web/src/api/types.ts `ApiError`). */
-export interface ApiErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
 
 /** A PodbrainError with the HTTP status it answers with. */
 export class ApiError extends PodbrainError {

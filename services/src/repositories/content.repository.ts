@@ -1,47 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Injectable } from '@nestjs/common';
+import type { GraphView, InsightView, QuoteView, SummaryView, TranscriptView } from '../api/contract/responses';
 import { Database } from '../db/database';
 
-/** web/src/api/types.ts views of an episode's projected artifacts. */
-export interface TranscriptView {
-  engine: string;
-  model: string;
-  language: string | null;
-  status: 'valid' | 'degraded';
-  speech_coverage: number | null;
-  segments: { start_ms: number; end_ms: number; text: string; speaker: string | null }[];
-}
-
-export interface SummaryView {
-  title: string;
-  bullets: string[];
-  key_quotes: string[];
-  status: 'valid' | 'degraded' | 'invalid';
-  method: 'llm' | 'extractive';
-}
-
-export interface QuoteView {
-  id: string;
-  text: string;
-  start_ms: number;
-  end_ms: number;
-  speaker: string | null;
-}
-
-export interface InsightView {
-  id: string;
-  text: string;
-  insight_type: string;
-  confidence: number;
-  grounded: boolean;
-  quotes: QuoteView[];
-}
-
-export interface GraphView {
-  nodes: { id: string; type: string; label: string; episodes?: { episode_key: string; title: string }[] }[];
-  edges: { source: string; target: string; type: string }[];
-}
+/** The views of an episode's projected artifacts are the API contract's. */
+export type { GraphView, InsightView, QuoteView, SummaryView, TranscriptView } from '../api/contract/responses';
 
 /** A summary bullet or quote as projected: a string, or an object with its `text`. */
 function textOf(v: unknown): string {

@@ -6,37 +6,10 @@ import type { EpisodeRow, EpisodeStateName } from '../db/schema';
 import type { Enclosure, TranscriptRef } from '../feeds/types';
 import { isRunningState, RUNNING_STATES } from '../episodes/state';
 import type { FeedEpisode, ParsedEpisode } from '../feeds/types';
+import type { EpisodeDetailView, EpisodePage, EpisodeSummaryView } from '../api/contract/responses';
 
-// ---------------------------------------------------------------------------------------------
-// Views the api answers with (web/src/api/types.ts `EpisodeSummary` / `EpisodeDetail`)
-// ---------------------------------------------------------------------------------------------
-
-export interface EpisodeSummaryView {
-  episode_key: string;
-  feed_id: string;
-  feed_title: string | null;
-  title: string;
-  published_at: string | null;
-  duration_s: number | null;
-  state: string;
-  state_reason: string | null;
-  failed_stage: string | null;
-  /** Why the last attempt failed (the stage's error, e.g. "cannot resolve the host of …"); null if it never failed. */
-  last_error: string | null;
-  updated_at: string;
-}
-
-export interface EpisodeDetailView extends EpisodeSummaryView {
-  description: string | null;
-  image: string | null;
-  enclosure_url: string | null;
-  audio_url: string | null;
-}
-
-export interface EpisodePage {
-  items: EpisodeSummaryView[];
-  next_cursor: string | null;
-}
+// The views the api answers with are the API contract's (api/contract/responses.ts).
+export type { EpisodeDetailView, EpisodePage, EpisodeSummaryView } from '../api/contract/responses';
 
 /** A summary as Postgres returns it (summaryColumns), plus the keyset sort key. */
 type SummaryRow = EpisodeSummaryView & { sort_key: string };
@@ -111,7 +84,7 @@ const summaryColumns = () =>
     sql.ref<string>('e.title').as('title'),
     isoText<string | null>('e.published_at').as('published_at'),
     sql.ref<number | null>('e.duration_s').as('duration_s'),
-    sql<string>`${sql.ref('e.state')}::text`.as('state'),
+    sql<EpisodeStateName>`${sql.ref('e.state')}::text`.as('state'),
     sql.ref<string | null>('e.state_reason').as('state_reason'),
     sql.ref<string | null>('e.failed_stage').as('failed_stage'),
     sql.ref<string | null>('e.last_error').as('last_error'),

@@ -4,19 +4,10 @@ import { Database } from '../db/database';
 import type { FeedRow } from '../db/schema';
 import type { FeedCacheValidators } from '../feeds/load';
 import type { ParsedFeed } from '../feeds/types';
+import type { FeedView } from '../api/contract/responses';
 
-/** web/src/api/types.ts `Feed`. */
-export interface FeedView {
-  id: string;
-  url: string;
-  title: string | null;
-  image: string | null;
-  link: string | null;
-  last_polled_at: string | null;
-  last_error: string | null;
-  error_count: number;
-  episode_count: number;
-}
+/** A feed as the api answers with it (the API contract's). */
+export type { FeedView } from '../api/contract/responses';
 
 /** A catalog feed as the scheduler and the poll job use it. */
 export interface Feed {

@@ -1,18 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { parseEpisodeEvent, type EpisodeEvent } from '../../episodes/events';
+import { parseEpisodeEvent, type EpisodeEvent } from '../../repositories/episode-events.repository';
 import type { Logger } from '../../core/logger';
+import type { EpisodeEventView } from '../contract';
 
-/** web/src/api/types.ts `EpisodeEvent`: what an SSE client receives as `event: episode`. */
-export interface EpisodeEventView {
-  episode_key: string;
-  feed_id: string;
-  state: string;
-  stage: string | null;
-  reason: string | null;
-  at: string;
-}
-
+/** What an SSE client receives as `event: episode` (the contract's EpisodeEvent). */
 export function toEventView(e: EpisodeEvent): EpisodeEventView {
   return { episode_key: e.episode_key, feed_id: e.feed_id, state: e.state, stage: e.stage ?? null, reason: e.reason ?? e.error ?? null, at: e.at };
 }

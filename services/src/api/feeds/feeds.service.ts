@@ -4,14 +4,9 @@ import { feedIdOf } from '../../core/identity';
 import { normalizeFeedLocation, probeFeed } from '../../feeds/load';
 import { parseOpml, toOpml } from '../../feeds/opml';
 import { ApiContext } from '../context';
+import type { ImportResult } from '../contract';
 import { ApiError, notFound } from '../errors';
 import { FeedRepository, type FeedView } from '../../repositories/feeds.repository';
-
-export interface ImportResult {
-  added: number;
-  skipped: number;
-  errors: string[];
-}
 
 const IMPORT_CONCURRENCY = 4;
 

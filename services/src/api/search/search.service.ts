@@ -4,19 +4,7 @@ import { SearchService, vectorIndexFromConfig } from '../../index/search.service
 import { ChunkRepository } from '../../repositories/chunks.repository';
 import { TenantRepository } from '../../repositories/tenants.repository';
 import { ApiContext } from '../context';
-
-/** web/src/api/types.ts `SearchHit`. */
-export interface ApiSearchHit {
-  chunk_id: string;
-  episode_key: string;
-  episode_title: string | null;
-  feed_id: string;
-  feed_title: string | null;
-  start_ms: number;
-  end_ms: number;
-  snippet: string;
-  score: number;
-}
+import type { SearchHitView } from '../contract';
 
 /**
  * The api's driver of the search core (index/search.service.ts, ARCHITECTURE §7): FAISS nearest
@@ -34,7 +22,7 @@ export class ApiSearchService implements OnModuleDestroy {
     private readonly tenants: TenantRepository,
   ) {}
 
-  async search(tenantId: string, query: string, k: number): Promise<{ hits: ApiSearchHit[]; took_ms: number; vector: boolean }> {
+  async search(tenantId: string, query: string, k: number): Promise<{ hits: SearchHitView[]; took_ms: number; vector: boolean }> {
     const t0 = performance.now();
     const feeds = new Set(await this.tenants.subscribedFeedIds(tenantId));
     if (!feeds.size) return { hits: [], took_ms: 0, vector: false };
