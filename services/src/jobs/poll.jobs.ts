@@ -1,9 +1,9 @@
 import { errorMessage } from '../core/errors';
-import { nextPollDelayS } from '../episodes/feeds.repository';
+import { nextPollDelayS } from '../feeds/poll-schedule';
 import { loadFeed, republishKey } from '../feeds/load';
 import type { FeedEpisode } from '../feeds/types';
 import { childOutsideContext, currentCorrelationId } from '../telemetry/correlation';
-import type { PipelineDeps, StagePipeline } from './pipeline';
+import type { PipelineDeps, StageJobs } from './stage.jobs';
 
 export interface PollOutcome {
   feedId: string;
@@ -85,7 +85,7 @@ export function planPoll(
  * most FEED_MAX_NEW_EPISODES_PER_POLL per poll. Errors are kept on the feed row and push the
  * next poll out (exponential backoff); they never throw, so one broken feed never blocks the queue.
  */
-export async function pollFeedJob(deps: PipelineDeps, pipeline: StagePipeline, feedId: string, signal: AbortSignal): Promise<PollOutcome> {
+export async function pollFeedJob(deps: PipelineDeps, stageJobs: StageJobs, feedId: string, signal: AbortSignal): Promise<PollOutcome> {
   const feed = await deps.feeds.get(feedId);
   if (!feed) return { feedId, notModified: false, episodes: 0, created: 0, error: 'feed no longer exists' };
   const log = childOutsideContext(deps.log, { feed_id: feedId, queue: 'ingest' });
@@ -107,7 +107,7 @@ export async function pollFeedJob(deps: PipelineDeps, pipeline: StagePipeline, f
     await deps.feeds.markPolled(feedId, { validators, feed: meta, nextPollAt: next });
     const fresh = new Set(created);
     for (const ep of plan.create) {
-      if (fresh.has(ep.episodeKey)) await pipeline.advanceFromArtifacts(ep, { state: 'pending' });
+      if (fresh.has(ep.episodeKey)) await stageJobs.advanceFromArtifacts(ep, { state: 'pending' });
     }
     const outcome: PollOutcome = {
       feedId,

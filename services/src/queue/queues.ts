@@ -85,6 +85,44 @@ export interface PollJobData {
   feedId: string;
 }
 
+/** The corpus digest (ARCHITECTURE §11, a later issue): nothing reads its payload yet. */
+export type DigestJobData = Record<string, unknown>;
+
+/**
+ * Every job of the platform and its payload: producers (`Queues.add*`) and handlers
+ * (jobs/handlers.ts, a `JobHandlers` record that does not compile without one per job) are typed from it.
+ */
+export interface JobPayloads {
+  /** A feed poll (jobs/poll.jobs.ts). */
+  poll: PollJobData;
+  /** The per-episode stage jobs (jobs/stage.jobs.ts). */
+  ingest: StageJobData;
+  transcribe: StageJobData;
+  enrich: StageJobData;
+  index: StageJobData;
+  project: StageJobData;
+  digest: DigestJobData;
+}
+export type JobName = keyof JobPayloads;
+
+/** Where each job runs and the name BullMQ stores it under (the names jobs had in Redis before the map). */
+export const JOB_ROUTES = {
+  poll: { queue: 'ingest', name: 'poll-feed' },
+  ingest: { queue: 'ingest', name: 'stage' },
+  transcribe: { queue: 'transcribe', name: 'stage' },
+  enrich: { queue: 'enrich', name: 'stage' },
+  index: { queue: 'index', name: 'stage' },
+  project: { queue: 'project', name: 'stage' },
+  digest: { queue: 'digest', name: 'digest' },
+} as const satisfies Record<JobName, { queue: QueueName; name: string }>;
+
+const JOB_OF_ROUTE = new Map<string, JobName>(Object.entries(JOB_ROUTES).map(([job, r]) => [`${r.queue}/${r.name}`, job as JobName]));
+
+/** The job a BullMQ job on `queue` named `name` is, or null when nothing here runs it. */
+export function jobNameOf(queue: QueueName, name: string): JobName | null {
+  return JOB_OF_ROUTE.get(`${queue}/${name}`) ?? null;
+}
+
 /**
  * Added to every job's data when it is enqueued (telemetry/tracing.ts `jobDataWithTrace`): the
  * correlation id of the request or scheduler poll the work descends from, and the enqueuer's
@@ -94,8 +132,6 @@ export interface JobTelemetryData {
   correlation_id: string;
   otel?: TraceCarrier;
 }
-
-export const JOB = { stage: 'stage', poll: 'poll-feed', digest: 'digest' } as const;
 
 export function jobOptions(queue: QueueName, extra: JobsOptions = {}, backoffMs = 0): JobsOptions {
   const s = QUEUE_SETTINGS[queue];
@@ -159,13 +195,13 @@ export class Queues {
    * makes this a no-op. A finished one kept for inspection (completed/failed) is replaced, so
    * an episode sent through a stage again (re-run, reconciler) really gets a job.
    */
-  async addStageJob(stage: EpisodeJobStage, data: StageJobData, correlationId?: string): Promise<string> {
+  async addStageJob(stage: EpisodeJobStage, data: JobPayloads[EpisodeJobStage], correlationId?: string): Promise<string> {
     const id = stageJobId(stage, data.episodeKey, data.fingerprint);
-    const q = this.get(stage);
+    const q = this.get(JOB_ROUTES[stage].queue);
     const state = await q.getJobState(id);
     if (state === 'completed' || state === 'failed') await q.remove(id).catch(() => undefined);
     // Without an explicit id the job inherits the running job's (stage → stage), else gets a new one.
-    await q.add(JOB.stage, jobDataWithTrace(data, correlationId), this.options(stage, { jobId: id }));
+    await this.add(stage, data, correlationId, { jobId: id });
     return id;
   }
 
@@ -175,9 +211,14 @@ export class Queues {
    */
   async addPollJob(feedId: string, correlationId?: string): Promise<string> {
     const id = pollJobId(feedId);
-    const data = jobDataWithTrace({ feedId } satisfies PollJobData, correlationId);
-    await this.get('ingest').add(JOB.poll, data, this.options('ingest', { jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 }));
+    await this.add('poll', { feedId }, correlationId, { jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 });
     return id;
+  }
+
+  /** Enqueues one job on its queue under its BullMQ name (JOB_ROUTES), with the enqueuer's telemetry (jobDataWithTrace). */
+  private async add<K extends JobName>(job: K, data: JobPayloads[K], correlationId: string | undefined, extra: JobsOptions): Promise<void> {
+    const { queue, name } = JOB_ROUTES[job];
+    await this.get(queue).add(name, jobDataWithTrace(data, correlationId), this.options(queue, extra));
   }
 
   async close(): Promise<void> {

@@ -3,11 +3,25 @@ import type { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors';
 import { delay, settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
 import type { Logger } from '../core/logger';
-import { JOB, QUEUE_SETTINGS, type PollJobData, type QueueName, type StageJobData } from '../queue/queues';
 import { correlationIdOfJob } from '../telemetry/correlation';
 import { runJobWithTelemetry } from '../telemetry/tracing';
-import { pollFeedJob } from './poll-feed';
-import type { PipelineDeps, StagePipeline } from './pipeline';
+import { jobNameOf, QUEUE_SETTINGS, type JobName, type JobPayloads, type QueueName, type StageJobData } from './queues';
+
+/** What a job handler gets besides its payload. */
+export interface JobContext {
+  /** Fires at the queue's timeout, or when a shutdown's grace period runs out. */
+  signal: AbortSignal;
+  /** This attempt (1-based) and how many the job has. */
+  attempt: number;
+  maxAttempts: number;
+  /** Bound to the job (job_id; its log context adds queue, worker_id, correlation_id, episode_key). */
+  log: Logger;
+}
+
+export type JobHandler<K extends JobName> = (data: JobPayloads[K], ctx: JobContext) => Promise<unknown>;
+
+/** One handler per job of JobPayloads: a job without a handler does not compile (jobs/handlers.ts builds it). */
+export type JobHandlers = { readonly [K in JobName]: JobHandler<K> };
 
 export interface WorkerHostOptions {
   queues: readonly QueueName[];
@@ -20,8 +34,9 @@ export interface WorkerHostOptions {
 }
 
 /**
- * BullMQ workers for a role's queues. Every job gets an AbortSignal that fires at the
- * queue's timeout or when the grace period of a shutdown runs out.
+ * BullMQ workers for a role's queues: each job goes to its handler (JobHandlers, by JOB_ROUTES).
+ * Every job gets an AbortSignal that fires at the queue's timeout or when the grace period of a
+ * shutdown runs out.
  */
 export class WorkerHost {
   private readonly workers: Worker[] = [];
@@ -31,11 +46,14 @@ export class WorkerHost {
   private readonly workerId = `${process.pid}`;
   readonly log: Logger;
 
+  private readonly jobLog: Logger;
+
   constructor(
-    private readonly deps: PipelineDeps,
-    private readonly pipeline: StagePipeline,
+    deps: { log: Logger },
+    private readonly handlers: JobHandlers,
     private readonly opts: WorkerHostOptions,
   ) {
+    this.jobLog = deps.log;
     this.log = deps.log.child({ worker_id: this.workerId });
   }
 
@@ -77,24 +95,22 @@ export class WorkerHost {
     const timeoutMs = QUEUE_SETTINGS[queue].timeoutMs;
     const timer = setTimeout(() => controller.abort(new Error(`job timed out after ${timeoutMs} ms`)), timeoutMs);
     // queue and worker_id come from the job's log context
-    const log = this.deps.log.child({ job_id: job.id });
+    const log = this.jobLog.child({ job_id: job.id });
     log.debug('job started');
     try {
-      const attempt = job.attemptsMade + 1;
-      const maxAttempts = job.opts.attempts ?? 1;
-      if (job.name === JOB.poll) return await pollFeedJob(this.deps, this.pipeline, (job.data as PollJobData).feedId, controller.signal);
-      if (job.name === JOB.digest) {
-        log.info('digest is a later wave (ARCHITECTURE §11): nothing to do yet');
-        return { digest: 'not implemented' };
-      }
-      if (queue === 'digest') throw new Error(`unknown job ${job.name} on the digest queue`);
-      const data = job.data as StageJobData;
-      return await this.pipeline.runStage(queue, data.episodeKey, { signal: controller.signal, attempt, maxAttempts });
+      const name = jobNameOf(queue, job.name);
+      if (!name) throw new Error(`unknown job ${job.name} on the ${queue} queue`);
+      return await this.dispatch(name, job.data as JobPayloads[typeof name], { signal: controller.signal, attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1, log });
     } finally {
       clearTimeout(timer);
       this.active.delete(key);
       if (this.active.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
+  }
+
+  private dispatch<K extends JobName>(name: K, data: JobPayloads[K], ctx: JobContext): Promise<unknown> {
+    const handler: JobHandler<K> = this.handlers[name];
+    return handler(data, ctx);
   }
 
   get activeJobs(): number {

@@ -1,18 +1,22 @@
 import { Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
+import { jobHandlers } from '../jobs/handlers';
+import { StageJobs } from '../jobs/stage.jobs';
+import { DatabaseModule } from '../db/database.module';
 import type { QueueName } from '../queue/queues';
+import { WorkerHost, type JobHandlers } from '../queue/worker-host';
 import { Scheduler } from '../scheduler/scheduler';
-import { StagePipeline } from '../workers/pipeline';
-import { WorkerHost } from '../workers/worker-host';
 import type { RoleContext } from './context';
 
 /**
  * The non-HTTP roles as Nest module trees (ARCHITECTURE §3): a global platform module with
- * the shared wiring (Postgres, Redis, queues, store, stages, the stage pipeline), plus the
+ * the shared wiring (Postgres, Redis, queues, store, stages, the stage jobs and every job's handler), plus the
  * feature module of the role: workers for some queues, or the scheduler. Nest's lifecycle
  * starts them after wiring and stops them first on shutdown (before the context closes).
  */
 export const ROLE_CONTEXT = Symbol('ROLE_CONTEXT');
 export const WORKER_QUEUES = Symbol('WORKER_QUEUES');
+/** Every job's handler (jobs/handlers.ts), typed by the job map of queue/queues.ts. */
+export const JOB_HANDLERS = Symbol('JOB_HANDLERS');
 
 @Module({})
 export class PlatformModule {
@@ -22,9 +26,10 @@ export class PlatformModule {
       global: true,
       providers: [
         { provide: ROLE_CONTEXT, useValue: ctx },
-        { provide: StagePipeline, useFactory: () => new StagePipeline(ctx) },
+        { provide: StageJobs, useFactory: () => new StageJobs(ctx) },
+        { provide: JOB_HANDLERS, inject: [StageJobs], useFactory: (stageJobs: StageJobs) => jobHandlers(ctx, stageJobs) },
       ],
-      exports: [ROLE_CONTEXT, StagePipeline],
+      exports: [ROLE_CONTEXT, StageJobs, JOB_HANDLERS],
     };
   }
 }
@@ -33,8 +38,8 @@ export class PlatformModule {
 export class WorkersService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly host: WorkerHost;
 
-  constructor(@Inject(ROLE_CONTEXT) ctx: RoleContext, pipeline: StagePipeline, @Inject(WORKER_QUEUES) queues: QueueName[]) {
-    this.host = new WorkerHost(ctx, pipeline, {
+  constructor(@Inject(ROLE_CONTEXT) ctx: RoleContext, @Inject(JOB_HANDLERS) handlers: JobHandlers, @Inject(WORKER_QUEUES) queues: QueueName[]) {
+    this.host = new WorkerHost(ctx, handlers, {
       queues,
       connection: ctx.redis,
       prefix: ctx.queues.prefix,
@@ -64,8 +69,8 @@ export class WorkersModule {
 export class SchedulerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly scheduler: Scheduler;
 
-  constructor(@Inject(ROLE_CONTEXT) ctx: RoleContext, pipeline: StagePipeline) {
-    this.scheduler = new Scheduler(ctx, pipeline, ctx.queues, ctx.redis);
+  constructor(@Inject(ROLE_CONTEXT) ctx: RoleContext, stageJobs: StageJobs) {
+    this.scheduler = new Scheduler(ctx, stageJobs, ctx.queues, ctx.redis);
   }
 
   onApplicationBootstrap(): void {
@@ -82,5 +87,7 @@ export class SchedulerModule {}
 
 /** The module tree of a worker or scheduler role. */
 export function roleModule(ctx: RoleContext, feature: DynamicModule | typeof SchedulerModule): DynamicModule {
-  return { module: class RoleRootModule {}, imports: [PlatformModule.forContext(ctx), feature] };
+  // Postgres (db/database.module.ts): the context's Database, its repositories and the episode events publisher.
+  const database = DatabaseModule.forRoot(ctx.database, [ctx.episodes, ctx.stageRuns, ctx.feeds, ctx.events]);
+  return { module: class RoleRootModule {}, imports: [database, PlatformModule.forContext(ctx), feature] };
 }

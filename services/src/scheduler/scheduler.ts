@@ -2,15 +2,16 @@ import type { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors';
 import { settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
 import type { Logger } from '../core/logger';
-import { EPISODE_STATES } from '../db/entities/episode.entity';
+import { EPISODE_STATES } from '../db/schema';
 import { isRunningState, STAGE_OF_STATE, STATE_OF_STAGE } from '../episodes/state';
 import { QUEUE_NAMES, QUEUE_SETTINGS, type EpisodeJobStage, type Queues } from '../queue/queues';
 import { newCorrelationId, withLogContext } from '../telemetry/correlation';
 import { diskCheck, runCheck, type CheckResult, type HealthCheck } from '../telemetry/health';
 import { metrics } from '../telemetry/metrics';
-import type { LeftRunningRun } from '../episodes/episodes.repository';
+import type { LeftRunningRun } from '../repositories/stage-runs.repository';
+import { walkChain } from '../pipeline/execute';
 import type { StageName } from '../pipeline/stage';
-import { projectFingerprint, walkChain, type PipelineDeps, type StagePipeline } from '../workers/pipeline';
+import { projectFingerprint, type PipelineDeps, type StageJobs } from '../jobs/stage.jobs';
 import { LeaderLock } from './leader-lock';
 
 export interface SchedulerOptions {
@@ -54,7 +55,7 @@ export class Scheduler {
 
   constructor(
     private readonly deps: PipelineDeps,
-    private readonly pipeline: StagePipeline,
+    private readonly stageJobs: StageJobs,
     private readonly queues: Queues,
     redis: Redis,
     opts: SchedulerOptions = {},
@@ -154,7 +155,7 @@ export class Scheduler {
       try {
         // Re-enqueued under the episode's own correlation id (the poll that found it), not a new one.
         await withLogContext({ correlation_id: loaded.row.correlationId ?? undefined, episode_key: ep.episodeKey }, () =>
-          this.pipeline.advanceFromArtifacts(loaded.episode, { state: ep.state === 'pending' ? 'pending' : undefined }),
+          this.stageJobs.advanceFromArtifacts(loaded.episode, { state: ep.state === 'pending' ? 'pending' : undefined }),
         );
         reEnqueued++;
         this.log.info({ episode_key: ep.episodeKey, correlation_id: loaded.row.correlationId ?? undefined, state: ep.state, job_id: ep.jobId, job_state: jobState }, 'reconciler re-enqueued episode');
@@ -191,7 +192,7 @@ export class Scheduler {
       if (!loaded) continue;
       const retry = Math.max(1, Math.ceil(ep.stageAttempts / QUEUE_SETTINGS[ep.failedStage as EpisodeJobStage].attempts));
       try {
-        await withLogContext({ correlation_id: loaded.row.correlationId ?? undefined, episode_key: ep.episodeKey }, () => this.pipeline.advanceFromArtifacts(loaded.episode, { state: 'pending' }));
+        await withLogContext({ correlation_id: loaded.row.correlationId ?? undefined, episode_key: ep.episodeKey }, () => this.stageJobs.advanceFromArtifacts(loaded.episode, { state: 'pending' }));
         const now = await episodes.get(ep.episodeKey);
         if (now && isRunningState(now.state)) {
           await episodes.noteReason(ep.episodeKey, now.state, `retry ${retry} of ${OUT_OF_SPACE_MAX_RETRIES}: ${ep.failedStage} failed for lack of disk space (${ep.lastError}); the disk check is healthy again (${disk.detail ?? 'ok'})`);
