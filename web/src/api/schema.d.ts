@@ -542,8 +542,7 @@ export interface components {
             /** Format: date-time */
             published_at: string | null;
             duration_s: number | null;
-            /** @enum {string} */
-            state: "pending" | "downloading" | "transcribing" | "enriching" | "indexing" | "projecting" | "done" | "failed" | "skipped";
+            state: components["schemas"]["EpisodeState"];
             state_reason: string | null;
             failed_stage: string | null;
             /** @description why the last attempt failed (e.g. "cannot resolve the host of …"); null if it never failed */
@@ -559,8 +558,7 @@ export interface components {
             /** Format: date-time */
             published_at: string | null;
             duration_s: number | null;
-            /** @enum {string} */
-            state: "pending" | "downloading" | "transcribing" | "enriching" | "indexing" | "projecting" | "done" | "failed" | "skipped";
+            state: components["schemas"]["EpisodeState"];
             state_reason: string | null;
             failed_stage: string | null;
             /** @description why the last attempt failed (e.g. "cannot resolve the host of …"); null if it never failed */
@@ -574,23 +572,7 @@ export interface components {
             audio_url: string | null;
         };
         EpisodePage: {
-            items: {
-                episode_key: string;
-                feed_id: string;
-                feed_title: string | null;
-                title: string;
-                /** Format: date-time */
-                published_at: string | null;
-                duration_s: number | null;
-                /** @enum {string} */
-                state: "pending" | "downloading" | "transcribing" | "enriching" | "indexing" | "projecting" | "done" | "failed" | "skipped";
-                state_reason: string | null;
-                failed_stage: string | null;
-                /** @description why the last attempt failed (e.g. "cannot resolve the host of …"); null if it never failed */
-                last_error: string | null;
-                /** Format: date-time */
-                updated_at: string;
-            }[];
+            items: components["schemas"]["EpisodeSummary"][];
             /** @description pass as ?cursor= for the next page; null on the last page */
             next_cursor: string | null;
         };
@@ -607,12 +589,7 @@ export interface components {
             /** @enum {string} */
             status: "valid" | "degraded";
             speech_coverage: number | null;
-            segments: {
-                start_ms: number;
-                end_ms: number;
-                text: string;
-                speaker: string | null;
-            }[];
+            segments: components["schemas"]["Segment"][];
         };
         SummaryView: {
             title: string;
@@ -637,13 +614,7 @@ export interface components {
             insight_type: string;
             confidence: number;
             grounded: boolean;
-            quotes: {
-                id: string;
-                text: string;
-                start_ms: number;
-                end_ms: number;
-                speaker: string | null;
-            }[];
+            quotes: components["schemas"]["QuoteView"][];
         };
         GraphNode: {
             id: string;
@@ -662,22 +633,8 @@ export interface components {
             type: string;
         };
         GraphView: {
-            nodes: {
-                id: string;
-                /** @description Person, Organization, Topic, … */
-                type: string;
-                label: string;
-                /** @description corpus graph only: the episodes that mention this node */
-                episodes?: {
-                    episode_key: string;
-                    title: string;
-                }[];
-            }[];
-            edges: {
-                source: string;
-                target: string;
-                type: string;
-            }[];
+            nodes: components["schemas"]["GraphNode"][];
+            edges: components["schemas"]["GraphEdge"][];
         };
         SearchHit: {
             chunk_id: string;
@@ -695,17 +652,7 @@ export interface components {
             took_ms: number;
             /** @description false when only Postgres full-text answered */
             vector: boolean;
-            hits: {
-                chunk_id: string;
-                episode_key: string;
-                episode_title: string | null;
-                feed_id: string;
-                feed_title: string | null;
-                start_ms: number;
-                end_ms: number;
-                snippet: string;
-                score: number;
-            }[];
+            hits: components["schemas"]["SearchHit"][];
         };
         ImportResult: {
             added: number;
@@ -746,49 +693,10 @@ export interface components {
             /** @description when the newest of them was enqueued (ms) */
             latest: number;
             /** @description the newest few, newest first */
-            jobs: {
-                id: string;
-                queue: string;
-                name: string;
-                /** @description for jobs/:id and admin/jobs: the state it was read in */
-                state?: string;
-                episode_key: string | null;
-                failed_reason: string | null;
-                /** @description failed_reason without what differs per episode (URL paths, ids, sizes): the group it belongs to */
-                cause: string | null;
-                attempts: number;
-                timestamp: number;
-                processed_on: number | null;
-                finished_on: number | null;
-            }[];
+            jobs: components["schemas"]["JobInfo"][];
         };
         Failures: {
-            groups: {
-                cause: string;
-                count: number;
-                /** @description failed jobs of this cause per queue */
-                queues: {
-                    [key: string]: number;
-                };
-                /** @description when the newest of them was enqueued (ms) */
-                latest: number;
-                /** @description the newest few, newest first */
-                jobs: {
-                    id: string;
-                    queue: string;
-                    name: string;
-                    /** @description for jobs/:id and admin/jobs: the state it was read in */
-                    state?: string;
-                    episode_key: string | null;
-                    failed_reason: string | null;
-                    /** @description failed_reason without what differs per episode (URL paths, ids, sizes): the group it belongs to */
-                    cause: string | null;
-                    attempts: number;
-                    timestamp: number;
-                    processed_on: number | null;
-                    finished_on: number | null;
-                }[];
-            }[];
+            groups: components["schemas"]["FailureGroup"][];
             total: number;
             /** @description some queue holds more failed jobs than were read */
             truncated: boolean;
@@ -809,26 +717,14 @@ export interface components {
             /** @enum {string} */
             status: "healthy" | "degraded" | "unhealthy";
             roles: {
-                [key: string]: {
-                    /** @enum {string} */
-                    status: "healthy" | "degraded" | "unhealthy";
-                    checks: {
-                        [key: string]: {
-                            status: string;
-                            detail?: string;
-                        };
-                    };
-                    uptime_seconds?: number;
-                    version?: string;
-                };
+                [key: string]: components["schemas"]["RoleHealth"];
             };
         };
         /** @description GET /api/events: the data of every `event: episode` */
         EpisodeEvent: {
             episode_key: string;
             feed_id: string;
-            /** @enum {string} */
-            state: "pending" | "downloading" | "transcribing" | "enriching" | "indexing" | "projecting" | "done" | "failed" | "skipped";
+            state: components["schemas"]["EpisodeState"];
             stage: string | null;
             reason: string | null;
             /** Format: date-time */
@@ -881,24 +777,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "healthy" | "degraded" | "unhealthy";
-                        roles: {
-                            [key: string]: {
-                                /** @enum {string} */
-                                status: "healthy" | "degraded" | "unhealthy";
-                                checks: {
-                                    [key: string]: {
-                                        status: string;
-                                        detail?: string;
-                                    };
-                                };
-                                uptime_seconds?: number;
-                                version?: string;
-                            };
-                        };
-                    };
+                    "application/json": components["schemas"]["HealthView"];
                 };
             };
         };
@@ -918,18 +797,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            id: string;
-                            url: string;
-                            title: string | null;
-                            image: string | null;
-                            link: string | null;
-                            /** Format: date-time */
-                            last_polled_at: string | null;
-                            last_error: string | null;
-                            error_count: number;
-                            episode_count: number;
-                        }[];
+                        items: components["schemas"]["Feed"][];
                     };
                 };
             };
@@ -957,18 +825,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        url: string;
-                        title: string | null;
-                        image: string | null;
-                        link: string | null;
-                        /** Format: date-time */
-                        last_polled_at: string | null;
-                        last_error: string | null;
-                        error_count: number;
-                        episode_count: number;
-                    };
+                    "application/json": components["schemas"]["Feed"];
                 };
             };
             /** @description new feed: subscribed, first poll queued (title may be null until it has run) */
@@ -977,18 +834,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        url: string;
-                        title: string | null;
-                        image: string | null;
-                        link: string | null;
-                        /** Format: date-time */
-                        last_polled_at: string | null;
-                        last_error: string | null;
-                        error_count: number;
-                        episode_count: number;
-                    };
+                    "application/json": components["schemas"]["Feed"];
                 };
             };
             /** @description refused (SSRF guard), unreachable or not a feed; the message says why */
@@ -997,13 +843,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1043,11 +883,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        added: number;
-                        skipped: number;
-                        errors: string[];
-                    };
+                    "application/json": components["schemas"]["ImportResult"];
                 };
             };
         };
@@ -1109,18 +945,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            id: string;
-                            url: string;
-                            title: string | null;
-                            image: string | null;
-                            link: string | null;
-                            /** Format: date-time */
-                            last_polled_at: string | null;
-                            last_error: string | null;
-                            error_count: number;
-                            episode_count: number;
-                        }[];
+                        items: components["schemas"]["Feed"][];
                     };
                 };
             };
@@ -1147,18 +972,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        url: string;
-                        title: string | null;
-                        image: string | null;
-                        link: string | null;
-                        /** Format: date-time */
-                        last_polled_at: string | null;
-                        last_error: string | null;
-                        error_count: number;
-                        episode_count: number;
-                    };
+                    "application/json": components["schemas"]["Feed"];
                 };
             };
             /** @description not in the catalog */
@@ -1167,13 +981,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1203,7 +1011,7 @@ export interface operations {
                 limit?: number;
                 cursor?: string;
                 feed_id?: string;
-                state?: "pending" | "downloading" | "transcribing" | "enriching" | "indexing" | "projecting" | "done" | "failed" | "skipped";
+                state?: components["schemas"]["EpisodeState"];
             };
             header?: never;
             path?: never;
@@ -1216,27 +1024,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: {
-                            episode_key: string;
-                            feed_id: string;
-                            feed_title: string | null;
-                            title: string;
-                            /** Format: date-time */
-                            published_at: string | null;
-                            duration_s: number | null;
-                            /** @enum {string} */
-                            state: "pending" | "downloading" | "transcribing" | "enriching" | "indexing" | "projecting" | "done" | "failed" | "skipped";
-                            state_reason: string | null;
-                            failed_stage: string | null;
-                            /** @description why the last attempt failed (e.g. "cannot resolve the host of …"); null if it never failed */
-                            last_error: string | null;
-                            /** Format: date-time */
-                            updated_at: string;
-                        }[];
-                        /** @description pass as ?cursor= for the next page; null on the last page */
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["EpisodePage"];
                 };
             };
             400: {
@@ -1244,13 +1032,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
             /** @description Postgres unreachable */
@@ -1259,13 +1041,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1286,28 +1062,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        episode_key: string;
-                        feed_id: string;
-                        feed_title: string | null;
-                        title: string;
-                        /** Format: date-time */
-                        published_at: string | null;
-                        duration_s: number | null;
-                        /** @enum {string} */
-                        state: "pending" | "downloading" | "transcribing" | "enriching" | "indexing" | "projecting" | "done" | "failed" | "skipped";
-                        state_reason: string | null;
-                        failed_stage: string | null;
-                        /** @description why the last attempt failed (e.g. "cannot resolve the host of …"); null if it never failed */
-                        last_error: string | null;
-                        /** Format: date-time */
-                        updated_at: string;
-                        description: string | null;
-                        image: string | null;
-                        enclosure_url: string | null;
-                        /** @description where the player streams from: our copy once downloaded, else the enclosure */
-                        audio_url: string | null;
-                    };
+                    "application/json": components["schemas"]["EpisodeDetail"];
                 };
             };
             404: {
@@ -1315,13 +1070,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
             /** @description Postgres unreachable */
@@ -1330,13 +1079,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1364,13 +1107,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1391,20 +1128,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        engine: string;
-                        model: string;
-                        language: string | null;
-                        /** @enum {string} */
-                        status: "valid" | "degraded";
-                        speech_coverage: number | null;
-                        segments: {
-                            start_ms: number;
-                            end_ms: number;
-                            text: string;
-                            speaker: string | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["TranscriptView"];
                 };
             };
             404: {
@@ -1412,13 +1136,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
             /** @description Postgres unreachable */
@@ -1427,13 +1145,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1454,15 +1166,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        title: string;
-                        bullets: string[];
-                        key_quotes: string[];
-                        /** @enum {string} */
-                        status: "valid" | "degraded" | "invalid";
-                        /** @enum {string} */
-                        method: "llm" | "extractive";
-                    };
+                    "application/json": components["schemas"]["SummaryView"];
                 };
             };
             404: {
@@ -1470,13 +1174,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
             /** @description Postgres unreachable */
@@ -1485,13 +1183,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1513,21 +1205,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        insights: {
-                            id: string;
-                            text: string;
-                            /** @description claim, recommendation, observation or question */
-                            insight_type: string;
-                            confidence: number;
-                            grounded: boolean;
-                            quotes: {
-                                id: string;
-                                text: string;
-                                start_ms: number;
-                                end_ms: number;
-                                speaker: string | null;
-                            }[];
-                        }[];
+                        insights: components["schemas"]["InsightView"][];
                     };
                 };
             };
@@ -1536,13 +1214,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
             /** @description Postgres unreachable */
@@ -1551,13 +1223,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1578,24 +1244,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        nodes: {
-                            id: string;
-                            /** @description Person, Organization, Topic, … */
-                            type: string;
-                            label: string;
-                            /** @description corpus graph only: the episodes that mention this node */
-                            episodes?: {
-                                episode_key: string;
-                                title: string;
-                            }[];
-                        }[];
-                        edges: {
-                            source: string;
-                            target: string;
-                            type: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["GraphView"];
                 };
             };
             404: {
@@ -1603,13 +1252,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
             /** @description Postgres unreachable */
@@ -1618,13 +1261,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1643,24 +1280,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        nodes: {
-                            id: string;
-                            /** @description Person, Organization, Topic, … */
-                            type: string;
-                            label: string;
-                            /** @description corpus graph only: the episodes that mention this node */
-                            episodes?: {
-                                episode_key: string;
-                                title: string;
-                            }[];
-                        }[];
-                        edges: {
-                            source: string;
-                            target: string;
-                            type: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["GraphView"];
                 };
             };
             /** @description Postgres unreachable */
@@ -1669,13 +1289,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1697,23 +1311,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        query: string;
-                        took_ms: number;
-                        /** @description false when only Postgres full-text answered */
-                        vector: boolean;
-                        hits: {
-                            chunk_id: string;
-                            episode_key: string;
-                            episode_title: string | null;
-                            feed_id: string;
-                            feed_title: string | null;
-                            start_ms: number;
-                            end_ms: number;
-                            snippet: string;
-                            score: number;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["SearchResult"];
                 };
             };
         };
@@ -1734,21 +1332,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        queue: string;
-                        name: string;
-                        /** @description for jobs/:id and admin/jobs: the state it was read in */
-                        state?: string;
-                        episode_key: string | null;
-                        failed_reason: string | null;
-                        /** @description failed_reason without what differs per episode (URL paths, ids, sizes): the group it belongs to */
-                        cause: string | null;
-                        attempts: number;
-                        timestamp: number;
-                        processed_on: number | null;
-                        finished_on: number | null;
-                    };
+                    "application/json": components["schemas"]["JobInfo"];
                 };
             };
         };
@@ -1877,15 +1461,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        queues: {
-                            name: string;
-                            waiting: number;
-                            active: number;
-                            delayed: number;
-                            failed: number;
-                            completed: number;
-                            paused: boolean;
-                        }[];
+                        queues: components["schemas"]["QueueInfo"][];
                     };
                 };
             };
@@ -1948,21 +1524,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            id: string;
-                            queue: string;
-                            name: string;
-                            /** @description for jobs/:id and admin/jobs: the state it was read in */
-                            state?: string;
-                            episode_key: string | null;
-                            failed_reason: string | null;
-                            /** @description failed_reason without what differs per episode (URL paths, ids, sizes): the group it belongs to */
-                            cause: string | null;
-                            attempts: number;
-                            timestamp: number;
-                            processed_on: number | null;
-                            finished_on: number | null;
-                        }[];
+                        items: components["schemas"]["JobInfo"][];
                     };
                 };
             };
@@ -1984,37 +1546,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        groups: {
-                            cause: string;
-                            count: number;
-                            /** @description failed jobs of this cause per queue */
-                            queues: {
-                                [key: string]: number;
-                            };
-                            /** @description when the newest of them was enqueued (ms) */
-                            latest: number;
-                            /** @description the newest few, newest first */
-                            jobs: {
-                                id: string;
-                                queue: string;
-                                name: string;
-                                /** @description for jobs/:id and admin/jobs: the state it was read in */
-                                state?: string;
-                                episode_key: string | null;
-                                failed_reason: string | null;
-                                /** @description failed_reason without what differs per episode (URL paths, ids, sizes): the group it belongs to */
-                                cause: string | null;
-                                attempts: number;
-                                timestamp: number;
-                                processed_on: number | null;
-                                finished_on: number | null;
-                            }[];
-                        }[];
-                        total: number;
-                        /** @description some queue holds more failed jobs than were read */
-                        truncated: boolean;
-                    };
+                    "application/json": components["schemas"]["Failures"];
                 };
             };
         };
@@ -2071,21 +1603,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        queue: string;
-                        name: string;
-                        /** @description for jobs/:id and admin/jobs: the state it was read in */
-                        state?: string;
-                        episode_key: string | null;
-                        failed_reason: string | null;
-                        /** @description failed_reason without what differs per episode (URL paths, ids, sizes): the group it belongs to */
-                        cause: string | null;
-                        attempts: number;
-                        timestamp: number;
-                        processed_on: number | null;
-                        finished_on: number | null;
-                    };
+                    "application/json": components["schemas"]["JobInfo"];
                 };
             };
         };

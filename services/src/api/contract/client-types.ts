@@ -20,8 +20,30 @@ const HEADER = `/**
 
 `;
 
+/**
+ * The document with every schema that is one of the named ones (components/schemas) replaced by a
+ * $ref to it, so the generated routes read `components['schemas']['EpisodePage']` instead of a
+ * copy. (The served document keeps them inline: it reads without $ref hops.)
+ */
+function byReference(doc: OpenAPIObject): OpenAPIObject {
+  const schemas = doc.components?.schemas ?? {};
+  const names = new Map(Object.entries(schemas).map(([name, s]) => [JSON.stringify(s), name]));
+  const visit = (node: unknown, named = true): unknown => {
+    if (Array.isArray(node)) return node.map((n) => visit(n));
+    if (!node || typeof node !== 'object') return node;
+    const name = named ? names.get(JSON.stringify(node)) : undefined;
+    if (name) return { $ref: `#/components/schemas/${name}` };
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, visit(v)]));
+  };
+  return {
+    ...doc,
+    paths: visit(doc.paths) as OpenAPIObject['paths'],
+    components: { ...doc.components, schemas: Object.fromEntries(Object.entries(schemas).map(([name, s]) => [name, visit(s, false)])) as Record<string, object> },
+  };
+}
+
 export async function clientTypes(doc: OpenAPIObject): Promise<string> {
-  const ast = await openapiTS(doc as Parameters<typeof openapiTS>[0], { rootTypes: true, rootTypesNoSchemaPrefix: true, alphabetize: false });
+  const ast = await openapiTS(byReference(doc) as Parameters<typeof openapiTS>[0], { rootTypes: true, rootTypesNoSchemaPrefix: true, alphabetize: false });
   return HEADER + astToString(ast);
 }
 
