@@ -1,4 +1,3 @@
-import { whisperCliPath, whisperModelFile } from '../asr/whisper/binaries';
 import type { Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
 import { settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
@@ -41,10 +40,9 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
       ping: () => ctx.redis.ping(),
       queueProbe: () => probeQueue.getJobCounts('waiting'),
       dataDir: config.dataDir,
-      ...whisperChecks(role, config),
-    }),
+    }, config), // worker-gpu's whisper/GPU/ffmpeg checks read their settings from config
   });
-  const telemetry = await startTelemetryServer({ port: config.healthPort, health });
+  const telemetry = await startTelemetryServer({ port: config.healthPort, health, config });
   const queues = role === 'scheduler' ? [] : queuesForRole(role, opts.queues ?? config.worker.queues);
   const feature = role === 'scheduler' ? SchedulerModule : WorkersModule.forQueues(queues);
   const app = await NestFactory.createApplicationContext(roleModule(ctx, feature), { logger: false, abortOnError: false });
@@ -59,12 +57,6 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
       await ctx.close();
     },
   };
-}
-
-/** worker-gpu (and the all-queues worker) check whisper.cpp and its model when whisper-cpp is an ASR engine. */
-function whisperChecks(role: RoleName, config: Config): { whisperBin?: string; whisperModelFile?: string } {
-  if ((role !== 'worker-gpu' && role !== 'worker') || !config.asr.engines.includes('whisper-cpp')) return {};
-  return { whisperBin: whisperCliPath(config) ?? undefined, whisperModelFile: whisperModelFile(config) };
 }
 
 async function startApiRole(config: Config, log: Logger): Promise<RunningRole> {
