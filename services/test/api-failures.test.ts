@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureCause } from '../src/api/admin/failure-cause';
 import type { Config } from '../src/config/config';
 import { apiConfig, call, freshDatabase, startApi, waitFor } from './api-support';
+import { silentLogger } from '../src/core/logger';
+import { Database } from '../src/db/database';
+import { EpisodeRepository } from '../src/repositories/episodes.repository';
 
 const DB = 'podbrain_test_e2_failures';
 
@@ -77,9 +80,6 @@ describe('api: a failed episode says why', () => {
   });
 
   it('an episode retried after a failure keeps its last error while it runs again and drops it once done', async () => {
-    const { Database } = await import('../src/db/database');
-    const { EpisodeRepository } = await import('../src/repositories/episodes.repository');
-    const { silentLogger } = await import('../src/core/logger');
     const database = new Database(config, silentLogger, { poolSize: 1 });
     try {
       const episodes = new EpisodeRepository(database);

@@ -5,6 +5,7 @@ import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
 import { ApiError } from '../errors';
 import { openApiSchema, responses, schemas } from '../contract';
+import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
 import { FeedsService } from './feeds.service';
 
@@ -20,8 +21,8 @@ export class FeedsController {
   @Get()
   @ApiOperation({ summary: 'Feeds the caller subscribes to' })
   @ApiOkResponse({ schema: openApiSchema(responses.feedList) })
-  async list(@Req() req: Request) {
-    return { items: await this.feeds.list(this.ctx.tenantOf(req)) };
+  async list(@Tenant() tenant: string) {
+    return { items: await this.feeds.list(tenant) };
   }
 
   @Post()
@@ -34,9 +35,9 @@ export class FeedsController {
   @ApiAcceptedResponse({ schema: openApiSchema(responses.feed), description: 'new feed: subscribed, first poll queued (title may be null until it has run)' })
   @ApiCreatedResponse({ schema: openApiSchema(responses.feed), description: 'subscribed to a feed already in the catalog (200 when already subscribed)' })
   @ApiUnprocessableEntityResponse({ schema: openApiSchema(responses.apiError), description: 'refused (SSRF guard), unreachable or not a feed; the message says why' })
-  async add(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
+  async add(@Tenant() tenant: string, @Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const { url } = parseInput(schemas.addFeed, body, 'body');
-    const r = await this.feeds.add(this.ctx.tenantOf(req), url, this.ctx.correlationOf(req));
+    const r = await this.feeds.add(tenant, url, this.ctx.correlationOf(req));
     res.status(r.created ? 202 : r.subscribed ? 201 : 200);
     return r.feed;
   }
@@ -44,8 +45,8 @@ export class FeedsController {
   @Get('export')
   @ApiProduces('text/x-opml')
   @ApiOperation({ summary: 'OPML export of the subscriptions' })
-  async export(@Req() req: Request, @Res() res: Response) {
-    const xml = await this.feeds.exportOpml(this.ctx.tenantOf(req));
+  async export(@Tenant() tenant: string, @Res() res: Response) {
+    const xml = await this.feeds.exportOpml(tenant);
     res.status(200).type('text/x-opml; charset=utf-8').set('Content-Disposition', 'attachment; filename="podbrain.opml"').send(xml);
   }
 
@@ -56,19 +57,19 @@ export class FeedsController {
   @ApiBody({ schema: { type: 'string' } })
   @HttpCode(200)
   @ApiOkResponse({ schema: openApiSchema(responses.importResult) })
-  async import(@Req() req: Request, @Body() body: unknown) {
+  async import(@Tenant() tenant: string, @Req() req: Request, @Body() body: unknown) {
     if (typeof body !== 'string' || !body.trim()) {
       throw new ApiError(415, 'unsupported_media_type', 'send the OPML document as the request body with Content-Type: text/xml');
     }
-    return this.feeds.importOpml(this.ctx.tenantOf(req), parseInput(schemas.opml, body, 'body'), this.ctx.correlationOf(req));
+    return this.feeds.importOpml(tenant, parseInput(schemas.opml, body, 'body'), this.ctx.correlationOf(req));
   }
 
   @Delete(':id')
   @Authenticated()
   @HttpCode(204)
   @ApiOperation({ summary: 'Unsubscribe (a feed nobody follows leaves the catalog)' })
-  async remove(@Req() req: Request, @Param('id') id: string) {
-    await this.feeds.remove(this.ctx.tenantOf(req), parseInput(schemas.key, id, 'path'));
+  async remove(@Tenant() tenant: string, @Param('id') id: string) {
+    await this.feeds.remove(tenant, parseInput(schemas.key, id, 'path'));
   }
 
   @Post(':id/refresh')
@@ -76,8 +77,8 @@ export class FeedsController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Poll the feed now' })
   @ApiAcceptedResponse({ schema: openApiSchema(responses.refreshResult) })
-  async refresh(@Req() req: Request, @Param('id') id: string) {
-    return this.feeds.refresh(this.ctx.tenantOf(req), parseInput(schemas.key, id, 'path'), this.ctx.correlationOf(req));
+  async refresh(@Tenant() tenant: string, @Req() req: Request, @Param('id') id: string) {
+    return this.feeds.refresh(tenant, parseInput(schemas.key, id, 'path'), this.ctx.correlationOf(req));
   }
 }
 
@@ -85,16 +86,13 @@ export class FeedsController {
 @Reads()
 @Controller('subscriptions')
 export class SubscriptionsController {
-  constructor(
-    private readonly feeds: FeedsService,
-    private readonly ctx: ApiContext,
-  ) {}
+  constructor(private readonly feeds: FeedsService) {}
 
   @Get()
   @ApiOperation({ summary: 'The caller’s subscriptions (the feeds with their state)' })
   @ApiOkResponse({ schema: openApiSchema(responses.feedList) })
-  async list(@Req() req: Request) {
-    return { items: await this.feeds.list(this.ctx.tenantOf(req)) };
+  async list(@Tenant() tenant: string) {
+    return { items: await this.feeds.list(tenant) };
   }
 
   @Post()
@@ -103,19 +101,17 @@ export class SubscriptionsController {
   @ApiBody({ schema: openApiSchema(schemas.subscribe, 'input') })
   @ApiCreatedResponse({ schema: openApiSchema(responses.feed), description: 'subscribed (200 when already subscribed)' })
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError), description: 'not in the catalog' })
-  async subscribe(@Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
+  async subscribe(@Tenant() tenant: string, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const { feed_id } = parseInput(schemas.subscribe, body, 'body');
-    if (!(await this.feeds.repo.exists(feed_id))) throw new ApiError(404, 'not_found', `feed ${feed_id} is not in the catalog; add it by URL with POST /api/feeds`);
-    const tenant = this.ctx.tenantOf(req);
-    const created = await this.feeds.repo.subscribe(tenant, feed_id);
+    const { feed, created } = await this.feeds.subscribe(tenant, feed_id);
     res.status(created ? 201 : 200);
-    return this.feeds.repo.getSubscribed(tenant, feed_id);
+    return feed;
   }
 
   @Delete(':feedId')
   @Authenticated()
   @HttpCode(204)
-  async unsubscribe(@Req() req: Request, @Param('feedId') feedId: string) {
-    await this.feeds.remove(this.ctx.tenantOf(req), parseInput(schemas.key, feedId, 'path'));
+  async unsubscribe(@Tenant() tenant: string, @Param('feedId') feedId: string) {
+    await this.feeds.remove(tenant, parseInput(schemas.key, feedId, 'path'));
   }
 }

@@ -1,9 +1,9 @@
-import { Controller, Get, Query, Req } from '@nestjs/common';
+import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
 import { Reads } from '../access';
 import { ApiContext } from '../context';
 import { ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
+import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
 import { ApiSearchService } from './search.service';
 
@@ -20,9 +20,9 @@ export class SearchController {
   @ApiOperation({ summary: 'Hybrid search (FAISS + Postgres full-text, RRF) over the subscribed episodes' })
   @ApiQueryOf(schemas.search)
   @ApiOkResponse({ schema: openApiSchema(responses.searchResult) })
-  async find(@Req() req: Request, @Query() query: unknown) {
+  async find(@Tenant() tenant: string, @Query() query: unknown) {
     const { q, k } = parseInput(schemas.search, query, 'query');
-    const r = await this.search.search(this.ctx.tenantOf(req), q, k ?? Math.min(this.ctx.config.search.defaultK, 100));
+    const r = await this.search.search(tenant, q, k ?? Math.min(this.ctx.config.search.defaultK, 100));
     return { query: q, hits: r.hits, took_ms: r.took_ms, vector: r.vector };
   }
 }
