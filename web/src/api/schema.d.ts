@@ -966,13 +966,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description subscribed (200 when already subscribed) */
+            /** @description subscribed (200 when already subscribed); null if the feed left the catalog meanwhile */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Feed"];
+                    "application/json": {
+                        id: string;
+                        url: string;
+                        title: string | null;
+                        image: string | null;
+                        link: string | null;
+                        /** Format: date-time */
+                        last_polled_at: string | null;
+                        last_error: string | null;
+                        error_count: number;
+                        episode_count: number;
+                    } | null;
                 };
             };
             /** @description not in the catalog */

@@ -1,10 +1,10 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { buildInfo } from '../../telemetry/health';
 import { QUEUE_SETTINGS } from '../../queue/queues';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
-import { ApiQueryOf, openApiSchema, responses, schemas, type DeployView, type FailuresView, type JobView, type QueueView, type RetryCauseResult, type SettingsView, type WorkersView } from '../contract';
+import { ApiAnswer, ApiQueryOf, openApiSchema, responses, schemas, type DeployView, type FailuresView, type JobView, type QueueView, type RetryCauseResult, type SettingsView, type WorkersView } from '../contract';
 import { parseInput } from '../validation';
 import { JobsService } from './jobs.service';
 
@@ -22,14 +22,14 @@ export class AdminController {
 
   @Get('workers')
   @ApiOperation({ summary: 'Worker processes connected to each queue' })
-  @ApiOkResponse({ schema: openApiSchema(responses.workers) })
+  @ApiAnswer(responses.workers)
   async workers(): Promise<WorkersView> {
     return { queues: await this.jobs.workers() };
   }
 
   @Get('deploy')
   @ApiOperation({ summary: 'Version and git sha of this api process' })
-  @ApiOkResponse({ schema: openApiSchema(responses.deploy) })
+  @ApiAnswer(responses.deploy)
   deploy(): DeployView {
     const { version, gitSha } = this.build;
     return { version, git_sha: gitSha, node: process.version, started_at: this.startedAt };
@@ -37,7 +37,7 @@ export class AdminController {
 
   @Get('config')
   @ApiOperation({ summary: 'Effective settings that shape processing (queue concurrency, models, providers); secrets are never shown' })
-  @ApiOkResponse({ schema: openApiSchema(responses.settings) })
+  @ApiAnswer(responses.settings)
   config(): SettingsView {
     const c = this.ctx.config;
     return {
@@ -54,7 +54,7 @@ export class AdminController {
 
   @Get('queues')
   @ApiOperation({ summary: 'Depth of every queue and whether it is paused' })
-  @ApiOkResponse({ schema: openApiSchema(responses.queueList) })
+  @ApiAnswer(responses.queueList)
   async queues(): Promise<{ queues: QueueView[] }> {
     return { queues: await this.jobs.queues() };
   }
@@ -74,7 +74,7 @@ export class AdminController {
   @Get('jobs')
   @ApiOperation({ summary: 'Failed (default) or stuck jobs, newest first' })
   @ApiQueryOf(schemas.adminJobs)
-  @ApiOkResponse({ schema: openApiSchema(responses.jobList) })
+  @ApiAnswer(responses.jobList)
   async list(@Query() query: unknown): Promise<{ items: JobView[] }> {
     const q = parseInput(schemas.adminJobs, query, 'query');
     return { items: await this.jobs.list(q.state, q.queue, q.limit) };
@@ -83,7 +83,7 @@ export class AdminController {
   @Get('failures')
   @ApiOperation({ summary: 'Failed jobs grouped by cause (the error without per-episode details such as URL paths), biggest group first, each with its newest jobs' })
   @ApiQueryOf(schemas.failures)
-  @ApiOkResponse({ schema: openApiSchema(responses.failures) })
+  @ApiAnswer(responses.failures)
   failures(@Query() query: unknown): Promise<FailuresView> {
     return this.jobs.failures(parseInput(schemas.failures, query, 'query').queue);
   }
@@ -92,7 +92,7 @@ export class AdminController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Retry every failed job of one cause (as admin/failures lists it), optionally in one queue' })
   @ApiBody({ schema: openApiSchema(schemas.retryCause, 'input') })
-  @ApiAcceptedResponse({ schema: openApiSchema(responses.retryCauseResult) })
+  @ApiAnswer(responses.retryCauseResult, { status: 202 })
   retryFailures(@Body() body: unknown): Promise<RetryCauseResult> {
     const { cause, queue } = parseInput(schemas.retryCause, body, 'body');
     return this.jobs.retryCause(cause, queue);
@@ -100,7 +100,7 @@ export class AdminController {
 
   @Post('jobs/:queue/:id/retry')
   @HttpCode(202)
-  @ApiAcceptedResponse({ schema: openApiSchema(responses.jobInfo), description: 'the job, now waiting' })
+  @ApiAnswer(responses.jobInfo, { status: 202, description: 'the job, now waiting' })
   retry(@Param('queue') queue: string, @Param('id') id: string): Promise<JobView> {
     return this.jobs.retry(parseInput(schemas.queue, queue, 'path'), parseInput(schemas.key, id, 'path'));
   }
@@ -120,7 +120,7 @@ export class JobsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'A job by id, with its state' })
-  @ApiOkResponse({ schema: openApiSchema(responses.jobInfo) })
+  @ApiAnswer(responses.jobInfo)
   get(@Param('id') id: string): Promise<JobView> {
     return this.jobs.find(parseInput(schemas.key, id, 'path'));
   }

@@ -1,5 +1,5 @@
 import { applyDecorators, type INestApplication } from '@nestjs/common';
-import { ApiQuery, DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ApiQuery, ApiResponse, DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { z } from 'zod';
 import { components } from './responses';
 
@@ -24,6 +24,21 @@ export function openApiSchema(schema: z.ZodType, io: 'input' | 'output' = 'outpu
 
 /** Every route is under /api but these (bootstrapApi's global prefix). */
 export const API_PREFIX = { prefix: 'api', exclude: ['healthz', 'metrics', 'api/health'] } as const;
+
+/** A route handler whose answer (or its promise) is the output of `S`. */
+type Answering<S extends z.ZodType> = (...args: never[]) => z.output<S> | Promise<z.output<S>>;
+
+/**
+ * The success answer of a route: documents it (the schema, inline) and makes the compiler check
+ * that the handler returns that schema's output type, so the document and the code cannot drift
+ * (tsc: "Unable to resolve signature of method decorator" = the handler answers something else).
+ */
+export function ApiAnswer<S extends z.ZodType>(schema: S, opts: { status?: 200 | 201 | 202; description?: string } = {}) {
+  const document = ApiResponse({ status: opts.status ?? 200, ...(opts.description ? { description: opts.description } : {}), schema: openApiSchema(schema) });
+  return <H extends Answering<S>>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<H>): void => {
+    document(target, key, descriptor);
+  };
+}
 
 /** One @ApiQuery per field of a query schema (name, required, type and limits from the schema). */
 export function ApiQueryOf(schema: z.ZodObject): MethodDecorator {

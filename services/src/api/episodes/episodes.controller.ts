@@ -1,8 +1,8 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Reads } from '../access';
-import { ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
+import { ApiAnswer, ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
 import { parseInput } from '../validation';
 import { Tenant } from '../tenant.decorator';
 import { EpisodesService } from './episodes.service';
@@ -17,7 +17,7 @@ export class EpisodesController {
   @Get('episodes')
   @ApiOperation({ summary: 'Episodes of the subscribed feeds, newest first; cursor pagination (Page{items,next_cursor})' })
   @ApiQueryOf(schemas.episodeList)
-  @ApiOkResponse({ schema: openApiSchema(responses.episodePage) })
+  @ApiAnswer(responses.episodePage)
   @ApiBadRequestResponse({ schema: openApiSchema(responses.apiError) })
   list(@Tenant() tenant: string, @Query() query: unknown) {
     const q = parseInput(schemas.episodeList, query, 'query');
@@ -25,7 +25,7 @@ export class EpisodesController {
   }
 
   @Get('episodes/:key')
-  @ApiOkResponse({ schema: openApiSchema(responses.episodeDetail) })
+  @ApiAnswer(responses.episodeDetail)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   detail(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.detail(tenant, parseInput(schemas.key, key, 'path'));
@@ -42,28 +42,28 @@ export class EpisodesController {
 
   @Get('episodes/:key/transcript')
   @ApiOperation({ summary: 'Transcript segments (404 until transcribed and projected)' })
-  @ApiOkResponse({ schema: openApiSchema(responses.transcript) })
+  @ApiAnswer(responses.transcript)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   transcript(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.transcript(tenant, parseInput(schemas.key, key, 'path'));
   }
 
   @Get('episodes/:key/summary')
-  @ApiOkResponse({ schema: openApiSchema(responses.summary) })
+  @ApiAnswer(responses.summary)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   summary(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.summary(tenant, parseInput(schemas.key, key, 'path'));
   }
 
   @Get('episodes/:key/insights')
-  @ApiOkResponse({ schema: openApiSchema(responses.insightList) })
+  @ApiAnswer(responses.insightList)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   insights(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.insights(tenant, parseInput(schemas.key, key, 'path'));
   }
 
   @Get('episodes/:key/graph')
-  @ApiOkResponse({ schema: openApiSchema(responses.graph) })
+  @ApiAnswer(responses.graph)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   graph(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.graph(tenant, parseInput(schemas.key, key, 'path'));
@@ -71,7 +71,7 @@ export class EpisodesController {
 
   @Get('graph')
   @ApiOperation({ summary: 'Knowledge graph across the subscribed episodes' })
-  @ApiOkResponse({ schema: openApiSchema(responses.graph) })
+  @ApiAnswer(responses.graph)
   corpusGraph(@Tenant() tenant: string) {
     return this.episodes.corpusGraph(tenant);
   }

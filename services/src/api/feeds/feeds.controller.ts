@@ -1,10 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiNotFoundResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
 import { ApiError } from '../errors';
-import { openApiSchema, responses, schemas } from '../contract';
+import { ApiAnswer, openApiSchema, responses, schemas } from '../contract';
 import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
 import { FeedsService } from './feeds.service';
@@ -20,7 +20,7 @@ export class FeedsController {
 
   @Get()
   @ApiOperation({ summary: 'Feeds the caller subscribes to' })
-  @ApiOkResponse({ schema: openApiSchema(responses.feedList) })
+  @ApiAnswer(responses.feedList)
   async list(@Tenant() tenant: string) {
     return { items: await this.feeds.list(tenant) };
   }
@@ -32,8 +32,8 @@ export class FeedsController {
       'Add a feed by URL: a new feed is checked (SSRF guard, status, the first 64 KiB is RSS/Atom), subscribed and its poll job queued (202; the worker reads and parses it); a feed already in the catalog is subscribed at once (201, or 200 when already subscribed); 422 with the reason when refused or unreadable',
   })
   @ApiBody({ schema: openApiSchema(schemas.addFeed, 'input') })
-  @ApiAcceptedResponse({ schema: openApiSchema(responses.feed), description: 'new feed: subscribed, first poll queued (title may be null until it has run)' })
-  @ApiCreatedResponse({ schema: openApiSchema(responses.feed), description: 'subscribed to a feed already in the catalog (200 when already subscribed)' })
+  @ApiAnswer(responses.feed, { status: 202, description: 'new feed: subscribed, first poll queued (title may be null until it has run)' })
+  @ApiAnswer(responses.feed, { status: 201, description: 'subscribed to a feed already in the catalog (200 when already subscribed)' })
   @ApiUnprocessableEntityResponse({ schema: openApiSchema(responses.apiError), description: 'refused (SSRF guard), unreachable or not a feed; the message says why' })
   async add(@Tenant() tenant: string, @Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const { url } = parseInput(schemas.addFeed, body, 'body');
@@ -56,7 +56,7 @@ export class FeedsController {
   @ApiOperation({ summary: 'OPML import (text/xml body): adds every feed; per-feed failures are listed in errors' })
   @ApiBody({ schema: { type: 'string' } })
   @HttpCode(200)
-  @ApiOkResponse({ schema: openApiSchema(responses.importResult) })
+  @ApiAnswer(responses.importResult)
   async import(@Tenant() tenant: string, @Req() req: Request, @Body() body: unknown) {
     if (typeof body !== 'string' || !body.trim()) {
       throw new ApiError(415, 'unsupported_media_type', 'send the OPML document as the request body with Content-Type: text/xml');
@@ -76,7 +76,7 @@ export class FeedsController {
   @Authenticated()
   @HttpCode(202)
   @ApiOperation({ summary: 'Poll the feed now' })
-  @ApiAcceptedResponse({ schema: openApiSchema(responses.refreshResult) })
+  @ApiAnswer(responses.refreshResult, { status: 202 })
   async refresh(@Tenant() tenant: string, @Req() req: Request, @Param('id') id: string) {
     return this.feeds.refresh(tenant, parseInput(schemas.key, id, 'path'), this.ctx.correlationOf(req));
   }
@@ -90,7 +90,7 @@ export class SubscriptionsController {
 
   @Get()
   @ApiOperation({ summary: 'The caller’s subscriptions (the feeds with their state)' })
-  @ApiOkResponse({ schema: openApiSchema(responses.feedList) })
+  @ApiAnswer(responses.feedList)
   async list(@Tenant() tenant: string) {
     return { items: await this.feeds.list(tenant) };
   }
@@ -99,7 +99,7 @@ export class SubscriptionsController {
   @Authenticated()
   @ApiOperation({ summary: 'Subscribe to a feed already in the catalog (attaches to its processed episodes)' })
   @ApiBody({ schema: openApiSchema(schemas.subscribe, 'input') })
-  @ApiCreatedResponse({ schema: openApiSchema(responses.feed), description: 'subscribed (200 when already subscribed)' })
+  @ApiAnswer(responses.feed.nullable(), { status: 201, description: 'subscribed (200 when already subscribed); null if the feed left the catalog meanwhile' })
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError), description: 'not in the catalog' })
   async subscribe(@Tenant() tenant: string, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const { feed_id } = parseInput(schemas.subscribe, body, 'body');

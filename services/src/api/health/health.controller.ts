@@ -1,12 +1,12 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { errorMessage } from '../../core/errors';
 import { httpStatusFor, type HealthModel, type HealthReport, type HealthStatus } from '../../telemetry/health';
 import { renderMetrics } from '../../telemetry/metrics';
 import { Public, Reads } from '../access';
 import { ApiContext } from '../context';
-import { openApiSchema, responses, type HealthView, type RoleHealthView } from '../contract';
+import { ApiAnswer, responses, type HealthView, type RoleHealthView } from '../contract';
 
 export const API_HEALTH = Symbol('API_HEALTH');
 
@@ -59,7 +59,7 @@ export class HealthController {
   @Get('api/health')
   @Reads()
   @ApiOperation({ summary: 'Aggregate health: this api process plus every role listed in API_HEALTH_TARGETS' })
-  @ApiOkResponse({ schema: openApiSchema(responses.healthView) })
+  @ApiAnswer(responses.healthView)
   async aggregate(): Promise<HealthView> {
     const roles: Record<string, RoleHealthView> = { api: view(await this.health.report()) };
     await Promise.all(

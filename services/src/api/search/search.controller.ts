@@ -1,8 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Reads } from '../access';
 import { ApiContext } from '../context';
-import { ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
+import { ApiAnswer, ApiQueryOf, responses, schemas } from '../contract';
 import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
 import { ApiSearchService } from './search.service';
@@ -19,7 +19,7 @@ export class SearchController {
   @Get()
   @ApiOperation({ summary: 'Hybrid search (FAISS + Postgres full-text, RRF) over the subscribed episodes' })
   @ApiQueryOf(schemas.search)
-  @ApiOkResponse({ schema: openApiSchema(responses.searchResult) })
+  @ApiAnswer(responses.searchResult)
   async find(@Tenant() tenant: string, @Query() query: unknown) {
     const { q, k } = parseInput(schemas.search, query, 'query');
     const r = await this.search.search(tenant, q, k ?? Math.min(this.ctx.config.search.defaultK, 100));
