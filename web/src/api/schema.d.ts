@@ -1648,11 +1648,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description an `event: episode` per state change; its data is an EpisodeEvent */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/event-stream": components["schemas"]["EpisodeEvent"];
+                };
             };
         };
     };

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { metrics } from '../../telemetry/metrics';
 import { Reads } from '../access';
@@ -16,6 +16,7 @@ export class EventsController {
   @Get()
   @ApiProduces('text/event-stream')
   @ApiOperation({ summary: 'Server-sent events: `event: episode` with {episode_key, feed_id, state, stage, reason} on every state change' })
+  @ApiOkResponse({ description: 'an `event: episode` per state change; its data is an EpisodeEvent', content: { 'text/event-stream': { schema: { $ref: '#/components/schemas/EpisodeEvent' } } } })
   stream(@Req() req: Request, @Res() res: Response): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
