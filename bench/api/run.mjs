@@ -21,7 +21,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const require = createRequire(path.join(root, 'services/package.json'));
 const dist = path.join(root, 'services/dist');
-for (const f of ['main.js', 'api/bootstrap.js', 'db/data-source.js']) {
+for (const f of ['main.js', 'api/bootstrap.js', 'db/migrate.js', 'repositories/episodes.repository.js']) {
   if (!existsSync(path.join(dist, f))) {
     console.error(`missing services/dist/${f}: run "npm run build -w services" first`);
     process.exit(2);
@@ -66,11 +66,12 @@ function wrk(url, label) {
 
 /** The same page through the api's repository in this process (no HTTP, no Nest): the database's share. */
 async function repositoryOnly() {
-  const { ApiDatabase } = require(path.join(dist, 'api/database.js'));
-  const { ApiEpisodesRepository } = require(path.join(dist, 'api/episodes/episodes.repository.js'));
+  const { Database } = require(path.join(dist, 'db/database.js'));
+  const { EpisodeRepository } = require(path.join(dist, 'repositories/episodes.repository.js'));
   const { silentLogger } = require(path.join(dist, 'core/logger.js'));
-  const db = new ApiDatabase({ databaseUrl: dbUrl }, silentLogger, 20);
-  const repo = new ApiEpisodesRepository(db);
+  // As the api role opens it (api/bootstrap.ts).
+  const db = new Database({ databaseUrl: dbUrl }, silentLogger, { poolSize: 20, applicationName: 'podbrain-api', failFast: true });
+  const repo = new EpisodeRepository(db);
   for (let i = 0; i < 50; i++) await repo.list('default', { limit: 50 });
   const lat = [];
   const until = performance.now() + Number(values.duration) * 1000;

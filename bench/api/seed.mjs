@@ -14,14 +14,14 @@ export const adminUrl = process.env.PODBRAIN_BENCH_PG_ADMIN_URL ?? 'postgres://p
 
 /** Recreates database `db`, migrates it and seeds it; returns its URL and the episode count. */
 export async function seedApiDatabase({ db, episodes, feeds }) {
-  const { createDataSource, migrateUp } = require(path.join(root, 'services/dist/db/data-source.js'));
+  const { createMigrationDataSource, migrateUp } = require(path.join(root, 'services/dist/db/migrate.js'));
   const dbUrl = adminUrl.replace(/\/[^/]*$/, `/${db}`);
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${db}`);
   await admin.end();
-  const ds = await createDataSource(dbUrl).initialize();
+  const ds = await createMigrationDataSource(dbUrl).initialize();
   await migrateUp(ds);
   await ds.destroy();
   const pg = new Client({ connectionString: dbUrl });

@@ -23,8 +23,9 @@ if (!existsSync(mainJs)) {
   console.error(`missing ${mainJs}: run "npm run build -w services" first`);
   process.exit(2);
 }
-const { createDataSource, migrateUp } = require(path.join(services, 'dist/db/data-source.js'));
-const { FeedRepository } = require(path.join(services, 'dist/episodes/feeds.repository.js'));
+const { createMigrationDataSource, migrateUp } = require(path.join(services, 'dist/db/migrate.js'));
+const { feedIdOf } = require(path.join(services, 'dist/core/identity.js'));
+const { normalizeFeedLocation } = require(path.join(services, 'dist/feeds/load.js'));
 const { writeFakeWhisperModel } = require(path.join(services, 'dist/asr/whisper/fake-model.js'));
 const { Client } = require('pg');
 const IORedis = require('ioredis');
@@ -64,7 +65,7 @@ async function runConfiguration(name, roles, feedUrl, modelsDir) {
   await admin.query(`CREATE DATABASE ${dbName}`);
   await admin.end();
   const dbUrl = PG_ADMIN.replace(/\/[^/]*$/, `/${dbName}`);
-  const ds = await createDataSource(dbUrl, { poolSize: 2 }).initialize();
+  const ds = await createMigrationDataSource(dbUrl, { poolSize: 2 }).initialize();
   await migrateUp(ds);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `podbrain-overlap-${name}-`));
   const prefix = `pbbench_ov_${process.pid}_${name.replace(/\W/g, '')}`;
@@ -77,7 +78,10 @@ async function runConfiguration(name, roles, feedUrl, modelsDir) {
   const procs = roles.map(([role, ...args]) => spawn(process.execPath, [mainJs, role, ...args], { cwd: services, env, stdio: ['ignore', 'ignore', 'inherit'] }));
   try {
     await sleep(3000); // roles connect; the scheduler takes its lock
-    await new FeedRepository(ds).addAndSubscribe(feedUrl, { pollIntervalS: 3600 });
+    // The feed as POST /api/feeds leaves it: in the catalog, due now, the default tenant subscribed.
+    const url = normalizeFeedLocation(feedUrl);
+    await ds.query(`INSERT INTO feeds (id, url, poll_interval_s, next_poll_at) VALUES ($1, $2, 3600, now()) ON CONFLICT (id) DO NOTHING`, [feedIdOf(url), url]);
+    await ds.query(`INSERT INTO subscriptions (tenant_id, feed_id) VALUES ('default', $1) ON CONFLICT DO NOTHING`, [feedIdOf(url)]);
     const deadline = Date.now() + 30 * 60_000;
     for (;;) {
       const [{ n, final }] = await ds.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE state IN ('done','failed','skipped'))::int AS final FROM episodes`);
