@@ -54,7 +54,7 @@ export class FeedsController {
   @Authenticated()
   @ApiConsumes('text/xml')
   @ApiOperation({ summary: 'OPML import (text/xml body): adds every feed; per-feed failures are listed in errors' })
-  @ApiBody({ schema: { type: 'string' } })
+  @ApiBody({ schema: openApiSchema(schemas.opml, 'input') })
   @HttpCode(200)
   @ApiAnswer(responses.importResult)
   async import(@Tenant() tenant: string, @Req() req: Request, @Body() body: unknown) {
