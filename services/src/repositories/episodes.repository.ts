@@ -205,9 +205,7 @@ export class EpisodeRepository {
   constructor(
     private readonly database: Database,
     @Optional() @Inject(EPISODE_LIST_PLAN) private readonly plan: EpisodeListPlan = 'auto',
-  ) {
-    this.plan ??= 'auto';
-  }
+  ) {}
 
   private get db() {
     return this.database.db;
