@@ -71,7 +71,7 @@ export class StageJobs {
     return this.advance(episode, 'project', projectFingerprint(walk.inputs), opts);
   }
 
-  /** Runs one per-episode stage job (ingest, transcribe, enrich, index). */
+  /** Runs one per-episode stage job (ingest, transcribe, enrich, index; a project job goes to runProject). */
   async runStage(stageName: EpisodeJobStage, episodeKey: string, ctx: { signal: AbortSignal; attempt: number; maxAttempts: number }): Promise<StageJobOutcome> {
     const { config, store, log: rootLog, episodes, stageRuns, events } = this.deps;
     if (stageName === 'project') return this.runProject(episodeKey, ctx);
