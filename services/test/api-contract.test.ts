@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CLIENT_TYPES_FILE, clientTypes } from '../src/api/contract/client-types';
 import { offlineApiDocument } from '../src/api/contract/document';
 import { components } from '../src/api/contract/responses';
+import { apiConfig, call, startApi } from './api-support';
 
 /**
  * The contract has one source (services/src/api/contract): the OpenAPI document is built from its
@@ -13,6 +14,18 @@ describe('api contract', () => {
     const want = await clientTypes(await offlineApiDocument());
     const have = await readFile(CLIENT_TYPES_FILE, 'utf8').catch(() => '(missing)');
     expect(have === want, `${CLIENT_TYPES_FILE} is stale: run npm run gen:api`).toBe(true);
+  });
+
+  it('the offline document (what gen:api reads) is the one the api serves at /api/docs/json', async () => {
+    // No database needed: the api starts while Postgres is unreachable and serves its document.
+    const api = await startApi(apiConfig('postgres://127.0.0.1:1/podbrain_contract'));
+    try {
+      const served = (await call(api.base, 'GET', '/api/docs/json')).body;
+      const offline = await offlineApiDocument();
+      expect({ ...served, info: { ...served.info, version: 'x' } }).toEqual(JSON.parse(JSON.stringify({ ...offline, info: { ...offline.info, version: 'x' } })));
+    } finally {
+      await api.close();
+    }
   });
 
   it('the document names every contract type and types the routes the viewer calls', async () => {
