@@ -4,7 +4,7 @@ import { buildInfo } from '../../telemetry/health';
 import { QUEUE_SETTINGS } from '../../queue/queues';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
-import { ApiAnswer, ApiQueryOf, openApiSchema, responses, schemas, type DeployView, type FailuresView, type JobView, type QueueView, type RetryCauseResult, type SettingsView, type WorkersView } from '../contract';
+import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas, type DeployView, type FailuresView, type JobView, type QueueView, type RetryCauseResult, type SettingsView, type WorkersView } from '../contract';
 import { parseInput } from '../validation';
 import { JobsService } from './jobs.service';
 
@@ -61,12 +61,14 @@ export class AdminController {
 
   @Post('queues/:name/pause')
   @HttpCode(204)
+  @ApiParamOf('name', schemas.queue)
   async pause(@Param('name') name: string) {
     await this.jobs.setPaused(parseInput(schemas.queue, name, 'path'), true);
   }
 
   @Post('queues/:name/resume')
   @HttpCode(204)
+  @ApiParamOf('name', schemas.queue)
   async resume(@Param('name') name: string) {
     await this.jobs.setPaused(parseInput(schemas.queue, name, 'path'), false);
   }
@@ -101,12 +103,16 @@ export class AdminController {
   @Post('jobs/:queue/:id/retry')
   @HttpCode(202)
   @ApiAnswer(responses.jobInfo, { status: 202, description: 'the job, now waiting' })
+  @ApiParamOf('queue', schemas.queue)
+  @ApiParamOf('id', schemas.key)
   retry(@Param('queue') queue: string, @Param('id') id: string): Promise<JobView> {
     return this.jobs.retry(parseInput(schemas.queue, queue, 'path'), parseInput(schemas.key, id, 'path'));
   }
 
   @Post('jobs/:queue/:id/cancel')
   @HttpCode(204)
+  @ApiParamOf('queue', schemas.queue)
+  @ApiParamOf('id', schemas.key)
   async cancel(@Param('queue') queue: string, @Param('id') id: string) {
     await this.jobs.cancel(parseInput(schemas.queue, queue, 'path'), parseInput(schemas.key, id, 'path'));
   }
@@ -121,6 +127,7 @@ export class JobsController {
   @Get(':id')
   @ApiOperation({ summary: 'A job by id, with its state' })
   @ApiAnswer(responses.jobInfo)
+  @ApiParamOf('id', schemas.key)
   get(@Param('id') id: string): Promise<JobView> {
     return this.jobs.find(parseInput(schemas.key, id, 'path'));
   }

@@ -2,4 +2,4 @@
 export { schemas } from './requests';
 export * as responses from './responses';
 export type * from './responses';
-export { API_PREFIX, ApiAnswer, ApiQueryOf, apiDocument, openApiSchema } from './openapi';
+export { API_PREFIX, ApiAnswer, ApiParamOf, ApiQueryOf, apiDocument, openApiSchema } from './openapi';

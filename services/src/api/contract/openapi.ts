@@ -1,5 +1,5 @@
 import { applyDecorators, type INestApplication } from '@nestjs/common';
-import { ApiQuery, ApiResponse, DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ApiParam, ApiQuery, ApiResponse, DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { z } from 'zod';
 import { components } from './responses';
 
@@ -46,6 +46,11 @@ export function ApiQueryOf(schema: z.ZodObject): MethodDecorator {
   return applyDecorators(
     ...Object.entries(json.properties ?? {}).map(([name, s]) => ApiQuery({ name, required: json.required?.includes(name) ?? false, schema: s })),
   );
+}
+
+/** A path parameter, documented from the schema its handler parses it with. */
+export function ApiParamOf(name: string, schema: z.ZodType): MethodDecorator {
+  return ApiParam({ name, required: true, schema: openApiSchema(schema, 'input') as Extract<Parameters<typeof ApiParam>[0], { schema?: unknown }>['schema'] });
 }
 
 /** The API's OpenAPI document (served at /api/docs; web/src/api/schema.d.ts is generated from it). */

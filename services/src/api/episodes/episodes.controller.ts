@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Reads } from '../access';
-import { ApiAnswer, ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
+import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
 import { parseInput } from '../validation';
 import { Tenant } from '../tenant.decorator';
 import { EpisodesService } from './episodes.service';
@@ -27,12 +27,14 @@ export class EpisodesController {
   @Get('episodes/:key')
   @ApiAnswer(responses.episodeDetail)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
+  @ApiParamOf('key', schemas.key)
   detail(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.detail(tenant, parseInput(schemas.key, key, 'path'));
   }
 
   @Get('episodes/:key/audio')
   @ApiOperation({ summary: 'The downloaded audio (HTTP ranges supported); 404 until the ingest stage ran' })
+  @ApiParamOf('key', schemas.key)
   async audio(@Tenant() tenant: string, @Param('key') key: string, @Res() res: Response) {
     const file = await this.episodes.audio(tenant, parseInput(schemas.key, key, 'path'));
     await new Promise<void>((resolve, reject) => {
@@ -44,6 +46,7 @@ export class EpisodesController {
   @ApiOperation({ summary: 'Transcript segments (404 until transcribed and projected)' })
   @ApiAnswer(responses.transcript)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
+  @ApiParamOf('key', schemas.key)
   transcript(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.transcript(tenant, parseInput(schemas.key, key, 'path'));
   }
@@ -51,6 +54,7 @@ export class EpisodesController {
   @Get('episodes/:key/summary')
   @ApiAnswer(responses.summary)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
+  @ApiParamOf('key', schemas.key)
   summary(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.summary(tenant, parseInput(schemas.key, key, 'path'));
   }
@@ -58,6 +62,7 @@ export class EpisodesController {
   @Get('episodes/:key/insights')
   @ApiAnswer(responses.insightList)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
+  @ApiParamOf('key', schemas.key)
   insights(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.insights(tenant, parseInput(schemas.key, key, 'path'));
   }
@@ -65,6 +70,7 @@ export class EpisodesController {
   @Get('episodes/:key/graph')
   @ApiAnswer(responses.graph)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
+  @ApiParamOf('key', schemas.key)
   graph(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.graph(tenant, parseInput(schemas.key, key, 'path'));
   }

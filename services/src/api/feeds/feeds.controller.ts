@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
 import { ApiError } from '../errors';
-import { ApiAnswer, openApiSchema, responses, schemas } from '../contract';
+import { ApiAnswer, ApiParamOf, openApiSchema, responses, schemas } from '../contract';
 import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
 import { FeedsService } from './feeds.service';
@@ -68,6 +68,7 @@ export class FeedsController {
   @Authenticated()
   @HttpCode(204)
   @ApiOperation({ summary: 'Unsubscribe (a feed nobody follows leaves the catalog)' })
+  @ApiParamOf('id', schemas.key)
   async remove(@Tenant() tenant: string, @Param('id') id: string) {
     await this.feeds.remove(tenant, parseInput(schemas.key, id, 'path'));
   }
@@ -77,6 +78,7 @@ export class FeedsController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Poll the feed now' })
   @ApiAnswer(responses.refreshResult, { status: 202 })
+  @ApiParamOf('id', schemas.key)
   async refresh(@Tenant() tenant: string, @Req() req: Request, @Param('id') id: string) {
     return this.feeds.refresh(tenant, parseInput(schemas.key, id, 'path'), this.ctx.correlationOf(req));
   }
@@ -111,6 +113,7 @@ export class SubscriptionsController {
   @Delete(':feedId')
   @Authenticated()
   @HttpCode(204)
+  @ApiParamOf('feedId', schemas.key)
   async unsubscribe(@Tenant() tenant: string, @Param('feedId') feedId: string) {
     await this.feeds.remove(tenant, parseInput(schemas.key, feedId, 'path'));
   }
