@@ -34,7 +34,7 @@ const CORE_PANELS: Record<string, string[]> = {
   'podbrain-pipeline': ['Roles up', 'Roles unhealthy', 'Jobs waiting', 'Jobs failed (kept)', 'Queue depth (waiting)', 'Active jobs', 'Role health (2 healthy, 1 degraded, 0 unhealthy)'],
   'podbrain-gpu-workers': ['CPU per role', 'Resident memory per role', 'Event-loop lag p99', 'Health checks (2 healthy, 1 degraded, 0 unhealthy)', 'Seconds since last heartbeat'],
   'podbrain-episodes': ['Episodes by state', 'Oldest episode per running state', 'Failed jobs kept per queue'],
-  'podbrain-corpus': ['Episodes (all states)', 'Episodes done', 'Free space, smallest volume', 'Episodes over time', 'Storage used per volume', 'Free space per volume'],
+  'podbrain-corpus': ['Episodes (all states)', 'Episodes done', 'Free space, smallest volume', 'Episodes over time', 'Artifacts by kind', 'Storage used per volume', 'Free space per volume'],
 };
 const API_CORE_PANELS = ['Requests per second by route', 'Latency p95 by route', 'Error rate (5xx)'];
 const PROMTAIL_LABELS = new Set(['service', 'container', 'compose_project', 'level']);
@@ -121,10 +121,7 @@ const EXTERNAL_METRICS: { service: string; job: string; metrics: string[] }[] = 
  * Registered podbrain metrics no code records yet, each with what is missing. The test fails
  * when one of them gets a call site (then drop it here) as well as when another loses its own.
  */
-const NOT_YET_RECORDED: Record<string, string> = {
-  podbrain_corpus_artifacts:
-    'needs a count of committed artifacts per kind from the stage_runs repository (services/src/repositories, being rewritten in issue 13); the scheduler samples it next to podbrain_episodes_in_state once that method exists',
-};
+const NOT_YET_RECORDED: Record<string, string> = {};
 
 const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan']);
 

@@ -86,6 +86,21 @@ export class StageRunRepository {
   }
 
   /**
+   * Committed artifact sets per stage: distinct artifact directories of `done` or `reused` runs
+   * (a set reused by another tenant counts once). Sampled by the scheduler into podbrain_corpus_artifacts.
+   */
+  async committedArtifactsByStage(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('stage_runs')
+      .select((eb) => ['stage', eb.cast<number>(eb.fn.count('artifact_path').distinct(), 'integer').as('n')])
+      .where('status', 'in', ['done', 'reused'])
+      .where('artifact_path', 'is not', null)
+      .groupBy('stage')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.stage, Number(r.n)]));
+  }
+
+  /**
    * Runs still marked `running` that started more than `olderThanMs` ago, with their episode's
    * state (reconciler). A run is left `running` when its worker died or lost Postgres between
    * `start` and `finish`; the (stage, status) index serves the lookup.

@@ -11,6 +11,7 @@ import { metrics } from '../telemetry/metrics';
 import type { LeftRunningRun } from '../repositories/stage-runs.repository';
 import { walkChain } from '../pipeline/execute';
 import type { StageName } from '../pipeline/stage';
+import { EPISODE_STAGES } from '../pipeline/stage-names';
 import { projectFingerprint, type PipelineDeps, type StageJobs } from '../jobs/stage.jobs';
 import { LeaderLock } from './leader-lock';
 
@@ -282,6 +283,8 @@ export class Scheduler {
     for (const s of EPISODE_STATES) metrics.episodesInState.set({ state: s }, byState[s] ?? 0);
     const oldest = await this.deps.episodes.oldestInState();
     for (const s of EPISODE_STATES) if (isRunningState(s)) metrics.episodeOldestInStateSeconds.set({ state: s }, oldest[s] ?? 0);
+    const artifacts = await this.deps.stageRuns.committedArtifactsByStage();
+    for (const kind of new Set([...EPISODE_STAGES, ...Object.keys(artifacts)])) metrics.corpusArtifacts.set({ kind }, artifacts[kind] ?? 0);
   }
 
   /**

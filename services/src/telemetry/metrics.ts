@@ -73,7 +73,7 @@ export const metrics = {
   }),
   corpusArtifacts: new Gauge({
     name: 'podbrain_corpus_artifacts',
-    help: 'Committed artifacts in the corpus by kind (transcript, summary, gi, kg, chunks).',
+    help: 'Committed artifact sets in the corpus by kind, i.e. the stage that made them (ingest, transcribe, enrich, index, project), sampled by the scheduler.',
     labelNames: ['kind'] as const,
     registers,
   }),
