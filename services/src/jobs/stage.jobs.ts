@@ -172,12 +172,14 @@ export class StageJobs {
       : { state: 'done', reason: null, failedStage: null };
     try {
       ctx.signal.throwIfAborted();
-      await database.transaction(async (trx) => {
+      // The run's end commits with the episode's state: whoever sees the episode done sees its project run done.
+      const durationMs = await database.transaction(async (trx) => {
         await projectEpisode(trx, this.deps.store, episode, walk.inputs);
         await episodes.setState(episodeKey, final, trx);
+        const ms = Math.round(performance.now() - t0);
+        await stageRuns.finish(episodeKey, 'project', fingerprint, { status: 'done', durationMs: ms }, trx);
+        return ms;
       });
-      const durationMs = Math.round(performance.now() - t0);
-      await stageRuns.finish(episodeKey, 'project', fingerprint, { status: 'done', durationMs });
       recordStageRun('project', 'ok', durationMs);
     } catch (e) {
       const message = errorMessage(e);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
-import { Database } from '../db/database';
+import { Database, type Executor } from '../db/database';
 import type { EpisodeStateName, StageRunStatus } from '../db/schema';
 
 /** A stage run as the pipeline's bookkeeping reads it. */
@@ -54,10 +54,17 @@ export class StageRunRepository {
     return row.attempts;
   }
 
-  async finish(episodeKey: string, stage: string, fingerprint: string, r: { status: 'done' | 'failed' | 'skipped' | 'not_configured'; durationMs: number; error?: string | null; artifactPath?: string | null }): Promise<void> {
+  /** `executor`: a transaction when the run's end must land together with the episode's state (project). */
+  async finish(
+    episodeKey: string,
+    stage: string,
+    fingerprint: string,
+    r: { status: 'done' | 'failed' | 'skipped' | 'not_configured'; durationMs: number; error?: string | null; artifactPath?: string | null },
+    executor: Executor = this.db,
+  ): Promise<void> {
     const error = r.error ?? null;
     const artifactPath = r.artifactPath ?? null;
-    await this.db
+    await executor
       .insertInto('stage_runs')
       .values({ episode_key: episodeKey, stage, fingerprint, status: r.status, attempts: 1, started_at: now(), finished_at: now(), duration_ms: r.durationMs, error, artifact_path: artifactPath })
       .onConflict((oc) =>
