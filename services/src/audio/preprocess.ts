@@ -60,7 +60,7 @@ export function preprocessTimeoutMs(durationMs: number | null, bytes: number): n
   return 60_000 + Math.round(estimate / 4);
 }
 
-export function buildFilters(normalize: Normalizer, silenceDb: number, minSilenceMs: number): string[] {
+function buildFilters(normalize: Normalizer, silenceDb: number, minSilenceMs: number): string[] {
   return [
     `aresample=${SAMPLE_RATE}`,
     'aformat=channel_layouts=mono',

@@ -42,7 +42,7 @@ export async function readWavInfo(file: string): Promise<WavInfo> {
   }
 }
 
-export function wavHeader(dataBytes: number): Buffer {
+function wavHeader(dataBytes: number): Buffer {
   const h = Buffer.alloc(44);
   h.write('RIFF', 0, 'ascii');
   h.writeUInt32LE(Math.min(0xffffffff, 36 + dataBytes), 4);

@@ -11,7 +11,7 @@ const LABEL: Record<string, string> = { fatal: 'error', error: 'error', warn: 'w
 const CONTEXT = ['stage', 'engine', 'feed', 'episode_key'] as const;
 const CONTEXT_NAME: Record<string, string> = { episode_key: 'episode' };
 
-export function formatLogLine(line: string): string {
+function formatLogLine(line: string): string {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(line) as Record<string, unknown>;

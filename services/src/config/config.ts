@@ -26,8 +26,8 @@ const list = <T extends string>(values: readonly [T, ...T[]]) =>
 
 export const ASR_ENGINES = ['feed', 'whisper-cpp', 'openai'] as const;
 export const EMBEDDING_PROVIDERS = ['hash', 'openai', 'onnx'] as const;
-export const ROLES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker', 'cli'] as const;
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const ROLES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker', 'cli'] as const;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /** env name → [dotted path, schema, default]. The single source of truth for settings. */
 const SETTINGS = {

@@ -5,7 +5,7 @@ export function sha256(data: string | Buffer): string {
 }
 
 /** JSON with sorted keys, so equal values always hash equally. */
-export function stableStringify(value: unknown): string {
+function stableStringify(value: unknown): string {
   if (value === undefined) return 'null';
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;

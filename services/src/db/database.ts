@@ -19,7 +19,7 @@ export function isDatabaseUnreachable(e: unknown): boolean {
   return false;
 }
 
-export class DatabaseUnavailableError extends PodbrainError {
+class DatabaseUnavailableError extends PodbrainError {
   constructor(cause?: unknown) {
     super('database_unavailable', 'the database is unreachable right now; try again shortly', {}, { cause });
   }

@@ -54,7 +54,7 @@ const MAX_SENTENCE_WORDS = 70;
  * Sentences of the transcript. Text without punctuation (some ASR engines) would be one
  * endless "sentence": long ones are cut at segment ends, then every ~40 words.
  */
-export function transcriptSentences(tt: TranscriptText): Sentence[] {
+function transcriptSentences(tt: TranscriptText): Sentence[] {
   const out: Sentence[] = [];
   const push = (from: number, to: number) => {
     while (from < to && tt.text[from] === ' ') from++;

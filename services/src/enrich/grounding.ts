@@ -9,7 +9,7 @@ import { segmentAt, type TranscriptText } from '../text/transcript-text';
  */
 
 /** Fewer normalised chars than this is too short to ground meaningfully ("yes", "the"). */
-export const MIN_QUOTE_CHARS = 12;
+const MIN_QUOTE_CHARS = 12;
 
 const CHAR_MAP: Record<string, string> = {
   '\u2018': "'",

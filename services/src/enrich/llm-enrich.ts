@@ -16,7 +16,7 @@ import { ENRICH_SCHEMA_VERSION, type EnrichResult, type GroundedQuote, type Pers
  * later, instead of caching a degraded result for good.
  */
 
-export const PROMPT_IDS = { summary: 'summary.v1', gi: 'gi.v1', kg: 'kg.v1', reduce: 'summary-reduce.v1' } as const;
+const PROMPT_IDS = { summary: 'summary.v1', gi: 'gi.v1', kg: 'kg.v1', reduce: 'summary-reduce.v1' } as const;
 
 const short = (max: number) => z.string().trim().min(1).max(max);
 
@@ -25,7 +25,7 @@ export const SummarySchema = z.object({
   bullets: z.array(short(600)).max(12),
   key_quotes: z.array(short(1000)).max(8),
 });
-export const ReduceSchema = z.object({ title: short(300), bullets: z.array(short(600)).min(1).max(12) });
+const ReduceSchema = z.object({ title: short(300), bullets: z.array(short(600)).min(1).max(12) });
 export const GiSchema = z.object({
   insights: z
     .array(

@@ -6,6 +6,11 @@
 
 export const ENRICH_SCHEMA_VERSION = 1 as const;
 
+/** The enrich stage's artifact files (written by stages/enrich.stage.ts, read by the projection and the api). */
+export const SUMMARY_FILE = 'summary.json';
+export const GI_FILE = 'gi.json';
+export const KG_FILE = 'kg.json';
+
 export type EnrichMethod = 'llm' | 'extractive';
 /** valid: as produced; degraded: the LLM output was unusable and the extractive result stands in. */
 export type EnrichStatus = 'valid' | 'degraded' | 'invalid';

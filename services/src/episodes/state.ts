@@ -15,7 +15,6 @@ export type { EpisodeStateName };
  * reconciler can re-enqueue any episode whose state says queued but whose job is gone.
  */
 export const RUNNING_STATES = ['pending', 'downloading', 'transcribing', 'enriching', 'indexing', 'projecting'] as const satisfies readonly EpisodeStateName[];
-export const FINAL_STATES = ['done', 'failed', 'skipped'] as const satisfies readonly EpisodeStateName[];
 export type RunningState = (typeof RUNNING_STATES)[number];
 
 export const STATE_OF_STAGE: Record<EpisodeJobStage, RunningState> = {

@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readJson, writeJsonAtomic } from '../artifacts/store';
 import type { FeedCacheValidators, FeedEpisode, ParsedFeed } from './types';
@@ -38,8 +37,4 @@ export async function readFeedState(dataDir: string, feedId: string): Promise<Fe
 
 export async function writeFeedState(dataDir: string, state: FeedState): Promise<void> {
   await writeJsonAtomic(feedStatePath(dataDir, state.feed_id), state);
-}
-
-export async function removeFeedState(dataDir: string, feedId: string): Promise<void> {
-  await fs.rm(feedStatePath(dataDir, feedId), { force: true });
 }

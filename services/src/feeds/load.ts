@@ -13,7 +13,7 @@ import { parseFeed } from './parse';
 import type { FeedCacheValidators, FeedEpisode, ParsedFeed } from './types';
 import { decodeEntities, stripInvalidXmlChars } from './xml';
 
-export { feedStatePath, readFeedState, removeFeedState, writeFeedState, type FeedState } from './feed-state';
+export { feedStatePath, type FeedState } from './feed-state';
 
 export type { FeedCacheValidators } from './types';
 

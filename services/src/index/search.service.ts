@@ -107,18 +107,18 @@ export interface FusedResponse {
   index: IndexStats | null;
 }
 
-export const MAX_QUERY_CHARS = 1000;
+const MAX_QUERY_CHARS = 1000;
 export const MAX_K = 100;
 /** Vector neighbours below this cosine share no meaning with the query (e.g. a hash query of unknown words). */
 const MIN_SIMILARITY = 0.05;
 const RRF_K = 60;
 
-export const chunkId = (feedId: string, episodeKey: string, chunkNo: number) => `${feedId}/${episodeKey}#${chunkNo}`;
+const chunkId = (feedId: string, episodeKey: string, chunkNo: number) => `${feedId}/${episodeKey}#${chunkNo}`;
 const idOf = (c: ChunkRef) => chunkId(c.feed_id, c.episode_key, c.chunk_no);
 const idOfHit = (h: VectorHit) => chunkId(h.episode.feed_id, h.episode.episode_key, h.chunkNo);
 
 /** Reads chunks.jsonl of indexed episodes, keeping the most recently used ones in memory. */
-export class ChunkSource {
+class ChunkSource {
   private readonly cache = new Map<string, Promise<Chunk[]>>();
 
   constructor(
@@ -152,7 +152,7 @@ export class ChunkSource {
 }
 
 /** The vector side's chunks read from the index artifacts (`podbrain search`). */
-export class ChunkFileLookup implements ChunkLookup {
+class ChunkFileLookup implements ChunkLookup {
   constructor(
     private readonly source: ChunkSource,
     private readonly log?: Logger,
@@ -172,7 +172,7 @@ interface Bm25Build {
 }
 
 /** BM25 over every chunk of the indexed episodes, rebuilt when the index generation changes. */
-export class Bm25KeywordSearcher implements KeywordSearcher {
+class Bm25KeywordSearcher implements KeywordSearcher {
   private built: Bm25Build | null = null;
   private building: Promise<Bm25Build> | null = null;
 

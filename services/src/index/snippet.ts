@@ -1,7 +1,7 @@
 import { isStopword, stem, terms, wordSpans } from '../text/words';
 
-export const MARK_OPEN = '«';
-export const MARK_CLOSE = '»';
+const MARK_OPEN = '«';
+const MARK_CLOSE = '»';
 
 /**
  * A window of `text` around the query's words, each match wrapped in «…» (the viewer

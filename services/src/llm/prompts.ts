@@ -26,7 +26,7 @@ export interface PromptTemplate {
 let promptsDirCache: string | null = null;
 
 /** The services package root: the nearest parent holding package.json and prompts/. */
-export function promptsDir(): string {
+function promptsDir(): string {
   if (promptsDirCache) return promptsDirCache;
   let dir = __dirname;
   for (let i = 0; i < 8; i++) {

@@ -21,7 +21,7 @@ import { AnswerTooLargeError, cappedFetch } from './capped-fetch';
  *   is counted in the provider metrics.
  */
 
-export const LLM_PROVIDER = 'openai';
+const LLM_PROVIDER = 'openai';
 const MAX_BACKOFF_MS = 30_000;
 /** How much of a bad answer is echoed back in the repair request. */
 const REPAIR_ECHO_CHARS = 4000;

@@ -6,9 +6,9 @@ import { allowHint, policyRefusal, type AddressRefusal } from './address-policy'
 /** Name resolution, injectable so tests can make `feeds.example.test` resolve to any address. */
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
-export const systemResolver: Resolver = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
+const systemResolver: Resolver = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
 
-export function refusedAddressError(what: string, address: string, refusal: AddressRefusal, url?: string): PodbrainError {
+function refusedAddressError(what: string, address: string, refusal: AddressRefusal, url?: string): PodbrainError {
   const subject = what === address ? address : `${what} resolves to ${address}, which`;
   return new PodbrainError('url_refused', `${url ? `refusing ${url}: ` : ''}${subject} is ${refusal.reason}; ${allowHint(refusal)}`, {
     url,

@@ -93,7 +93,7 @@ export function httpClientFor(config: Config): HttpClient {
   return c;
 }
 
-export function checkUrl(raw: string, opts: AddressPolicy): URL {
+function checkUrl(raw: string, opts: AddressPolicy): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -143,7 +143,7 @@ function errCode(e: unknown): string | undefined {
 }
 
 /** Turns transport failures into PodbrainErrors with `details.retryable`. */
-export function toNetworkError(e: unknown, url: string, what: string, timeoutMs?: number): unknown {
+function toNetworkError(e: unknown, url: string, what: string, timeoutMs?: number): unknown {
   const own = findPodbrainError(e);
   if (own) return own;
   const name = (e as { name?: string })?.name;

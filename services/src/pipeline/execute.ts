@@ -17,7 +17,7 @@ import { EpisodeSkipped, isNotConfiguredError, type Stage, type StageName } from
 /** Committed artifacts of the stages planned so far, by stage: the next stages' inputs. */
 export type StageInputs = Partial<Record<StageName, ArtifactRef>>;
 
-export function stageFingerprint(stage: Stage, parts: Record<string, unknown>, inputs: StageInputs): string {
+function stageFingerprint(stage: Stage, parts: Record<string, unknown>, inputs: StageInputs): string {
   return hashOf({ stage: stage.name, parts, inputs: stage.needs.map((n) => inputs[n]?.fingerprint ?? null) });
 }
 

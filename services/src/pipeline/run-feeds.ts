@@ -44,7 +44,7 @@ export interface RunHooks {
 }
 
 /** Most recent first; `since` and `limit` apply per feed. */
-export function selectEpisodes(episodes: readonly FeedEpisode[], sel: EpisodeSelection): FeedEpisode[] {
+function selectEpisodes(episodes: readonly FeedEpisode[], sel: EpisodeSelection): FeedEpisode[] {
   const time = (e: FeedEpisode) => (e.published ? Date.parse(e.published) : Number.NEGATIVE_INFINITY);
   let list = [...episodes].sort((a, b) => time(b) - time(a));
   if (sel.since) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store';
 import type { Transcript } from '../asr/types';
 import type { Executor } from '../db/database';
+import { GI_FILE, KG_FILE, SUMMARY_FILE } from '../enrich/types';
 import type { FeedEpisode } from '../feeds/types';
 import type { StageName } from '../pipeline/stage';
 import { type EpisodeProjection, ProjectionRepository } from '../repositories/projection.repository';
@@ -40,7 +41,7 @@ export async function projectEpisode(
 }
 
 /** The rows of an episode's artifacts (the mapping; ProjectionRepository writes them). */
-export async function readProjection(store: ArtifactStore, episode: FeedEpisode, inputs: Partial<Record<StageName, ArtifactRef>>): Promise<EpisodeProjection> {
+async function readProjection(store: ArtifactStore, episode: FeedEpisode, inputs: Partial<Record<StageName, ArtifactRef>>): Promise<EpisodeProjection> {
   const key = episode.episodeKey;
   const p: EpisodeProjection = { episodeKey: key, segments: [], summary: null, insights: [], quotes: [], support: [], kgNodes: [], kgEdges: [], chunks: [] };
 
@@ -60,7 +61,7 @@ export async function readProjection(store: ArtifactStore, episode: FeedEpisode,
 
   const enrich = inputs.enrich;
   if (enrich) {
-    const summary = await readOptionalJson<SummaryArtifact>(store, enrich, 'summary.json');
+    const summary = await readOptionalJson<SummaryArtifact>(store, enrich, SUMMARY_FILE);
     if (summary) {
       p.summary = {
         episode_key: key,
@@ -71,9 +72,9 @@ export async function readProjection(store: ArtifactStore, episode: FeedEpisode,
         status: String(summary.status ?? 'valid'),
       };
     }
-    const gi = await readOptionalJson<GraphArtifact>(store, enrich, 'gi.json');
+    const gi = await readOptionalJson<GraphArtifact>(store, enrich, GI_FILE);
     if (gi) Object.assign(p, giRows(key, enrich.fingerprint, gi));
-    const kg = await readOptionalJson<GraphArtifact>(store, enrich, 'kg.json');
+    const kg = await readOptionalJson<GraphArtifact>(store, enrich, KG_FILE);
     if (kg) Object.assign(p, kgRows(key, enrich.fingerprint, kg));
   }
 

@@ -154,7 +154,7 @@ export function createRedis(config: Pick<Config, 'redisUrl'>, opts: { forWorker?
 }
 
 /** Redis key prefix for everything of this deployment (BullMQ keys, scheduler lock, events channel). */
-export function queuePrefix(config: Pick<Config, 'queue'>): string {
+function queuePrefix(config: Pick<Config, 'queue'>): string {
   return config.queue.prefix;
 }
 

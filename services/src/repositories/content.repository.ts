@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Injectable } from '@nestjs/common';
 import type { GraphView, InsightView, QuoteView, SummaryView, TranscriptView } from '../api/contract/responses';
 import { Database } from '../db/database';
+import { SUMMARY_FILE } from '../enrich/types';
 
 /** The views of an episode's projected artifacts are the API contract's. */
 export type { GraphView, InsightView, QuoteView, SummaryView, TranscriptView } from '../api/contract/responses';
@@ -59,7 +60,7 @@ export class ContentRepository {
   async summary(key: string, enrichDir: string | null): Promise<SummaryView | null> {
     const r = await this.db.selectFrom('summaries').select(['title', 'bullets', 'key_quotes', 'status']).where('episode_key', '=', key).executeTakeFirst();
     if (!r) return null;
-    const artifact = await readJsonIfExists(enrichDir, 'summary.json');
+    const artifact = await readJsonIfExists(enrichDir, SUMMARY_FILE);
     const status = r.status === 'degraded' || r.status === 'invalid' ? r.status : 'valid';
     return {
       title: r.title ?? '',

@@ -30,14 +30,14 @@ const toSummary = (r: SummaryRow): EpisodeSummaryView => ({
 });
 
 /** A cursor this API did not hand out (→ 400 invalid_cursor). */
-export class InvalidCursorError extends PodbrainError {
+class InvalidCursorError extends PodbrainError {
   constructor() {
     super('invalid_cursor', 'cursor is not one this API handed out; start again without it');
   }
 }
 
 /** Keyset cursor: the last row's (sort key, episode_key), opaque to clients. */
-export function encodeCursor(sortKey: string, key: string): string {
+function encodeCursor(sortKey: string, key: string): string {
   return Buffer.from(JSON.stringify([sortKey, key])).toString('base64url');
 }
 
@@ -46,7 +46,7 @@ const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d
 /** An episode or feed key as the API hands them out (api/validation.ts `isKey`). */
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
-export function decodeCursor(cursor: string): [string, string] {
+function decodeCursor(cursor: string): [string, string] {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
     // Both parts go to Postgres: a key as the API hands them out, a timestamp as Postgres wrote it.
@@ -109,11 +109,7 @@ export interface StateChange {
 }
 
 /** An error that says the disk was full (Node's ENOSPC code, or the text tools such as ffmpeg print). */
-export const OUT_OF_SPACE_PATTERN = /ENOSPC|no space left on device/i;
-
-export function isOutOfSpaceError(message: string | null | undefined): boolean {
-  return !!message && OUT_OF_SPACE_PATTERN.test(message);
-}
+const OUT_OF_SPACE_PATTERN = /ENOSPC|no space left on device/i;
 
 /** An episode that failed for lack of disk space, and how many attempts its failed stage has had in all. */
 export interface OutOfSpaceFailure {
@@ -158,7 +154,7 @@ export interface Episode {
   updatedAt: Date;
 }
 
-export function toEpisode(r: EpisodeRow): Episode {
+function toEpisode(r: EpisodeRow): Episode {
   return {
     episodeKey: r.episode_key,
     feedId: r.feed_id,

@@ -28,7 +28,7 @@ export interface Feed {
   updatedAt: Date;
 }
 
-export function toFeed(r: FeedRow): Feed {
+function toFeed(r: FeedRow): Feed {
   return {
     id: r.id,
     url: r.url,

@@ -14,7 +14,7 @@ import type { RoleContext } from './context';
  * starts them after wiring and stops them first on shutdown (before the context closes).
  */
 export const ROLE_CONTEXT = Symbol('ROLE_CONTEXT');
-export const WORKER_QUEUES = Symbol('WORKER_QUEUES');
+const WORKER_QUEUES = Symbol('WORKER_QUEUES');
 /** Every job's handler (jobs/handlers.ts), typed by the job map of queue/queues.ts. */
 export const JOB_HANDLERS = Symbol('JOB_HANDLERS');
 

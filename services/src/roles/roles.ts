@@ -22,7 +22,7 @@ export function isRoleName(s: string): s is RoleName {
   return (ROLE_NAMES as readonly string[]).includes(s);
 }
 
-export function queuesForRole(role: Exclude<RoleName, 'api' | 'scheduler'>, spec: string): QueueName[] {
+function queuesForRole(role: Exclude<RoleName, 'api' | 'scheduler'>, spec: string): QueueName[] {
   return role === 'worker' ? parseQueueList(spec) : [...ROLE_QUEUES[role]];
 }
 

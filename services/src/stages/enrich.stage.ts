@@ -9,16 +9,13 @@ import { feedPeople } from '../enrich/assemble';
 import { EXTRACTIVE_VERSION, enrichExtractive } from '../enrich/extractive';
 import { enrichWithLlm, promptVersions, type LlmEnrichStats } from '../enrich/llm-enrich';
 import { buildTranscriptText } from '../text/transcript-text';
-import { ENRICH_SCHEMA_VERSION, type EnrichResult } from '../enrich/types';
+import { ENRICH_SCHEMA_VERSION, GI_FILE, KG_FILE, SUMMARY_FILE, type EnrichResult } from '../enrich/types';
 import { LlmProvider, llmConfigured } from '../llm/provider';
 import type { Stage, StageContext } from '../pipeline/stage';
 
-export const SUMMARY_FILE = 'summary.json';
-export const GI_FILE = 'gi.json';
-export const KG_FILE = 'kg.json';
 const TRANSCRIPT_FILE = 'transcript.json';
 /** LLM calls of one episode in flight at once (map parts × tasks); the output does not depend on it. */
-export const LLM_MAP_CONCURRENCY = 2;
+const LLM_MAP_CONCURRENCY = 2;
 
 /** Everything that changes enrich output: method, model, prompt file hashes, schema and algorithm versions. */
 export function enrichPlanParts(config: Config, episode: StageContext['episode']): Record<string, unknown> {

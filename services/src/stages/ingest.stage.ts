@@ -16,7 +16,7 @@ const NO_ENCLOSURE = 'no enclosure: the feed item has no audio to transcribe';
  * Where an enclosure lives. Remote feeds may only point at http(s) audio; a local feed
  * file (CLI, tests, homelab folders) may also name files, relative to the feed file.
  */
-export function enclosureSource(episode: Pick<FeedEpisode, 'feedUrl' | 'enclosure'>): { kind: 'http'; url: string } | { kind: 'file'; path: string } | null {
+function enclosureSource(episode: Pick<FeedEpisode, 'feedUrl' | 'enclosure'>): { kind: 'http'; url: string } | { kind: 'file'; path: string } | null {
   const raw = episode.enclosure?.url?.trim();
   if (!raw) return null;
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();

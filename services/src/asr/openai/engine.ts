@@ -118,7 +118,7 @@ export function spreadSentences(text: string, partMs: number): TranscriptSegment
 }
 
 /** verbose_json → segments relative to the part; anything else is `invalid_output`. */
-export function segmentsFromResponse(
+function segmentsFromResponse(
   raw: unknown,
   partMs: number,
 ): { segments: TranscriptSegment[]; language: string | null; timing?: 'estimated' } {

@@ -63,7 +63,7 @@ export function parseWhisperJson(doc: WhisperJson): { language: string | null; s
 }
 
 /** Checks the header before whisper-cli does, for a clear message instead of a crash log. */
-export async function checkModelFile(file: string): Promise<void> {
+async function checkModelFile(file: string): Promise<void> {
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(file, 'r');

@@ -60,14 +60,14 @@ function tcpReachable(url: string, defaultPort: number, timeoutMs = 1500): Promi
   });
 }
 
-export function whisperCliCandidates(): string[] {
+function whisperCliCandidates(): string[] {
   // An explicit WHISPER_CLI is the only candidate: a wrong path is a misconfiguration to report.
   if (process.env.WHISPER_CLI) return [process.env.WHISPER_CLI];
   const services = path.resolve(__dirname, '../../..');
   return [path.join(services, 'native/whisper/build/bin/whisper-cli'), '/usr/local/bin/whisper-cli'];
 }
 
-export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
+async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const add = (c: DoctorCheck) => checks.push(c);
 
@@ -189,7 +189,7 @@ export function registerDoctorCommand(program: Command): void {
  * The doctor's conclusion, worded as `podbrain run` behaves: exit 0 when nothing is missing,
  * 1 when something is (what blocks `run` itself first, then what blocks transcription).
  */
-export function doctorVerdict(checks: readonly DoctorCheck[]): { run: DoctorCheck[]; transcription: DoctorCheck[]; exitCode: number; text: string } {
+function doctorVerdict(checks: readonly DoctorCheck[]): { run: DoctorCheck[]; transcription: DoctorCheck[]; exitCode: number; text: string } {
   const missing = (b: Blocks) => checks.filter((c) => c.level === 'missing' && c.blocks === b);
   const run = missing('run');
   const transcription = missing('transcription');

@@ -46,7 +46,7 @@ async function loadForInspect(location: string, config: Config): Promise<Pick<Lo
   }
 }
 
-export function toInspection(loaded: Pick<LoadedFeed, 'feed' | 'episodes'>): FeedInspection {
+function toInspection(loaded: Pick<LoadedFeed, 'feed' | 'episodes'>): FeedInspection {
   const feed = loaded.feed;
   if (!feed || !loaded.episodes) throw new Error('feed not modified since the last fetch: nothing to inspect');
   return {
@@ -78,7 +78,7 @@ function clip(s: string, width: number): string {
   return s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width);
 }
 
-export function inspectionTable(i: FeedInspection): string {
+function inspectionTable(i: FeedInspection): string {
   const lines = [`${i.title}${i.link ? `  <${i.link}>` : ''}`, `${i.episodes.length} episode(s)`, ''];
   lines.push(`${'PUBLISHED'.padEnd(10)}  ${'DURATION'.padStart(8)}  ${clip('TITLE', 60)}  MEDIA       TRANSCRIPTS`);
   for (const e of i.episodes) {

@@ -14,7 +14,7 @@ export interface ModelEntry {
   selected: boolean;
 }
 
-export function listModels(dir: string, whisperModel: string): ModelEntry[] {
+function listModels(dir: string, whisperModel: string): ModelEntry[] {
   let files: string[];
   try {
     files = readdirSync(dir);

@@ -119,7 +119,7 @@ function stageCell(e: EpisodeReport): string {
   return e.stages.map((s) => `${s.stage}:${STATUS_MARK[s.status] ?? s.status}`).join(' ');
 }
 
-export function formatSummary(report: RunReport): string {
+function formatSummary(report: RunReport): string {
   const lines: string[] = [];
   for (const f of report.feeds) {
     lines.push(f.error ? `feed FAILED  ${f.location}: ${f.error}` : `feed ${f.title}: ${f.selected} of ${f.episodes} episode(s)${f.notModified ? ' (not modified)' : ''}`);

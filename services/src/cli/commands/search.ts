@@ -12,7 +12,7 @@ function timestamp(ms: number): string {
 }
 
 /** "1 hit", "3 hits", "1 episode", … */
-export function plural(n: number, one: string, many = `${one}s`): string {
+function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 

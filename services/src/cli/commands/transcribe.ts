@@ -16,7 +16,7 @@ function clock(ms: number): string {
   return `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}.${String(f).padStart(3, '0')}`;
 }
 
-export function transcriptText(t: Transcript): string {
+function transcriptText(t: Transcript): string {
   return t.segments.map((s) => `[${clock(s.start_ms)} --> ${clock(s.end_ms)}]  ${s.text}\n`).join('');
 }
 
