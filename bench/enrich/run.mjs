@@ -20,7 +20,7 @@ if (!existsSync(path.join(dist, 'enrich/extractive.js'))) {
 }
 const { parseFeed } = require(path.join(dist, 'feeds/parse.js'));
 const { enrichExtractive } = require(path.join(dist, 'enrich/extractive.js'));
-const { buildTranscriptText } = require(path.join(dist, 'enrich/transcript-text.js'));
+const { buildTranscriptText } = require(path.join(dist, 'text/transcript-text.js'));
 const { decodeHTML } = require('entities');
 
 const fixtures = process.env.PODBRAIN_FIXTURES ?? path.resolve(root, '../shared/fixtures');
