@@ -2,7 +2,7 @@ import { START_LOCATION, createRouter, createWebHistory } from 'vue-router';
 import LibraryView from './views/LibraryView.vue';
 
 // Only the library ships in the first bundle; every other page loads on demand.
-export const routes = [
+const routes = [
   { path: '/', component: LibraryView, meta: { title: 'Library' } },
   { path: '/episodes/:key', component: () => import('./views/EpisodeView.vue'), meta: { title: 'Episode' } },
   { path: '/search', component: () => import('./views/SearchView.vue'), meta: { title: 'Search' } },

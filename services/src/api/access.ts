@@ -19,7 +19,7 @@ export const ACCESS_KEY = 'podbrain:access';
 export const UNDECLARED_ACCESS: AccessLevel = 'admin';
 
 /** Declares the level; also shows it in the OpenAPI document (`x-podbrain-access`, Bearer auth for write/admin). */
-export function Access(level: AccessLevel): MethodDecorator & ClassDecorator {
+function Access(level: AccessLevel): MethodDecorator & ClassDecorator {
   const decorators: (MethodDecorator & ClassDecorator)[] = [SetMetadata(ACCESS_KEY, level), ApiExtension('x-podbrain-access', level)];
   if (level === 'write' || level === 'admin') decorators.push(ApiBearerAuth());
   return applyDecorators(...decorators);

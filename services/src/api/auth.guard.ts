@@ -9,13 +9,13 @@ import { ApiError } from './errors';
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Constant-time: both sides are hashed to equal length first, so neither length nor content leaks. */
-export function keyMatches(given: string, expected: string): boolean {
+function keyMatches(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
 }
 
-export function bearerToken(header: string | undefined): string | null {
+function bearerToken(header: string | undefined): string | null {
   const m = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
   return m ? m[1].trim() : null;
 }

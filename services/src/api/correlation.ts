@@ -9,7 +9,7 @@ import { CORRELATION_HEADERS, correlationIdFromHeaders, newCorrelationId } from 
  * which cost the API several-fold throughput (BENCHMARKS.md, Appliance).
  */
 
-export const CORRELATION_RESPONSE_HEADER = CORRELATION_HEADERS[0];
+const CORRELATION_RESPONSE_HEADER = CORRELATION_HEADERS[0];
 
 const KEY = Symbol.for('podbrain.correlationId');
 

@@ -31,7 +31,7 @@ const STATUS_BY_CODE: Record<string, number> = {
 
 const NEST_CODES: Record<number, string> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 422: 'unprocessable' };
 
-export function toErrorResponse(e: unknown): { status: number; body: ApiErrorBody } {
+function toErrorResponse(e: unknown): { status: number; body: ApiErrorBody } {
   if (isDatabaseUnreachable(e)) {
     return { status: 503, body: { error: { code: 'database_unavailable', message: 'the database is unreachable right now; try again shortly' } } };
   }

@@ -2,7 +2,7 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { DEFAULT_TENANT } from '../db/schema';
 
 /** The caller's tenant as ApiKeyGuard resolved it (a tenant key's tenant), else the default tenant. */
-export function tenantOfRequest(req: unknown): string {
+function tenantOfRequest(req: unknown): string {
   return (req as { podbrainTenant?: string }).podbrainTenant ?? DEFAULT_TENANT;
 }
 

@@ -19,7 +19,7 @@ const UNICODE_MESSAGE = 'must be valid Unicode text (no unpaired surrogates)';
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Why a string is not acceptable text, or null. */
-export function textProblem(s: string): string | null {
+function textProblem(s: string): string | null {
   if (CONTROL.test(s)) return CONTROL_MESSAGE;
   if (LONE_SURROGATE.test(s)) return UNICODE_MESSAGE;
   return null;
@@ -57,7 +57,3 @@ export const KEY_MESSAGE = 'letters, digits, . _ : or -';
 
 /** Ids and keys (episode keys, feed ids, job ids). */
 export const key = z.string().min(1).max(200).regex(KEY, KEY_MESSAGE);
-
-export function isKey(s: unknown): s is string {
-  return typeof s === 'string' && s.length > 0 && s.length <= 200 && KEY.test(s);
-}

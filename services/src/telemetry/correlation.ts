@@ -32,7 +32,7 @@ export function newCorrelationId(): string {
 }
 
 /** A caller-supplied id is kept only if it looks like an id (no log injection, bounded length). */
-export function isValidCorrelationId(v: unknown): v is string {
+function isValidCorrelationId(v: unknown): v is string {
   return typeof v === 'string' && ID_PATTERN.test(v);
 }
 

@@ -29,7 +29,7 @@ export function parseNvidiaSmi(out: string): GpuSample[] {
     });
 }
 
-export const NVIDIA_SMI_ARGS = ['--query-gpu=utilization.gpu,memory.used,memory.total', '--format=csv,noheader,nounits'];
+const NVIDIA_SMI_ARGS = ['--query-gpu=utilization.gpu,memory.used,memory.total', '--format=csv,noheader,nounits'];
 
 /** Runs `file args` and resolves with its stdout (health probes: bounded time and output). */
 export function execProbe(file: string, args: string[], signal: AbortSignal): Promise<string> {
@@ -39,7 +39,7 @@ export function execProbe(file: string, args: string[], signal: AbortSignal): Pr
 }
 
 /** Runs nvidia-smi; `null` when it is not installed (CPU box). */
-export async function sampleGpu(signal: AbortSignal, bin = 'nvidia-smi'): Promise<GpuSample[] | null> {
+async function sampleGpu(signal: AbortSignal, bin = 'nvidia-smi'): Promise<GpuSample[] | null> {
   try {
     return parseNvidiaSmi(await execProbe(bin, NVIDIA_SMI_ARGS, signal));
   } catch (e) {
@@ -48,7 +48,7 @@ export async function sampleGpu(signal: AbortSignal, bin = 'nvidia-smi'): Promis
   }
 }
 
-export function recordGpuSample(s: GpuSample): void {
+function recordGpuSample(s: GpuSample): void {
   metrics.gpuUtilizationPercent.set(s.utilizationPercent);
   metrics.gpuMemoryUsedBytes.set(s.memoryUsedBytes);
   metrics.gpuMemoryTotalBytes.set(s.memoryTotalBytes);

@@ -15,7 +15,7 @@ export function healthcheckPort(env: NodeJS.ProcessEnv): number {
   return Number.isInteger(api) && api > 0 ? api : 8100;
 }
 
-export function probe(port: number, host = '127.0.0.1', timeoutMs = 8000): Promise<{ ok: boolean; line: string }> {
+function probe(port: number, host = '127.0.0.1', timeoutMs = 8000): Promise<{ ok: boolean; line: string }> {
   return new Promise((resolve) => {
     const req = http.get({ host, port, path: '/healthz', timeout: timeoutMs }, (res) => {
       let body = '';

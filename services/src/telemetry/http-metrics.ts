@@ -6,14 +6,14 @@ import { metrics } from './metrics';
  * handler. `route` must be a template (`/api/episodes/:id`), never the raw path, or every
  * episode id becomes its own time series; requests that matched no route are `unmatched`.
  */
-export function observeApiRequest(method: string, route: string, status: number, seconds: number): void {
+function observeApiRequest(method: string, route: string, status: number, seconds: number): void {
   metrics.apiRequestDurationSeconds.observe({ method: method.toUpperCase(), route, status: String(status) }, seconds);
 }
 
 type ExpressLikeRequest = IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
 
 /** Route template of an Express request once routing has run (`baseUrl` + `route.path`). */
-export function routeTemplate(req: ExpressLikeRequest): string {
+function routeTemplate(req: ExpressLikeRequest): string {
   const p = req.route?.path;
   if (typeof p === 'string') return `${req.baseUrl ?? ''}${p}` || '/';
   return 'unmatched';

@@ -220,17 +220,3 @@ export function initMetrics(opts: { role: string; service?: string; version?: st
 export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
   return { contentType: registry.contentType, body: await registry.metrics() };
 }
-
-/** Times `fn` into a histogram (seconds) and returns its result; also observes on failure. */
-export async function timed<T, L extends string>(
-  histogram: Histogram<L>,
-  labels: Partial<Record<L, string | number>>,
-  fn: () => Promise<T>,
-): Promise<T> {
-  const end = histogram.startTimer(labels);
-  try {
-    return await fn();
-  } finally {
-    end();
-  }
-}

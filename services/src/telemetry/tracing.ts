@@ -14,7 +14,7 @@ import { metrics } from './metrics';
  * standard OTEL_* variables, read by the SDK itself.
  */
 
-export const TRACER_NAME = 'podbrain';
+const TRACER_NAME = 'podbrain';
 
 export interface TracingHandle {
   enabled: boolean;
@@ -94,13 +94,8 @@ export function startTracing(opts: {
 
 let cachedTracer: Tracer | undefined;
 
-export function tracer(): Tracer {
+function tracer(): Tracer {
   return (cachedTracer ??= trace.getTracer(TRACER_NAME));
-}
-
-/** True while this process's SDK runs (startTracing); otherwise span work is skipped outright. */
-export function tracingActive(): boolean {
-  return active !== undefined;
 }
 
 // Handed to `withSpan` callbacks when tracing is off: every method is a no-op.

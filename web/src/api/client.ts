@@ -3,7 +3,7 @@
 // contract in services/src/api/contract): nothing here restates a shape.
 import type { ApiError, paths } from './schema';
 
-export class HttpError extends Error {
+class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,

@@ -13,7 +13,7 @@ const dateTime = z.string().meta({ format: 'date-time' });
 const count = z.number().int();
 const health = z.enum(['healthy', 'degraded', 'unhealthy']);
 
-export const episodeState = z.enum(EPISODE_STATES);
+const episodeState = z.enum(EPISODE_STATES);
 
 export const apiError = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) }).describe('The one error shape of the API');
 
@@ -57,7 +57,7 @@ export const episodePage = z.object({
   next_cursor: nullableText.describe('pass as ?cursor= for the next page; null on the last page'),
 });
 
-export const segment = z.object({ start_ms: count, end_ms: count, text: z.string(), speaker: nullableText });
+const segment = z.object({ start_ms: count, end_ms: count, text: z.string(), speaker: nullableText });
 
 export const transcript = z.object({
   engine: z.string(),
@@ -89,14 +89,14 @@ export const insight = z.object({
 
 export const insightList = z.object({ insights: z.array(insight) });
 
-export const graphNode = z.object({
+const graphNode = z.object({
   id: z.string(),
   type: z.string().describe('Person, Organization, Topic, …'),
   label: z.string(),
   episodes: z.array(z.object({ episode_key: z.string(), title: z.string() })).optional().describe('corpus graph only: the episodes that mention this node'),
 });
 
-export const graphEdge = z.object({ source: z.string(), target: z.string(), type: z.string() });
+const graphEdge = z.object({ source: z.string(), target: z.string(), type: z.string() });
 
 export const graph = z.object({ nodes: z.array(graphNode), edges: z.array(graphEdge) });
 

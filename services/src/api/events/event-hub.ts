@@ -5,7 +5,7 @@ import type { Logger } from '../../core/logger';
 import type { EpisodeEventView } from '../contract';
 
 /** What an SSE client receives as `event: episode` (the contract's EpisodeEvent). */
-export function toEventView(e: EpisodeEvent): EpisodeEventView {
+function toEventView(e: EpisodeEvent): EpisodeEventView {
   return { episode_key: e.episode_key, feed_id: e.feed_id, state: e.state, stage: e.stage ?? null, reason: e.reason ?? e.error ?? null, at: e.at };
 }
 

@@ -13,7 +13,7 @@ export const API_HEALTH = Symbol('API_HEALTH');
 const RANK: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 
 /** `role=url` pairs of API_HEALTH_TARGETS. */
-export function parseHealthTargets(spec: string): { role: string; url: string }[] {
+function parseHealthTargets(spec: string): { role: string; url: string }[] {
   return spec
     .split(',')
     .map((s) => s.trim())

@@ -28,7 +28,7 @@ export function postgresCheck(ping: () => Promise<unknown>, slowMs = 1000): Heal
 }
 
 /** Redis: PING must answer PONG. */
-export function redisCheck(ping: () => Promise<string>): HealthCheck {
+function redisCheck(ping: () => Promise<string>): HealthCheck {
   return async () => {
     const answer = await ping();
     return answer === 'PONG' ? { status: 'healthy' } : { status: 'unhealthy', detail: `unexpected PING answer: ${answer}` };
@@ -36,7 +36,7 @@ export function redisCheck(ping: () => Promise<string>): HealthCheck {
 }
 
 /** Anything that must answer (BullMQ `queue.getJobCounts()`, a FAISS stat…). */
-export function probeCheck(probe: (signal: AbortSignal) => Promise<unknown>, detail?: string): HealthCheck {
+function probeCheck(probe: (signal: AbortSignal) => Promise<unknown>, detail?: string): HealthCheck {
   return async (signal) => {
     await probe(signal);
     return detail ? { status: 'healthy', detail } : { status: 'healthy' };
@@ -56,7 +56,7 @@ export const DEFAULT_DISK_THRESHOLDS: DiskThresholds = { degradedBelowBytes: 5 *
 export type DiskSpaceProbe = (dir: string) => Promise<{ freeBytes: number; totalBytes: number }>;
 
 /** statfs: the bytes an unprivileged process may still write (bavail), and the size. */
-export const statfsSpace: DiskSpaceProbe = async (dir) => {
+const statfsSpace: DiskSpaceProbe = async (dir) => {
   const s = await statfs(dir);
   return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
 };
@@ -78,7 +78,7 @@ export function diskCheck(dir: string, thresholds: DiskThresholds = DEFAULT_DISK
 }
 
 /** System memory: less than `minFreeRatio` available → degraded (worker-ml RAM pressure). */
-export function memoryCheck(minFreeRatio = 0.1, read = () => ({ free: os.freemem(), total: os.totalmem() })): HealthCheck {
+function memoryCheck(minFreeRatio = 0.1, read = () => ({ free: os.freemem(), total: os.totalmem() })): HealthCheck {
   return async () => {
     const { free, total } = read();
     const detail = `${formatBytes(free)} free of ${formatBytes(total)}`;
@@ -87,7 +87,7 @@ export function memoryCheck(minFreeRatio = 0.1, read = () => ({ free: os.freemem
 }
 
 /** ffmpeg at `bin` (FFMPEG_PATH, else the one on PATH) answers `-version`. */
-export function ffmpegCheck(bin = 'ffmpeg'): HealthCheck {
+function ffmpegCheck(bin = 'ffmpeg'): HealthCheck {
   return async (signal) => {
     const out = await execProbe(bin, ['-version'], signal).catch((e: NodeJS.ErrnoException) => {
       throw new Error(e.code === 'ENOENT' ? `${bin} not found` : errorMessage(e));
@@ -97,7 +97,7 @@ export function ffmpegCheck(bin = 'ffmpeg'): HealthCheck {
 }
 
 /** The whisper.cpp CLI binary exists and is executable. */
-export function whisperBinaryCheck(bin: string): HealthCheck {
+function whisperBinaryCheck(bin: string): HealthCheck {
   return async () => {
     try {
       await access(bin, constants.X_OK);
@@ -177,7 +177,7 @@ export type HealthSettings = Pick<Config, 'modelsDir' | 'asr' | 'audio' | 'telem
  * WHISPER_MODEL, WHISPER_MODEL_PATH, ASR_ENGINES, WHISPER_CLI, GPU_REQUIRED, FFMPEG_PATH), for
  * what the caller did not pass: the "model loadable" check of E.6.2 then works for any role starter.
  */
-export function gpuDepsFromConfig(config: HealthSettings): Pick<RoleCheckDeps, 'whisperModelFile' | 'whisperBin' | 'gpuRequired' | 'whisperImpact' | 'ffmpegBin'> {
+function gpuDepsFromConfig(config: HealthSettings): Pick<RoleCheckDeps, 'whisperModelFile' | 'whisperBin' | 'gpuRequired' | 'whisperImpact' | 'ffmpegBin'> {
   const engines: readonly string[] = config.asr.engines;
   const usesWhisper = engines.includes('whisper-cpp');
   return {

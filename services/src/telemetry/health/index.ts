@@ -4,4 +4,4 @@
  */
 export * from './model';
 export * from './checks';
-export { gpuCheck, NVIDIA_SMI_ARGS, parseNvidiaSmi, recordGpuSample, sampleGpu, type GpuSample } from '../gpu';
+export { gpuCheck, parseNvidiaSmi, type GpuSample } from '../gpu';
