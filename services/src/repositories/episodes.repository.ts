@@ -43,7 +43,7 @@ function encodeCursor(sortKey: string, key: string): string {
 
 /** timestamptz as text (`published_at::text`), e.g. 2024-01-01 00:00:00+00; nothing else reaches the query. */
 const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2}){0,2}|Z)?$/;
-/** An episode or feed key as the API hands them out (api/validation.ts `isKey`). */
+/** An episode key as the API hands them out (stricter than api/validation.ts `KEY`: keys are made by core/identity and start alphanumeric). */
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 function decodeCursor(cursor: string): [string, string] {
