@@ -71,6 +71,38 @@ export interface DatabaseOptions {
   failFast?: boolean;
 }
 
+const SLOT = Symbol('query template slot');
+type Slot = { readonly [SLOT]: string };
+const isSlot = (v: unknown): v is Slot => typeof v === 'object' && v !== null && SLOT in v;
+
+/**
+ * A query built and compiled once, run many times with other values: the hot reads' Kysely
+ * build + compile (tens of µs and short-lived garbage per call) happens once per shape. `build`
+ * gets stand-ins for the values (`p.tenantId` …) and must only pass them to Kysely as values
+ * (where, limit, tuple …), never branch on them: a branch belongs in the template's cache key.
+ */
+export class QueryTemplate<P extends Record<string, unknown>, R> {
+  private readonly compiled: CompiledQuery<R>;
+  readonly name: string;
+
+  constructor(build: (p: P) => Compilable<R>) {
+    const slots = new Proxy({}, { get: (_, key) => ({ [SLOT]: String(key) }) }) as P;
+    this.compiled = build(slots).compile();
+    this.name = statementName(this.compiled.sql);
+  }
+
+  /** The compiled SQL and its parameters with `values` in the stand-ins' places. */
+  bind(values: P): { name: string; text: string; values: unknown[] } {
+    const params = this.compiled.parameters.map((v) => {
+      if (!isSlot(v)) return v;
+      const key = v[SLOT];
+      if (!(key in values)) throw new Error(`query template: no value for ${key}`);
+      return values[key];
+    });
+    return { name: this.name, text: this.compiled.sql, values: params };
+  }
+}
+
 // A handful of query shapes, each hashed once rather than on every call.
 const statementNames = new Map<string, string>();
 function statementName(sql: string): string {
@@ -110,6 +142,16 @@ export class Database {
     const compiled = query.compile();
     try {
       const r = await this.pool.query({ name: statementName(compiled.sql), text: compiled.sql, values: compiled.parameters as unknown[] });
+      return r.rows as R[];
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+
+  /** A QueryTemplate with these values, as a named prepared statement (see `prepared`). */
+  async preparedTemplate<P extends Record<string, unknown>, R>(template: QueryTemplate<P, R>, values: P): Promise<R[]> {
+    try {
+      const r = await this.pool.query(template.bind(values));
       return r.rows as R[];
     } catch (e) {
       throw unavailable(e);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { sql } from 'kysely';
+import { type Compilable, sql } from 'kysely';
 import { PodbrainError } from '../core/errors';
-import { Database, type Executor } from '../db/database';
+import { Database, type Executor, QueryTemplate } from '../db/database';
 import type { EpisodeRow, EpisodeStateName } from '../db/schema';
 import type { Enclosure, TranscriptRef } from '../feeds/types';
 import { isRunningState, RUNNING_STATES } from '../episodes/state';
@@ -90,6 +90,9 @@ const summaryColumns = () =>
     sql.ref<string | null>('e.last_error').as('last_error'),
     isoText<string>('e.updated_at').as('updated_at'),
   ] as const;
+
+/** The values of a Library page query (QueryTemplate stand-ins); a shape that does not use one ignores it. */
+type PageParams = { tenantId: string; want: number; feedId: string; state: EpisodeStateName; afterAt: string; afterKey: string };
 
 /** How long a tenant's page strategy (see `readsNewestIndex`) is kept before it is counted again. */
 const STRATEGY_TTL_MS = 30_000;
@@ -447,54 +450,76 @@ export class EpisodeRepository {
     return newestIndex;
   }
 
+  /**
+   * The Library's page queries, built and compiled once per shape (db/database.ts QueryTemplate):
+   * a page is the api's hottest read, and rebuilding the query cost as much as running it.
+   */
+  private readonly pageTemplates = new Map<string, QueryTemplate<PageParams, SummaryRow>>();
+
+  private pageTemplate(shape: string, build: (p: PageParams) => Compilable<SummaryRow>): QueryTemplate<PageParams, SummaryRow> {
+    let t = this.pageTemplates.get(shape);
+    if (!t) this.pageTemplates.set(shape, (t = new QueryTemplate(build)));
+    return t;
+  }
+
   private listDatedNewest(tenantId: string, cursor: [string, string] | null, want: number): Promise<SummaryRow[]> {
-    let q = this.db
-      .selectFrom('episodes as e')
-      .innerJoin('feeds as f', 'f.id', 'e.feed_id')
-      .select([...summaryColumns(), sql<string>`e.published_at::text`.as('sort_key')])
-      .where('e.feed_id', 'in', this.subscribedFeeds(tenantId))
-      .where('e.published_at', 'is not', null);
-    if (cursor) {
-      const at = timestampOf(cursor[0]);
-      q = q.where('e.published_at', '<=', at).where((eb) => eb(eb.refTuple('e.published_at', 'e.episode_key'), '<', eb.tuple(at, cursor[1])));
-    }
-    return this.database.prepared(q.orderBy('e.published_at', 'desc').orderBy('e.episode_key', 'desc').limit(want));
+    const template = this.pageTemplate(`newest:${cursor ? 'after' : 'first'}`, (v) => {
+      let q = this.db
+        .selectFrom('episodes as e')
+        .innerJoin('feeds as f', 'f.id', 'e.feed_id')
+        .select([...summaryColumns(), sql<string>`e.published_at::text`.as('sort_key')])
+        .where('e.feed_id', 'in', this.subscribedFeeds(v.tenantId))
+        .where('e.published_at', 'is not', null);
+      if (cursor) {
+        const at = timestampOf(v.afterAt);
+        q = q.where('e.published_at', '<=', at).where((eb) => eb(eb.refTuple('e.published_at', 'e.episode_key'), '<', eb.tuple(at, v.afterKey)));
+      }
+      return q.orderBy('e.published_at', 'desc').orderBy('e.episode_key', 'desc').limit(v.want);
+    });
+    return this.database.preparedTemplate(template, { tenantId, want, feedId: '', state: 'done', afterAt: cursor?.[0] ?? '', afterKey: cursor?.[1] ?? '' });
   }
 
   private listDated(tenantId: string, p: { feedId?: string; state?: EpisodeStateName }, cursor: [string, string] | null, want: number): Promise<SummaryRow[]> {
-    const q = this.db
-      .selectFrom(this.subscribedFeeds(tenantId, p.feedId).as('s'))
-      .crossJoinLateral((eb) => {
-        let e = eb
-          .selectFrom('episodes as e')
-          .select(['e.episode_key', 'e.feed_id', 'e.title', 'e.published_at', 'e.duration_s', 'e.state', 'e.state_reason', 'e.failed_stage', 'e.last_error', 'e.updated_at'])
-          .whereRef('e.feed_id', '=', 's.feed_id')
-          .where('e.published_at', 'is not', null);
-        if (p.state) e = e.where('e.state', '=', p.state);
-        if (cursor) {
-          const at = timestampOf(cursor[0]);
-          e = e.where('e.published_at', '<=', at).where((eb) => eb(eb.refTuple('e.published_at', 'e.episode_key'), '<', eb.tuple(at, cursor[1])));
-        }
-        return e.orderBy('e.published_at', 'desc').orderBy('e.episode_key', 'desc').limit(want).as('e');
-      })
-      .innerJoin('feeds as f', 'f.id', 'e.feed_id')
-      .select([...summaryColumns(), sql<string>`e.published_at::text`.as('sort_key')])
-      .orderBy('e.published_at', 'desc')
-      .orderBy('e.episode_key', 'desc')
-      .limit(want);
-    return this.database.prepared(q);
+    const shape = `dated:${p.feedId ? 'feed' : 'all'}:${p.state ? 'state' : 'any'}:${cursor ? 'after' : 'first'}`;
+    const template = this.pageTemplate(shape, (v) =>
+      this.db
+        .selectFrom(this.subscribedFeeds(v.tenantId, p.feedId ? v.feedId : undefined).as('s'))
+        .crossJoinLateral((eb) => {
+          let e = eb
+            .selectFrom('episodes as e')
+            .select(['e.episode_key', 'e.feed_id', 'e.title', 'e.published_at', 'e.duration_s', 'e.state', 'e.state_reason', 'e.failed_stage', 'e.last_error', 'e.updated_at'])
+            .whereRef('e.feed_id', '=', 's.feed_id')
+            .where('e.published_at', 'is not', null);
+          if (p.state) e = e.where('e.state', '=', v.state);
+          if (cursor) {
+            const at = timestampOf(v.afterAt);
+            e = e.where('e.published_at', '<=', at).where((eb) => eb(eb.refTuple('e.published_at', 'e.episode_key'), '<', eb.tuple(at, v.afterKey)));
+          }
+          return e.orderBy('e.published_at', 'desc').orderBy('e.episode_key', 'desc').limit(v.want).as('e');
+        })
+        .innerJoin('feeds as f', 'f.id', 'e.feed_id')
+        .select([...summaryColumns(), sql<string>`e.published_at::text`.as('sort_key')])
+        .orderBy('e.published_at', 'desc')
+        .orderBy('e.episode_key', 'desc')
+        .limit(v.want),
+    );
+    return this.database.preparedTemplate(template, { tenantId, want, feedId: p.feedId ?? '', state: p.state ?? 'done', afterAt: cursor?.[0] ?? '', afterKey: cursor?.[1] ?? '' });
   }
 
   private listUndated(tenantId: string, p: { feedId?: string; state?: EpisodeStateName }, afterKey: string | null, want: number): Promise<SummaryRow[]> {
-    let q = this.db
-      .selectFrom('episodes as e')
-      .innerJoin('feeds as f', 'f.id', 'e.feed_id')
-      .select([...summaryColumns(), sql<string>`'-infinity'`.as('sort_key')])
-      .where('e.feed_id', 'in', this.subscribedFeeds(tenantId, p.feedId))
-      .where('e.published_at', 'is', null);
-    if (p.state) q = q.where('e.state', '=', p.state);
-    if (afterKey !== null) q = q.where('e.episode_key', '<', afterKey);
-    return this.database.prepared(q.orderBy('e.episode_key', 'desc').limit(want));
+    const shape = `undated:${p.feedId ? 'feed' : 'all'}:${p.state ? 'state' : 'any'}:${afterKey !== null ? 'after' : 'first'}`;
+    const template = this.pageTemplate(shape, (v) => {
+      let q = this.db
+        .selectFrom('episodes as e')
+        .innerJoin('feeds as f', 'f.id', 'e.feed_id')
+        .select([...summaryColumns(), sql<string>`'-infinity'`.as('sort_key')])
+        .where('e.feed_id', 'in', this.subscribedFeeds(v.tenantId, p.feedId ? v.feedId : undefined))
+        .where('e.published_at', 'is', null);
+      if (p.state) q = q.where('e.state', '=', v.state);
+      if (afterKey !== null) q = q.where('e.episode_key', '<', v.afterKey);
+      return q.orderBy('e.episode_key', 'desc').limit(v.want);
+    });
+    return this.database.preparedTemplate(template, { tenantId, want, feedId: p.feedId ?? '', state: p.state ?? 'done', afterAt: '', afterKey: afterKey ?? '' });
   }
 
   /** An episode of a subscribed feed, or null (other tenants' episodes are invisible, not forbidden). */
