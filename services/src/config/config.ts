@@ -112,6 +112,22 @@ const SETTINGS = {
   GPU_REQUIRED: ['telemetry.gpuRequired', bool, false],
   GPU_METRICS_INTERVAL_S: ['telemetry.gpuMetricsIntervalS', int(0, 3600), 0],
   API_REQUEST_METRICS: ['telemetry.apiRequestMetrics', bool, true],
+  PUBLIC_URL: ['notify.publicUrl', z.string().url().or(z.literal('')), ''],
+  NOTIFY_TIMEOUT_MS: ['notify.timeoutMs', int(100, 120_000), 10_000],
+  NOTIFY_REPEAT_WINDOW_S: ['notify.repeatWindowS', int(0), 600],
+  NOTIFY_NTFY_URL: ['notify.ntfy.url', z.string().url().or(z.literal('')), ''],
+  NOTIFY_NTFY_TOPIC: ['notify.ntfy.topic', z.string(), ''],
+  NOTIFY_NTFY_TOKEN: ['notify.ntfy.token', z.string(), ''],
+  NOTIFY_WEBHOOK_URL: ['notify.webhook.url', z.string().url().or(z.literal('')), ''],
+  NOTIFY_WEBHOOK_TOKEN: ['notify.webhook.token', z.string(), ''],
+  NOTIFY_WEBHOOK_SECRET: ['notify.webhook.secret', z.string(), ''],
+  SMTP_HOST: ['notify.email.host', z.string(), ''],
+  SMTP_PORT: ['notify.email.port', int(1, 65535), 587],
+  SMTP_SECURITY: ['notify.email.security', z.enum(['starttls', 'tls', 'none']), 'starttls'],
+  SMTP_USER: ['notify.email.user', z.string(), ''],
+  SMTP_PASSWORD: ['notify.email.password', z.string(), ''],
+  SMTP_FROM: ['notify.email.from', z.string(), ''],
+  NOTIFY_EMAIL_TO: ['notify.email.to', z.string(), ''],
 } as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -220,6 +236,20 @@ export interface Config {
   /** worker-gpu: a missing GPU is unhealthy; nvidia-smi sampled every N s into podbrain_gpu_* (0 = only on /healthz). */
   /** apiRequestMetrics: the api's podbrain_api_request_* histogram and counters (false: /metrics keeps the rest). */
   telemetry: { gpuRequired: boolean; gpuMetricsIntervalS: number; apiRequestMetrics: boolean };
+  /**
+   * Outgoing notifications (notifications/): each channel is on when its address is set.
+   * publicUrl: the viewer's address, for links in notifications ('' = no links).
+   * repeatWindowS: an identical notification (same kind + key) within this window is dropped.
+   * email.security: `tls` = TLS from the first byte (port 465), `starttls` = upgrade required, `none` = plain.
+   */
+  notify: {
+    publicUrl: string;
+    timeoutMs: number;
+    repeatWindowS: number;
+    ntfy: { url: string; topic: string; token: string };
+    webhook: { url: string; token: string; secret: string };
+    email: { host: string; port: number; security: 'starttls' | 'tls' | 'none'; user: string; password: string; from: string; to: string };
+  };
 }
 
 export class ConfigError extends Error {

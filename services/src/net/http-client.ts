@@ -323,6 +323,56 @@ export class HttpClient {
       };
     }
   }
+
+  /**
+   * POST once: redirects are not followed (a 3xx is returned like any status — re-sending a
+   * body to wherever a server points is not something a notification should do).
+   */
+  async post(rawUrl: string, opts: PostOptions): Promise<PostResponse> {
+    const what = opts.what ?? 'resource';
+    const url = checkUrl(rawUrl, this.options);
+    const timeoutMs = opts.overallTimeoutMs ?? this.options.timeoutMs;
+    const signals = [opts.signal, opts.overallTimeoutMs ? AbortSignal.timeout(opts.overallTimeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    try {
+      const res = await this.agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: 'POST',
+        headers: { 'user-agent': this.options.userAgent, ...opts.headers },
+        body: opts.body,
+        signal,
+      });
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      for await (const c of res.body) {
+        const chunk = c as Buffer;
+        if (kept < opts.maxBytes) chunks.push(chunk.subarray(0, opts.maxBytes - kept));
+        kept += chunk.length;
+      }
+      return { url: url.href, status: res.statusCode, headers: flatHeaders(res.headers), body: Buffer.concat(chunks) };
+    } catch (e) {
+      throw toNetworkError(e, url.href, what, timeoutMs);
+    }
+  }
+}
+
+export interface PostOptions {
+  headers?: Record<string, string>;
+  body: string | Buffer;
+  /** Bytes of the answer kept; the rest is discarded (the answer of a POST is only for error messages). */
+  maxBytes: number;
+  overallTimeoutMs?: number;
+  signal?: AbortSignal;
+  what?: string;
+}
+
+export interface PostResponse {
+  url: string;
+  status: number;
+  headers: Record<string, string>;
+  /** At most maxBytes of the answer. */
+  body: Buffer;
 }
 
 export function statusError(res: Pick<HttpResponse, 'status' | 'url'>, what: string): PodbrainError {

@@ -4,6 +4,7 @@ import { registerDoctorCommand } from './doctor';
 import { registerEvalCommands } from './eval';
 import { registerFeedCommands } from './feed';
 import { registerModelsCommands } from './models';
+import { registerNotifyCommands } from './notify';
 import { registerRunCommand } from './run';
 import { registerSearchCommand } from './search';
 import { registerTranscribeCommand } from './transcribe';
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   registerSearchCommand(program);
   registerDoctorCommand(program);
   registerDbCommands(program);
+  registerNotifyCommands(program);
 }
