@@ -45,7 +45,9 @@ export class NotificationService {
 
   static fromConfig(config: Config, log: Logger, channels: Channel[] = configuredChannels(config)): NotificationService {
     const n = config.notify;
-    const secretUrl = n.webhook.url ? [n.webhook.url, new URL(n.webhook.url).href] : [];
+    // A webhook URL often carries its secret in the path (Slack, Discord, Gotify style).
+    const hook = n.webhook.url ? new URL(n.webhook.url) : undefined;
+    const secretUrl = hook ? [n.webhook.url, hook.href, hook.pathname.length > 1 ? `${hook.pathname}${hook.search}` : ''] : [];
     return new NotificationService({
       channels,
       log,
