@@ -3,12 +3,14 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { NestFactory } from '@nestjs/core';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config';
 import { createLogger } from '../src/core/logger';
 import { configuredChannels, SIGNATURE_HEADER, webhookSignature } from '../src/notifications/channels';
 import { viewerLink, type Notification } from '../src/notifications/notification';
+import { NotificationModule } from '../src/notifications/notification.module';
 import { NotificationService } from '../src/notifications/notification.service';
 
 const CLI = path.resolve(__dirname, '../dist/cli/main.js');
@@ -302,6 +304,16 @@ describe('notifications', () => {
     expect(lines.filter((l) => l.includes('notification not delivered'))).toHaveLength(3);
     for (const secret of [NTFY_TOKEN, WEBHOOK_TOKEN, WEBHOOK_SECRET, 'wrong-password-777', 'T0KEN-IN-PATH-55']) expect(text).not.toContain(secret);
     expect(text).toContain('bad token: Bearer ***');
+  });
+
+  it('is provided to a Nest module tree by NotificationModule, its channels from config', async () => {
+    const config = loadConfig({ env: env({ SMTP_HOST: '', NOTIFY_NTFY_URL: '' }) });
+    const app = await NestFactory.createApplicationContext(NotificationModule.forRoot(config, createLogger({ service: 'test', level: 'silent' })), { logger: false });
+    const svc = app.get(NotificationService);
+    expect(svc.channelNames).toEqual(['webhook']);
+    expect((await svc.notify(approval())).channels).toEqual([expect.objectContaining({ channel: 'webhook', ok: true })]);
+    expect(webhook.received).toHaveLength(1);
+    await app.close();
   });
 
   it('says which half-configured channel is incomplete', () => {

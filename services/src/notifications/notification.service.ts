@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Config } from '../config/config';
 import { errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
@@ -35,7 +35,7 @@ export const NOTIFICATION_OPTIONS = Symbol('NOTIFICATION_OPTIONS');
  * Never throws: a caller (the agent) reports an incident whether or not anyone could be told.
  */
 @Injectable()
-export class NotificationService {
+export class NotificationService implements OnApplicationShutdown {
   private readonly lastSent = new Map<string, number>();
   private readonly now: () => number;
 
@@ -76,6 +76,10 @@ export class NotificationService {
     // Nobody was told: the next identical notification must not be held back by this one.
     if (channels.length && channels.every((c) => !c.ok)) this.lastSent.delete(identity);
     return { sent: true, channels };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
   }
 
   async close(): Promise<void> {
