@@ -4,8 +4,9 @@ import { ConfigError, loadConfig } from './config/config';
 import { errorMessage } from './core/errors';
 import { createLogger } from './core/logger';
 import { SHUTDOWN_MARGIN_MS } from './core/shutdown';
+import { startEventLoopWatchdog, WATCHDOG_EXIT_STATUS } from './core/watchdog';
 import { isRoleName, ROLE_NAMES, startRole, type RunningRole } from './roles/roles';
-import { buildInfo } from './telemetry/health';
+import { buildInfo, UNHEALTHY_EXIT_CODE, watchUnhealthy } from './telemetry/health';
 import { initMetrics } from './telemetry/metrics';
 
 /**
@@ -13,6 +14,9 @@ import { initMetrics } from './telemetry/metrics';
  *   node services/dist/main.js <role> [--queues all|a,b]     (or PODBRAIN_ROLE)
  * SIGTERM/SIGINT → graceful stop (finish the current job within SHUTDOWN_GRACE_MS) → exit 0; whatever Redis
  * and Postgres do, the process is gone within SHUTDOWN_GRACE_MS + SHUTDOWN_MARGIN_MS (exit 1 if the last-resort timer ends it).
+ * Self-healing (issue 14), for Docker's restart policy: unhealthy for UNHEALTHY_EXIT_AFTER checks in a row →
+ * stop within SHUTDOWN_MARGIN_MS → exit UNHEALTHY_EXIT_CODE (3); event loop blocked for EVENT_LOOP_WATCHDOG_S →
+ * the watchdog thread ends the process (status 140, core/watchdog.ts).
  */
 async function main(argv: string[]): Promise<void> {
   const args = argv.slice(2);
@@ -44,30 +48,45 @@ async function main(argv: string[]): Promise<void> {
     setTimeout(() => process.exit(1), 100);
     return;
   }
+  startEventLoopWatchdog(config.telemetry.eventLoopWatchdogS * 1000);
+  log.info({ after_s: config.telemetry.eventLoopWatchdogS, exit_status: WATCHDOG_EXIT_STATUS }, 'event-loop watchdog armed');
   let stopping = false;
-  const shutdown = (signal: string) => {
+  /** exitCode 0: a signal, the role gets its grace period; otherwise the role is given up (bounded by the margin alone). */
+  const shutdown = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
+    stopWatchingHealth();
     log.info({ signal }, 'shutting down');
     // Last resort: the graceful stop is bounded step by step (core/shutdown.ts); if one step is not, the process still ends.
-    const hardMs = config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS;
+    const hardMs = exitCode === 0 ? config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS : SHUTDOWN_MARGIN_MS;
     setTimeout(() => {
-      log.error({ after_ms: hardMs }, 'shutdown did not finish within SHUTDOWN_GRACE_MS + margin: exiting now');
+      log.error({ after_ms: hardMs }, 'shutdown did not finish in time: exiting now');
       log.flush?.();
-      process.exit(1);
+      process.exit(exitCode || 1);
     }, hardMs);
     running
       .stop()
       .then(() => {
         log.info('stopped');
         log.flush?.();
-        setTimeout(() => process.exit(0), 50);
+        setTimeout(() => process.exit(exitCode), 50);
       })
       .catch((e) => {
         log.error({ err: errorMessage(e) }, 'unclean shutdown');
-        setTimeout(() => process.exit(1), 50);
+        setTimeout(() => process.exit(exitCode || 1), 50);
       });
   };
+  const limit = config.telemetry.unhealthyExitAfter;
+  const stopWatchingHealth = watchUnhealthy({
+    health: running.health,
+    intervalMs: config.telemetry.healthCheckIntervalS * 1000,
+    limit,
+    onUnhealthy: (count, failing) => log.warn({ count, limit, failing }, 'role unhealthy'),
+    onLimit: (reason) => {
+      log.error({ reason, exit_code: UNHEALTHY_EXIT_CODE }, 'role stayed unhealthy: exiting so the restart policy starts it afresh');
+      shutdown('unhealthy', UNHEALTHY_EXIT_CODE);
+    },
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -112,6 +112,9 @@ const SETTINGS = {
   GPU_REQUIRED: ['telemetry.gpuRequired', bool, false],
   GPU_METRICS_INTERVAL_S: ['telemetry.gpuMetricsIntervalS', int(0, 3600), 0],
   API_REQUEST_METRICS: ['telemetry.apiRequestMetrics', bool, true],
+  HEALTH_CHECK_INTERVAL_S: ['telemetry.healthCheckIntervalS', int(1, 3600), 15],
+  UNHEALTHY_EXIT_AFTER: ['telemetry.unhealthyExitAfter', int(0, 10_000), 5],
+  EVENT_LOOP_WATCHDOG_S: ['telemetry.eventLoopWatchdogS', int(0, 86_400), 60],
   PUBLIC_URL: ['notify.publicUrl', z.string().url().or(z.literal('')), ''],
   NOTIFY_TIMEOUT_MS: ['notify.timeoutMs', int(100, 120_000), 10_000],
   NOTIFY_REPEAT_WINDOW_S: ['notify.repeatWindowS', int(0), 600],
@@ -235,7 +238,13 @@ export interface Config {
   scheduler: { tickMs: number; leaseMs: number; reconcileGraceMs: number; stuckAfterS: number };
   /** worker-gpu: a missing GPU is unhealthy; nvidia-smi sampled every N s into podbrain_gpu_* (0 = only on /healthz). */
   /** apiRequestMetrics: the api's podbrain_api_request_* histogram and counters (false: /metrics keeps the rest). */
-  telemetry: { gpuRequired: boolean; gpuMetricsIntervalS: number; apiRequestMetrics: boolean };
+  /**
+   * unhealthyExitAfter: the role exits (code 3) after this many unhealthy health evaluations in a
+   * row, one every healthCheckIntervalS, Postgres/Redis outages not counted (0 = off);
+   * eventLoopWatchdogS: a worker thread ends the process (status 140) when the event loop has
+   * been blocked this long (0 = off).
+   */
+  telemetry: { gpuRequired: boolean; gpuMetricsIntervalS: number; apiRequestMetrics: boolean; healthCheckIntervalS: number; unhealthyExitAfter: number; eventLoopWatchdogS: number };
   /**
    * Outgoing notifications (notifications/): each channel is on when its address is set.
    * publicUrl: the viewer's address, for links in notifications ('' = no links).

@@ -2,7 +2,7 @@ import type { Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
 import { settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
 import { parseQueueList, ROLE_QUEUES, type QueueName } from '../queue/queues';
-import { checksForRole, createHealth } from '../telemetry/health';
+import { checksForRole, createHealth, type HealthModel } from '../telemetry/health';
 import { startTelemetryServer } from '../telemetry/server';
 import { NestFactory } from '@nestjs/core';
 import { createRoleContext } from './context';
@@ -14,6 +14,8 @@ export type RoleName = (typeof ROLE_NAMES)[number];
 export interface RunningRole {
   role: RoleName;
   healthPort: number;
+  /** The role's health model (/healthz), for the unhealthy-exit rule. */
+  health: HealthModel;
   /** Graceful stop (SIGTERM): finish current work within the grace period. */
   stop(): Promise<void>;
 }
@@ -51,6 +53,7 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
   return {
     role,
     healthPort: telemetry.port,
+    health,
     async stop() {
       await app.close(); // workers finish their jobs / the scheduler releases its lock (both bounded)
       if ((await settleWithin(telemetry.close(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('health server did not close in time: leaving it');
@@ -63,10 +66,13 @@ async function startApiRole(config: Config, log: Logger): Promise<RunningRole> {
   // Loaded only here, so the worker and scheduler roles never load Nest's HTTP stack.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { bootstrapApi } = require('../api/bootstrap') as typeof import('../api/bootstrap');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { API_HEALTH } = require('../api/health/health.controller') as typeof import('../api/health/health.controller');
   const app = await bootstrapApi({ ...config, role: 'api' }, { log });
   return {
     role: 'api',
     healthPort: config.apiPort,
+    health: app.get<HealthModel>(API_HEALTH),
     stop: () => app.close(),
   };
 }

@@ -190,6 +190,9 @@ function gpuDepsFromConfig(config: HealthSettings): Pick<RoleCheckDeps, 'whisper
   };
 }
 
+/** Checks of the services every role shares (the queue is Redis): see CheckSpec.dependency. */
+const SHARED_DEPENDENCIES = new Set(['postgres', 'redis', 'queue_connection']);
+
 /**
  * The check list of one role, following blueprint E.6.2. `config` supplies worker-gpu's
  * whisper/GPU/ffmpeg settings the caller did not pass in `given`; without it they are read
@@ -208,7 +211,7 @@ export function checksForRole(role: string, given: RoleCheckDeps, config?: Healt
   };
   const specs: CheckSpec[] = [];
   const add = (name: string, check: HealthCheck | undefined, impact: CheckSpec['impact']) => {
-    if (check) specs.push({ name, check, impact });
+    if (check) specs.push({ name, check, impact, ...(SHARED_DEPENDENCIES.has(name) ? { dependency: true } : {}) });
   };
   const pg = deps.postgresPing && postgresCheck(deps.postgresPing);
   const redis = deps.ping && redisCheck(deps.ping);

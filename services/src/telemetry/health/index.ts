@@ -5,3 +5,4 @@
 export * from './model';
 export * from './checks';
 export { gpuCheck, parseNvidiaSmi, type GpuSample } from '../gpu';
+export * from './unhealthy-exit';

@@ -37,6 +37,11 @@ export interface CheckSpec {
   impact: 'critical' | 'degrading';
   /** Default 2000 ms. */
   timeoutMs?: number;
+  /**
+   * A service every role shares (Postgres, Redis): its outage makes all roles unhealthy at once
+   * and a restart cannot fix it, so it does not count toward the unhealthy-exit rule (./unhealthy-exit.ts).
+   */
+  dependency?: boolean;
 }
 
 export interface HealthReport {
@@ -105,6 +110,8 @@ export function aggregate(specs: readonly CheckSpec[], results: Record<string, C
 
 export interface HealthModel {
   report(): Promise<HealthReport>;
+  /** The checks behind report(). */
+  readonly checks?: readonly CheckSpec[];
 }
 
 export function createHealth(opts: {
@@ -121,6 +128,7 @@ export function createHealth(opts: {
     names.add(c.name);
   }
   return {
+    checks: opts.checks,
     async report() {
       const entries = await Promise.all(opts.checks.map(async (spec) => [spec.name, await runCheck(spec)] as const));
       const checks = Object.fromEntries(entries);
