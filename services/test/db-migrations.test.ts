@@ -10,7 +10,7 @@ import { createTestDatabase } from './support/pg';
 import { ensureBuilt } from './support/stack';
 
 const TABLES = [
-  'api_keys', 'bookmarks', 'chunks', 'digests', 'episodes', 'feeds', 'insight_support', 'insights', 'kg_edges', 'kg_nodes',
+  'admin_audit', 'api_keys', 'bookmarks', 'chunks', 'digests', 'episodes', 'feeds', 'insight_support', 'insights', 'kg_edges', 'kg_nodes',
   'notes', 'quotes', 'stage_runs', 'subscriptions', 'summaries', 'tenants', 'transcript_segments',
 ];
 

@@ -1,9 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { Database } from '../db/database';
 import { DatabaseModule } from '../db/database.module';
 import type { HealthModel } from '../telemetry/health';
 import { AdminController, JobsController } from './admin/admin.controller';
+import { AdminAuditInterceptor } from './admin/audit.interceptor';
 import { JobsService } from './admin/jobs.service';
 import { ApiKeyGuard } from './auth.guard';
 import { ApiContext } from './context';
@@ -38,6 +39,7 @@ export class ApiModule {
         EpisodeMediaService,
         JobsService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_INTERCEPTOR, useClass: AdminAuditInterceptor },
         { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.ctx.log) },
       ],
     };

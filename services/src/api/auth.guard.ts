@@ -45,7 +45,7 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<Request & { podbrainTenant?: string }>();
+    const req = context.switchToHttp().getRequest<Request & { podbrainTenant?: string; podbrainActor?: string }>();
     const level = this.levelOf(context, req.method);
     if (level === 'public') return true;
     const expected = this.ctx.config.authApiKey;
@@ -53,6 +53,7 @@ export class ApiKeyGuard implements CanActivate {
     const isDeploymentKey = Boolean(expected) && token !== null && keyMatches(token, expected);
     const tenant = token !== null && !isDeploymentKey ? await this.tenantKey(token, level) : null;
     if (tenant) req.podbrainTenant = tenant;
+    req.podbrainActor = isDeploymentKey ? 'admin-key' : tenant ? `tenant:${tenant}` : !expected ? 'open' : 'anonymous';
     if (!expected || level === 'read') return true;
     if (token === null) throw new ApiError(401, 'unauthorized', 'this route needs the API key: send "Authorization: Bearer <AUTH_API_KEY>"');
     if (isDeploymentKey) return true;

@@ -3,6 +3,7 @@ import type { Config } from '../config/config';
 import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-schema';
 import { EpisodeJobId1763942400000 } from './migrations/1763942400000-episode-job-id';
 import { EpisodesNewestIndex1764028800000 } from './migrations/1764028800000-episodes-newest-index';
+import { AdminAudit1764115200000 } from './migrations/1764115200000-admin-audit';
 
 /**
  * TypeORM runs the migrations (db/migrations) and nothing else: no entities, no queries of the
@@ -11,7 +12,7 @@ import { EpisodesNewestIndex1764028800000 } from './migrations/1764028800000-epi
  */
 
 /** In order. Hand-written; `synchronize` is never used. */
-export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000];
+export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000, AdminAudit1764115200000];
 
 export function createMigrationDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
   return new DataSource({

@@ -204,6 +204,17 @@ export interface NotesTable {
   updated_at: DefaultedTimestamp;
 }
 
+/** One admin API call (api/admin/audit.interceptor.ts); params are redacted and size-capped before they are written. */
+export interface AdminAuditTable {
+  id: BigId;
+  at: DefaultedTimestamp;
+  actor: string;
+  method: string;
+  path: string;
+  params: Json<unknown>;
+  status: number;
+}
+
 export interface DB {
   feeds: FeedsTable;
   episodes: EpisodesTable;
@@ -222,6 +233,7 @@ export interface DB {
   subscriptions: SubscriptionsTable;
   bookmarks: BookmarksTable;
   notes: NotesTable;
+  admin_audit: AdminAuditTable;
 }
 
 export type FeedRow = Selectable<FeedsTable>;

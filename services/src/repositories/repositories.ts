@@ -1,3 +1,4 @@
+import { AuditRepository } from './audit.repository';
 import { ChunkRepository } from './chunks.repository';
 import { ContentRepository } from './content.repository';
 import { EpisodeRepository } from './episodes.repository';
@@ -10,4 +11,4 @@ import { TenantRepository } from './tenants.repository';
  * Every repository DatabaseModule provides (Nest injects them into services, workers and the
  * scheduler). Each takes the Database and nothing else, so a role may also build one by hand.
  */
-export const REPOSITORIES = [EpisodeRepository, StageRunRepository, FeedRepository, TenantRepository, ContentRepository, ProjectionRepository, ChunkRepository] as const;
+export const REPOSITORIES = [EpisodeRepository, StageRunRepository, FeedRepository, TenantRepository, ContentRepository, ProjectionRepository, ChunkRepository, AuditRepository] as const;

@@ -308,6 +308,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admin API calls (who, when, what, the answer), newest first */
+        get: operations["AdminController_auditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/workers": {
         parameters: {
             query?: never;
@@ -701,6 +718,19 @@ export interface components {
             /** @description some queue holds more failed jobs than were read */
             truncated: boolean;
         };
+        AuditEntry: {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            /** @description who: 'admin-key' (AUTH_API_KEY), 'tenant:<id>' (a tenant key), 'open' (AUTH_API_KEY unset) or 'anonymous' */
+            actor: string;
+            method: string;
+            path: string;
+            /** @description path parameters, query and body; secret-looking fields redacted, large values cut */
+            params: unknown;
+            /** @description the HTTP status of the answer */
+            status: number;
+        };
         RoleHealth: {
             /** @enum {string} */
             status: "healthy" | "degraded" | "unhealthy";
@@ -758,6 +788,7 @@ export type QueueInfo = components['schemas']['QueueInfo'];
 export type JobInfo = components['schemas']['JobInfo'];
 export type FailureGroup = components['schemas']['FailureGroup'];
 export type Failures = components['schemas']['Failures'];
+export type AuditEntry = components['schemas']['AuditEntry'];
 export type RoleHealth = components['schemas']['RoleHealth'];
 export type HealthView = components['schemas']['HealthView'];
 export type EpisodeEvent = components['schemas']['EpisodeEvent'];
@@ -1344,6 +1375,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobInfo"];
+                };
+            };
+        };
+    };
+    AdminController_auditLog: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AuditEntry"][];
+                        /** @description pass as cursor for older entries; null: no more */
+                        next_cursor: string | null;
+                    };
                 };
             };
         };

@@ -4,8 +4,9 @@ import { buildInfo } from '../../telemetry/health';
 import { QUEUE_SETTINGS } from '../../queue/queues';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
-import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas, type DeployView, type FailuresView, type JobView, type QueueView, type RetryCauseResult, type SettingsView, type WorkersView } from '../contract';
+import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas, type AuditPageView, type DeployView, type FailuresView, type JobView, type QueueView, type RetryCauseResult, type SettingsView, type WorkersView } from '../contract';
 import { parseInput } from '../validation';
+import { AuditRepository } from '../../repositories/audit.repository';
 import { JobsService } from './jobs.service';
 
 @ApiTags('admin')
@@ -18,7 +19,19 @@ export class AdminController {
   constructor(
     private readonly jobs: JobsService,
     private readonly ctx: ApiContext,
+    private readonly audit: AuditRepository,
   ) {}
+
+  @Get('audit')
+  @ApiOperation({ summary: 'Admin API calls (who, when, what, the answer), newest first' })
+  @ApiQueryOf(schemas.audit)
+  @ApiAnswer(responses.auditPage)
+  async auditLog(@Query() query: unknown): Promise<AuditPageView> {
+    const q = parseInput(schemas.audit, query, 'query');
+    const rows = await this.audit.page(q.limit + 1, q.cursor);
+    const items = rows.slice(0, q.limit).map((r) => ({ id: r.id, at: r.at.toISOString(), actor: r.actor, method: r.method, path: r.path, params: r.params, status: r.status }));
+    return { items, next_cursor: rows.length > q.limit ? items[items.length - 1].id : null };
+  }
 
   @Get('workers')
   @ApiOperation({ summary: 'Worker processes connected to each queue' })

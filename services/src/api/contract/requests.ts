@@ -33,6 +33,10 @@ export const schemas = {
     limit: z.coerce.number().int().min(1).max(500).default(100),
   }),
   failures: z.object({ queue: text(100).optional() }),
+  audit: z.object({
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+    cursor: z.string().regex(/^\d{1,18}$/, 'the next_cursor of the previous page').optional(),
+  }),
   retryCause: z.object({ cause: text(1000).min(1, 'required: a cause as GET /api/admin/failures lists it'), queue: text(100).optional() }).strict(),
   /** A queue name in a path; an unknown one is a 404 from JobsService (it names the known ones). */
   queue: text(100).min(1),

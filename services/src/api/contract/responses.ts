@@ -170,6 +170,18 @@ export const workers = z.object({
 
 export const deploy = z.object({ version: z.string(), git_sha: z.string(), node: z.string(), started_at: dateTime });
 
+export const auditEntry = z.object({
+  id: z.string(),
+  at: dateTime,
+  actor: z.string().describe("who: 'admin-key' (AUTH_API_KEY), 'tenant:<id>' (a tenant key), 'open' (AUTH_API_KEY unset) or 'anonymous'"),
+  method: z.string(),
+  path: z.string(),
+  params: z.unknown().describe('path parameters, query and body; secret-looking fields redacted, large values cut'),
+  status: count.describe('the HTTP status of the answer'),
+});
+
+export const auditPage = z.object({ items: z.array(auditEntry), next_cursor: nullableText.describe('pass as cursor for older entries; null: no more') });
+
 export const settings = z.object({
   queues: z.record(z.string(), z.object({ concurrency: count, attempts: count, timeout_ms: count })),
   asr: z.object({ engines: z.array(z.string()), whisper_model: z.string(), language: z.string(), openai_model: z.string() }),
@@ -220,6 +232,7 @@ export const components = {
   JobInfo: jobInfo,
   FailureGroup: failureGroup,
   Failures: failures,
+  AuditEntry: auditEntry,
   RoleHealth: roleHealth,
   HealthView: healthView,
   EpisodeEvent: episodeEvent,
@@ -246,6 +259,7 @@ export type FailuresView = z.output<typeof failures>;
 export type RetryCauseResult = z.output<typeof retryCauseResult>;
 export type WorkersView = z.output<typeof workers>;
 export type DeployView = z.output<typeof deploy>;
+export type AuditPageView = z.output<typeof auditPage>;
 export type SettingsView = z.output<typeof settings>;
 export type RoleHealthView = z.output<typeof roleHealth>;
 export type HealthView = z.output<typeof healthView>;
