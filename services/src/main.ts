@@ -6,6 +6,7 @@ import { createLogger } from './core/logger';
 import { SHUTDOWN_MARGIN_MS } from './core/shutdown';
 import { startEventLoopWatchdog, WATCHDOG_EXIT_STATUS } from './core/watchdog';
 import { isRoleName, ROLE_NAMES, startRole, type RunningRole } from './roles/roles';
+import { RESTART_EXIT_CODE } from './control/control-bus';
 import { buildInfo, UNHEALTHY_EXIT_CODE, watchUnhealthy } from './telemetry/health';
 import { initMetrics } from './telemetry/metrics';
 
@@ -16,7 +17,8 @@ import { initMetrics } from './telemetry/metrics';
  * and Postgres do, the process is gone within SHUTDOWN_GRACE_MS + SHUTDOWN_MARGIN_MS (exit 1 if the last-resort timer ends it).
  * Self-healing (issue 14), for Docker's restart policy: unhealthy for UNHEALTHY_EXIT_AFTER checks in a row →
  * stop within SHUTDOWN_MARGIN_MS → exit UNHEALTHY_EXIT_CODE (3); event loop blocked for EVENT_LOOP_WATCHDOG_S →
- * the watchdog thread ends the process (status 140, core/watchdog.ts).
+ * the watchdog thread ends the process (status 140, core/watchdog.ts). A restart-role message on the control
+ * channel (control/control-bus.ts) → graceful stop → exit RESTART_EXIT_CODE (4).
  */
 async function main(argv: string[]): Promise<void> {
   const args = argv.slice(2);
@@ -40,8 +42,11 @@ async function main(argv: string[]): Promise<void> {
   initMetrics({ role: roleArg, version, gitSha });
 
   let running: RunningRole;
+  // A restart-role message (control/control-bus.ts) that arrives while the role is starting is acted on once it is up.
+  let pendingRestart: string | null = null;
+  let requestRestart = (reason: string) => void (pendingRestart = reason);
   try {
-    running = await startRole(roleArg, config, { log, queues });
+    running = await startRole(roleArg, config, { log, queues, onRestart: (reason) => requestRestart(reason) });
   } catch (e) {
     log.fatal({ err: errorMessage(e) }, 'role failed to start');
     process.stderr.write(`podbrain ${roleArg}: ${errorMessage(e)}\n`);
@@ -51,14 +56,14 @@ async function main(argv: string[]): Promise<void> {
   startEventLoopWatchdog(config.telemetry.eventLoopWatchdogS * 1000);
   log.info({ after_s: config.telemetry.eventLoopWatchdogS, exit_status: WATCHDOG_EXIT_STATUS }, 'event-loop watchdog armed');
   let stopping = false;
-  /** exitCode 0: a signal, the role gets its grace period; otherwise the role is given up (bounded by the margin alone). */
-  const shutdown = (signal: string, exitCode = 0) => {
+  /** graceful (a signal, a restart request): the role gets its grace period; otherwise it is given up (bounded by the margin alone). */
+  const shutdown = (signal: string, exitCode = 0, graceful = exitCode === 0) => {
     if (stopping) return;
     stopping = true;
     stopWatchingHealth();
     log.info({ signal }, 'shutting down');
     // Last resort: the graceful stop is bounded step by step (core/shutdown.ts); if one step is not, the process still ends.
-    const hardMs = exitCode === 0 ? config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS : SHUTDOWN_MARGIN_MS;
+    const hardMs = graceful ? config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS : SHUTDOWN_MARGIN_MS;
     setTimeout(() => {
       log.error({ after_ms: hardMs }, 'shutdown did not finish in time: exiting now');
       log.flush?.();
@@ -87,6 +92,11 @@ async function main(argv: string[]): Promise<void> {
       shutdown('unhealthy', UNHEALTHY_EXIT_CODE);
     },
   });
+  requestRestart = (reason) => {
+    log.warn({ reason, exit_code: RESTART_EXIT_CODE }, 'restart requested over the control channel: stopping gracefully, the restart policy starts the role again');
+    shutdown('restart-role', RESTART_EXIT_CODE, true);
+  };
+  if (pendingRestart) requestRestart(pendingRestart);
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

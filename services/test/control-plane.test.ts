@@ -1,8 +1,18 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- audit params are JSON of many shapes */
 /**
- * The control plane (issue 14): every admin API call is audited (admin_audit, GET /api/admin/audit).
+ * The control plane (issue 14): every admin API call is audited (admin_audit, GET /api/admin/audit);
+ * the control channel (control/control-bus.ts) reaches real role processes: restart-role,
+ * set-concurrency, cancel-job.
  */
+import { readFileSync } from 'node:fs';
+import { Queue } from 'bullmq';
+import IORedis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CANCELLED_BY_ADMIN, publishControl, RESTART_EXIT_CODE, type ControlMessage } from '../src/control/control-bus';
+import { addFeed, sqlRows } from './support/db';
+import { fixture } from './support/fixtures';
+import { serveBody, startFixtureServer } from './support/http-fixture-server';
+import { startStack, waitFor as waitUntil, type Stack } from './support/stack';
 import { auditParams } from '../src/api/admin/audit.interceptor';
 import type { Config } from '../src/config/config';
 import { apiConfig, call, freshDatabase, startApi, waitFor } from './api-support';
@@ -72,4 +82,100 @@ describe('admin audit', () => {
     expect((await call(api.base, 'GET', '/api/admin/audit')).status).toBe(401);
     expect((await call(api.base, 'GET', '/api/admin/audit', { key: 'wrong' })).status).toBe(401);
   });
+});
+
+/** A feed of `n` episodes whose enclosures dribble in over `ms` (downloads that are still running while the test acts). */
+async function startSlowFeed(n: number, ms: number) {
+  const server = await startFixtureServer();
+  const audio = readFileSync(fixture('audio', 'fleurs-en-004.ogg'));
+  server.route('/slow.ogg', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'audio/ogg', 'content-length': String(audio.length) });
+    const parts = 40;
+    let i = 0;
+    const tick = () => {
+      if (res.destroyed) return;
+      res.write(audio.subarray(Math.floor((i * audio.length) / parts), Math.floor(((i + 1) * audio.length) / parts)));
+      if (++i < parts) setTimeout(tick, ms / parts);
+      else res.end();
+    };
+    tick();
+  });
+  const items = Array.from({ length: n }, (_, i) => `<item><guid>slow-${i}</guid><title>Slow ${i}</title><pubDate>Mon, 0${i + 1} Jan 2024 10:00:00 GMT</pubDate><enclosure url="${server.url(`/slow.ogg?${i}`)}" type="audio/ogg" length="${audio.length}"/></item>`);
+  server.route('/feed.xml', serveBody(`<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title><link>https://example.com</link><description>d</description>${items.join('')}</channel></rss>`, { contentType: 'application/rss+xml' }));
+  return { feedUrl: server.url('/feed.xml'), close: () => server.close() };
+}
+
+describe('control channel (real role processes)', () => {
+  let stack: Stack;
+  let redis: IORedis;
+  let ingest: Queue;
+  const send = (m: ControlMessage) => publishControl(redis, { queue: { prefix: stack.prefix } } as Config, m);
+
+  beforeAll(async () => {
+    stack = await startStack({ name: 'cp', env: { ALLOW_PRIVATE_NETWORK: 'true', SHUTDOWN_GRACE_MS: '2000' } });
+    redis = new IORedis(stack.redisUrl, { maxRetriesPerRequest: null });
+    ingest = new Queue('ingest', { connection: redis, prefix: stack.prefix });
+  }, 120_000);
+
+  afterAll(async () => {
+    await ingest?.close();
+    redis?.disconnect();
+    await stack?.stop();
+  }, 60_000);
+
+  it('restart-role: the role stops gracefully and exits with RESTART_EXIT_CODE; other roles ignore it', async () => {
+    await Promise.all([stack.start('worker-ml'), stack.start('worker-io', { name: 'restart-io' })]);
+    expect(await send({ type: 'restart-role', role: 'worker-ml', reason: 'test' })).toBeGreaterThanOrEqual(2);
+    const exit = await stack.roles.get('worker-ml')!.exited;
+    expect(exit).toEqual({ code: RESTART_EXIT_CODE, signal: null });
+    expect(stack.logs('worker-ml')).toContain('restart requested over the control channel');
+    expect(stack.logs('worker-ml')).toContain('"msg":"stopped"');
+    const io = stack.roles.get('restart-io')!.child;
+    expect(io.exitCode).toBeNull();
+    await stack.kill('restart-io');
+  }, 60_000);
+
+  it('set-concurrency raises a live worker from 1 to 2 jobs at once; cancel-job aborts a running job for good', async () => {
+    const feed = await startSlowFeed(3, 20_000);
+    try {
+      await stack.start('scheduler');
+      await stack.start('worker', { args: ['--queues', 'ingest'] });
+      await send({ type: 'set-concurrency', queue: 'ingest', concurrency: 1 });
+      await waitUntil('set to 1', async () => stack.logs('worker').includes('"concurrency":1'), 5000, 50);
+      await addFeed(stack.db, feed.feedUrl, { pollIntervalS: 3600 });
+      await waitUntil('three ingest jobs', async () => {
+        const c = await ingest.getJobCounts('waiting', 'prioritized', 'active');
+        return (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) >= 3;
+      }, 20_000, 100);
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await ingest.getActive()).length).toBe(1);
+
+      await send({ type: 'set-concurrency', queue: 'ingest', concurrency: 2 });
+      const two = await waitUntil('two jobs at once', async () => {
+        const active = await ingest.getActive();
+        return active.length === 2 ? active : null;
+      }, 5000, 50);
+      expect(two).toHaveLength(2);
+
+      const victim = two[0];
+      await send({ type: 'cancel-job', queue: 'ingest', jobId: String(victim.id) });
+      const failed = await waitUntil('cancelled job failed', async () => {
+        const j = await ingest.getJob(String(victim.id));
+        return j && (await j.getState()) === 'failed' ? j : null;
+      }, 10_000, 100);
+      expect(failed.failedReason).toBe(CANCELLED_BY_ADMIN);
+      expect(failed.attemptsMade).toBe(1); // not retried
+      const key = (victim.data as { episodeKey: string }).episodeKey;
+      const [ep] = await sqlRows(stack.db, `SELECT state, state_reason, failed_stage FROM episodes WHERE episode_key = $1`, [key]);
+      expect(ep).toMatchObject({ state: 'failed', failed_stage: 'ingest' });
+      expect(ep.state_reason).toContain(CANCELLED_BY_ADMIN);
+      const [run] = await sqlRows(stack.db, `SELECT status, error FROM stage_runs WHERE episode_key = $1 AND stage = 'ingest'`, [key]);
+      expect(run).toMatchObject({ status: 'failed' });
+      expect(run.error).toContain(CANCELLED_BY_ADMIN);
+      // the other download still runs: only the named job was cancelled
+      expect((await ingest.getJob(String(two[1].id)))!.failedReason ?? '').toBe('');
+    } finally {
+      await feed.close();
+    }
+  }, 60_000);
 });

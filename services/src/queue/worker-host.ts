@@ -1,4 +1,5 @@
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { CANCELLED_BY_ADMIN } from '../control/control-bus';
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors';
 import { delay, settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
@@ -7,9 +8,15 @@ import { correlationIdOfJob } from '../telemetry/correlation';
 import { runJobWithTelemetry } from '../telemetry/tracing';
 import { jobNameOf, QUEUE_SETTINGS, type JobName, type JobPayloads, type QueueName, type StageJobData } from './queues';
 
+class CancelledJob extends Error {
+  constructor() {
+    super(CANCELLED_BY_ADMIN);
+  }
+}
+
 /** What a job handler gets besides its payload. */
 export interface JobContext {
-  /** Fires at the queue's timeout, or when a shutdown's grace period runs out. */
+  /** Fires at the queue's timeout, when a shutdown's grace period runs out, or when an admin cancels the job. */
   signal: AbortSignal;
   /** This attempt (1-based) and how many the job has. */
   attempt: number;
@@ -40,7 +47,7 @@ export interface WorkerHostOptions {
  */
 export class WorkerHost {
   private readonly workers: Worker[] = [];
-  private readonly active = new Map<string, AbortController>();
+  private readonly active = new Map<string, { controller: AbortController; ctx: JobContext }>();
   private closing: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private readonly workerId = `${process.pid}`;
@@ -91,16 +98,21 @@ export class WorkerHost {
   private async runJob(queue: QueueName, job: Job): Promise<unknown> {
     const controller = new AbortController();
     const key = `${queue}/${job.id}`;
-    this.active.set(key, controller);
-    const timeoutMs = QUEUE_SETTINGS[queue].timeoutMs;
-    const timer = setTimeout(() => controller.abort(new Error(`job timed out after ${timeoutMs} ms`)), timeoutMs);
     // queue and worker_id come from the job's log context
     const log = this.jobLog.child({ job_id: job.id });
+    const ctx: JobContext = { signal: controller.signal, attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1, log };
+    this.active.set(key, { controller, ctx });
+    const timeoutMs = QUEUE_SETTINGS[queue].timeoutMs;
+    const timer = setTimeout(() => controller.abort(new Error(`job timed out after ${timeoutMs} ms`)), timeoutMs);
     log.debug('job started');
     try {
       const name = jobNameOf(queue, job.name);
       if (!name) throw new Error(`unknown job ${job.name} on the ${queue} queue`);
-      return await this.dispatch(name, job.data as JobPayloads[typeof name], { signal: controller.signal, attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1, log });
+      return await this.dispatch(name, job.data as JobPayloads[typeof name], ctx);
+    } catch (e) {
+      // Cancelled by an admin: no further attempt (BullMQ does not retry an UnrecoverableError).
+      if (controller.signal.reason instanceof CancelledJob) throw new UnrecoverableError(CANCELLED_BY_ADMIN);
+      throw e;
     } finally {
       clearTimeout(timer);
       this.active.delete(key);
@@ -111,6 +123,39 @@ export class WorkerHost {
   private dispatch<K extends JobName>(name: K, data: JobPayloads[K], ctx: JobContext): Promise<unknown> {
     const handler: JobHandler<K> = this.handlers[name];
     return handler(data, ctx);
+  }
+
+  /** set-concurrency (control/control-bus.ts): the queue's worker in this process takes up to `n` jobs at once from now on. */
+  setConcurrency(queue: QueueName, n: number): boolean {
+    const worker = this.workers.find((w) => w.name === queue);
+    if (!worker) return false;
+    const raised = n > worker.concurrency;
+    worker.concurrency = n;
+    // BullMQ's main loop waits for a running job to end before it looks at the concurrency again;
+    // an empty entry in its fifo (an internal) wakes it, so a raise takes effect now, not after
+    // the current job. Without it (another BullMQ version) the raise applies when a job ends.
+    if (raised) (worker as unknown as { mainLoopQueue?: { add(p: Promise<unknown>): void } | null }).mainLoopQueue?.add(Promise.resolve(undefined));
+    this.log.info({ queue, concurrency: n }, 'concurrency changed');
+    return true;
+  }
+
+  concurrencyOf(queue: QueueName): number | null {
+    return this.workers.find((w) => w.name === queue)?.concurrency ?? null;
+  }
+
+  /**
+   * cancel-job (control/control-bus.ts): aborts the job's signal if it runs here. Cooperative:
+   * the handler stops where it checks the signal. The attempt is its last: the stage records the
+   * failure with the reason 'cancelled by an admin' (the episode becomes failed) and the job is
+   * not retried. A job that is not running here is left alone (false).
+   */
+  cancel(queue: QueueName, jobId: string): boolean {
+    const running = this.active.get(`${queue}/${jobId}`);
+    if (!running) return false;
+    running.ctx.maxAttempts = running.ctx.attempt; // the handler treats this attempt as the last one
+    running.controller.abort(new CancelledJob());
+    this.log.warn({ queue, job_id: jobId }, 'job cancelled by an admin');
+    return true;
   }
 
   get activeJobs(): number {
@@ -145,7 +190,7 @@ export class WorkerHost {
     await settleWithin(Promise.race([finished, idleThenBudget]), this.opts.shutdownGraceMs);
     if (!closed && this.active.size > 0) {
       this.log.warn({ active: this.active.size }, 'grace period over: aborting running jobs');
-      for (const c of this.active.values()) c.abort(new Error('worker shutting down'));
+      for (const { controller } of this.active.values()) controller.abort(new Error('worker shutting down'));
       await settleWithin(Promise.race([finished, this.idle()]), SHUTDOWN_BUDGET_MS.abortSettle);
       if (this.active.size > 0) this.log.warn({ active: this.active.size }, 'aborted jobs did not return in time: leaving them (their jobs are retried once their lock expires)');
     }

@@ -5,8 +5,10 @@ import { parseQueueList, ROLE_QUEUES, type QueueName } from '../queue/queues';
 import { checksForRole, createHealth, type HealthModel } from '../telemetry/health';
 import { startTelemetryServer } from '../telemetry/server';
 import { NestFactory } from '@nestjs/core';
+import { subscribeControl } from '../control/control-bus';
+import { roleControlHandler } from '../control/role-control';
 import { createRoleContext } from './context';
-import { roleModule, SchedulerModule, WorkersModule } from './role.module';
+import { roleModule, SchedulerModule, WorkersModule, WorkersService } from './role.module';
 
 export const ROLE_NAMES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
@@ -29,7 +31,11 @@ function queuesForRole(role: Exclude<RoleName, 'api' | 'scheduler'>, spec: strin
 }
 
 /** Starts one role in this process; every role serves /healthz and /metrics on HEALTH_PORT. */
-export async function startRole(role: RoleName, config: Config, opts: { log?: Logger; queues?: string } = {}): Promise<RunningRole> {
+/**
+ * `onRestart`: what a restart-role message for this role does (main.ts: graceful stop, exit
+ * RESTART_EXIT_CODE); without it the message is logged and ignored.
+ */
+export async function startRole(role: RoleName, config: Config, opts: { log?: Logger; queues?: string; onRestart?: (reason: string) => void } = {}): Promise<RunningRole> {
   const log = opts.log ?? createLogger({ service: `podbrain-${role}`, level: config.logLevel });
   if (role === 'api') return startApiRole(config, log);
 
@@ -49,12 +55,15 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
   const feature = role === 'scheduler' ? SchedulerModule : WorkersModule.forQueues(queues);
   const app = await NestFactory.createApplicationContext(roleModule(ctx, feature), { logger: false, abortOnError: false });
   await app.init();
+  const workers = role === 'scheduler' ? null : app.get(WorkersService).host;
+  const control = await subscribeControl(ctx.redis, config, log, roleControlHandler({ role, workers, log, onRestart: opts.onRestart }));
   log.info({ health_port: telemetry.port, ...(role === 'scheduler' ? {} : { queues }) }, `${role} started`);
   return {
     role,
     healthPort: telemetry.port,
     health,
     async stop() {
+      control.close();
       await app.close(); // workers finish their jobs / the scheduler releases its lock (both bounded)
       if ((await settleWithin(telemetry.close(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('health server did not close in time: leaving it');
       await ctx.close();
