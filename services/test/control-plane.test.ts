@@ -4,9 +4,11 @@
  * the control channel (control/control-bus.ts) reaches real role processes: restart-role,
  * set-concurrency, cancel-job.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANCELLED_BY_ADMIN, publishControl, RESTART_EXIT_CODE, type ControlMessage } from '../src/control/control-bus';
 import { addFeed, sqlRows } from './support/db';
@@ -78,9 +80,61 @@ describe('admin audit', () => {
     expect(JSON.stringify(big).length).toBeLessThan(4200);
   });
 
-  it('admin routes refuse tenant-less or wrong keys', async () => {
-    expect((await call(api.base, 'GET', '/api/admin/audit')).status).toBe(401);
-    expect((await call(api.base, 'GET', '/api/admin/audit', { key: 'wrong' })).status).toBe(401);
+  it('admin routes refuse a missing or wrong key (401) and a tenant key (403)', async () => {
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    await pg.query(`INSERT INTO tenants (id, name) VALUES ('t2', 'Second')`);
+    await pg.query(`INSERT INTO api_keys (tenant_id, name, key_hash) VALUES ('t2', 'live', $1)`, [createHash('sha256').update('t2-key').digest('hex')]);
+    await pg.end();
+    const routes: [string, string, unknown?][] = [
+      ['GET', '/api/admin/audit'],
+      ['GET', '/api/admin/roles'],
+      ['POST', '/api/admin/roles/worker-io/restart'],
+      ['PUT', '/api/admin/queues/ingest/concurrency', { concurrency: 2 }],
+      ['POST', '/api/admin/queues/ingest/drain'],
+      ['POST', '/api/admin/queues/ingest/clean', { state: 'failed' }],
+      ['POST', '/api/admin/jobs/ingest/x/cancel'],
+      ['POST', '/api/admin/jobs/ingest/x/promote'],
+    ];
+    for (const [method, p, json] of routes) {
+      expect((await call(api.base, method, p, { json })).status, `${method} ${p}`).toBe(401);
+      expect((await call(api.base, method, p, { json, key: 'wrong' })).status, `${method} ${p}`).toBe(401);
+      expect((await call(api.base, method, p, { json, key: 't2-key' })).status, `${method} ${p}`).toBe(403);
+    }
+  });
+
+  it('queue commands: promote a delayed job, drain waiting ones, clean failed ones; bad input is a 4xx', async () => {
+    const connection = new IORedis(config.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue('digest', { connection, prefix: config.queue.prefix });
+    try {
+      await queue.add('digest', {}, { jobId: 'later', delay: 3_600_000 });
+      expect((await call(api.base, 'POST', '/api/admin/jobs/digest/later/promote', { key: KEY })).status).toBe(204);
+      expect(await (await queue.getJob('later'))!.getState()).toBe('waiting');
+      expect((await call(api.base, 'POST', '/api/admin/jobs/digest/later/promote', { key: KEY })).status).toBe(409);
+      expect((await call(api.base, 'POST', '/api/admin/jobs/digest/nope/promote', { key: KEY })).status).toBe(404);
+      await queue.add('digest', {}, { jobId: 'second' });
+      expect((await call(api.base, 'POST', '/api/admin/queues/digest/drain', { key: KEY })).status).toBe(204);
+      expect(await queue.getWaitingCount()).toBe(0);
+
+      const worker = new Worker('digest', async () => { throw new Error('boom'); }, { connection, prefix: config.queue.prefix });
+      await queue.add('digest', {}, { jobId: 'broken', attempts: 1 });
+      await waitFor(async () => (await queue.getFailedCount()) > 0);
+      await worker.close();
+      const before = await queue.getFailedCount();
+      expect(before).toBe(1);
+      const cleaned = await call(api.base, 'POST', '/api/admin/queues/digest/clean', { key: KEY, json: { state: 'failed' } });
+      expect(cleaned.status).toBe(200);
+      expect(cleaned.body).toEqual({ removed: before });
+      expect(await queue.getFailedCount()).toBe(0);
+      expect((await call(api.base, 'POST', '/api/admin/queues/digest/clean', { key: KEY, json: { state: 'active' } })).status).toBe(400);
+      expect((await call(api.base, 'PUT', '/api/admin/queues/digest/concurrency', { key: KEY, json: { concurrency: 0 } })).status).toBe(400);
+      expect((await call(api.base, 'POST', '/api/admin/roles/api/restart', { key: KEY })).status).toBe(400);
+      const answered = await call(api.base, 'PUT', '/api/admin/queues/digest/concurrency', { key: KEY, json: { concurrency: 3 } });
+      expect(answered).toMatchObject({ status: 202, body: { receivers: 0 } }); // no role process runs here
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
   });
 });
 
@@ -109,10 +163,13 @@ describe('control channel (real role processes)', () => {
   let stack: Stack;
   let redis: IORedis;
   let ingest: Queue;
+  let base: string;
   const send = (m: ControlMessage) => publishControl(redis, { queue: { prefix: stack.prefix } } as Config, m);
 
   beforeAll(async () => {
-    stack = await startStack({ name: 'cp', env: { ALLOW_PRIVATE_NETWORK: 'true', SHUTDOWN_GRACE_MS: '2000' } });
+    stack = await startStack({ name: 'cp', env: { ALLOW_PRIVATE_NETWORK: 'true', SHUTDOWN_GRACE_MS: '2000', AUTH_API_KEY: KEY, HEALTH_CHECK_INTERVAL_S: '1' } });
+    const apiRole = await stack.start('api');
+    base = `http://127.0.0.1:${apiRole.healthPort}`;
     redis = new IORedis(stack.redisUrl, { maxRetriesPerRequest: null });
     ingest = new Queue('ingest', { connection: redis, prefix: stack.prefix });
   }, 120_000);
@@ -124,12 +181,25 @@ describe('control channel (real role processes)', () => {
   }, 60_000);
 
   it('restart-role: the role stops gracefully and exits with RESTART_EXIT_CODE; other roles ignore it', async () => {
-    await Promise.all([stack.start('worker-ml'), stack.start('worker-io', { name: 'restart-io' })]);
-    expect(await send({ type: 'restart-role', role: 'worker-ml', reason: 'test' })).toBeGreaterThanOrEqual(2);
+    const [ml] = await Promise.all([stack.start('worker-ml'), stack.start('worker-io', { name: 'restart-io' })]);
+    const roles = await waitUntil('both roles listed', async () => {
+      const r = await call(base, 'GET', '/api/admin/roles', { key: KEY });
+      return r.body.items?.length >= 2 ? r.body.items : null;
+    }, 10_000, 100);
+    expect(roles.find((r: { role: string }) => r.role === 'worker-ml')).toMatchObject({ role: 'worker-ml', pid: ml.child.pid, status: expect.any(String), queues: ['enrich', 'index'] });
+    expect(roles.find((r: { role: string }) => r.role === 'worker-io')).toMatchObject({ queues: expect.arrayContaining(['ingest']) });
+    const restart = await call(base, 'POST', '/api/admin/roles/worker-ml/restart', { key: KEY });
+    expect(restart.status).toBe(202);
+    expect(restart.body.receivers).toBeGreaterThanOrEqual(2); // every non-api role listens; only worker-ml acts
     const exit = await stack.roles.get('worker-ml')!.exited;
     expect(exit).toEqual({ code: RESTART_EXIT_CODE, signal: null });
     expect(stack.logs('worker-ml')).toContain('restart requested over the control channel');
     expect(stack.logs('worker-ml')).toContain('"msg":"stopped"');
+    // a clean stop removes its entry at once
+    const after = (await call(base, 'GET', '/api/admin/roles', { key: KEY })).body.items as { role: string }[];
+    expect(after.map((r) => r.role)).not.toContain('worker-ml');
+    const audit = (await call(base, 'GET', '/api/admin/audit?limit=5', { key: KEY })).body.items as { method: string; path: string; status: number; actor: string }[];
+    expect(audit).toContainEqual(expect.objectContaining({ method: 'POST', path: '/api/admin/roles/worker-ml/restart', status: 202, actor: 'admin-key' }));
     const io = stack.roles.get('restart-io')!.child;
     expect(io.exitCode).toBeNull();
     await stack.kill('restart-io');
@@ -150,7 +220,7 @@ describe('control channel (real role processes)', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect((await ingest.getActive()).length).toBe(1);
 
-      await send({ type: 'set-concurrency', queue: 'ingest', concurrency: 2 });
+      expect((await call(base, 'PUT', '/api/admin/queues/ingest/concurrency', { key: KEY, json: { concurrency: 2 } })).status).toBe(202);
       const two = await waitUntil('two jobs at once', async () => {
         const active = await ingest.getActive();
         return active.length === 2 ? active : null;
@@ -158,7 +228,7 @@ describe('control channel (real role processes)', () => {
       expect(two).toHaveLength(2);
 
       const victim = two[0];
-      await send({ type: 'cancel-job', queue: 'ingest', jobId: String(victim.id) });
+      expect((await call(base, 'POST', `/api/admin/jobs/ingest/${victim.id}/cancel`, { key: KEY })).status).toBe(202);
       const failed = await waitUntil('cancelled job failed', async () => {
         const j = await ingest.getJob(String(victim.id));
         return j && (await j.getState()) === 'failed' ? j : null;

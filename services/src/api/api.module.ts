@@ -5,6 +5,7 @@ import { DatabaseModule } from '../db/database.module';
 import type { HealthModel } from '../telemetry/health';
 import { AdminController, JobsController } from './admin/admin.controller';
 import { AdminAuditInterceptor } from './admin/audit.interceptor';
+import { ControlService } from './admin/control.service';
 import { JobsService } from './admin/jobs.service';
 import { ApiKeyGuard } from './auth.guard';
 import { ApiContext } from './context';
@@ -38,6 +39,7 @@ export class ApiModule {
         EpisodesService,
         EpisodeMediaService,
         JobsService,
+        ControlService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_INTERCEPTOR, useClass: AdminAuditInterceptor },
         { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.ctx.log) },

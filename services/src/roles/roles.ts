@@ -6,6 +6,7 @@ import { checksForRole, createHealth, type HealthModel } from '../telemetry/heal
 import { startTelemetryServer } from '../telemetry/server';
 import { NestFactory } from '@nestjs/core';
 import { subscribeControl } from '../control/control-bus';
+import { startRoleReports } from '../control/role-registry';
 import { roleControlHandler } from '../control/role-control';
 import { createRoleContext } from './context';
 import { roleModule, SchedulerModule, WorkersModule, WorkersService } from './role.module';
@@ -57,6 +58,7 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
   await app.init();
   const workers = role === 'scheduler' ? null : app.get(WorkersService).host;
   const control = await subscribeControl(ctx.redis, config, log, roleControlHandler({ role, workers, log, onRestart: opts.onRestart }));
+  const stopReports = startRoleReports({ redis: ctx.redis, config, role, health, queues, log });
   log.info({ health_port: telemetry.port, ...(role === 'scheduler' ? {} : { queues }) }, `${role} started`);
   return {
     role,
@@ -64,6 +66,7 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
     health,
     async stop() {
       control.close();
+      await settleWithin(stopReports(), SHUTDOWN_BUDGET_MS.close);
       await app.close(); // workers finish their jobs / the scheduler releases its lock (both bounded)
       if ((await settleWithin(telemetry.close(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('health server did not close in time: leaving it');
       await ctx.close();

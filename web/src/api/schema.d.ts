@@ -308,6 +308,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Running role processes (each reports itself on every health tick; one that stops reporting drops out after three ticks) */
+        get: operations["AdminController_roles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/roles/{role}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Every process of the role stops gracefully and exits 4; the restart policy starts it again */
+        post: operations["AdminController_restartRole"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/queues/{name}/concurrency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Sets the queue's worker concurrency in every running process that serves it, without a restart (until that process restarts) */
+        put: operations["AdminController_setConcurrency"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/queues/{name}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Removes every waiting and delayed job of the queue; running jobs go on */
+        post: operations["AdminController_drain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/queues/{name}/clean": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Removes the failed or completed jobs of the queue */
+        post: operations["AdminController_clean"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs/{queue}/{id}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A delayed job (waiting out a retry backoff) runs now */
+        post: operations["AdminController_promote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/audit": {
         parameters: {
             query?: never;
@@ -501,6 +603,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** A job that is not running is removed (204); a running one is cancelled by its worker (202): the attempt fails with 'cancelled by an admin' and is not retried */
         post: operations["AdminController_cancel"];
         delete?: never;
         options?: never;
@@ -731,6 +834,20 @@ export interface components {
             /** @description the HTTP status of the answer */
             status: number;
         };
+        RoleProcess: {
+            role: string;
+            pid: number;
+            hostname: string;
+            version: string;
+            git_sha: string;
+            /** @description its health at its last report */
+            status: string;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            reported_at: string;
+            queues: string[];
+        };
         RoleHealth: {
             /** @enum {string} */
             status: "healthy" | "degraded" | "unhealthy";
@@ -789,6 +906,7 @@ export type JobInfo = components['schemas']['JobInfo'];
 export type FailureGroup = components['schemas']['FailureGroup'];
 export type Failures = components['schemas']['Failures'];
 export type AuditEntry = components['schemas']['AuditEntry'];
+export type RoleProcess = components['schemas']['RoleProcess'];
 export type RoleHealth = components['schemas']['RoleHealth'];
 export type HealthView = components['schemas']['HealthView'];
 export type EpisodeEvent = components['schemas']['EpisodeEvent'];
@@ -1376,6 +1494,150 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["JobInfo"];
                 };
+            };
+        };
+    };
+    AdminController_roles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["RoleProcess"][];
+                    };
+                };
+            };
+        };
+    };
+    AdminController_restartRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                role: "scheduler" | "worker-io" | "worker-gpu" | "worker-ml" | "worker";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description role processes that received the message on the control channel (0: none is listening) */
+                        receivers: number;
+                    };
+                };
+            };
+        };
+    };
+    AdminController_setConcurrency: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    concurrency: number;
+                };
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description role processes that received the message on the control channel (0: none is listening) */
+                        receivers: number;
+                    };
+                };
+            };
+        };
+    };
+    AdminController_drain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    AdminController_clean: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    state: "failed" | "completed";
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        removed: number;
+                    };
+                };
+            };
+        };
+    };
+    AdminController_promote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                queue: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

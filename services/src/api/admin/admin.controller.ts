@@ -1,12 +1,14 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { buildInfo } from '../../telemetry/health';
 import { QUEUE_SETTINGS } from '../../queue/queues';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
-import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas, type AuditPageView, type DeployView, type FailuresView, type JobView, type QueueView, type RetryCauseResult, type SettingsView, type WorkersView } from '../contract';
+import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas, type AuditPageView, type CleanResultView, type ControlSentView, type DeployView, type RoleListView, type FailuresView, type JobView, type QueueView, type RetryCauseResult, type SettingsView, type WorkersView } from '../contract';
 import { parseInput } from '../validation';
 import { AuditRepository } from '../../repositories/audit.repository';
+import { ControlService } from './control.service';
 import { JobsService } from './jobs.service';
 
 @ApiTags('admin')
@@ -20,7 +22,61 @@ export class AdminController {
     private readonly jobs: JobsService,
     private readonly ctx: ApiContext,
     private readonly audit: AuditRepository,
+    private readonly control: ControlService,
   ) {}
+
+  @Get('roles')
+  @ApiOperation({ summary: 'Running role processes (each reports itself on every health tick; one that stops reporting drops out after three ticks)' })
+  @ApiAnswer(responses.roleList)
+  roles(): Promise<RoleListView> {
+    return this.control.roles();
+  }
+
+  @Post('roles/:role/restart')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Every process of the role stops gracefully and exits 4; the restart policy starts it again' })
+  @ApiParamOf('role', schemas.role)
+  @ApiAnswer(responses.controlSent, { status: 202 })
+  restartRole(@Param('role') role: string): Promise<ControlSentView> {
+    return this.control.restartRole(parseInput(schemas.role, role, 'path'));
+  }
+
+  @Put('queues/:name/concurrency')
+  @HttpCode(202)
+  @ApiOperation({ summary: "Sets the queue's worker concurrency in every running process that serves it, without a restart (until that process restarts)" })
+  @ApiParamOf('name', schemas.queue)
+  @ApiBody({ schema: openApiSchema(schemas.setConcurrency, 'input') })
+  @ApiAnswer(responses.controlSent, { status: 202 })
+  setConcurrency(@Param('name') name: string, @Body() body: unknown): Promise<ControlSentView> {
+    return this.control.setConcurrency(parseInput(schemas.queue, name, 'path'), parseInput(schemas.setConcurrency, body, 'body').concurrency);
+  }
+
+  @Post('queues/:name/drain')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Removes every waiting and delayed job of the queue; running jobs go on' })
+  @ApiParamOf('name', schemas.queue)
+  async drain(@Param('name') name: string) {
+    await this.control.drain(parseInput(schemas.queue, name, 'path'));
+  }
+
+  @Post('queues/:name/clean')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Removes the failed or completed jobs of the queue' })
+  @ApiParamOf('name', schemas.queue)
+  @ApiBody({ schema: openApiSchema(schemas.cleanQueue, 'input') })
+  @ApiAnswer(responses.cleanResult)
+  clean(@Param('name') name: string, @Body() body: unknown): Promise<CleanResultView> {
+    return this.control.clean(parseInput(schemas.queue, name, 'path'), parseInput(schemas.cleanQueue, body, 'body').state);
+  }
+
+  @Post('jobs/:queue/:id/promote')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'A delayed job (waiting out a retry backoff) runs now' })
+  @ApiParamOf('queue', schemas.queue)
+  @ApiParamOf('id', schemas.key)
+  async promote(@Param('queue') queue: string, @Param('id') id: string) {
+    await this.control.promote(parseInput(schemas.queue, queue, 'path'), parseInput(schemas.key, id, 'path'));
+  }
 
   @Get('audit')
   @ApiOperation({ summary: 'Admin API calls (who, when, what, the answer), newest first' })
@@ -124,10 +180,12 @@ export class AdminController {
 
   @Post('jobs/:queue/:id/cancel')
   @HttpCode(204)
+  @ApiOperation({ summary: "A job that is not running is removed (204); a running one is cancelled by its worker (202): the attempt fails with 'cancelled by an admin' and is not retried" })
   @ApiParamOf('queue', schemas.queue)
   @ApiParamOf('id', schemas.key)
-  async cancel(@Param('queue') queue: string, @Param('id') id: string) {
-    await this.jobs.cancel(parseInput(schemas.queue, queue, 'path'), parseInput(schemas.key, id, 'path'));
+  async cancel(@Param('queue') queue: string, @Param('id') id: string, @Res({ passthrough: true }) res: Response) {
+    const { cancelled } = await this.control.cancel(parseInput(schemas.queue, queue, 'path'), parseInput(schemas.key, id, 'path'));
+    if (cancelled === 'signalled') res.status(202);
   }
 }
 

@@ -198,10 +198,4 @@ export class JobsService {
     await this.ctx.withRedis(() => job.retry('failed'));
     return toView(queue, job, 'waiting');
   }
-
-  async cancel(queue: string, id: string): Promise<void> {
-    const { job, state } = await this.get(queue, id);
-    if (state === 'active') throw new ApiError(409, 'conflict', `job ${id} is running; it can be cancelled once it finishes or fails`);
-    await this.ctx.withRedis(() => job.remove());
-  }
 }

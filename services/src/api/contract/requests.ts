@@ -38,6 +38,10 @@ export const schemas = {
     cursor: z.string().regex(/^\d{1,18}$/, 'the next_cursor of the previous page').optional(),
   }),
   retryCause: z.object({ cause: text(1000).min(1, 'required: a cause as GET /api/admin/failures lists it'), queue: text(100).optional() }).strict(),
+  setConcurrency: z.object({ concurrency: z.number().int().min(1).max(256) }).strict(),
+  cleanQueue: z.object({ state: z.enum(['failed', 'completed']) }).strict(),
+  /** A role name in a path (roles/roles.ts ROLE_NAMES). */
+  role: z.enum(['scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker']),
   /** A queue name in a path; an unknown one is a 404 from JobsService (it names the known ones). */
   queue: text(100).min(1),
   /** An OPML document (text/xml body). */

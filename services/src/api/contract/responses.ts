@@ -182,6 +182,24 @@ export const auditEntry = z.object({
 
 export const auditPage = z.object({ items: z.array(auditEntry), next_cursor: nullableText.describe('pass as cursor for older entries; null: no more') });
 
+export const roleProcess = z.object({
+  role: z.string(),
+  pid: count,
+  hostname: z.string(),
+  version: z.string(),
+  git_sha: z.string(),
+  status: z.string().describe('its health at its last report'),
+  started_at: dateTime,
+  reported_at: dateTime,
+  queues: z.array(z.string()),
+});
+
+export const roleList = z.object({ items: z.array(roleProcess) });
+
+export const controlSent = z.object({ receivers: count.describe('role processes that received the message on the control channel (0: none is listening)') });
+
+export const cleanResult = z.object({ removed: count });
+
 export const settings = z.object({
   queues: z.record(z.string(), z.object({ concurrency: count, attempts: count, timeout_ms: count })),
   asr: z.object({ engines: z.array(z.string()), whisper_model: z.string(), language: z.string(), openai_model: z.string() }),
@@ -233,6 +251,7 @@ export const components = {
   FailureGroup: failureGroup,
   Failures: failures,
   AuditEntry: auditEntry,
+  RoleProcess: roleProcess,
   RoleHealth: roleHealth,
   HealthView: healthView,
   EpisodeEvent: episodeEvent,
@@ -259,6 +278,9 @@ export type FailuresView = z.output<typeof failures>;
 export type RetryCauseResult = z.output<typeof retryCauseResult>;
 export type WorkersView = z.output<typeof workers>;
 export type DeployView = z.output<typeof deploy>;
+export type RoleListView = z.output<typeof roleList>;
+export type ControlSentView = z.output<typeof controlSent>;
+export type CleanResultView = z.output<typeof cleanResult>;
 export type AuditPageView = z.output<typeof auditPage>;
 export type SettingsView = z.output<typeof settings>;
 export type RoleHealthView = z.output<typeof roleHealth>;

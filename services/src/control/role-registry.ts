@@ -1,0 +1,74 @@
+import os from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/config';
+import { errorMessage } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { buildInfo, type HealthModel } from '../telemetry/health';
+
+/**
+ * Which role processes run (GET /api/admin/roles): each non-api role writes itself to
+ * `<prefix>:roles:<role>:<hostname>:<pid>` on every health tick (HEALTH_CHECK_INTERVAL_S) with a
+ * TTL of three ticks, so a process that died or hangs drops out of the list by itself.
+ */
+export interface RoleReport {
+  role: string;
+  pid: number;
+  hostname: string;
+  version: string;
+  git_sha: string;
+  status: string;
+  started_at: string;
+  reported_at: string;
+  queues: string[];
+}
+
+const keyPrefix = (config: Pick<Config, 'queue'>) => `${config.queue.prefix}:roles:`;
+
+/** Reports now and on every tick; returns the stop, which also removes the entry (a clean stop leaves the list at once). */
+export function startRoleReports(deps: { redis: Redis; config: Config; role: string; health: HealthModel; queues: readonly string[]; log: Logger }): () => Promise<void> {
+  const { version, gitSha } = buildInfo();
+  const startedAt = new Date().toISOString();
+  const intervalMs = deps.config.telemetry.healthCheckIntervalS * 1000;
+  const key = `${keyPrefix(deps.config)}${deps.role}:${os.hostname()}:${process.pid}`;
+  let busy = false;
+  const report = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const health = await deps.health.report();
+      const entry: RoleReport = { role: deps.role, pid: process.pid, hostname: os.hostname(), version, git_sha: gitSha, status: health.status, started_at: startedAt, reported_at: new Date().toISOString(), queues: [...deps.queues] };
+      await deps.redis.set(key, JSON.stringify(entry), 'PX', intervalMs * 3);
+    } catch (e) {
+      deps.log.debug({ err: errorMessage(e) }, 'role report failed');
+    } finally {
+      busy = false;
+    }
+  };
+  void report();
+  const timer = setInterval(() => void report(), intervalMs).unref();
+  return async () => {
+    clearInterval(timer);
+    await deps.redis.del(key).catch(() => undefined);
+  };
+}
+
+/** The live role processes (entries whose TTL has not run out), by role then hostname and pid. */
+export async function liveRoles(redis: Redis, config: Pick<Config, 'queue'>): Promise<RoleReport[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keyPrefix(config)}*`, 'COUNT', 200);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  if (!keys.length) return [];
+  const values = await redis.mget(...keys);
+  const out = values.flatMap((v) => {
+    try {
+      return v ? [JSON.parse(v) as RoleReport] : [];
+    } catch {
+      return [];
+    }
+  });
+  return out.sort((a, b) => a.role.localeCompare(b.role) || a.hostname.localeCompare(b.hostname) || a.pid - b.pid);
+}
