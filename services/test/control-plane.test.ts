@@ -101,6 +101,14 @@ describe('admin audit', () => {
       expect((await call(api.base, method, p, { json, key: 'wrong' })).status, `${method} ${p}`).toBe(401);
       expect((await call(api.base, method, p, { json, key: 't2-key' })).status, `${method} ${p}`).toBe(403);
     }
+    // refused admin calls are audited too, with who tried
+    const refused = await waitFor(async () => {
+      const items = (await auditLog('?limit=500')).items.filter((i) => i.status === 401 || i.status === 403);
+      return items.length >= routes.length * 3 ? items : null;
+    });
+    expect(refused).toContainEqual(expect.objectContaining({ method: 'POST', path: '/api/admin/roles/worker-io/restart', status: 403, actor: 'tenant:t2' }));
+    expect(refused).toContainEqual(expect.objectContaining({ method: 'POST', path: '/api/admin/roles/worker-io/restart', status: 401, actor: 'wrong-key' }));
+    expect(refused).toContainEqual(expect.objectContaining({ method: 'PUT', path: '/api/admin/queues/ingest/concurrency', status: 401, actor: 'anonymous', params: { params: { name: 'ingest' }, body: { concurrency: 2 } } }));
   });
 
   it('queue commands: promote a delayed job, drain waiting ones, clean failed ones; bad input is a 4xx', async () => {
@@ -231,7 +239,7 @@ describe('control channel (real role processes)', () => {
       expect((await call(base, 'POST', `/api/admin/jobs/ingest/${victim.id}/cancel`, { key: KEY })).status).toBe(202);
       const failed = await waitUntil('cancelled job failed', async () => {
         const j = await ingest.getJob(String(victim.id));
-        return j && (await j.getState()) === 'failed' ? j : null;
+        return j?.failedReason && (await j.getState()) === 'failed' ? j : null;
       }, 10_000, 100);
       expect(failed.failedReason).toBe(CANCELLED_BY_ADMIN);
       expect(failed.attemptsMade).toBe(1); // not retried

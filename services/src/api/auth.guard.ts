@@ -1,10 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { ACCESS_KEY, type AccessLevel, UNDECLARED_ACCESS } from './access';
 import { ApiContext } from './context';
 import { ApiError } from './errors';
+import { AuditRepository } from '../repositories/audit.repository';
+import { recordAdminCall } from './admin/audit.interceptor';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -33,6 +35,7 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly ctx: ApiContext,
     private readonly reflector: Reflector,
+    @Optional() private readonly audit?: AuditRepository,
   ) {}
 
   /**
@@ -47,13 +50,24 @@ export class ApiKeyGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<Request & { podbrainTenant?: string; podbrainActor?: string }>();
     const level = this.levelOf(context, req.method);
+    if (level !== 'admin') return this.check(req, level);
+    try {
+      return await this.check(req, level);
+    } catch (e) {
+      // A refused admin call is audited too (admitted ones by AdminAuditInterceptor).
+      if (e instanceof ApiError && this.audit) recordAdminCall(this.audit, this.ctx, req, e.status);
+      throw e;
+    }
+  }
+
+  private async check(req: Request & { podbrainTenant?: string; podbrainActor?: string }, level: AccessLevel): Promise<boolean> {
     if (level === 'public') return true;
     const expected = this.ctx.config.authApiKey;
     const token = bearerToken(req.headers.authorization);
     const isDeploymentKey = Boolean(expected) && token !== null && keyMatches(token, expected);
     const tenant = token !== null && !isDeploymentKey ? await this.tenantKey(token, level) : null;
     if (tenant) req.podbrainTenant = tenant;
-    req.podbrainActor = isDeploymentKey ? 'admin-key' : tenant ? `tenant:${tenant}` : !expected ? 'open' : 'anonymous';
+    req.podbrainActor = isDeploymentKey ? 'admin-key' : tenant ? `tenant:${tenant}` : !expected ? 'open' : token !== null ? 'wrong-key' : 'anonymous';
     if (!expected || level === 'read') return true;
     if (token === null) throw new ApiError(401, 'unauthorized', 'this route needs the API key: send "Authorization: Bearer <AUTH_API_KEY>"');
     if (isDeploymentKey) return true;

@@ -825,7 +825,7 @@ export interface components {
             id: string;
             /** Format: date-time */
             at: string;
-            /** @description who: 'admin-key' (AUTH_API_KEY), 'tenant:<id>' (a tenant key), 'open' (AUTH_API_KEY unset) or 'anonymous' */
+            /** @description who: 'admin-key' (AUTH_API_KEY), 'tenant:<id>' (a tenant key), 'open' (AUTH_API_KEY unset), 'wrong-key' or 'anonymous' (no key; both refused) */
             actor: string;
             method: string;
             path: string;

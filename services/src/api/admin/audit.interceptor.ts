@@ -39,11 +39,17 @@ function statusOf(err: unknown): number {
   return 500;
 }
 
+/** Writes one audit row in the background: never fails the request, a failed write is logged. */
+export function recordAdminCall(audit: AuditRepository, ctx: ApiContext, req: Request & { podbrainActor?: string }, status: number): void {
+  const entry = { actor: req.podbrainActor ?? 'anonymous', method: req.method, path: req.path, params: auditParams(req), status };
+  audit.record(entry).catch((e: unknown) => ctx.log.warn({ err: e instanceof Error ? e.message : String(e), ...entry }, 'admin audit: could not record a call'));
+}
+
 /**
  * Records every call of an admin route (api/access.ts) in admin_audit: who (the guard's
  * podbrainActor), what (method, path, parameters) and the answer's status. The write happens
- * after the answer and never fails it; a failed write is logged. Calls the guard refuses
- * (401/403) never reach an interceptor, so they are not in the table.
+ * after the answer. Calls the guard refuses (401/403) never reach an interceptor: the guard
+ * records those itself (api/auth.guard.ts).
  */
 @Injectable()
 export class AdminAuditInterceptor implements NestInterceptor {
@@ -58,10 +64,7 @@ export class AdminAuditInterceptor implements NestInterceptor {
     if (level !== 'admin' || context.getType() !== 'http') return next.handle();
     const req = context.switchToHttp().getRequest<Request & { podbrainActor?: string }>();
     const res = context.switchToHttp().getResponse<Response>();
-    const write = (status: number) => {
-      const entry = { actor: req.podbrainActor ?? 'anonymous', method: req.method, path: req.path, params: auditParams(req), status };
-      this.audit.record(entry).catch((e: unknown) => this.ctx.log.warn({ err: e instanceof Error ? e.message : String(e), ...entry }, 'admin audit: could not record a call'));
-    };
+    const write = (status: number) => recordAdminCall(this.audit, this.ctx, req, status);
     return next.handle().pipe(tap({ next: () => write(res.statusCode), error: (err: unknown) => write(statusOf(err)) }));
   }
 }

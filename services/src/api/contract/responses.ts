@@ -173,7 +173,7 @@ export const deploy = z.object({ version: z.string(), git_sha: z.string(), node:
 export const auditEntry = z.object({
   id: z.string(),
   at: dateTime,
-  actor: z.string().describe("who: 'admin-key' (AUTH_API_KEY), 'tenant:<id>' (a tenant key), 'open' (AUTH_API_KEY unset) or 'anonymous'"),
+  actor: z.string().describe("who: 'admin-key' (AUTH_API_KEY), 'tenant:<id>' (a tenant key), 'open' (AUTH_API_KEY unset), 'wrong-key' or 'anonymous' (no key; both refused)"),
   method: z.string(),
   path: z.string(),
   params: z.unknown().describe('path parameters, query and body; secret-looking fields redacted, large values cut'),
