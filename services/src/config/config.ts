@@ -109,6 +109,7 @@ const SETTINGS = {
   SCHEDULER_LEASE_MS: ['scheduler.leaseMs', int(1000), 15_000],
   RECONCILE_GRACE_MS: ['scheduler.reconcileGraceMs', int(0), 30_000],
   STUCK_EPISODE_S: ['scheduler.stuckAfterS', int(1), 6 * 3600],
+  AUDIT_RETENTION_DAYS: ['scheduler.auditRetentionDays', int(0, 36_500), 90],
   GPU_REQUIRED: ['telemetry.gpuRequired', bool, false],
   GPU_METRICS_INTERVAL_S: ['telemetry.gpuMetricsIntervalS', int(0, 3600), 0],
   API_REQUEST_METRICS: ['telemetry.apiRequestMetrics', bool, true],
@@ -235,7 +236,8 @@ export interface Config {
   search: { defaultK: number };
   queue: { prefix: string; lockMs: number; /** 0: each queue's own backoff (QUEUE_SETTINGS). */ backoffMs: number };
   worker: { queues: string; shutdownGraceMs: number };
-  scheduler: { tickMs: number; leaseMs: number; reconcileGraceMs: number; stuckAfterS: number };
+  /** auditRetentionDays: admin_audit rows older than this are deleted by the scheduler (0 = kept forever). */
+  scheduler: { tickMs: number; leaseMs: number; reconcileGraceMs: number; stuckAfterS: number; auditRetentionDays: number };
   /** worker-gpu: a missing GPU is unhealthy; nvidia-smi sampled every N s into podbrain_gpu_* (0 = only on /healthz). */
   /** apiRequestMetrics: the api's podbrain_api_request_* histogram and counters (false: /metrics keeps the rest). */
   /**

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
 import { Database } from '../db/database';
 
 export interface AuditEntry {
@@ -21,6 +22,15 @@ export class AuditRepository {
 
   async record(entry: AuditEntry): Promise<void> {
     await this.database.db.insertInto('admin_audit').values({ ...entry, params: JSON.stringify(entry.params ?? {}) }).execute();
+  }
+
+  /** Deletes the rows older than `days` days; returns how many. */
+  async prune(days: number): Promise<number> {
+    const r = await this.database.db
+      .deleteFrom('admin_audit')
+      .where('at', '<', sql<Date>`now() - make_interval(days => ${days})`)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   /** Newest first; `before`: the id of the last row of the previous page (ids only grow). */

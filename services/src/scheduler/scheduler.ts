@@ -8,6 +8,7 @@ import { QUEUE_NAMES, QUEUE_SETTINGS, type EpisodeJobStage, type Queues } from '
 import { newCorrelationId, withLogContext } from '../telemetry/correlation';
 import { diskCheck, runCheck, type CheckResult, type HealthCheck } from '../telemetry/health';
 import { metrics } from '../telemetry/metrics';
+import { AuditRepository } from '../repositories/audit.repository';
 import type { LeftRunningRun } from '../repositories/stage-runs.repository';
 import { walkChain } from '../pipeline/execute';
 import type { StageName } from '../pipeline/stage';
@@ -65,6 +66,7 @@ export class Scheduler {
     this.lock = new LeaderLock(redis, `${config.queue.prefix}:scheduler:leader`, config.scheduler.leaseMs);
     this.log = deps.log.child({ component: 'scheduler' });
     this.diskHealth = opts.diskHealth ?? diskCheck(config.dataDir);
+    this.audit = new AuditRepository(deps.database);
   }
 
   start(): void {
@@ -100,6 +102,20 @@ export class Scheduler {
     await this.repairStageRuns();
     await this.retryOutOfSpace();
     await this.sampleGauges();
+    await this.pruneAudit();
+  }
+
+  private readonly audit: AuditRepository;
+  private auditPrunedAt = 0;
+
+  /** admin_audit older than AUDIT_RETENTION_DAYS goes, at most once an hour (0 days: kept forever). */
+  async pruneAudit(now = Date.now()): Promise<number> {
+    const days = this.deps.config.scheduler.auditRetentionDays;
+    if (days === 0 || now - this.auditPrunedAt < 3600_000) return 0;
+    this.auditPrunedAt = now;
+    const n = await this.audit.prune(days);
+    if (n) this.log.info({ deleted: n, older_than_days: days }, 'admin audit pruned');
+    return n;
   }
 
   async enqueueDuePolls(): Promise<number> {
