@@ -4,23 +4,16 @@ import type { Config } from '../config/config';
 import { errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { buildInfo, type HealthModel } from '../telemetry/health';
+import { roleProcess } from '../api/contract/responses';
+import type { z } from 'zod';
 
 /**
  * Which role processes run (GET /api/admin/roles): each non-api role writes itself to
  * `<prefix>:roles:<role>:<hostname>:<pid>` on every health tick (HEALTH_CHECK_INTERVAL_S) with a
  * TTL of three ticks, so a process that died or hangs drops out of the list by itself.
  */
-export interface RoleReport {
-  role: string;
-  pid: number;
-  hostname: string;
-  version: string;
-  git_sha: string;
-  status: string;
-  started_at: string;
-  reported_at: string;
-  queues: string[];
-}
+/** One role process as GET /api/admin/roles lists it: the contract's schema, also used to read entries back. */
+export type RoleReport = z.output<typeof roleProcess>;
 
 const keyPrefix = (config: Pick<Config, 'queue'>) => `${config.queue.prefix}:roles:`;
 
@@ -63,9 +56,12 @@ export async function liveRoles(redis: Redis, config: Pick<Config, 'queue'>): Pr
   } while (cursor !== '0');
   if (!keys.length) return [];
   const values = await redis.mget(...keys);
+  // An entry that does not parse (another version's shape, a hand-edited key) is left out, not trusted.
   const out = values.flatMap((v) => {
+    if (!v) return [];
     try {
-      return v ? [JSON.parse(v) as RoleReport] : [];
+      const parsed = roleProcess.safeParse(JSON.parse(v));
+      return parsed.success ? [parsed.data] : [];
     } catch {
       return [];
     }
