@@ -5,15 +5,14 @@
  * set-concurrency, cancel-job.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANCELLED_BY_ADMIN, publishControl, RESTART_EXIT_CODE, type ControlMessage } from '../src/control/control-bus';
 import { addFeed, sqlRows } from './support/db';
-import { fixture } from './support/fixtures';
 import { serveBody, startFixtureServer } from './support/http-fixture-server';
+import { serveSlowAudio } from './support/slow-audio';
 import { startStack, waitFor as waitUntil, type Stack } from './support/stack';
 import { auditParams } from '../src/api/admin/audit.interceptor';
 import type { Config } from '../src/config/config';
@@ -149,20 +148,8 @@ describe('admin audit', () => {
 /** A feed of `n` episodes whose enclosures dribble in over `ms` (downloads that are still running while the test acts). */
 async function startSlowFeed(n: number, ms: number) {
   const server = await startFixtureServer();
-  const audio = readFileSync(fixture('audio', 'fleurs-en-004.ogg'));
-  server.route('/slow.ogg', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'audio/ogg', 'content-length': String(audio.length) });
-    const parts = 40;
-    let i = 0;
-    const tick = () => {
-      if (res.destroyed) return;
-      res.write(audio.subarray(Math.floor((i * audio.length) / parts), Math.floor(((i + 1) * audio.length) / parts)));
-      if (++i < parts) setTimeout(tick, ms / parts);
-      else res.end();
-    };
-    tick();
-  });
-  const items = Array.from({ length: n }, (_, i) => `<item><guid>slow-${i}</guid><title>Slow ${i}</title><pubDate>Mon, 0${i + 1} Jan 2024 10:00:00 GMT</pubDate><enclosure url="${server.url(`/slow.ogg?${i}`)}" type="audio/ogg" length="${audio.length}"/></item>`);
+  const audioLength = serveSlowAudio(server, '/slow.ogg', ms, 40);
+  const items = Array.from({ length: n }, (_, i) => `<item><guid>slow-${i}</guid><title>Slow ${i}</title><pubDate>Mon, 0${i + 1} Jan 2024 10:00:00 GMT</pubDate><enclosure url="${server.url(`/slow.ogg?${i}`)}" type="audio/ogg" length="${audioLength}"/></item>`);
   server.route('/feed.xml', serveBody(`<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title><link>https://example.com</link><description>d</description>${items.join('')}</channel></rss>`, { contentType: 'application/rss+xml' }));
   return { feedUrl: server.url('/feed.xml'), close: () => server.close() };
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../src/config/config';
@@ -16,6 +16,7 @@ import { WorkerHost } from '../src/queue/worker-host';
 import { createTestDatabase } from './support/pg';
 import { fixture } from './support/fixtures';
 import { serveBody, startFixtureServer } from './support/http-fixture-server';
+import { serveSlowAudio } from './support/slow-audio';
 import { PG_BIN, REDIS_SERVER, startPrivatePostgres, startPrivateRedis, type PrivateService } from './support/private-services';
 import { clearRedisPrefix, SERVICES_DIR, startStack, tempDir, waitFor, type Stack } from './support/stack';
 import { addFeed, sqlRows } from './support/db';
@@ -32,21 +33,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A feed of one episode whose enclosure takes `ms` to download (a job that is still running when the outage starts). */
 async function startSlowFeed(ms: number) {
   const server = await startFixtureServer();
-  const audio = readFileSync(fixture('audio', 'fleurs-en-004.ogg'));
-  server.route('/slow.ogg', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'audio/ogg', 'content-length': String(audio.length) });
-    const parts = 20;
-    let i = 0;
-    const tick = () => {
-      if (res.destroyed) return;
-      res.write(audio.subarray(Math.floor((i * audio.length) / parts), Math.floor(((i + 1) * audio.length) / parts)));
-      if (++i < parts) setTimeout(tick, ms / parts);
-      else res.end();
-    };
-    tick();
-  });
+  const audioLength = serveSlowAudio(server, '/slow.ogg', ms, 20);
   server.route('/feed.xml', serveBody(`<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title><link>https://example.com</link><description>d</description>
-<item><guid>slow</guid><title>Slow download</title><pubDate>Mon, 01 Jan 2024 10:00:00 GMT</pubDate><enclosure url="${server.url('/slow.ogg')}" type="audio/ogg" length="${audio.length}"/></item>
+<item><guid>slow</guid><title>Slow download</title><pubDate>Mon, 01 Jan 2024 10:00:00 GMT</pubDate><enclosure url="${server.url('/slow.ogg')}" type="audio/ogg" length="${audioLength}"/></item>
 </channel></rss>`, { contentType: 'application/rss+xml' }));
   return { feedUrl: server.url('/feed.xml'), close: () => server.close() };
 }
