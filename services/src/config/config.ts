@@ -132,6 +132,14 @@ const SETTINGS = {
   SMTP_PASSWORD: ['notify.email.password', z.string(), ''],
   SMTP_FROM: ['notify.email.from', z.string(), ''],
   NOTIFY_EMAIL_TO: ['notify.email.to', z.string(), ''],
+  AGENT_MODE: ['agent.mode', z.enum(['off', 'shadow', 'auto']), 'shadow'],
+  AGENT_WEBHOOK_TOKEN: ['agent.webhookToken', z.string(), ''],
+  RUNBOOKS_DIR: ['agent.runbooksDir', z.string().min(1), './runbooks'],
+  PROMETHEUS_URL: ['agent.prometheusUrl', z.string().url().or(z.literal('')), ''],
+  LOKI_URL: ['agent.lokiUrl', z.string().url().or(z.literal('')), ''],
+  AGENT_VERIFY_S: ['agent.verifyS', int(1, 86_400), 300],
+  AGENT_TICK_MS: ['agent.tickMs', int(100, 60_000), 2000],
+  RUNTIME_SETTINGS_REFRESH_S: ['settingsRefreshS', int(1, 3600), 30],
 } as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -261,6 +269,16 @@ export interface Config {
     webhook: { url: string; token: string; secret: string };
     email: { host: string; port: number; security: 'starttls' | 'tls' | 'none'; user: string; password: string; from: string; to: string };
   };
+  /**
+   * The on-call agent (scheduler leader, agent/). mode: the initial mode (the runtime setting
+   * agent.mode overrides it); webhookToken: a bearer accepted at POST /api/admin/alerts besides the
+   * API key ('' = API key only); prometheusUrl/lokiUrl: where diagnose steps run PromQL/LogQL
+   * ('' = those steps are skipped and say so); verifyS: how long after an action the agent waits
+   * for recovery before it escalates; tickMs: how often the leader looks for work.
+   */
+  agent: { mode: 'off' | 'shadow' | 'auto'; webhookToken: string; runbooksDir: string; prometheusUrl: string; lokiUrl: string; verifyS: number; tickMs: number };
+  /** How often every role reads runtime_settings again (a settings-changed control message makes it read at once). */
+  settingsRefreshS: number;
 }
 
 export class ConfigError extends Error {

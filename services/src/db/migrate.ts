@@ -4,6 +4,7 @@ import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-s
 import { EpisodeJobId1763942400000 } from './migrations/1763942400000-episode-job-id';
 import { EpisodesNewestIndex1764028800000 } from './migrations/1764028800000-episodes-newest-index';
 import { AdminAudit1764115200000 } from './migrations/1764115200000-admin-audit';
+import { RuntimeSettings1764201600000 } from './migrations/1764201600000-runtime-settings';
 
 /**
  * TypeORM runs the migrations (db/migrations) and nothing else: no entities, no queries of the
@@ -12,7 +13,7 @@ import { AdminAudit1764115200000 } from './migrations/1764115200000-admin-audit'
  */
 
 /** In order. Hand-written; `synchronize` is never used. */
-export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000, AdminAudit1764115200000];
+export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000, AdminAudit1764115200000, RuntimeSettings1764201600000];
 
 export function createMigrationDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
   return new DataSource({

@@ -215,6 +215,14 @@ export interface AdminAuditTable {
   status: number;
 }
 
+/** A setting changed at runtime (control/runtime-settings.ts); value is the JSON of the parsed value. */
+export interface RuntimeSettingsTable {
+  key: string;
+  value: Json<unknown>;
+  updated_at: DefaultedTimestamp;
+  updated_by: string;
+}
+
 export interface DB {
   feeds: FeedsTable;
   episodes: EpisodesTable;
@@ -234,6 +242,7 @@ export interface DB {
   bookmarks: BookmarksTable;
   notes: NotesTable;
   admin_audit: AdminAuditTable;
+  runtime_settings: RuntimeSettingsTable;
 }
 
 export type FeedRow = Selectable<FeedsTable>;
