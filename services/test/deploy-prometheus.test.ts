@@ -24,6 +24,8 @@ const tests = (parseYaml(readFileSync(path.join(PROM, 'tests/podbrain-alerts.tes
 const E72: Record<string, { alerts: string[]; tier: string }> = {
   'worker dead': { alerts: ['PodbrainWorkerDead', 'PodbrainRoleUnhealthy'], tier: 'P1' },
   'queue backlog': { alerts: ['PodbrainQueueBacklog'], tier: 'P2' },
+  // issue 14: a queue left paused while jobs wait (the agent resumes it)
+  'queue paused with a backlog': { alerts: ['PodbrainQueuePausedWithBacklog'], tier: 'P2' },
   'GPU OOM': { alerts: ['PodbrainGpuMemoryExhausted'], tier: 'P1' },
   'provider API down': { alerts: ['PodbrainProviderDown'], tier: 'P2' },
   'provider rate-limited': { alerts: ['PodbrainProviderRateLimited'], tier: 'P3' },
@@ -43,7 +45,7 @@ describe('prometheus/', () => {
     const file = path.join(tmp, 'prometheus.yml');
     writeFileSync(file, cfg);
     const r = promtool('check', 'config', file);
-    expect(r.stdout + r.stderr).toMatch(/SUCCESS: 12 rules found/);
+    expect(r.stdout + r.stderr).toMatch(/SUCCESS: 13 rules found/);
     expect(r.status).toBe(0);
   });
 
@@ -58,9 +60,14 @@ describe('prometheus/', () => {
     expect(cfg.scrape_configs.map((j) => j.job_name)).toEqual(expect.arrayContaining(['postgres', 'redis']));
   });
 
+  it('sends its alerts to the compose stack\'s Alertmanager', () => {
+    const cfg = parseYaml(readFileSync(path.join(PROM, 'prometheus.yml'), 'utf8')) as { alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] } };
+    expect(cfg.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((c) => c.targets))).toEqual(['alertmanager:9093']);
+  });
+
   it('promtool check rules and promtool test rules pass', () => {
     const check = promtool('check', 'rules', 'rules/podbrain-alerts.yml');
-    expect(check.stdout).toContain('SUCCESS: 12 rules found');
+    expect(check.stdout).toContain('SUCCESS: 13 rules found');
     expect(check.status).toBe(0);
     const t = promtool('test', 'rules', 'tests/podbrain-alerts.test.yml');
     expect(t.stdout + t.stderr).toContain('SUCCESS');

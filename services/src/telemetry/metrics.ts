@@ -24,6 +24,12 @@ export const metrics = {
     labelNames: ['queue', 'state'] as const,
     registers,
   }),
+  queuePaused: new Gauge({
+    name: 'podbrain_queue_paused',
+    help: 'Whether a queue is paused (1) or not (0); with waiting jobs it drives the queue-paused alert.',
+    labelNames: ['queue'] as const,
+    registers,
+  }),
   queueProcessingSeconds: new Histogram({
     name: 'podbrain_queue_processing_seconds',
     help: 'Time a worker spent on one job, by queue.',
