@@ -140,6 +140,9 @@ const SETTINGS = {
   AGENT_VERIFY_S: ['agent.verifyS', int(1, 86_400), 300],
   AGENT_TICK_MS: ['agent.tickMs', int(100, 60_000), 2000],
   RUNTIME_SETTINGS_REFRESH_S: ['settingsRefreshS', int(1, 3600), 30],
+  RESTART_ACK_S: ['control.restartAckS', int(1, 600), 20],
+  DOCKER_PROXY_URL: ['control.dockerProxyUrl', z.string().url().or(z.literal('')), ''],
+  COMPOSE_PROJECT_NAME: ['control.composeProject', z.string().regex(/^[a-z0-9][a-z0-9_-]*$|^$/, 'a compose project name (lower-case letters, digits, _ or -)'), ''],
 } as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -279,6 +282,13 @@ export interface Config {
   agent: { mode: 'off' | 'shadow' | 'auto'; webhookToken: string; runbooksDir: string; prometheusUrl: string; lokiUrl: string; verifyS: number; tickMs: number };
   /** How often every role reads runtime_settings again (a settings-changed control message makes it read at once). */
   settingsRefreshS: number;
+  /**
+   * restart-role's forced path (control/role-restarter.ts): restartAckS: how long the processes of a
+   * role get to stop after the cooperative message before their containers are restarted through
+   * the engine; dockerProxyUrl: the socket proxy (control/socket-proxy.ts; '' = no forced path);
+   * composeProject: the compose project whose containers are restarted ('' = the proxy's own).
+   */
+  control: { restartAckS: number; dockerProxyUrl: string; composeProject: string };
 }
 
 export class ConfigError extends Error {

@@ -68,3 +68,37 @@ export async function liveRoles(redis: Redis, config: Pick<Config, 'queue'>): Pr
   });
   return out.sort((a, b) => a.role.localeCompare(b.role) || a.hostname.localeCompare(b.hostname) || a.pid - b.pid);
 }
+
+/** One live entry of a role with its Redis key and when it runs out (the restarter tells a clean stop from a lapse by it). */
+export interface RoleEntry {
+  key: string;
+  report: RoleReport;
+  /** Epoch ms at which the entry lapses unless its process reports again. */
+  expiresAt: number;
+}
+
+/** The live entries of one role (`worker` does not match `worker-gpu`). */
+export async function roleEntries(redis: Redis, config: Pick<Config, 'queue'>, role: string): Promise<RoleEntry[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keyPrefix(config)}${role}:*`, 'COUNT', 200);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  if (!keys.length) return [];
+  const multi = redis.multi();
+  for (const k of keys) multi.get(k).pttl(k);
+  const answers = (await multi.exec()) ?? [];
+  const now = Date.now();
+  return keys.flatMap((key, i) => {
+    const [value, ttl] = [answers[2 * i]?.[1], answers[2 * i + 1]?.[1]];
+    if (typeof value !== 'string' || typeof ttl !== 'number' || ttl < 0) return [];
+    try {
+      const parsed = roleProcess.safeParse(JSON.parse(value));
+      return parsed.success && parsed.data.role === role ? [{ key, report: parsed.data, expiresAt: now + ttl }] : [];
+    } catch {
+      return [];
+    }
+  });
+}
