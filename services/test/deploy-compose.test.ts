@@ -24,6 +24,11 @@ type Service = {
   profiles?: string[];
   ports?: unknown[];
   volumes?: unknown[];
+  networks?: Record<string, unknown>;
+  user?: string;
+  read_only?: boolean;
+  cap_drop?: string[];
+  security_opt?: string[];
   deploy?: { resources?: { limits?: { cpus?: number; memory?: string }; reservations?: { devices?: { driver: string; capabilities: string[] }[] } } };
 };
 
@@ -36,7 +41,7 @@ writeFileSync(emptyEnv, '');
  * each container's env_file merged into its environment. `envFile` is both compose's
  * --env-file and the containers' env_file (PODBRAIN_ENV_FILE), as deploy/scripts run it.
  */
-function composeConfig(files: string[], envFile = emptyEnv, containerEnvFile = envFile): { services: Record<string, Service>; volumes: Record<string, unknown> } {
+function composeConfig(files: string[], envFile = emptyEnv, containerEnvFile = envFile): { services: Record<string, Service>; volumes: Record<string, unknown>; networks?: Record<string, unknown> } {
   const args = ['--env-file', envFile, ...files.flatMap((f) => ['-f', path.join(ROOT, f)]), 'config'];
   // run outside the repo so a developer's own .env cannot change the outcome
   const r = spawnSync('docker-compose', ['--project-directory', ROOT, ...args], { cwd: tmp, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: tmp, PODBRAIN_ENV_FILE: containerEnvFile } });
@@ -46,7 +51,7 @@ function composeConfig(files: string[], envFile = emptyEnv, containerEnvFile = e
 }
 
 const ROLES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml'];
-const LONG_RUNNING = [...ROLES, 'postgres', 'redis', 'caddy', 'prometheus', 'loki', 'promtail', 'grafana', 'postgres-exporter', 'redis-exporter'];
+const LONG_RUNNING = [...ROLES, 'postgres', 'redis', 'caddy', 'prometheus', 'alertmanager', 'loki', 'promtail', 'grafana', 'postgres-exporter', 'redis-exporter', 'socket-proxy'];
 
 describe('docker-compose.yml', () => {
   const base = composeConfig(['docker-compose.yml']);
@@ -55,9 +60,9 @@ describe('docker-compose.yml', () => {
 
   it('is valid for docker-compose config alone, with the GPU override and with .env.example', () => {
     expect(Object.keys(s).sort()).toEqual(
-      ['api', 'caddy', 'grafana', 'loki', 'migrate', 'models', 'ollama', 'postgres', 'postgres-exporter', 'prometheus', 'promtail', 'redis', 'redis-exporter', 'scheduler', 'worker-gpu', 'worker-io', 'worker-ml'].sort(),
+      ['alertmanager', 'api', 'caddy', 'grafana', 'loki', 'migrate', 'models', 'ollama', 'postgres', 'postgres-exporter', 'prometheus', 'promtail', 'redis', 'redis-exporter', 'scheduler', 'socket-proxy', 'worker-gpu', 'worker-io', 'worker-ml'].sort(),
     );
-    expect(Object.keys(gpu)).toHaveLength(17);
+    expect(Object.keys(gpu)).toHaveLength(Object.keys(s).length);
     expect(composeConfig(['docker-compose.yml'], path.join(ROOT, 'deploy/.env.example')).services.postgres.environment!.POSTGRES_PASSWORD).toBe('change-me');
   });
 
@@ -122,7 +127,11 @@ describe('docker-compose.yml', () => {
       for (const { env: key } of describeSettings()) {
         if (key in LAYOUT) expect(env[key], `${name} ${key}`).toBe(LAYOUT[key]);
         else if (key === 'PODBRAIN_ROLE') expect(env[key], name).toBe(name === 'migrate' ? 'cli' : name);
-        else if (!(name === 'worker-gpu' && ['SHUTDOWN_GRACE_MS', 'GPU_METRICS_INTERVAL_S'].includes(key)) && !(name === 'api' && key === 'API_HEALTH_TARGETS')) {
+        else if (
+          !(name === 'worker-gpu' && ['SHUTDOWN_GRACE_MS', 'GPU_METRICS_INTERVAL_S'].includes(key)) &&
+          !(name === 'api' && key === 'API_HEALTH_TARGETS') &&
+          !(name === 'scheduler' && ['PROMETHEUS_URL', 'LOKI_URL', 'DOCKER_PROXY_URL'].includes(key))
+        ) {
           expect(env[key], `${name} ${key}`).toBe(`from-env-file-${key}`);
         }
       }
@@ -137,7 +146,7 @@ describe('docker-compose.yml', () => {
     const own = Object.fromEntries(Object.entries(raw.services).filter(([n]) => [...ROLES, 'migrate', 'models'].includes(n)).map(([n, svc]) => [n, Object.keys(svc.environment ?? {}).filter((k) => k !== '<<').sort()]));
     expect(own).toEqual({
       api: ['API_HEALTH_TARGETS', 'PODBRAIN_ROLE'],
-      scheduler: ['PODBRAIN_ROLE'],
+      scheduler: ['DOCKER_PROXY_URL', 'LOKI_URL', 'PODBRAIN_ROLE', 'PROMETHEUS_URL'],
       'worker-io': ['PODBRAIN_ROLE'],
       'worker-gpu': ['GPU_METRICS_INTERVAL_S', 'PODBRAIN_ROLE', 'SHUTDOWN_GRACE_MS'],
       'worker-ml': ['PODBRAIN_ROLE'],
@@ -173,6 +182,48 @@ describe('docker-compose.yml', () => {
     expect(mounts('grafana')).toContain('grafana/dashboards');
     expect(s.ollama.profiles).toEqual(['ollama']);
     for (const f of ['prometheus/prometheus.yml', 'loki/loki-config.yml', 'loki/promtail-config.yml', 'deploy/scripts/fetch-model.sh']) expect(existsSync(path.join(ROOT, f)), f).toBe(true);
+  });
+
+  it('alertmanager renders its config from the environment at start and sends to the agent; the scheduler knows where Prometheus and Loki are', () => {
+    const am = s.alertmanager;
+    expect(am.entrypoint).toEqual(['/bin/sh', '/etc/alertmanager/entrypoint.sh']);
+    expect(JSON.stringify(am.volumes)).toMatch(/alertmanager.*\/etc\/alertmanager/);
+    expect(am.environment!.AGENT_WEBHOOK_URL).toBe('http://api:8100/api/admin/alerts');
+    for (const k of ['AGENT_WEBHOOK_TOKEN', 'AUTH_API_KEY', 'ALERTMANAGER_WEBHOOK_URL', 'NOTIFY_EMAIL_TO', 'SMTP_HOST']) expect(am.environment, k).toHaveProperty(k);
+    expect(am.healthcheck!.test.join(' ')).toContain('/-/ready');
+    for (const f of ['alertmanager/entrypoint.sh', 'alertmanager/alertmanager.yml.tmpl']) expect(existsSync(path.join(ROOT, f)), f).toBe(true);
+    expect(s.scheduler.environment).toMatchObject({ PROMETHEUS_URL: 'http://prometheus:9090', LOKI_URL: 'http://loki:3100' });
+    // .env's values reach Alertmanager (compose reads the same file as --env-file)
+    const envFile = path.join(tmp, 'alerting.env');
+    writeFileSync(envFile, 'AGENT_WEBHOOK_TOKEN=tok\nALERTMANAGER_WEBHOOK_URL=https://hooks.example.org/a\nPROMETHEUS_URL=http://elsewhere:9090\n');
+    const withEnv = composeConfig(['docker-compose.yml'], envFile).services;
+    expect(withEnv.alertmanager.environment).toMatchObject({ AGENT_WEBHOOK_TOKEN: 'tok', ALERTMANAGER_WEBHOOK_URL: 'https://hooks.example.org/a' });
+    expect(withEnv.scheduler.environment!.PROMETHEUS_URL).toBe('http://elsewhere:9090');
+    // the offline override swaps in the Debian stand-in (deploy/ci/base-images.sh builds it)
+    const offline = composeConfig(['docker-compose.yml', 'deploy/ci/compose.offline.yml']).services;
+    expect(offline.alertmanager.image).toBe('podbrain-local/alertmanager:0');
+    expect(offline.alertmanager.entrypoint).toEqual(am.entrypoint);
+  });
+
+  it('the socket proxy: the podbrain image, the engine socket read-only and nothing else, no ports, on an internal network only the scheduler shares', () => {
+    const p = s['socket-proxy'];
+    expect(p.image).toBe(s.api.image);
+    expect(p.entrypoint).toEqual(['tini', '--', 'node', 'services/dist/control/socket-proxy-main.js']);
+    expect(p.volumes).toEqual(['/var/run/docker.sock:/var/run/docker.sock:ro']);
+    expect(p.ports).toBeUndefined();
+    expect(p).toMatchObject({ user: '0:0', read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'] });
+    expect(Object.keys(p.networks!)).toEqual(['control']);
+    expect(p.deploy!.resources!.limits!.memory).toBe('64m');
+    expect(p.healthcheck!.test.join(' ')).toContain('http://127.0.0.1:2375/_ping');
+    expect(base.networks!.control).toEqual({ internal: true });
+    const onControl = Object.entries(s).filter(([, svc]) => svc.networks && 'control' in svc.networks).map(([n]) => n);
+    expect(onControl.sort()).toEqual(['scheduler', 'socket-proxy']);
+    expect(Object.keys(s.scheduler.networks!).sort()).toEqual(['control', 'default']);
+    expect(s.scheduler.environment!.DOCKER_PROXY_URL).toBe('http://socket-proxy:2375');
+    // the only other service with the engine socket is promtail (read-only, for container logs)
+    const withSocket = Object.entries(s).filter(([, svc]) => JSON.stringify(svc.volumes ?? []).includes('docker.sock')).map(([n]) => n);
+    expect(withSocket.sort()).toEqual(['promtail', 'socket-proxy']);
+    expect(existsSync(path.join(ROOT, 'services/src/control/socket-proxy-main.ts'))).toBe(true);
   });
 
   it('the GPU override reserves NVIDIA GPUs for worker-gpu and ollama and runs the CUDA image', () => {
