@@ -53,7 +53,7 @@ describe('grafana/ (structure)', () => {
   it('every panel has a target with an expression on a provisioned datasource; ids and grid positions are sane', () => {
     const ds = parseYaml(readFileSync(path.join(ROOT, 'grafana/provisioning/datasources/datasources.yml'), 'utf8')) as { datasources: { uid: string; type: string; url: string }[] };
     const uids = new Map(ds.datasources.map((d) => [d.uid, d.type]));
-    expect(Object.fromEntries(ds.datasources.map((d) => [d.uid, d.url]))).toEqual({ prometheus: 'http://prometheus:9090', loki: 'http://loki:3100' });
+    expect(Object.fromEntries(ds.datasources.map((d) => [d.uid, d.url]))).toEqual({ prometheus: 'http://prometheus:9090', loki: 'http://loki:3100', alertmanager: 'http://alertmanager:9093' });
     for (const d of dashboards) {
       expect(new Set(d.panels.map((p) => p.id)).size, d.uid).toBe(d.panels.length);
       for (const p of d.panels) {
@@ -309,7 +309,7 @@ describe('grafana/ panels against a real Prometheus scraping the running roles',
   it('the alert rules evaluate without errors against the live series', async () => {
     const res = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } };
     const rules = res.data.groups.flatMap((g) => g.rules);
-    expect(rules).toHaveLength(12);
+    expect(rules).toHaveLength(13);
     expect(rules.filter((r) => r.health === 'err').map((r) => `${r.name}: ${r.lastError}`)).toEqual([]);
   });
 });
