@@ -67,7 +67,6 @@ export function truncateOutput(text: string, max = MAX_OUTPUT_CHARS): string {
 
 /** Control characters (terminal escapes, NUL…) removed; newlines and tabs stay. */
 export function stripControl(text: string): string {
-  // eslint-disable-next-line no-control-regex -- removing them is the point
   return text.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, '');
 }
 
