@@ -279,6 +279,7 @@ describe('runDiagnose', () => {
         { step: 'Metric', query: 'up' },
         { step: 'Two kinds', query: 'up', command: 'ls' },
         { step: 'Unknown read', admin: 'everything' },
+        { step: 'As runbooks.ts loads it', kind: 'command', text: 'docker compose ps {role}' },
       ],
       { role: 'worker-gpu' },
       deps({ prometheusUrl: '' }),
@@ -288,6 +289,7 @@ describe('runDiagnose', () => {
       ['skipped', 'skipped: PROMETHEUS_URL is not set'],
       ['failed', 'a diagnose step needs exactly one of query, health, admin, logql, command'],
       ['failed', 'unknown admin read "everything": one of roles, queues, failures, stuck-jobs, workers, settings'],
+      ['for-human', 'for a human: docker compose ps worker-gpu'],
     ]);
     expect(recs[0].ok).toBe(true);
   });

@@ -31,7 +31,7 @@ const runbook: AdvisableRunbook = {
   severity: 'P1',
   summary: 'A worker role stopped answering.',
   actions: [
-    { id: 'restart', action: 'restart-role', args: { role: '{role}' }, mode: 'auto', max_per_hour: 3, description: 'Restart the role' },
+    { id: 'restart', action: 'restart-role', args: { role: '{role}' }, mode: 'auto', maxPerHour: 3, description: 'Restart the role' },
     { id: 'clean-audio', action: 'clean-artifacts', args: { older_than: '7d' }, mode: 'approve', description: 'Free disk space' },
     { id: 'tell-human', mode: 'manual', description: 'Ask a human to look' },
   ],

@@ -20,8 +20,11 @@ export { SAFE_LABEL_VALUE, escapeForQuoted, fillTemplate } from './diagnose-fill
 export const DIAGNOSE_KINDS = ['query', 'health', 'admin', 'logql', 'command'] as const;
 export type DiagnoseKind = (typeof DIAGNOSE_KINDS)[number];
 
-/** One diagnose step of a runbook (agent/runbooks.ts has the full type; this is the part read here). */
-export type DiagnoseStep = { step: string } & { [K in DiagnoseKind]?: string };
+/**
+ * One diagnose step: as written in the YAML (`{step, query: …}`) or as agent/runbooks.ts loads it
+ * (`{step, kind, text}`); both are accepted.
+ */
+export type DiagnoseStep = ({ step: string } & { [K in DiagnoseKind]?: string }) | { step: string; kind: DiagnoseKind; text: string };
 
 /**
  * ok: the step ran and produced its output (a health answer of "unhealthy" is ok: the step worked).
@@ -244,8 +247,10 @@ async function roleHealth(url: string, opts: { timeoutMs: number; signal?: Abort
 // The steps
 
 function kindOf(step: DiagnoseStep): { kind: DiagnoseKind; template: string } | null {
-  const kinds = DIAGNOSE_KINDS.filter((k) => typeof step[k] === 'string');
-  return kinds.length === 1 ? { kind: kinds[0], template: step[kinds[0]] as string } : null;
+  if ('kind' in step && 'text' in step) return (DIAGNOSE_KINDS as readonly string[]).includes(step.kind) && typeof step.text === 'string' ? { kind: step.kind, template: step.text } : null;
+  const yaml = step as { [K in DiagnoseKind]?: unknown };
+  const kinds = DIAGNOSE_KINDS.filter((k) => typeof yaml[k] === 'string');
+  return kinds.length === 1 ? { kind: kinds[0], template: yaml[kinds[0]] as string } : null;
 }
 
 const SYNTAX: Record<DiagnoseKind, FillSyntax> = { query: 'query', logql: 'logql', health: 'text', admin: 'text', command: 'command' };

@@ -25,6 +25,8 @@ export interface AdvisableAction {
   args?: Readonly<Record<string, unknown>>;
   mode: 'auto' | 'approve' | 'manual';
   description?: string;
+  /** As agent/runbooks.ts loads it (maxPerHour) or as the YAML writes it (max_per_hour); default 1. */
+  maxPerHour?: number;
   max_per_hour?: number;
 }
 
@@ -96,7 +98,7 @@ function defang(text: string): string {
 
 function describeAction(a: AdvisableAction): string {
   const what = a.action ? `${a.action}${a.args && Object.keys(a.args).length ? ` ${JSON.stringify(a.args)}` : ''}` : '(no action: notify a human)';
-  const limit = a.mode === 'manual' ? '' : ` (at most ${a.max_per_hour ?? 1}/hour)`;
+  const limit = a.mode === 'manual' ? '' : ` (at most ${a.maxPerHour ?? a.max_per_hour ?? 1}/hour)`;
   return `- step id "${a.id}": ${what}; mode ${a.mode}${limit}${a.description ? `; ${a.description}` : ''}`;
 }
 
