@@ -46,7 +46,7 @@ function fakeEngine(): http.Server {
   });
 }
 
-async function call(method: string, url: string, opts: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
+async function call(method: string, url: string, opts: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; body: { message?: string } & Record<string, unknown> }> {
   const res = await fetch(`${base}${url}`, { method, body: opts.body, headers: opts.headers, signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
   let body: unknown = text;
@@ -55,7 +55,7 @@ async function call(method: string, url: string, opts: { body?: string | Buffer;
   } catch {
     /* text */
   }
-  return { status: res.status, body };
+  return { status: res.status, body: body as { message?: string } & Record<string, unknown> };
 }
 
 /** A raw request line, for paths fetch would normalise (`..`) before sending. */
