@@ -7,7 +7,8 @@
 # Environment: AGENT_WEBHOOK_URL (default http://api:8100/api/admin/alerts), AGENT_WEBHOOK_TOKEN
 # (else AUTH_API_KEY; neither = no Authorization header), ALERTMANAGER_WEBHOOK_URL, NOTIFY_EMAIL_TO
 # with SMTP_HOST, SMTP_PORT (587), SMTP_SECURITY (starttls | tls | none), SMTP_USER,
-# SMTP_PASSWORD, SMTP_FROM; ALERTMANAGER_GROUP_WAIT (10s) / ALERTMANAGER_GROUP_INTERVAL (1m);
+# SMTP_PASSWORD, SMTP_FROM; ALERTMANAGER_GROUP_WAIT (10s), ALERTMANAGER_GROUP_INTERVAL (1m),
+# ALERTMANAGER_RESOLVE_TIMEOUT (5m; tests shorten them);
 # ALERTMANAGER_RENDER_DIR (where the rendered files go, default /tmp/podbrain-alertmanager).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +20,7 @@ export AGENT_WEBHOOK_URL="${AGENT_WEBHOOK_URL:-http://api:8100/api/admin/alerts}
 export AGENT_TOKEN="${AGENT_WEBHOOK_TOKEN:-${AUTH_API_KEY:-}}"
 export AGENT_TOKEN_FILE="$out/agent-token"
 printf '%s' "$AGENT_TOKEN" > "$AGENT_TOKEN_FILE"
-export GROUP_WAIT="${ALERTMANAGER_GROUP_WAIT:-10s}" GROUP_INTERVAL="${ALERTMANAGER_GROUP_INTERVAL:-1m}"
+export GROUP_WAIT="${ALERTMANAGER_GROUP_WAIT:-10s}" GROUP_INTERVAL="${ALERTMANAGER_GROUP_INTERVAL:-1m}" RESOLVE_TIMEOUT="${ALERTMANAGER_RESOLVE_TIMEOUT:-5m}"
 
 export EMAIL_ENABLED="" SMTP_STARTTLS="" SMTP_NO_STARTTLS=""
 if [ -n "${NOTIFY_EMAIL_TO:-}" ] && [ -n "${SMTP_HOST:-}" ]; then
