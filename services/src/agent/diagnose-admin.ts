@@ -5,14 +5,14 @@ import { liveRoles } from '../control/role-registry';
 import type { Database } from '../db/database';
 import { QUEUE_NAMES, QUEUE_SETTINGS, type Queues } from '../queue/queues';
 import { SettingsRepository } from '../repositories/settings.repository';
+import { ADMIN_READS, type AdminRead } from './runbooks';
 
 /**
  * The admin reads a runbook's `admin:` diagnose step names, done in-process (the agent runs in
  * the scheduler, which has Redis, the queues and Postgres): the same facts the admin API shows,
  * as text for the incident record.
  */
-export const ADMIN_READS = ['roles', 'queues', 'failures', 'stuck-jobs', 'workers', 'settings'] as const;
-export type AdminRead = (typeof ADMIN_READS)[number];
+export { ADMIN_READS, type AdminRead };
 
 export function isAdminRead(s: string): s is AdminRead {
   return (ADMIN_READS as readonly string[]).includes(s);

@@ -5,6 +5,7 @@ import type { Database } from '../db/database';
 import type { Queues } from '../queue/queues';
 import { isAdminRead, runAdminRead, ADMIN_READS } from './diagnose-admin';
 import { fillTemplate, type FillSyntax } from './diagnose-fill';
+import { DIAGNOSE_KINDS, type DiagnoseKind } from './runbooks';
 
 export { ADMIN_READS, type AdminRead } from './diagnose-admin';
 export { SAFE_LABEL_VALUE, escapeForQuoted, fillTemplate } from './diagnose-fill';
@@ -17,8 +18,7 @@ export { SAFE_LABEL_VALUE, escapeForQuoted, fillTemplate } from './diagnose-fill
  * characters: they hold whatever logs and metrics said and are untrusted downstream (llm-advisor).
  */
 
-export const DIAGNOSE_KINDS = ['query', 'health', 'admin', 'logql', 'command'] as const;
-export type DiagnoseKind = (typeof DIAGNOSE_KINDS)[number];
+export { DIAGNOSE_KINDS, type DiagnoseKind };
 
 /**
  * One diagnose step: as written in the YAML (`{step, query: …}`) or as agent/runbooks.ts loads it
