@@ -294,6 +294,7 @@ export class Scheduler {
     for (const name of QUEUE_NAMES) {
       const counts = await this.queues.get(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
       for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: name, state }, n);
+      metrics.queuePaused.set({ queue: name }, (await this.queues.get(name).isPaused()) ? 1 : 0);
     }
     const byState = await this.deps.episodes.countByState();
     for (const s of EPISODE_STATES) metrics.episodesInState.set({ state: s }, byState[s] ?? 0);
