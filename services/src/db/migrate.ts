@@ -5,6 +5,8 @@ import { EpisodeJobId1763942400000 } from './migrations/1763942400000-episode-jo
 import { EpisodesNewestIndex1764028800000 } from './migrations/1764028800000-episodes-newest-index';
 import { AdminAudit1764115200000 } from './migrations/1764115200000-admin-audit';
 import { RuntimeSettings1764201600000 } from './migrations/1764201600000-runtime-settings';
+import { FeedPaused1764288000000 } from './migrations/1764288000000-feed-paused';
+import { Incidents1764374400000 } from './migrations/1764374400000-incidents';
 
 /**
  * TypeORM runs the migrations (db/migrations) and nothing else: no entities, no queries of the
@@ -13,7 +15,7 @@ import { RuntimeSettings1764201600000 } from './migrations/1764201600000-runtime
  */
 
 /** In order. Hand-written; `synchronize` is never used. */
-export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000, AdminAudit1764115200000, RuntimeSettings1764201600000];
+export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000, AdminAudit1764115200000, RuntimeSettings1764201600000, FeedPaused1764288000000, Incidents1764374400000];
 
 export function createMigrationDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
   return new DataSource({

@@ -36,6 +36,8 @@ export interface FeedsTable {
   poll_interval_s: Defaulted<number>;
   error_count: Defaulted<number>;
   last_error: string | null;
+  /** Polling stopped by an admin (pause-feed). */
+  paused: Defaulted<boolean>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -223,6 +225,61 @@ export interface RuntimeSettingsTable {
   updated_by: string;
 }
 
+export type IncidentStatus = 'open' | 'resolved' | 'escalated';
+export type IncidentActionStatus = 'proposed' | 'executed' | 'skipped' | 'awaiting_approval' | 'approved' | 'denied' | 'failed';
+
+/** One alert fingerprint's incident (agent/); at most one open or escalated per fingerprint. */
+export interface IncidentsTable {
+  id: BigId;
+  fingerprint: string;
+  alertname: string;
+  labels: Json<Record<string, string>>;
+  annotations: Json<Record<string, string>>;
+  runbook: string | null;
+  status: ColumnType<IncidentStatus, IncidentStatus | undefined, IncidentStatus>;
+  /** The agent mode when it was opened. */
+  mode: string;
+  summary: string | null;
+  /** The runbook step ids in the order the agent takes them (the runbook's, or the LLM's choice among them). */
+  plan: Json<string[]> | null;
+  /** When the agent first handled it (runbook loaded, diagnosis recorded, owner told). */
+  diagnosed_at: Timestamp | null;
+  /** The status the owner was last told about (the agent notifies each change once). */
+  notified_status: string | null;
+  opened_at: DefaultedTimestamp;
+  resolved_at: Timestamp | null;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface IncidentEventsTable {
+  id: BigId;
+  incident_id: string;
+  at: DefaultedTimestamp;
+  kind: string;
+  message: string;
+  data: Json<Record<string, unknown>>;
+}
+
+/** One runbook step the agent decided on for an incident; n counts them in the order decided. */
+export interface IncidentActionsTable {
+  incident_id: string;
+  n: number;
+  step_id: string;
+  action: string | null;
+  args: Json<Record<string, unknown>>;
+  mode: string;
+  status: IncidentActionStatus;
+  detail: string | null;
+  decided_by: string | null;
+  runbook: string | null;
+  executed_at: Timestamp | null;
+  /** After an executed action: recovered by then, or the agent moves on. */
+  verify_by: Timestamp | null;
+  verified: string | null;
+  at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
 export interface DB {
   feeds: FeedsTable;
   episodes: EpisodesTable;
@@ -243,6 +300,9 @@ export interface DB {
   notes: NotesTable;
   admin_audit: AdminAuditTable;
   runtime_settings: RuntimeSettingsTable;
+  incidents: IncidentsTable;
+  incident_events: IncidentEventsTable;
+  incident_actions: IncidentActionsTable;
 }
 
 export type FeedRow = Selectable<FeedsTable>;

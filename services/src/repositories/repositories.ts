@@ -3,6 +3,8 @@ import { ChunkRepository } from './chunks.repository';
 import { ContentRepository } from './content.repository';
 import { EpisodeRepository } from './episodes.repository';
 import { FeedRepository } from './feeds.repository';
+import { IncidentRepository } from './incidents.repository';
+import { SettingsRepository } from './settings.repository';
 import { ProjectionRepository } from './projection.repository';
 import { StageRunRepository } from './stage-runs.repository';
 import { TenantRepository } from './tenants.repository';
@@ -11,4 +13,4 @@ import { TenantRepository } from './tenants.repository';
  * Every repository DatabaseModule provides (Nest injects them into services, workers and the
  * scheduler). Each takes the Database and nothing else, so a role may also build one by hand.
  */
-export const REPOSITORIES = [EpisodeRepository, StageRunRepository, FeedRepository, TenantRepository, ContentRepository, ProjectionRepository, ChunkRepository, AuditRepository] as const;
+export const REPOSITORIES = [EpisodeRepository, StageRunRepository, FeedRepository, TenantRepository, ContentRepository, ProjectionRepository, ChunkRepository, AuditRepository, IncidentRepository, SettingsRepository] as const;
