@@ -31,3 +31,11 @@ export const Public = () => Access('public');
 export const Reads = () => Access('read');
 /** A write (`{ admin: true }`: an admin route, deployment key only). */
 export const Authenticated = (opts: { admin?: boolean } = {}) => Access(opts.admin ? 'admin' : 'write');
+
+export const WEBHOOK_TOKEN_KEY = 'podbrain:webhook-token';
+
+/**
+ * An admin route that Alertmanager calls: besides the deployment key it accepts AGENT_WEBHOOK_TOKEN
+ * as the Bearer (when set), so Alertmanager's config holds a token that can do nothing else.
+ */
+export const AlertWebhook = () => applyDecorators(Access('admin'), SetMetadata(WEBHOOK_TOKEN_KEY, true), ApiExtension('x-podbrain-webhook-token', true));

@@ -1,10 +1,14 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { ControlPlane } from '../control/control-plane';
 import { Database } from '../db/database';
 import { DatabaseModule } from '../db/database.module';
 import type { HealthModel } from '../telemetry/health';
 import { AdminController, JobsController } from './admin/admin.controller';
 import { AdminAuditInterceptor } from './admin/audit.interceptor';
+import { ControlActionsController } from './admin/control-actions.controller';
+import { IncidentsController } from './agent/incidents.controller';
+import { IncidentsService } from './agent/incidents.service';
 import { ControlService } from './admin/control.service';
 import { JobsService } from './admin/jobs.service';
 import { ApiKeyGuard } from './auth.guard';
@@ -24,22 +28,24 @@ import { ApiSearchService } from './search/search.service';
 @Module({})
 export class ApiModule {
   /** Everything of one api process; the database, context, hub, search and health are built by bootstrapApi. */
-  static forRoot(deps: { database: Database; repositories?: readonly object[]; ctx: ApiContext; hub: EventHub; search: ApiSearchService; health: HealthModel; resources: object }): DynamicModule {
+  static forRoot(deps: { database: Database; repositories?: readonly object[]; ctx: ApiContext; hub: EventHub; search: ApiSearchService; health: HealthModel; resources: object; controlPlane: ControlPlane }): DynamicModule {
     return {
       module: ApiModule,
       imports: [DatabaseModule.forRoot(deps.database, deps.repositories)],
-      controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, EventsController],
+      controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, ControlActionsController, IncidentsController, EventsController],
       providers: [
         { provide: ApiContext, useValue: deps.ctx },
         { provide: EventHub, useValue: deps.hub },
         { provide: ApiSearchService, useValue: deps.search },
         { provide: API_HEALTH, useValue: deps.health },
+        { provide: ControlPlane, useValue: deps.controlPlane },
         { provide: 'API_RESOURCES', useValue: deps.resources },
         FeedsService,
         EpisodesService,
         EpisodeMediaService,
         JobsService,
         ControlService,
+        IncidentsService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_INTERCEPTOR, useClass: AdminAuditInterceptor },
         { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.ctx.log) },

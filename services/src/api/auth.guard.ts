@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { type CanActivate, type ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { ACCESS_KEY, type AccessLevel, UNDECLARED_ACCESS } from './access';
+import { ACCESS_KEY, type AccessLevel, UNDECLARED_ACCESS, WEBHOOK_TOKEN_KEY } from './access';
 import { ApiContext } from './context';
 import { ApiError } from './errors';
 import { AuditRepository } from '../repositories/audit.repository';
@@ -50,6 +50,7 @@ export class ApiKeyGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<Request & { podbrainTenant?: string; podbrainActor?: string }>();
     const level = this.levelOf(context, req.method);
+    if (this.webhookTokenMatches(context, req)) return true;
     if (level !== 'admin') return this.check(req, level);
     try {
       return await this.check(req, level);
@@ -58,6 +59,16 @@ export class ApiKeyGuard implements CanActivate {
       if (e instanceof ApiError && this.audit) recordAdminCall(this.audit, this.ctx, req, e.status);
       throw e;
     }
+  }
+
+  /** The route takes AGENT_WEBHOOK_TOKEN (api/access.ts AlertWebhook) and the request carries it. */
+  private webhookTokenMatches(context: ExecutionContext, req: Request & { podbrainActor?: string }): boolean {
+    const expected = this.ctx.config.agent.webhookToken;
+    if (!expected || !this.reflector.getAllAndOverride<boolean | undefined>(WEBHOOK_TOKEN_KEY, [context.getHandler(), context.getClass()])) return false;
+    const token = bearerToken(req.headers.authorization);
+    if (token === null || !keyMatches(token, expected)) return false;
+    req.podbrainActor = 'alertmanager';
+    return true;
   }
 
   private async check(req: Request & { podbrainTenant?: string; podbrainActor?: string }, level: AccessLevel): Promise<boolean> {

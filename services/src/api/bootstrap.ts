@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../core/logger';
 import { Database } from '../db/database';
 import { TenantRepository } from '../repositories/tenants.repository';
 import { eventsChannel } from '../repositories/episode-events.repository';
+import { incidentsChannel } from '../agent/agent-bus';
 import { createRedis, Queues } from '../queue/queues';
 import { checksForRole, createHealth } from '../telemetry/health';
 import { apiMetricsMiddleware } from '../telemetry/http-metrics';
@@ -21,6 +22,7 @@ import { sendError } from './errors';
 import { EventHub } from './events/event-hub';
 import { ApiSearchService } from './search/search.service';
 import { ChunkRepository } from '../repositories/chunks.repository';
+import { ControlPlane } from '../control/control-plane';
 
 const XML_TYPES = ['text/xml', 'application/xml', 'text/x-opml', 'application/x-opml+xml', 'text/x-opml+xml'];
 
@@ -62,7 +64,9 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   await Promise.race([new Promise((resolve) => redis.once('ready', resolve)), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   const queues = Queues.fromConfig(config, redis);
   const ctx = new ApiContext(config, redis, queues, log, tenants);
-  const hub = new EventHub(subscriber, eventsChannel(config), log);
+  // The admin routes' actions, the same implementations the on-call agent runs in the scheduler.
+  const controlPlane = new ControlPlane({ config, redis, queues, database, log });
+  const hub = new EventHub(subscriber, eventsChannel(config), log, incidentsChannel(config));
   hub.start();
   const chunks = new ChunkRepository(database);
   const search = new ApiSearchService(ctx, chunks, tenants);
@@ -90,7 +94,7 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   // Set before Nest's adapter touches the app: Express builds its router on first use.
   const server = express();
   server.set('case sensitive routing', true);
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ database, repositories: [tenants, chunks], ctx, hub, search, health, resources }), new ExpressAdapter(server), { bodyParser: false, logger: false, abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ database, repositories: [tenants, chunks], ctx, hub, search, health, resources, controlPlane }), new ExpressAdapter(server), { bodyParser: false, logger: false, abortOnError: false });
   app.disable('x-powered-by');
   app.set('etag', false);
   // First, so every answer (body-parser errors included) carries x-correlation-id.

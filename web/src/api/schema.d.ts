@@ -611,6 +611,261 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Runtime settings (changed live, without a restart): value, .env default, source, who changed it when */
+        get: operations["ControlActionsController_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/settings/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Stores a runtime setting; every role applies it at once (a settings-changed control message) */
+        put: operations["ControlActionsController_putSetting"];
+        post?: never;
+        /** Back to the .env / config value, in every role */
+        delete: operations["ControlActionsController_deleteSetting"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/feeds/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stops polling the feed (a poll already running stores nothing new) */
+        post: operations["ControlActionsController_pauseFeed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/feeds/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["ControlActionsController_resumeFeed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/feeds/{id}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Polls the feed now, due or not (409 while it is paused) */
+        post: operations["ControlActionsController_refreshFeed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/episodes/{key}/reprocess": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Runs the episode again from a stage: that stage and every later one run again, earlier ones are reused (409 while its job runs) */
+        post: operations["ControlActionsController_reprocess"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/episodes/{key}/priority": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Moves the episode's waiting job to the head of its queue (409 when it has none) */
+        post: operations["ControlActionsController_bumpPriority"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every control-plane action id (what runbooks name), with its summary and the JSON schema of its arguments */
+        get: operations["ControlActionsController_actions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/actions/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Runs one control-plane action by id (400 naming the problem when its args do not fit, 404 for an unknown id) */
+        post: operations["ControlActionsController_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Alertmanager's webhook (version 4): a firing alert opens an incident for its fingerprint, a resolved one closes it; the agent acts on its own time. Bearer: the API key or AGENT_WEBHOOK_TOKEN */
+        post: operations["IncidentsController_alerts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Incidents, newest first, each with its timeline and the actions the agent decided on */
+        get: operations["IncidentsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/incidents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["IncidentsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/incidents/{id}/actions/{n}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Yes to an action waiting for approval: the agent runs it (409 unless it is awaiting approval) */
+        post: operations["IncidentsController_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/incidents/{id}/actions/{n}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** No to an action waiting for approval: it is not run (409 unless it is awaiting approval) */
+        post: operations["IncidentsController_deny"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The agent's mode (off, shadow, auto) and kill switch, as in effect now */
+        get: operations["IncidentsController_agent"];
+        /** Changes the agent's mode and/or kill switch (runtime settings agent.mode, agent.kill_switch); the agent reads them at each decision */
+        put: operations["IncidentsController_setAgent"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events": {
         parameters: {
             query?: never;
@@ -618,7 +873,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Server-sent events: `event: episode` with {episode_key, feed_id, state, stage, reason} on every state change */
+        /** Server-sent events: `event: episode` with {episode_key, feed_id, state, stage, reason} on every state change; `event: incident` with {id, status, kind, at} when an incident opens, changes or resolves (IncidentSignal) */
         get: operations["EventsController_stream"];
         put?: never;
         post?: never;
@@ -652,6 +907,8 @@ export interface components {
             last_polled_at: string | null;
             last_error: string | null;
             error_count: number;
+            /** @description polling stopped by an admin (POST /api/admin/feeds/:id/pause) */
+            paused: boolean;
             episode_count: number;
         };
         EpisodeSummary: {
@@ -834,6 +1091,26 @@ export interface components {
             /** @description the HTTP status of the answer */
             status: number;
         };
+        RuntimeSetting: {
+            key: string;
+            summary: string;
+            /** @description what every role uses now */
+            value: unknown;
+            /** @description the .env / config value (used when no runtime value is stored) */
+            default: unknown;
+            /** @enum {string} */
+            source: "env" | "runtime";
+            /** Format: date-time */
+            updated_at: string | null;
+            updated_by: string | null;
+        };
+        ActionOutcome: {
+            action: string;
+            detail: string;
+            data?: {
+                [key: string]: unknown;
+            };
+        };
         RoleProcess: {
             role: string;
             pid: number;
@@ -877,6 +1154,73 @@ export interface components {
             /** Format: date-time */
             at: string;
         };
+        Incident: {
+            id: string;
+            /** @description the alertname */
+            alert: string;
+            fingerprint: string;
+            labels: {
+                [key: string]: string;
+            };
+            annotations: {
+                [key: string]: string;
+            };
+            runbook: string | null;
+            /** @enum {string} */
+            status: "open" | "resolved" | "escalated";
+            /** @description the agent mode when it opened */
+            mode: string;
+            /** Format: date-time */
+            opened_at: string;
+            /** Format: date-time */
+            resolved_at: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description the LLM's short summary (null without an LLM) */
+            summary: string | null;
+            events: {
+                /** Format: date-time */
+                at: string;
+                kind: string;
+                message: string;
+                data: {
+                    [key: string]: unknown;
+                };
+            }[];
+            actions: components["schemas"]["IncidentAction"][];
+        };
+        IncidentAction: {
+            /** @description the number of this decision in the incident (approve/deny name it) */
+            n: number;
+            /** @description the runbook step's id */
+            id: string;
+            /** @description the control action (null: a manual step) */
+            action: string | null;
+            args: {
+                [key: string]: unknown;
+            };
+            /** @description the runbook step's mode: auto, approve or manual */
+            mode: string;
+            /** @enum {string} */
+            status: "proposed" | "executed" | "skipped" | "awaiting_approval" | "approved" | "denied" | "failed";
+            /** Format: date-time */
+            at: string;
+            detail: string | null;
+            decided_by: string | null;
+        };
+        /** @description GET /api/events: the data of every `event: incident` (an incident opened, changed or resolved: read it again) */
+        IncidentSignal: {
+            id: string;
+            status: string;
+            kind: string;
+            /** Format: date-time */
+            at: string;
+        };
+        AgentSettings: {
+            /** @enum {string} */
+            mode: "off" | "shadow" | "auto";
+            kill_switch: boolean;
+        };
     };
     responses: never;
     parameters: never;
@@ -906,10 +1250,16 @@ export type JobInfo = components['schemas']['JobInfo'];
 export type FailureGroup = components['schemas']['FailureGroup'];
 export type Failures = components['schemas']['Failures'];
 export type AuditEntry = components['schemas']['AuditEntry'];
+export type RuntimeSetting = components['schemas']['RuntimeSetting'];
+export type ActionOutcome = components['schemas']['ActionOutcome'];
 export type RoleProcess = components['schemas']['RoleProcess'];
 export type RoleHealth = components['schemas']['RoleHealth'];
 export type HealthView = components['schemas']['HealthView'];
 export type EpisodeEvent = components['schemas']['EpisodeEvent'];
+export type Incident = components['schemas']['Incident'];
+export type IncidentAction = components['schemas']['IncidentAction'];
+export type IncidentSignal = components['schemas']['IncidentSignal'];
+export type AgentSettings = components['schemas']['AgentSettings'];
 export type $defs = Record<string, never>;
 export interface operations {
     HealthController_aggregate: {
@@ -1131,6 +1481,8 @@ export interface operations {
                         last_polled_at: string | null;
                         last_error: string | null;
                         error_count: number;
+                        /** @description polling stopped by an admin (POST /api/admin/feeds/:id/pause) */
+                        paused: boolean;
                         episode_count: number;
                     } | null;
                 };
@@ -1955,6 +2307,432 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    ControlActionsController_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["RuntimeSetting"][];
+                    };
+                };
+            };
+        };
+    };
+    ControlActionsController_putSetting: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    value: string | number | boolean;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["RuntimeSetting"][];
+                    };
+                };
+            };
+        };
+    };
+    ControlActionsController_deleteSetting: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["RuntimeSetting"][];
+                    };
+                };
+            };
+        };
+    };
+    ControlActionsController_pauseFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionOutcome"];
+                };
+            };
+        };
+    };
+    ControlActionsController_resumeFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionOutcome"];
+                };
+            };
+        };
+    };
+    ControlActionsController_refreshFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionOutcome"];
+                };
+            };
+        };
+    };
+    ControlActionsController_reprocess: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    from_stage: "ingest" | "transcribe" | "enrich" | "index" | "project";
+                };
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionOutcome"];
+                };
+            };
+        };
+    };
+    ControlActionsController_bumpPriority: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionOutcome"];
+                };
+            };
+        };
+    };
+    ControlActionsController_actions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            summary: string;
+                            /** @description JSON schema of its arguments */
+                            args: unknown;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    ControlActionsController_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                action: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default {} */
+                    args?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionOutcome"];
+                };
+            };
+        };
+    };
+    IncidentsController_alerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    version: "4";
+                    /** @enum {string} */
+                    status: "firing" | "resolved";
+                    alerts: {
+                        /** @enum {string} */
+                        status: "firing" | "resolved";
+                        labels: {
+                            [key: string]: string;
+                        };
+                        /** @default {} */
+                        annotations?: {
+                            [key: string]: string;
+                        };
+                        startsAt?: string;
+                        endsAt?: string;
+                        fingerprint?: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        opened: number;
+                        repeated: number;
+                        resolved: number;
+                        ignored: number;
+                    };
+                };
+            };
+        };
+    };
+    IncidentsController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                status?: "open" | "resolved" | "escalated";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Incident"][];
+                        /** @description pass as cursor for older incidents; null: no more */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+        };
+    };
+    IncidentsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+        };
+    };
+    IncidentsController_approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                n: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+        };
+    };
+    IncidentsController_deny: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                n: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+        };
+    };
+    IncidentsController_agent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentSettings"];
+                };
+            };
+        };
+    };
+    IncidentsController_setAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    mode?: "off" | "shadow" | "auto";
+                    kill_switch?: boolean;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentSettings"];
+                };
             };
         };
     };

@@ -3,6 +3,8 @@ import { EPISODE_STATES } from '../../db/schema';
 import { key, KEY, KEY_MESSAGE, text } from '../validation';
 
 const HTTP_URL = /^https?:\/\//i;
+/** Alert labels or annotations: names and values as Alertmanager sends them, bounded. */
+const alertLabels = z.record(z.string().max(200), z.string().max(10_000)).refine((r) => Object.keys(r).length <= 100, 'at most 100 entries');
 
 /** What the API accepts (query strings, bodies, path parameters); controllers parse with parseInput. */
 export const schemas = {
@@ -44,6 +46,43 @@ export const schemas = {
   role: z.enum(['scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker']),
   /** A queue name in a path; an unknown one is a 404 from JobsService (it names the known ones). */
   queue: text(100).min(1),
+  /** PUT admin/settings/:key (the key and the value are checked by the setting's own schema: 400 naming the problem). */
+  settingValue: z.object({ value: z.union([z.string().max(200), z.number(), z.boolean()]) }).strict(),
+  /** A runtime setting's key in a path (control/runtime-settings.ts). */
+  settingKey: z.string().min(1).max(100).regex(/^[a-z0-9_.-]+$/, 'a runtime setting key such as feeds.poll_interval_s'),
+  reprocess: z.object({ from_stage: z.enum(['ingest', 'transcribe', 'enrich', 'index', 'project']) }).strict(),
+  /** POST admin/actions/:action: the action's arguments (GET admin/actions lists each one's schema). */
+  runAction: z.object({ args: z.record(z.string(), z.unknown()).default({}) }).strict(),
+  /**
+   * Alertmanager's webhook (version 4). Fields podbrain does not use are ignored (Alertmanager adds
+   * some over versions); what it uses is bounded.
+   */
+  alertmanagerWebhook: z.object({
+    version: z.literal('4'),
+    status: z.enum(['firing', 'resolved']),
+    alerts: z
+      .array(
+        z.object({
+          status: z.enum(['firing', 'resolved']),
+          labels: alertLabels,
+          annotations: alertLabels.default({}),
+          startsAt: text(64).optional(),
+          endsAt: text(64).optional(),
+          fingerprint: z.string().trim().min(1).max(200).optional(),
+        }),
+      )
+      .max(1000),
+  }),
+  incidentList: z.object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().regex(/^\d{1,18}$/, 'the next_cursor of the previous page').optional(),
+    status: z.enum(['open', 'resolved', 'escalated']).optional(),
+  }),
+  /** An incident id in a path. */
+  incidentId: z.string().regex(/^[1-9]\d{0,17}$/, 'an incident id (a positive integer)'),
+  /** An incident action's number in a path (its `n`). */
+  actionN: z.coerce.number().int().min(1).max(10_000),
+  agentSettings: z.object({ mode: z.enum(['off', 'shadow', 'auto']).optional(), kill_switch: z.boolean().optional() }).strict().refine((b) => b.mode !== undefined || b.kill_switch !== undefined, 'give mode, kill_switch or both'),
   /** An OPML document (text/xml body). */
   opml: text(5 * 1024 * 1024),
   key,

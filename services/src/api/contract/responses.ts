@@ -26,6 +26,7 @@ export const feed = z.object({
   last_polled_at: dateTime.nullable(),
   last_error: nullableText,
   error_count: count,
+  paused: z.boolean().describe('polling stopped by an admin (POST /api/admin/feeds/:id/pause)'),
   episode_count: count,
 });
 
@@ -200,6 +201,24 @@ export const controlSent = z.object({ receivers: count.describe('role processes 
 
 export const cleanResult = z.object({ removed: count });
 
+export const runtimeSetting = z.object({
+  key: z.string(),
+  summary: z.string(),
+  value: z.unknown().describe('what every role uses now'),
+  default: z.unknown().describe('the .env / config value (used when no runtime value is stored)'),
+  source: z.enum(['env', 'runtime']),
+  updated_at: dateTime.nullable(),
+  updated_by: nullableText,
+});
+
+export const runtimeSettings = z.object({ items: z.array(runtimeSetting) });
+
+export const actionOutcome = z.object({ action: z.string(), detail: z.string(), data: z.record(z.string(), z.unknown()).optional() });
+
+export const actionList = z.object({
+  items: z.array(z.object({ id: z.string(), summary: z.string(), args: z.unknown().describe('JSON schema of its arguments') })),
+});
+
 export const settings = z.object({
   queues: z.record(z.string(), z.object({ concurrency: count, attempts: count, timeout_ms: count })),
   asr: z.object({ engines: z.array(z.string()), whisper_model: z.string(), language: z.string(), openai_model: z.string() }),
@@ -223,6 +242,47 @@ export const healthView = z.object({ status: health, roles: z.record(z.string(),
 export const episodeEvent = z
   .object({ episode_key: z.string(), feed_id: z.string(), state: episodeState, stage: nullableText, reason: nullableText, at: dateTime })
   .describe('GET /api/events: the data of every `event: episode`');
+
+export const incidentEventEntry = z.object({ at: dateTime, kind: z.string(), message: z.string(), data: z.record(z.string(), z.unknown()) });
+
+export const incidentAction = z.object({
+  n: count.describe('the number of this decision in the incident (approve/deny name it)'),
+  id: z.string().describe("the runbook step's id"),
+  action: nullableText.describe('the control action (null: a manual step)'),
+  args: z.record(z.string(), z.unknown()),
+  mode: z.string().describe("the runbook step's mode: auto, approve or manual"),
+  status: z.enum(['proposed', 'executed', 'skipped', 'awaiting_approval', 'approved', 'denied', 'failed']),
+  at: dateTime,
+  detail: nullableText,
+  decided_by: nullableText,
+});
+
+export const incident = z.object({
+  id: z.string(),
+  alert: z.string().describe('the alertname'),
+  fingerprint: z.string(),
+  labels: z.record(z.string(), z.string()),
+  annotations: z.record(z.string(), z.string()),
+  runbook: nullableText,
+  status: z.enum(['open', 'resolved', 'escalated']),
+  mode: z.string().describe('the agent mode when it opened'),
+  opened_at: dateTime,
+  resolved_at: dateTime.nullable(),
+  updated_at: dateTime,
+  summary: nullableText.describe("the LLM's short summary (null without an LLM)"),
+  events: z.array(incidentEventEntry),
+  actions: z.array(incidentAction),
+});
+
+export const incidentList = z.object({ items: z.array(incident), next_cursor: nullableText.describe('pass as cursor for older incidents; null: no more') });
+
+export const alertsAccepted = z.object({ opened: count, repeated: count, resolved: count, ignored: count });
+
+export const agentSettings = z.object({ mode: z.enum(['off', 'shadow', 'auto']), kill_switch: z.boolean() });
+
+export const incidentSignal = z
+  .object({ id: z.string(), status: z.string(), kind: z.string(), at: dateTime })
+  .describe('GET /api/events: the data of every `event: incident` (an incident opened, changed or resolved: read it again)');
 
 /**
  * The named types of the contract: components/schemas of the OpenAPI document, and so the
@@ -251,10 +311,16 @@ export const components = {
   FailureGroup: failureGroup,
   Failures: failures,
   AuditEntry: auditEntry,
+  RuntimeSetting: runtimeSetting,
+  ActionOutcome: actionOutcome,
   RoleProcess: roleProcess,
   RoleHealth: roleHealth,
   HealthView: healthView,
   EpisodeEvent: episodeEvent,
+  Incident: incident,
+  IncidentAction: incidentAction,
+  IncidentSignal: incidentSignal,
+  AgentSettings: agentSettings,
 } satisfies Record<string, z.ZodType>;
 
 export type ApiErrorBody = z.output<typeof apiError>;
@@ -281,8 +347,16 @@ export type DeployView = z.output<typeof deploy>;
 export type RoleListView = z.output<typeof roleList>;
 export type ControlSentView = z.output<typeof controlSent>;
 export type CleanResultView = z.output<typeof cleanResult>;
+export type RuntimeSettingsView = z.output<typeof runtimeSettings>;
+export type ActionOutcomeView = z.output<typeof actionOutcome>;
+export type ActionListView = z.output<typeof actionList>;
 export type AuditPageView = z.output<typeof auditPage>;
 export type SettingsView = z.output<typeof settings>;
 export type RoleHealthView = z.output<typeof roleHealth>;
 export type HealthView = z.output<typeof healthView>;
 export type EpisodeEventView = z.output<typeof episodeEvent>;
+export type IncidentView = z.output<typeof incident>;
+export type IncidentListView = z.output<typeof incidentList>;
+export type AlertsAcceptedView = z.output<typeof alertsAccepted>;
+export type AgentSettingsView = z.output<typeof agentSettings>;
+export type IncidentSignalView = z.output<typeof incidentSignal>;

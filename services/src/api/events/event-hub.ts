@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { parseEpisodeEvent, type EpisodeEvent } from '../../repositories/episode-events.repository';
 import type { Logger } from '../../core/logger';
-import type { EpisodeEventView } from '../contract';
+import { parseIncidentSignal } from '../../agent/agent-bus';
+import type { EpisodeEventView, IncidentSignalView } from '../contract';
 
 /** What an SSE client receives as `event: episode` (the contract's EpisodeEvent). */
 function toEventView(e: EpisodeEvent): EpisodeEventView {
@@ -11,7 +12,8 @@ function toEventView(e: EpisodeEvent): EpisodeEventView {
 
 /**
  * One Redis subscription per api process, fanned out to every connected SSE client: a
- * client of any api instance hears the events of every worker (they publish on the channel).
+ * client of any api instance hears the events of every worker (they publish on the channel),
+ * and the incident changes of the agent and the alert webhook (on `incidentsChannel`).
  */
 export class EventHub {
   private readonly emitter = new EventEmitter();
@@ -21,6 +23,7 @@ export class EventHub {
     private readonly subscriber: Redis,
     readonly channel: string,
     private readonly log: Logger,
+    readonly incidentsChannel?: string,
   ) {
     this.emitter.setMaxListeners(0);
   }
@@ -28,6 +31,11 @@ export class EventHub {
   /** Subscribes in the background: the api starts (and serves reads) while Redis is down. */
   start(): void {
     this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.incidentsChannel) {
+        const s = parseIncidentSignal(message);
+        if (s) this.emitter.emit('incident', s);
+        return;
+      }
       if (channel !== this.channel) return;
       const e = parseEpisodeEvent(message);
       if (e) this.emitter.emit('episode', toEventView(e));
@@ -45,7 +53,7 @@ export class EventHub {
       this.subscriber.once('ready', () => this.subscribe());
       return;
     }
-    this.subscriber.subscribe(this.channel).then(
+    this.subscriber.subscribe(...[this.channel, ...(this.incidentsChannel ? [this.incidentsChannel] : [])]).then(
       () => this.log.info({ channel: this.channel }, 'listening for episode events'),
       (err: Error) => {
         this.log.warn({ err: err.message }, 'events subscription failed; retrying in 1 s');
@@ -57,6 +65,11 @@ export class EventHub {
   onEpisode(listener: (e: EpisodeEventView) => void): () => void {
     this.emitter.on('episode', listener);
     return () => this.emitter.off('episode', listener);
+  }
+
+  onIncident(listener: (e: IncidentSignalView) => void): () => void {
+    this.emitter.on('incident', listener);
+    return () => this.emitter.off('incident', listener);
   }
 
   get clients(): number {

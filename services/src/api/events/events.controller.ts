@@ -15,7 +15,7 @@ export class EventsController {
 
   @Get()
   @ApiProduces('text/event-stream')
-  @ApiOperation({ summary: 'Server-sent events: `event: episode` with {episode_key, feed_id, state, stage, reason} on every state change' })
+  @ApiOperation({ summary: 'Server-sent events: `event: episode` with {episode_key, feed_id, state, stage, reason} on every state change; `event: incident` with {id, status, kind, at} when an incident opens, changes or resolves (IncidentSignal)' })
   @ApiOkResponse({ description: 'an `event: episode` per state change; its data is an EpisodeEvent', content: { 'text/event-stream': { schema: { $ref: '#/components/schemas/EpisodeEvent' } } } })
   stream(@Req() req: Request, @Res() res: Response): void {
     res.writeHead(200, {
@@ -30,6 +30,9 @@ export class EventsController {
     const off = this.hub.onEpisode((e) => {
       res.write(`id: ${Date.now()}-${seq++}\nevent: episode\ndata: ${JSON.stringify(e)}\n\n`);
     });
+    const offIncident = this.hub.onIncident((e) => {
+      res.write(`id: ${Date.now()}-${seq++}\nevent: incident\ndata: ${JSON.stringify(e)}\n\n`);
+    });
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     const offClose = this.hub.onClose(() => res.end());
@@ -39,6 +42,7 @@ export class EventsController {
       open = false;
       clearInterval(heartbeat);
       off();
+      offIncident();
       offClose();
     };
     req.on('close', done);
