@@ -5,6 +5,7 @@ import { DatabaseModule } from '../db/database.module';
 import type { QueueName } from '../queue/queues';
 import { WorkerHost, type JobHandlers } from '../queue/worker-host';
 import { Scheduler } from '../scheduler/scheduler';
+import { createSchedulerAgent } from '../agent/scheduler-agent';
 import type { RoleContext } from './context';
 
 /**
@@ -68,17 +69,22 @@ export class WorkersModule {
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly scheduler: Scheduler;
+  /** The on-call agent (agent/agent.ts): acts only while this scheduler holds the leader lock. */
+  readonly agent: ReturnType<typeof createSchedulerAgent>;
 
   constructor(@Inject(ROLE_CONTEXT) ctx: RoleContext, stageJobs: StageJobs) {
     this.scheduler = new Scheduler(ctx, stageJobs, ctx.queues, ctx.redis);
+    this.agent = createSchedulerAgent(ctx, () => this.scheduler.lock.isLeader);
   }
 
   onApplicationBootstrap(): void {
     this.scheduler.start();
+    this.agent.agent.start();
   }
 
-  beforeApplicationShutdown(): Promise<void> {
-    return this.scheduler.stop();
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.agent.close();
+    await this.scheduler.stop();
   }
 }
 
