@@ -23,6 +23,8 @@ export interface ActionRunner {
 export interface IncidentAdvice {
   summary: string | null;
   plan: string[] | null;
+  /** Why the advice is missing or partial, for the timeline. */
+  note?: string | null;
 }
 
 export interface OnCallAgentDeps {
@@ -200,6 +202,7 @@ export class OnCallAgent {
           const advice = await this.deps.advise(incident, book, diagnosis);
           summary = advice.summary;
           plan = this.validPlan(book, advice.plan);
+          if (advice.note) await this.deps.incidents.addEvent(incident.id, 'llm_note', advice.note);
           if (summary) await this.deps.incidents.addEvent(incident.id, 'summary', summary, { by: 'llm' });
           if (plan) await this.deps.incidents.addEvent(incident.id, 'plan', `the LLM chose the steps ${plan.join(', ')}`, { plan });
         } catch (e) {

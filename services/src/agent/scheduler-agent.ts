@@ -8,6 +8,8 @@ import { SettingsRepository } from '../repositories/settings.repository';
 import type { RoleContext } from '../roles/context';
 import { OnCallAgent } from './agent';
 import { fillTemplate, queryPrometheus, runDiagnose, type DiagnoseStep, type PromResult } from './diagnose';
+import { adviseIncident, llmAvailable } from './llm-advisor';
+import { LlmProvider } from '../llm/provider';
 import { loadRunbooks, type Runbook } from './runbooks';
 
 /** Runbook files are read again at most this often (an edited runbook applies to the next decision after it). */
@@ -28,6 +30,7 @@ export function createSchedulerAgent(ctx: RoleContext, isLeader: () => boolean):
   const { config, log, database, redis, queues } = ctx;
   const notifications = NotificationService.fromConfig(config, log);
   let cached: { at: number; books: Map<string, Runbook> } | null = null;
+  const llm = llmAvailable(config) ? new LlmProvider(config, { logger: log }) : null;
   const agent = new OnCallAgent({
     config,
     log,
@@ -43,6 +46,14 @@ export function createSchedulerAgent(ctx: RoleContext, isLeader: () => boolean):
       return cached.books;
     },
     diagnose: (book, labels) => runDiagnose(asDiagnoseSteps(book), labels, { config, redis, queues, database }),
+    // The LLM picks at most one of the runbook's own steps: it goes first, the others follow in the runbook's order.
+    advise: llm
+      ? async (incident, book, diagnosis) => {
+          const advice = await adviseIncident({ alert: incident.alertname, labels: incident.labels, runbook: book, diagnose: diagnosis }, llm);
+          const first = advice.choice?.step_id;
+          return { summary: advice.summary, note: advice.note, plan: first ? [first, ...book.actions.map((a) => a.id).filter((id) => id !== first)] : null };
+        }
+      : undefined,
     verify: async (book, labels) => {
       if (!book.verify) return false;
       const filled = fillTemplate(book.verify.query, labels, 'query');
