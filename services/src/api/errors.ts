@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger';
 import type { ApiErrorBody } from './contract/responses';
 import { correlationIdOf } from './correlation';
 import { isDatabaseUnreachable } from '../db/database';
+import { ControlActionArgsError } from '../control/actions';
 
 /** A PodbrainError with the HTTP status it answers with. */
 export class ApiError extends PodbrainError {
@@ -27,6 +28,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   embeddings_not_configured: 503,
   empty_corpus: 404,
   invalid_cursor: 400,
+  // control/control-plane.ts ControlActionError
+  not_found: 404,
+  conflict: 409,
+  no_workers: 503,
 };
 
 const NEST_CODES: Record<number, string> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 422: 'unprocessable' };
@@ -40,6 +45,7 @@ function toErrorResponse(e: unknown): { status: number; body: ApiErrorBody } {
   }
   const rejected = postgresRejectedInput(e);
   if (rejected) return { status: 400, body: { error: { code: 'invalid_request', message: `a value in the request is not acceptable: ${rejected}` } } };
+  if (e instanceof ControlActionArgsError) return { status: 400, body: { error: { code: 'invalid_request', message: e.message, details: { action: e.action, issues: e.issues } } } };
   if (e instanceof ApiError) return { status: e.status, body: { error: withDetails(e.code, e.message, e.details) } };
   if (e instanceof PodbrainError) {
     return { status: STATUS_BY_CODE[e.code] ?? 422, body: { error: withDetails(e.code, e.message, e.details) } };

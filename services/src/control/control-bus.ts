@@ -11,14 +11,17 @@ import { isQueueName, type QueueName } from '../queue/queues';
  *  - restart-role: that role stops gracefully (bounded) and exits RESTART_EXIT_CODE; the
  *    restart policy (`unless-stopped`) starts it afresh;
  *  - set-concurrency: every WorkerHost serving the queue changes its worker's concurrency now;
- *  - cancel-job: the WorkerHost running the job aborts its signal ('cancelled by an admin').
+ *  - cancel-job: the WorkerHost running the job aborts its signal ('cancelled by an admin');
+ *  - settings-changed: a runtime setting was stored; every role reads them again now
+ *    (control/runtime-settings-watcher.ts) instead of at its next periodic refresh.
  * Pub/sub is fire-and-forget: a process that is down or reconnecting misses a message
  * (publish answers how many processes received it).
  */
 export type ControlMessage =
   | { type: 'restart-role'; role: string; reason?: string }
   | { type: 'set-concurrency'; queue: QueueName; concurrency: number }
-  | { type: 'cancel-job'; queue: QueueName; jobId: string };
+  | { type: 'cancel-job'; queue: QueueName; jobId: string }
+  | { type: 'settings-changed'; key?: string };
 
 /** The exit code of a role restarted through the control channel (distinct from 1 = failed, 3 = unhealthy). */
 export const RESTART_EXIT_CODE = 4;
@@ -43,6 +46,7 @@ export function parseControlMessage(raw: string): ControlMessage | null {
   if (m.type === 'set-concurrency' && typeof m.queue === 'string' && isQueueName(m.queue) && Number.isInteger(m.concurrency) && (m.concurrency as number) >= 1)
     return { type: 'set-concurrency', queue: m.queue, concurrency: m.concurrency as number };
   if (m.type === 'cancel-job' && typeof m.queue === 'string' && isQueueName(m.queue) && typeof m.jobId === 'string') return { type: 'cancel-job', queue: m.queue, jobId: m.jobId };
+  if (m.type === 'settings-changed') return { type: 'settings-changed', ...(typeof m.key === 'string' ? { key: m.key } : {}) };
   return null;
 }
 

@@ -1,10 +1,29 @@
+import fs from 'node:fs/promises';
+import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { failureCause } from '../api/admin/failure-cause';
+import { ArtifactStore } from '../artifacts/store';
 import type { Config } from '../config/config';
+import { PodbrainError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { Database } from '../db/database';
-import type { Queues } from '../queue/queues';
-import { CONTROL_ACTIONS, parseActionArgs, type ActionOutcome, type ControlActionHandlers, type ControlActionId } from './actions';
-import { publishControl } from './control-bus';
+import { isRunningState, STAGE_OF_STATE } from '../episodes/state';
+import { StageJobs } from '../jobs/stage.jobs';
+import type { Stage } from '../pipeline/stage';
+import { EPISODE_STAGES } from '../pipeline/stage-names';
+import { buildStages } from '../pipeline/stages';
+import { QUEUE_NAMES, type QueueName, type Queues } from '../queue/queues';
+import { EpisodeEventPublisher, eventsChannel } from '../repositories/episode-events.repository';
+import { EpisodeRepository } from '../repositories/episodes.repository';
+import { FeedRepository } from '../repositories/feeds.repository';
+import { SettingsRepository } from '../repositories/settings.repository';
+import { StageRunRepository } from '../repositories/stage-runs.repository';
+import { newCorrelationId } from '../telemetry/correlation';
+import { CONTROL_ACTIONS, ControlActionArgsError, parseActionArgs, type ActionOutcome, type ControlActionArgs, type ControlActionHandlers, type ControlActionId } from './actions';
+import { cleanEpisodeAudio, type CleanedAudio } from './clean-audio';
+import { publishControl, type ControlMessage } from './control-bus';
+import { readFailedJobs } from './failed-jobs';
+import { initialSettings, isRuntimeSettingKey, parseSetting, RUNTIME_SETTING_KEYS, RUNTIME_SETTINGS, queueConcurrencyKey, RuntimeSettingError, type RuntimeSettingKey, type RuntimeSettingValue } from './runtime-settings';
 
 /**
  * How restart-role reaches a role. The default only asks over the control channel (a role
@@ -22,21 +41,62 @@ export interface ControlPlaneDeps {
   database: Database;
   log: Logger;
   restarter?: RoleRestarter;
+  /** The stage chain reprocess-episode plans with (default: buildStages(config), what the workers run). */
+  stages?: readonly Stage[];
 }
 
+/**
+ * Why an action could not be done, by kind: `not_found` (no such job, feed, episode),
+ * `conflict` (it exists but is not in a state the action applies to), `no_workers` (nothing
+ * listens on the control channel to do it). The api answers 404 / 409 / 503 (api/errors.ts).
+ */
+export class ControlActionError extends PodbrainError {
+  constructor(
+    readonly kind: 'not_found' | 'conflict' | 'no_workers',
+    message: string,
+  ) {
+    super(kind, message);
+  }
+}
+
+const notFound = (what: string) => new ControlActionError('not_found', `${what} not found`);
+const conflict = (message: string) => new ControlActionError('conflict', message);
+
 const CLEAN_LIMIT = 100_000;
+/** The stages reprocess-episode can start from, in chain order (project: the last step, no artifact). */
+const REPROCESS_ORDER = [...EPISODE_STAGES, 'project'] as const;
+
+/** Who changed a setting when the caller does not say (the agent passes its own name). */
+const DEFAULT_ACTOR = 'control-plane';
+
+export interface RunOptions {
+  /** Recorded as runtime_settings.updated_by: the admin API's actor, or the agent. */
+  actor?: string;
+}
 
 /**
  * Runs control actions (control/actions.ts) in any role that has Redis, the queues and Postgres:
- * the api (admin routes) and the scheduler (the on-call agent).
+ * the api (admin routes) and the scheduler (the on-call agent). Each action is also a typed
+ * method, which the admin API's services call for their own answers; `run` gives the agent's
+ * and POST /api/admin/actions/:action's uniform outcome.
  */
 export class ControlPlane {
-  constructor(private readonly deps: ControlPlaneDeps) {}
+  private readonly episodes: EpisodeRepository;
+  private readonly feeds: FeedRepository;
+  private readonly settings: SettingsRepository;
+  private readonly store: ArtifactStore;
 
-  /** Validates the arguments for the action and runs it; throws ControlActionArgsError or the action's own error. */
-  async run(action: ControlActionId, rawArgs: unknown): Promise<ActionOutcome> {
+  constructor(private readonly deps: ControlPlaneDeps) {
+    this.episodes = new EpisodeRepository(deps.database);
+    this.feeds = new FeedRepository(deps.database);
+    this.settings = new SettingsRepository(deps.database);
+    this.store = new ArtifactStore(deps.config.dataDir);
+  }
+
+  /** Validates the arguments for the action and runs it; throws ControlActionArgsError, ControlActionError or the action's own error. */
+  async run(action: ControlActionId, rawArgs: unknown, opts: RunOptions = {}): Promise<ActionOutcome> {
     const args = parseActionArgs(action, rawArgs);
-    const handler = this.handlers[action] as (a: unknown) => Promise<ActionOutcome>;
+    const handler = this.handlers(opts)[action] as (a: unknown) => Promise<ActionOutcome>;
     return handler(args);
   }
 
@@ -44,47 +104,293 @@ export class ControlPlane {
     return CONTROL_ACTIONS[action].summary;
   }
 
-  private readonly handlers: ControlActionHandlers = {
-    'restart-role': async ({ role }) => {
-      if (this.deps.restarter) return this.deps.restarter.restart(role, 'restart requested through the control plane');
-      const receivers = await publishControl(this.deps.redis, this.deps.config, { type: 'restart-role', role, reason: 'restart requested through the control plane' });
-      return { detail: `restart sent to ${role} (${receivers} process(es) listening)`, data: { receivers } };
-    },
-    'pause-queue': async ({ queue }) => {
-      await this.deps.queues.get(queue).pause();
-      return { detail: `queue ${queue} paused` };
-    },
-    'resume-queue': async ({ queue }) => {
-      await this.deps.queues.get(queue).resume();
-      return { detail: `queue ${queue} resumed` };
-    },
-    'drain-queue': async ({ queue }) => {
-      await this.deps.queues.get(queue).drain(true);
-      return { detail: `queue ${queue} drained (waiting and delayed jobs removed)` };
-    },
-    'clean-queue': async ({ queue, state }) => {
-      const removed = await this.deps.queues.get(queue).clean(0, CLEAN_LIMIT, state);
-      return { detail: `${removed.length} ${state} job(s) removed from ${queue}`, data: { removed: removed.length } };
-    },
-    'set-concurrency': async ({ queue, concurrency }) => {
-      const receivers = await publishControl(this.deps.redis, this.deps.config, { type: 'set-concurrency', queue, concurrency });
-      return { detail: `concurrency of ${queue} set to ${concurrency} in ${receivers} process(es)`, data: { receivers } };
-    },
-    'retry-failed': notYet('retry-failed'),
-    'retry-job': notYet('retry-job'),
-    'cancel-job': notYet('cancel-job'),
-    'promote-job': notYet('promote-job'),
-    'pause-feed': notYet('pause-feed'),
-    'resume-feed': notYet('resume-feed'),
-    'refresh-feed': notYet('refresh-feed'),
-    'reprocess-episode': notYet('reprocess-episode'),
-    'bump-priority': notYet('bump-priority'),
-    'set-setting': notYet('set-setting'),
-    'clean-artifacts': notYet('clean-artifacts'),
-  };
-}
+  // ------------------------------------------------------------------ jobs
 
-// Placeholder while the rest of the control plane lands (issue 14); none may remain when it is resolved.
-function notYet(action: string) {
-  return (): Promise<ActionOutcome> => Promise.reject(new Error(`${action} is not implemented yet`));
+  /** A job and the state it was read in; not_found when the queue holds no such job. */
+  async job(queue: QueueName, id: string): Promise<{ job: Job; state: string }> {
+    const job = await this.deps.queues.get(queue).getJob(id);
+    if (!job) throw notFound(`job ${id} in queue ${queue}`);
+    return { job, state: await job.getState() };
+  }
+
+  async retryJob(queue: QueueName, id: string): Promise<Job> {
+    const { job, state } = await this.job(queue, id);
+    if (state !== 'failed') throw conflict(`job ${id} is ${state}; only failed jobs can be retried`);
+    await job.retry('failed');
+    return job;
+  }
+
+  /**
+   * Retries the failed jobs of a queue (every queue when none is named), only those of one cause
+   * (api/admin/failure-cause.ts) when one is named; jobs that moved on meanwhile are skipped.
+   * A cause that no failed job has (any more) is not_found.
+   */
+  async retryFailed(p: { queue?: QueueName; cause?: string }): Promise<{ retried: { queue: QueueName; id: string }[]; skipped: number }> {
+    const { jobs } = await readFailedJobs(this.deps.queues, p.queue ? [p.queue] : QUEUE_NAMES);
+    const matching = p.cause === undefined ? jobs : jobs.filter(({ job }) => failureCause(job.failedReason || null) === p.cause);
+    if (p.cause !== undefined && !matching.length) throw new ControlActionError('not_found', `no failed job has the cause ${JSON.stringify(p.cause)} (any more); reload the list of failures`);
+    const retried: { queue: QueueName; id: string }[] = [];
+    let skipped = 0;
+    for (const { queue, job } of matching) {
+      try {
+        await job.retry('failed');
+        retried.push({ queue, id: String(job.id) });
+      } catch {
+        skipped++; // retried, removed or finished by someone else in the meantime
+      }
+    }
+    return { retried, skipped };
+  }
+
+  /**
+   * A job that is not running is removed; a running one is cancelled through the control channel
+   * (its worker aborts it; the attempt fails with 'cancelled by an admin' and is not retried).
+   */
+  async cancelJob(queue: QueueName, id: string): Promise<'removed' | 'signalled'> {
+    const { job, state } = await this.job(queue, id);
+    if (state === 'active') {
+      const receivers = await this.publish({ type: 'cancel-job', queue, jobId: id });
+      if (!receivers) throw new ControlActionError('no_workers', `job ${id} is running but no role process listens on the control channel`);
+      return 'signalled';
+    }
+    await job.remove();
+    return 'removed';
+  }
+
+  /** A delayed job (e.g. waiting out a retry backoff) runs now. */
+  async promoteJob(queue: QueueName, id: string): Promise<void> {
+    const { job, state } = await this.job(queue, id);
+    if (state !== 'delayed') throw conflict(`job ${id} is ${state}; only delayed jobs can be promoted`);
+    await job.promote();
+  }
+
+  // ------------------------------------------------------------------ queues
+
+  /** Sets the queue's concurrency in every running process now and stores it, so a restarted role keeps it. Answers how many processes heard it. */
+  async setConcurrency(queue: QueueName, concurrency: number, actor = DEFAULT_ACTOR): Promise<number> {
+    await this.settings.set(queueConcurrencyKey(queue), parseSetting(queueConcurrencyKey(queue), concurrency), actor);
+    return this.publish({ type: 'set-concurrency', queue, concurrency });
+  }
+
+  async drainQueue(queue: QueueName): Promise<void> {
+    await this.deps.queues.get(queue).drain(true);
+  }
+
+  async cleanQueue(queue: QueueName, state: 'failed' | 'completed'): Promise<number> {
+    return (await this.deps.queues.get(queue).clean(0, CLEAN_LIMIT, state)).length;
+  }
+
+  // ------------------------------------------------------------------ feeds
+
+  async setFeedPaused(feedId: string, paused: boolean): Promise<void> {
+    if (!(await this.feeds.setPaused(feedId, paused))) throw notFound(`feed ${feedId}`);
+  }
+
+  /** Enqueues the feed's poll now, due or not; a paused feed is a conflict (resume it first). Answers the poll job's id. */
+  async refreshFeed(feedId: string, correlationId = newCorrelationId()): Promise<string> {
+    const feed = await this.feeds.get(feedId);
+    if (!feed) throw notFound(`feed ${feedId}`);
+    if (feed.paused) throw conflict(`feed ${feedId} is paused; resume it before refreshing it`);
+    return this.deps.queues.addPollJob(feedId, correlationId);
+  }
+
+  // ------------------------------------------------------------------ episodes
+
+  /**
+   * The episode runs again from `fromStage`: the committed artifacts of that stage and of every
+   * later one are removed (every fingerprint), then the episode is sent on from its artifacts,
+   * so the chain stops at `fromStage` and each later stage finds nothing to reuse. Earlier
+   * stages keep their artifacts and do not run. An episode whose job is running now is a
+   * conflict (its stage would commit behind our back): cancel it or wait.
+   */
+  async reprocessEpisode(episodeKey: string, fromStage: (typeof REPROCESS_ORDER)[number]): Promise<{ jobId: string | null; removed: number }> {
+    const loaded = await this.episodes.feedEpisode(episodeKey);
+    if (!loaded) throw notFound(`episode ${episodeKey}`);
+    const { row, episode } = loaded;
+    if (isRunningState(row.state) && row.jobId) {
+      const stage = STAGE_OF_STATE[row.state];
+      if ((await this.deps.queues.get(stage).getJobState(row.jobId)) === 'active') throw conflict(`episode ${episodeKey} is being processed now (${stage} job ${row.jobId} is running); cancel that job or wait for it`);
+    }
+    const from = REPROCESS_ORDER.indexOf(fromStage);
+    let removed = 0;
+    for (const stage of EPISODE_STAGES.slice(from)) {
+      for (const ref of await this.store.list(episode.feedId, episodeKey, stage)) {
+        await fs.rm(ref.dir, { recursive: true, force: true });
+        removed++;
+      }
+    }
+    const jobId = await this.stageJobs().advanceFromArtifacts(episode, { state: 'pending' });
+    return { jobId, removed };
+  }
+
+  /** The episode's waiting stage job goes to the head of its queue: the next one a worker takes. */
+  async bumpPriority(episodeKey: string): Promise<{ queue: QueueName; jobId: string }> {
+    const row = await this.episodes.get(episodeKey);
+    if (!row) throw notFound(`episode ${episodeKey}`);
+    if (!isRunningState(row.state) || !row.jobId) throw conflict(`episode ${episodeKey} is ${row.state}: it has no waiting job to move ahead`);
+    const queue = STAGE_OF_STATE[row.state];
+    const job = await this.deps.queues.get(queue).getJob(row.jobId);
+    const state = job ? await job.getState() : 'gone';
+    if (!job || (state !== 'waiting' && state !== 'prioritized')) throw conflict(`episode ${episodeKey}'s ${queue} job is ${state}; only a waiting job can be moved ahead`);
+    // Priority 0 + lifo: back into the plain wait list at the end BullMQ takes from (jobs without a priority go before prioritized ones).
+    await job.changePriority({ priority: 0, lifo: true });
+    return { queue, jobId: row.jobId };
+  }
+
+  /** Deletes the audio of finished episodes last written more than `olderThanMs` ago (control/clean-audio.ts). */
+  async cleanArtifacts(olderThanMs: number): Promise<CleanedAudio> {
+    const done = await this.episodes.keysInState('done');
+    return cleanEpisodeAudio(this.store, done, new Date(Date.now() - olderThanMs));
+  }
+
+  // ------------------------------------------------------------------ settings
+
+  /** Every runtime setting: the value the roles use, its .env default, and who stored it when (source runtime). */
+  async listSettings(): Promise<{ key: RuntimeSettingKey; summary: string; value: unknown; default: unknown; source: 'env' | 'runtime'; updated_at: string | null; updated_by: string | null }[]> {
+    const stored = new Map((await this.settings.stored()).map((s) => [s.key, s]));
+    const defaults = initialSettings(this.deps.config);
+    return RUNTIME_SETTING_KEYS.map((key) => {
+      const s = stored.get(key);
+      return {
+        key,
+        summary: RUNTIME_SETTINGS[key].summary,
+        value: s ? RUNTIME_SETTINGS[key].schema.parse(s.value) : defaults[key],
+        default: defaults[key],
+        source: s ? 'runtime' : 'env',
+        updated_at: s ? new Date(s.updated_at).toISOString() : null,
+        updated_by: s?.updated_by ?? null,
+      };
+    });
+  }
+
+  /** Stores a runtime setting (bad key or value: ControlActionArgsError) and tells every role to read the settings again. */
+  async setSetting(key: string, raw: unknown, actor = DEFAULT_ACTOR): Promise<{ key: RuntimeSettingKey; value: unknown; receivers: number }> {
+    const k = this.settingKey(key);
+    const value = this.parse(k, raw);
+    await this.settings.set(k, value, actor);
+    return { key: k, value, receivers: await this.publish({ type: 'settings-changed', key: k }) };
+  }
+
+  /** Back to the .env / config value, in every role. */
+  async resetSetting(key: string): Promise<{ key: RuntimeSettingKey; receivers: number }> {
+    const k = this.settingKey(key);
+    await this.settings.reset(k);
+    return { key: k, receivers: await this.publish({ type: 'settings-changed', key: k }) };
+  }
+
+  private settingKey(key: string): RuntimeSettingKey {
+    if (!isRuntimeSettingKey(key)) throw new ControlActionArgsError('set-setting', `key: unknown runtime setting ${JSON.stringify(key)}`);
+    return key;
+  }
+
+  private parse(key: RuntimeSettingKey, raw: unknown): RuntimeSettingValue<RuntimeSettingKey> {
+    try {
+      return parseSetting(key, raw);
+    } catch (e) {
+      if (e instanceof RuntimeSettingError) throw new ControlActionArgsError('set-setting', `value: ${e.message}`);
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private publish(message: ControlMessage): Promise<number> {
+    return publishControl(this.deps.redis, this.deps.config, message);
+  }
+
+  private pipeline: StageJobs | null = null;
+
+  /** The queue side of the stage executor, for reprocess-episode (built on first use: the api rarely needs it). */
+  private stageJobs(): StageJobs {
+    const { config, database, queues, redis, log } = this.deps;
+    this.pipeline ??= new StageJobs({
+      config,
+      database,
+      queues,
+      log,
+      store: this.store,
+      stages: this.deps.stages ?? buildStages(config),
+      events: new EpisodeEventPublisher(redis, eventsChannel(config), log),
+      episodes: this.episodes,
+      stageRuns: new StageRunRepository(database),
+      feeds: this.feeds,
+    });
+    return this.pipeline;
+  }
+
+  private handlers(opts: RunOptions): ControlActionHandlers {
+    const actor = opts.actor ?? DEFAULT_ACTOR;
+    return {
+      'restart-role': async ({ role }) => {
+        if (this.deps.restarter) return this.deps.restarter.restart(role, 'restart requested through the control plane');
+        const receivers = await this.publish({ type: 'restart-role', role, reason: 'restart requested through the control plane' });
+        return { detail: `restart sent to ${role} (${receivers} process(es) listening)`, data: { receivers } };
+      },
+      'pause-queue': async ({ queue }) => {
+        await this.deps.queues.get(queue).pause();
+        return { detail: `queue ${queue} paused` };
+      },
+      'resume-queue': async ({ queue }) => {
+        await this.deps.queues.get(queue).resume();
+        return { detail: `queue ${queue} resumed` };
+      },
+      'drain-queue': async ({ queue }) => {
+        await this.drainQueue(queue);
+        return { detail: `queue ${queue} drained (waiting and delayed jobs removed)` };
+      },
+      'clean-queue': async ({ queue, state }) => {
+        const removed = await this.cleanQueue(queue, state);
+        return { detail: `${removed} ${state} job(s) removed from ${queue}`, data: { removed } };
+      },
+      'set-concurrency': async ({ queue, concurrency }) => {
+        const receivers = await this.setConcurrency(queue, concurrency, actor);
+        return { detail: `concurrency of ${queue} set to ${concurrency} in ${receivers} process(es) (stored as ${queueConcurrencyKey(queue)})`, data: { receivers } };
+      },
+      'retry-failed': async (args: ControlActionArgs<'retry-failed'>) => {
+        const { retried, skipped } = await this.retryFailed(args);
+        const scope = `${args.queue ? `queue ${args.queue}` : 'every queue'}${args.cause !== undefined ? `, cause ${JSON.stringify(args.cause)}` : ''}`;
+        return { detail: `${retried.length} failed job(s) retried (${scope})${skipped ? `; ${skipped} had moved on` : ''}`, data: { retried: retried.length, skipped, jobs: retried } };
+      },
+      'retry-job': async ({ queue, id }) => {
+        await this.retryJob(queue, id);
+        return { detail: `job ${id} of ${queue} retried` };
+      },
+      'cancel-job': async ({ queue, id }) => {
+        const how = await this.cancelJob(queue, id);
+        return { detail: how === 'signalled' ? `running job ${id} of ${queue} cancelled through its worker` : `job ${id} of ${queue} removed`, data: { cancelled: how } };
+      },
+      'promote-job': async ({ queue, id }) => {
+        await this.promoteJob(queue, id);
+        return { detail: `delayed job ${id} of ${queue} runs now` };
+      },
+      'pause-feed': async ({ feed }) => {
+        await this.setFeedPaused(feed, true);
+        return { detail: `feed ${feed} paused (not polled until resumed)` };
+      },
+      'resume-feed': async ({ feed }) => {
+        await this.setFeedPaused(feed, false);
+        return { detail: `feed ${feed} resumed` };
+      },
+      'refresh-feed': async ({ feed }) => {
+        const jobId = await this.refreshFeed(feed);
+        return { detail: `feed ${feed} poll enqueued`, data: { job_id: jobId } };
+      },
+      'reprocess-episode': async ({ episode, from_stage }) => {
+        const { jobId, removed } = await this.reprocessEpisode(episode, from_stage);
+        return { detail: `episode ${episode} runs again from ${from_stage} (${removed} artifact set(s) removed)`, data: { job_id: jobId, removed } };
+      },
+      'bump-priority': async ({ episode }) => {
+        const { queue, jobId } = await this.bumpPriority(episode);
+        return { detail: `episode ${episode}'s ${queue} job is next in its queue`, data: { queue, job_id: jobId } };
+      },
+      'set-setting': async ({ key, value }) => {
+        const set = await this.setSetting(key, value, actor);
+        return { detail: `${set.key} set to ${JSON.stringify(set.value)} (${set.receivers} process(es) told)`, data: { ...set } };
+      },
+      'clean-artifacts': async ({ older_than }) => {
+        const c = await this.cleanArtifacts(older_than);
+        return { detail: `${c.files} audio file(s) of ${c.episodes} finished episode(s) deleted, ${c.bytes} bytes freed`, data: { ...c } };
+      },
+    };
+  }
 }

@@ -6,7 +6,7 @@ import type { ControlMessage } from './control-bus';
  * What one role process does with a control message: `role` is its name (`worker-io`, `worker`…),
  * `workers` its WorkerHost (none in the scheduler), `onRestart` main.ts's graceful stop and exit.
  */
-export function roleControlHandler(deps: { role: string; workers: WorkerHost | null; log: Logger; onRestart?: (reason: string) => void }) {
+export function roleControlHandler(deps: { role: string; workers: WorkerHost | null; log: Logger; onRestart?: (reason: string) => void; onSettingsChanged?: () => void | Promise<void> }) {
   return (m: ControlMessage): void => {
     switch (m.type) {
       case 'restart-role':
@@ -19,6 +19,9 @@ export function roleControlHandler(deps: { role: string; workers: WorkerHost | n
         return;
       case 'cancel-job':
         deps.workers?.cancel(m.queue, m.jobId);
+        return;
+      case 'settings-changed':
+        void deps.onSettingsChanged?.();
         return;
     }
   };

@@ -16,6 +16,8 @@ export interface PollOutcome {
   republished?: number;
   /** Items Postgres refused (left out; the rest of the feed is stored). */
   rejected?: number;
+  /** The feed is paused (pause-feed): nothing was fetched, or what was fetched was not stored. */
+  paused?: boolean;
   error?: string;
 }
 
@@ -89,6 +91,11 @@ export async function pollFeedJob(deps: PipelineDeps, stageJobs: StageJobs, feed
   const feed = await deps.feeds.get(feedId);
   if (!feed) return { feedId, notModified: false, episodes: 0, created: 0, error: 'feed no longer exists' };
   const log = childOutsideContext(deps.log, { feed_id: feedId, queue: 'ingest' });
+  const paused = (): PollOutcome => {
+    log.info('feed is paused: poll left without storing anything');
+    return { feedId, notModified: false, episodes: 0, created: 0, paused: true };
+  };
+  if (feed.paused) return paused();
   try {
     const loaded = await loadFeed(feed.url, deps.config, { etag: feed.etag, lastModified: feed.lastModified }, { signal });
     const next = new Date(Date.now() + nextPollDelayS(feed.pollIntervalS, 0) * 1000);
@@ -97,6 +104,8 @@ export async function pollFeedJob(deps: PipelineDeps, stageJobs: StageJobs, feed
       log.debug('feed not modified');
       return { feedId, notModified: true, episodes: 0, created: 0 };
     }
+    // Paused while the feed was being fetched: nothing new is stored or queued (the next poll after a resume takes it).
+    if (await deps.feeds.isPaused(feedId)) return paused();
     const plan = planPoll(loaded.episodes, await deps.episodes.knownOfFeed(feedId), deps.config.feeds.maxNewEpisodesPerPoll);
     // New episodes keep the poll's correlation id (the reconciler re-enqueues them under it).
     const { created, rejected } = await deps.episodes.upsertFromFeed([...plan.known, ...plan.create], currentCorrelationId());

@@ -296,6 +296,12 @@ export class EpisodeRepository {
     return row ? toEpisode(row) : null;
   }
 
+  /** Every episode in one state (clean-artifacts: the finished ones), by key. */
+  async keysInState(state: EpisodeStateName): Promise<{ episodeKey: string; feedId: string }[]> {
+    const rows = await this.db.selectFrom('episodes').select(['episode_key', 'feed_id']).where('state', '=', state).orderBy('episode_key').execute();
+    return rows.map((r) => ({ episodeKey: r.episode_key, feedId: r.feed_id }));
+  }
+
   /** The FeedEpisode the stages expect, rebuilt from the stored parsed item. */
   async feedEpisode(episodeKey: string): Promise<{ row: Episode; episode: FeedEpisode } | null> {
     const row = await this.db

@@ -24,6 +24,8 @@ export interface Feed {
   pollIntervalS: number;
   errorCount: number;
   lastError: string | null;
+  /** Polling stopped by an admin (pause-feed): the scheduler skips it, a poll of it stores nothing new. */
+  paused: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -42,6 +44,7 @@ function toFeed(r: FeedRow): Feed {
     pollIntervalS: r.poll_interval_s,
     errorCount: r.error_count,
     lastError: r.last_error,
+    paused: r.paused,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -150,6 +153,7 @@ export class FeedRepository {
         'f.last_polled_at',
         'f.last_error',
         'f.error_count',
+        'f.paused',
         eb.selectFrom('episodes as e').select((eb) => eb.fn.countAll<string>().as('n')).whereRef('e.feed_id', '=', 'f.id').as('episode_count'),
       ]);
   }
@@ -157,17 +161,49 @@ export class FeedRepository {
   // ------------------------------------------------------------------ polling (scheduler, worker-io)
 
   /**
-   * Claims the feeds whose poll is due: pushes their next_poll_at a full interval ahead in
-   * the same statement (the poll job sets the real next time), so a tick never claims twice.
+   * Claims the feeds whose poll is due (paused ones never are): pushes their next_poll_at a full
+   * interval ahead in the same statement (the poll job sets the real next time), so a tick never
+   * claims twice. `intervalS`: the runtime poll interval (feeds.poll_interval_s), stored on the
+   * feed so its poll job schedules the next poll with it; without it the feed keeps its own.
    */
-  async claimDue(limit: number): Promise<string[]> {
+  async claimDue(limit: number, intervalS?: number): Promise<string[]> {
+    const interval = intervalS ?? sql<number>`poll_interval_s`;
     const rows = await this.db
       .updateTable('feeds')
-      .set({ next_poll_at: sql<Date>`now() + make_interval(secs => poll_interval_s)`, updated_at: now() })
-      .where('id', 'in', (eb) => eb.selectFrom('feeds').select('id').where('next_poll_at', '<=', now()).orderBy('next_poll_at').limit(limit).forUpdate().skipLocked())
+      .set({ poll_interval_s: interval, next_poll_at: sql<Date>`now() + make_interval(secs => ${interval})`, updated_at: now() })
+      .where('id', 'in', (eb) => eb.selectFrom('feeds').select('id').where('next_poll_at', '<=', now()).where('paused', '=', false).orderBy('next_poll_at').limit(limit).forUpdate().skipLocked())
       .returning('id')
       .execute();
     return rows.map((r) => r.id);
+  }
+
+  /**
+   * A new poll interval for every feed, now: a feed without errors is next polled one interval
+   * after its last poll (sooner than planned when the interval shrank; a feed in error backoff
+   * keeps its backoff). Returns how many feeds changed.
+   */
+  async applyPollInterval(intervalS: number): Promise<number> {
+    const rows = await this.db
+      .updateTable('feeds')
+      .set({
+        poll_interval_s: intervalS,
+        next_poll_at: sql<Date>`CASE WHEN error_count = 0 AND last_polled_at IS NOT NULL THEN last_polled_at + make_interval(secs => ${intervalS}) ELSE next_poll_at END`,
+        updated_at: now(),
+      })
+      .returning('id')
+      .execute();
+    return rows.length;
+  }
+
+  /** Pauses or resumes polling; false when there is no such feed. */
+  async setPaused(id: string, paused: boolean): Promise<boolean> {
+    const rows = await this.db.updateTable('feeds').set({ paused, updated_at: now() }).where('id', '=', id).returning('id').execute();
+    return rows.length > 0;
+  }
+
+  async isPaused(id: string): Promise<boolean> {
+    const row = await this.db.selectFrom('feeds').select('paused').where('id', '=', id).executeTakeFirst();
+    return Boolean(row?.paused);
   }
 
   async markPolled(id: string, p: { validators: FeedCacheValidators; feed: Omit<ParsedFeed, 'episodes'> | null; nextPollAt: Date }): Promise<void> {
@@ -200,7 +236,7 @@ export class FeedRepository {
   }
 }
 
-function toView(r: { id: string; url: string; title: string | null; image: string | null; link: string | null; last_polled_at: Date | null; last_error: string | null; error_count: number; episode_count: string | null }): FeedView {
+function toView(r: { id: string; url: string; title: string | null; image: string | null; link: string | null; last_polled_at: Date | null; last_error: string | null; error_count: number; paused: boolean; episode_count: string | null }): FeedView {
   return {
     id: r.id,
     url: r.url,
@@ -210,6 +246,7 @@ function toView(r: { id: string; url: string; title: string | null; image: strin
     last_polled_at: r.last_polled_at ? new Date(r.last_polled_at).toISOString() : null,
     last_error: r.last_error,
     error_count: Number(r.error_count),
+    paused: r.paused,
     episode_count: Number(r.episode_count),
   };
 }

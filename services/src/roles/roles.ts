@@ -1,15 +1,20 @@
 import type { Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
 import { settleWithin, SHUTDOWN_BUDGET_MS } from '../core/shutdown';
-import { parseQueueList, ROLE_QUEUES, type QueueName } from '../queue/queues';
+import { parseQueueList, QUEUE_NAMES, ROLE_QUEUES, type QueueName } from '../queue/queues';
+import type { WorkerHost } from '../queue/worker-host';
+import type { Scheduler } from '../scheduler/scheduler';
 import { checksForRole, createHealth, type HealthModel } from '../telemetry/health';
 import { startTelemetryServer } from '../telemetry/server';
 import { NestFactory } from '@nestjs/core';
 import { subscribeControl } from '../control/control-bus';
 import { startRoleReports } from '../control/role-registry';
 import { roleControlHandler } from '../control/role-control';
-import { createRoleContext } from './context';
-import { roleModule, SchedulerModule, WorkersModule, WorkersService } from './role.module';
+import { RuntimeSettingsWatcher } from '../control/runtime-settings-watcher';
+import { queueConcurrencyKey } from '../control/runtime-settings';
+import { SettingsRepository } from '../repositories/settings.repository';
+import { createRoleContext, type RoleContext } from './context';
+import { roleModule, SchedulerModule, SchedulerService, WorkersModule, WorkersService } from './role.module';
 
 export const ROLE_NAMES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
@@ -57,7 +62,9 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
   const app = await NestFactory.createApplicationContext(roleModule(ctx, feature), { logger: false, abortOnError: false });
   await app.init();
   const workers = role === 'scheduler' ? null : app.get(WorkersService).host;
-  const control = await subscribeControl(ctx.redis, config, log, roleControlHandler({ role, workers, log, onRestart: opts.onRestart }));
+  const settings = watchRuntimeSettings(ctx, log, workers, role === 'scheduler' ? app.get(SchedulerService).scheduler : null);
+  const control = await subscribeControl(ctx.redis, config, log, roleControlHandler({ role, workers, log, onRestart: opts.onRestart, onSettingsChanged: () => settings.refresh() }));
+  await settings.start();
   const stopReports = startRoleReports({ redis: ctx.redis, config, role, health, queues, log });
   log.info({ health_port: telemetry.port, ...(role === 'scheduler' ? {} : { queues }) }, `${role} started`);
   return {
@@ -66,12 +73,27 @@ export async function startRole(role: RoleName, config: Config, opts: { log?: Lo
     health,
     async stop() {
       control.close();
+      settings.stop();
       await settleWithin(stopReports(), SHUTDOWN_BUDGET_MS.close);
       await app.close(); // workers finish their jobs / the scheduler releases its lock (both bounded)
       if ((await settleWithin(telemetry.close(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('health server did not close in time: leaving it');
       await ctx.close();
     },
   };
+}
+
+/**
+ * Runtime settings (control/runtime-settings.ts) applied live: each WorkerHost takes
+ * queue.<q>.concurrency, the scheduler feeds.poll_interval_s. Read at start, every
+ * RUNTIME_SETTINGS_REFRESH_S and on a settings-changed control message.
+ */
+function watchRuntimeSettings(ctx: RoleContext, log: Logger, workers: WorkerHost | null, scheduler: Scheduler | null): RuntimeSettingsWatcher {
+  const watcher = new RuntimeSettingsWatcher({ config: ctx.config, settings: new SettingsRepository(ctx.database), log });
+  watcher.onChange(async (values, changed) => {
+    if (workers) for (const q of QUEUE_NAMES) if (changed.includes(queueConcurrencyKey(q))) workers.setConcurrency(q, values[queueConcurrencyKey(q)]);
+    if (scheduler && changed.includes('feeds.poll_interval_s')) await scheduler.setPollInterval(values['feeds.poll_interval_s']);
+  });
+  return watcher;
 }
 
 async function startApiRole(config: Config, log: Logger): Promise<RunningRole> {

@@ -118,8 +118,19 @@ export class Scheduler {
     return n;
   }
 
+  /** The runtime poll interval (feeds.poll_interval_s) once one was applied; until then every feed keeps its own. */
+  private pollIntervalS: number | undefined;
+
+  /** A new poll interval (runtime setting): every feed's next poll moves to one interval after its last one, now. */
+  async setPollInterval(intervalS: number): Promise<number> {
+    this.pollIntervalS = intervalS;
+    const n = await this.deps.feeds.applyPollInterval(intervalS);
+    this.log.info({ poll_interval_s: intervalS, feeds: n }, 'poll interval changed');
+    return n;
+  }
+
   async enqueueDuePolls(): Promise<number> {
-    const due = await this.deps.feeds.claimDue(this.deps.config.feeds.pollConcurrency * 4);
+    const due = await this.deps.feeds.claimDue(this.deps.config.feeds.pollConcurrency * 4, this.pollIntervalS);
     // Each poll starts its own correlation id: the episodes it finds carry it through every stage.
     for (const id of due) await this.queues.addPollJob(id, newCorrelationId());
     this.stats.polls += due.length;

@@ -1,21 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { publishControl, type ControlMessage } from '../../control/control-bus';
+import { ControlPlane } from '../../control/control-plane';
 import { liveRoles } from '../../control/role-registry';
 import type { QueueName } from '../../queue/queues';
 import { ApiContext } from '../context';
 import type { CleanResultView, ControlSentView, RoleListView } from '../contract';
-import { ApiError } from '../errors';
 import { JobsService } from './jobs.service';
 
-/** How many finished jobs one clean call removes at most (BullMQ removes in batches). */
-const CLEAN_LIMIT = 100_000;
-
-/** admin/roles and the commands that go to running role processes (control/control-bus.ts) or straight to a queue. */
+/**
+ * admin/roles and the commands that go to running role processes (control/control-bus.ts) or
+ * straight to a queue; the shared actions are the control plane's (control/control-plane.ts).
+ */
 @Injectable()
 export class ControlService {
   constructor(
     private readonly ctx: ApiContext,
     private readonly jobs: JobsService,
+    private readonly plane: ControlPlane,
   ) {}
 
   roles(): Promise<RoleListView> {
@@ -30,21 +31,21 @@ export class ControlService {
     return this.send({ type: 'restart-role', role, reason: 'restart requested through the admin API' });
   }
 
-  setConcurrency(queue: string, concurrency: number): Promise<ControlSentView> {
+  /** Now in every running process, and stored as the runtime setting queue.<name>.concurrency (kept across restarts). */
+  async setConcurrency(queue: string, concurrency: number, actor?: string): Promise<ControlSentView> {
     const name = this.jobs.queue(queue).name as QueueName;
-    return this.send({ type: 'set-concurrency', queue: name, concurrency });
+    return { receivers: await this.ctx.withRedis(() => this.plane.setConcurrency(name, concurrency, actor)) };
   }
 
   /** Removes every waiting and delayed job of the queue (running ones are left alone). */
   async drain(queue: string): Promise<void> {
-    const q = this.jobs.queue(queue);
-    await this.ctx.withRedis(() => q.drain(true), 30_000);
+    const name = this.jobs.queue(queue).name as QueueName;
+    await this.ctx.withRedis(() => this.plane.drainQueue(name), 30_000);
   }
 
   async clean(queue: string, state: 'failed' | 'completed'): Promise<CleanResultView> {
-    const q = this.jobs.queue(queue);
-    const removed = await this.ctx.withRedis(() => q.clean(0, CLEAN_LIMIT, state), 30_000);
-    return { removed: removed.length };
+    const name = this.jobs.queue(queue).name as QueueName;
+    return { removed: await this.ctx.withRedis(() => this.plane.cleanQueue(name, state), 30_000) };
   }
 
   /**
@@ -52,20 +53,13 @@ export class ControlService {
    * (its worker aborts it; the attempt fails with 'cancelled by an admin' and is not retried).
    */
   async cancel(queue: string, id: string): Promise<{ cancelled: 'removed' | 'signalled' }> {
-    const { job, state } = await this.jobs.get(queue, id);
-    if (state === 'active') {
-      const { receivers } = await this.send({ type: 'cancel-job', queue: job.queueName as QueueName, jobId: id });
-      if (!receivers) throw new ApiError(503, 'no_workers', `job ${id} is running but no role process listens on the control channel`);
-      return { cancelled: 'signalled' };
-    }
-    await this.ctx.withRedis(() => job.remove());
-    return { cancelled: 'removed' };
+    const name = this.jobs.queue(queue).name as QueueName;
+    return { cancelled: await this.ctx.withRedis(() => this.plane.cancelJob(name, id)) };
   }
 
   /** A delayed job (e.g. waiting out a retry backoff) runs now. */
   async promote(queue: string, id: string): Promise<void> {
-    const { job, state } = await this.jobs.get(queue, id);
-    if (state !== 'delayed') throw new ApiError(409, 'conflict', `job ${id} is ${state}; only delayed jobs can be promoted`);
-    await this.ctx.withRedis(() => job.promote());
+    const name = this.jobs.queue(queue).name as QueueName;
+    await this.ctx.withRedis(() => this.plane.promoteJob(name, id));
   }
 }

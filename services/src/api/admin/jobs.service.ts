@@ -1,14 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
+import { ControlPlane } from '../../control/control-plane';
+import { readFailedJobs } from '../../control/failed-jobs';
 import { isQueueName, QUEUE_NAMES, QUEUE_SETTINGS, type QueueName } from '../../queue/queues';
 import { ApiContext } from '../context';
 import type { FailureGroup, FailuresView, JobView, QueueView, RetryCauseResult, WorkersView } from '../contract';
 import { ApiError, notFound } from '../errors';
 import { failureCause } from './failure-cause';
 
-/** Failed jobs read per queue for grouping and bulk retry (newest first); more are left for the next call. */
-const FAILED_SCAN_LIMIT = 5000;
-const FAILED_PAGE = 500;
 const GROUP_SAMPLE = 20;
 
 const toView = (queue: string, j: Job, state?: string): JobView => ({
@@ -28,7 +27,10 @@ const toView = (queue: string, j: Job, state?: string): JobView => ({
 /** Queues and jobs for admin/* and jobs/:id (BullMQ through this process's producer connection). */
 @Injectable()
 export class JobsService {
-  constructor(private readonly ctx: ApiContext) {}
+  constructor(
+    private readonly ctx: ApiContext,
+    private readonly plane: ControlPlane,
+  ) {}
 
   queue(name: string): Queue {
     if (!isQueueName(name)) throw new ApiError(404, 'not_found', `unknown queue ${name}: one of ${QUEUE_NAMES.join(', ')}`);
@@ -138,7 +140,7 @@ export class JobsService {
   failures(queue?: string): Promise<FailuresView> {
     const names: QueueName[] = queue ? [this.queue(queue).name as QueueName] : [...QUEUE_NAMES];
     return this.ctx.withRedis(async () => {
-      const { jobs, truncated } = await this.readFailed(names);
+      const { jobs, truncated } = await readFailedJobs(this.ctx.queues, names);
       const groups = new Map<string, FailureGroup>();
       for (const { queue: q, job } of jobs) {
         const view = toView(q, job, 'failed');
@@ -158,44 +160,16 @@ export class JobsService {
 
   /** Retries every failed job whose cause is `cause` (admin/failures/retry); jobs that moved on meanwhile are left alone. */
   retryCause(cause: string, queue?: string): Promise<RetryCauseResult> {
-    const names: QueueName[] = queue ? [this.queue(queue).name as QueueName] : [...QUEUE_NAMES];
+    const name = queue ? (this.queue(queue).name as QueueName) : undefined;
     return this.ctx.withRedis(async () => {
-      const { jobs } = await this.readFailed(names);
-      const matching = jobs.filter(({ job }) => failureCause(job.failedReason || null) === cause);
-      if (!matching.length) throw new ApiError(404, 'not_found', `no failed job has the cause ${JSON.stringify(cause)} (any more); reload the list of failures`);
-      const retried: { queue: string; id: string }[] = [];
-      let skipped = 0;
-      for (const { queue: q, job } of matching) {
-        try {
-          await job.retry('failed');
-          retried.push({ queue: q, id: String(job.id) });
-        } catch {
-          skipped++; // retried, removed or finished by someone else in the meantime
-        }
-      }
+      const { retried, skipped } = await this.plane.retryFailed({ queue: name, cause });
       return { cause, retried: retried.length, jobs: retried, skipped };
     }, 60_000);
   }
 
-  private async readFailed(names: QueueName[]): Promise<{ jobs: { queue: QueueName; job: Job }[]; truncated: boolean }> {
-    const jobs: { queue: QueueName; job: Job }[] = [];
-    let truncated = false;
-    for (const name of names) {
-      const q = this.ctx.queues.get(name);
-      for (let start = 0; start < FAILED_SCAN_LIMIT; start += FAILED_PAGE) {
-        const page = await q.getJobs(['failed'], start, start + FAILED_PAGE - 1);
-        for (const j of page) if (j) jobs.push({ queue: name, job: j });
-        if (page.length < FAILED_PAGE) break;
-        if (start + FAILED_PAGE >= FAILED_SCAN_LIMIT) truncated = (await q.getFailedCount()) > FAILED_SCAN_LIMIT;
-      }
-    }
-    return { jobs, truncated };
-  }
-
   async retry(queue: string, id: string): Promise<JobView> {
-    const { job, state } = await this.get(queue, id);
-    if (state !== 'failed') throw new ApiError(409, 'conflict', `job ${id} is ${state}; only failed jobs can be retried`);
-    await this.ctx.withRedis(() => job.retry('failed'));
+    const name = this.queue(queue).name as QueueName;
+    const job = await this.ctx.withRedis(() => this.plane.retryJob(name, id));
     return toView(queue, job, 'waiting');
   }
 }

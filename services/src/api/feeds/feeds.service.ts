@@ -7,6 +7,7 @@ import { ApiContext } from '../context';
 import type { ImportResult } from '../contract';
 import { ApiError, notFound } from '../errors';
 import { FeedRepository, type FeedView } from '../../repositories/feeds.repository';
+import { ControlPlane } from '../../control/control-plane';
 
 const IMPORT_CONCURRENCY = 4;
 
@@ -15,6 +16,7 @@ export class FeedsService {
   constructor(
     private readonly ctx: ApiContext,
     private readonly repo: FeedRepository,
+    private readonly plane: ControlPlane,
   ) {}
 
   list(tenantId: string): Promise<FeedView[]> {
@@ -72,7 +74,8 @@ export class FeedsService {
   /** Polls now (the ingest queue's feed job); one pending poll per feed, so repeats are no-ops. */
   async refresh(tenantId: string, feedId: string, correlationId?: string): Promise<{ job_id: string }> {
     if (!(await this.repo.isSubscribed(tenantId, feedId))) throw notFound(`feed ${feedId}`);
-    return { job_id: await this.ctx.withRedis(() => this.ctx.queues.addPollJob(feedId, correlationId)) };
+    // A feed an admin paused answers 409 (its poll would store nothing).
+    return { job_id: await this.ctx.withRedis(() => this.plane.refreshFeed(feedId, correlationId)) };
   }
 
   /** Every feed of one import is polled under the import request's correlation id. */
