@@ -30,3 +30,12 @@ export function segmentAt(segments: { start_ms: number; end_ms: number }[], ms: 
   }
   return found;
 }
+
+/** A moment to the second in the reader's locale ('—' for none). */
+export function formatDateTime(iso: string | null): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime())
+    ? '—'
+    : d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}

@@ -8,6 +8,9 @@ const routes = [
   { path: '/search', component: () => import('./views/SearchView.vue'), meta: { title: 'Search' } },
   { path: '/feeds', component: () => import('./views/FeedsView.vue'), meta: { title: 'Feeds' } },
   { path: '/graph', component: () => import('./views/GraphView.vue'), meta: { title: 'Graph' } },
+  { path: '/incidents', component: () => import('./views/IncidentsView.vue'), meta: { title: 'Incidents' } },
+  // The link an incident's notifications carry (<PUBLIC_URL>/incidents/<id>).
+  { path: '/incidents/:id', component: () => import('./views/IncidentsView.vue'), meta: { title: 'Incident' } },
   { path: '/admin', component: () => import('./views/AdminView.vue'), meta: { title: 'Admin' } },
 ];
 

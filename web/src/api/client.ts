@@ -3,7 +3,7 @@
 // contract in services/src/api/contract): nothing here restates a shape.
 import type { ApiError, paths } from './schema';
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -69,7 +69,7 @@ const q = (params: object) => {
 
 // Types of one route of the generated document.
 type Route = keyof paths;
-type Method = 'get' | 'post' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'delete';
 type Operation<R extends Route, M extends Method> = NonNullable<paths[R][M]>;
 type Json<A> = A extends { content: { 'application/json': infer B } } ? B : never;
 type Success<R extends Route, M extends Method> = Operation<R, M> extends { responses: infer A } ? Json<A[Extract<keyof A, 200 | 201 | 202>]> : never;
@@ -116,4 +116,17 @@ export const api = {
   retryFailures: (cause: string) => call('post', '/api/admin/failures/retry', { body: { cause } }),
   retryJob: (queue: string, id: string) => call('post', '/api/admin/jobs/{queue}/{id}/retry', { path: { queue, id } }),
   eventsUrl: () => `${base}/events`,
+  incidents: ({ cursor, ...p }: Omit<NonNullable<QueryParams<'/api/admin/incidents', 'get'>>, 'cursor'> & { cursor?: string | null } = {}) =>
+    call('get', '/api/admin/incidents', { query: { ...p, cursor: cursor ?? undefined } }),
+  incident: (id: string) => call('get', '/api/admin/incidents/{id}', { path: { id } }),
+  /** Yes / no to an action that is awaiting approval (`n`: its number in the incident); answers the incident as it is now. */
+  decideAction: (id: string, n: number, decision: 'approve' | 'deny') =>
+    decision === 'approve'
+      ? call('post', '/api/admin/incidents/{id}/actions/{n}/approve', { path: { id, n } })
+      : call('post', '/api/admin/incidents/{id}/actions/{n}/deny', { path: { id, n } }),
+  agentSettings: () => call('get', '/api/admin/agent'),
+  setAgentSettings: (body: Body<'/api/admin/agent', 'put'>) => call('put', '/api/admin/agent', { body }),
 };
+
+/** A refusal for want of the right API key: the page shows the key form instead of an error. */
+export const isAuthError = (e: unknown): boolean => e instanceof HttpError && (e.status === 401 || e.status === 403);
