@@ -163,7 +163,8 @@ async function waitHealthy(name: string, port: number, child: ChildProcess, outp
   }
 }
 
-export async function startPlatform(): Promise<Platform> {
+/** `env`: settings on top of the defaults below, for every role (e.g. the agent's). */
+export async function startPlatform(opts: { env?: Record<string, string> } = {}): Promise<Platform> {
   const missing = platformMissing();
   if (missing) throw new Error(missing);
   const dbUrl = await recreateDatabase();
@@ -190,6 +191,7 @@ export async function startPlatform(): Promise<Platform> {
     RECONCILE_GRACE_MS: '3000',
     QUEUE_LOCK_MS: '10000',
     SHUTDOWN_GRACE_MS: '5000',
+    ...opts.env,
   };
   if (existsSync(WHISPER_CLI)) env.WHISPER_CLI = WHISPER_CLI;
   const baseEnv = { ...process.env, ...env } as Record<string, string>;
