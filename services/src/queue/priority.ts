@@ -22,6 +22,6 @@ export function isPriorityClass(s: unknown): s is PriorityClass {
 }
 
 /** The class of a job's data, `new` when it has none (a job enqueued before issue 15). */
-export function priorityClassOf(data: { priority_class?: unknown } | null | undefined): PriorityClass {
-  return isPriorityClass(data?.priority_class) ? data.priority_class : DEFAULT_PRIORITY_CLASS;
+export function priorityClassOf(data: { priorityClass?: unknown } | null | undefined): PriorityClass {
+  return isPriorityClass(data?.priorityClass) ? data.priorityClass : DEFAULT_PRIORITY_CLASS;
 }
