@@ -165,7 +165,7 @@ test('contract stub: keyboard only — skip link, focus moves to the page on nav
 
 test('contract stub: when the api is down every page shows an error with Try again, and recovers', async ({ page, stub }) => {
   stub.down = true;
-  for (const path of ['/', '/feeds', '/graph', '/admin', '/episodes/nope']) {
+  for (const path of ['/', '/feeds', '/graph', '/admin', '/incidents', '/episodes/nope']) {
     await page.goto(path);
     await expect(page.getByRole('alert').first()).toContainText('not reachable');
   }
@@ -207,8 +207,54 @@ test('contract stub: with an API key required, a write says where to set it; the
   expect(await page.evaluate(() => localStorage.getItem('podbrain.apiKey'))).toBeNull();
 });
 
+test('contract stub: incidents — one opened while the page is open appears live; approve by keyboard after a confirm; the kill switch asks first', async ({ page, stub }) => {
+  stub.addIncident({ alert: 'PodbrainWorkerDead', status: 'resolved', resolved_at: new Date().toISOString(), labels: { alertname: 'PodbrainWorkerDead', role: '<script>window.pwned=1</script>' }, actions: [] });
+  await page.goto('/incidents');
+  const list = page.getByTestId('incident-list');
+  await expect(list.getByRole('listitem').filter({ hasText: 'PodbrainWorkerDead' })).toContainText('role=<script>window.pwned=1</script>');
+  await expect(page.getByRole('radio', { name: /Shadow/ })).toBeChecked();
+  await expect(page.getByTestId('incident-count')).toHaveCount(0);
+
+  const incident = stub.addIncident();
+  const row = list.getByRole('listitem').filter({ hasText: 'PodbrainDiskLow' });
+  await expect(row.getByTestId('status')).toHaveText('open');
+  await expect(row).toContainText('1 awaiting approval');
+  await expect(page.getByTestId('incident-count')).toHaveText('1');
+  await expect(page.getByTestId('announcement')).toHaveText('New incident: PodbrainDiskLow');
+
+  // The notifications' link, on a full page load.
+  await page.goto(`/incidents/${incident.id}`);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('PodbrainDiskLow');
+  await page.getByText('How much is free on the volume?: ok').click();
+  await expect(page.locator('details[open] pre')).toHaveText('{path="/data"} 8123456789\n(truncated)');
+
+  const step = page.getByTestId('action').filter({ hasText: 'clean-audio' });
+  await step.getByRole('button', { name: /^Approve clean-audio/ }).focus();
+  await page.keyboard.press('Enter');
+  await expect(step.getByRole('button', { name: 'Yes, run it' })).toBeFocused();
+  expect(stub.requests.filter((r) => r.startsWith('POST'))).toEqual([]);
+  await page.keyboard.press('Enter');
+  await expect(step.getByTestId('status')).toHaveText('executed'); // approved, then run (pushed over SSE)
+  await expect(step).toContainText('by admin-key');
+  expect(stub.requests.filter((r) => r.startsWith('POST'))).toEqual([`POST /api/admin/incidents/${incident.id}/actions/1/approve`]);
+
+  const toggle = page.getByRole('button', { name: /^Kill switch/ });
+  await toggle.click();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(toggle).toBeFocused();
+  expect(stub.agent.kill_switch).toBe(false);
+  await toggle.click();
+  await page.getByRole('button', { name: 'Yes, stop all actions' }).click();
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  expect(stub.agent.kill_switch).toBe(true);
+  await page.getByRole('radio', { name: /Auto/ }).check();
+  await expect.poll(() => stub.agent.mode).toBe('auto');
+  expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+});
+
 test('contract stub: every page in light and dark, and on a phone, saved to web/screenshots', async ({ page, stub, browser, app }) => {
   const key = await processedEpisode(stub);
+  const incident = stub.addIncident();
   await expect.poll(() => stub.episodes.get('feed1-ep2')?.detail.state).toBe('failed');
   const pages: [string, string, string][] = [
     ['library', '/', '[data-testid=episode-list]'],
@@ -217,6 +263,8 @@ test('contract stub: every page in light and dark, and on a phone, saved to web/
     ['feeds', '/feeds', '[data-testid=feeds-table]'],
     ['graph', '/graph', '[data-testid=graph-canvas] canvas'],
     ['admin', '/admin', '[data-testid=queues]'],
+    ['incidents', '/incidents', '[data-testid=incident-list]'],
+    ['incident', `/incidents/${incident.id}`, '[data-testid=timeline]'],
   ];
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });

@@ -10,11 +10,13 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
+  AgentSettings,
   EpisodeDetail,
   EpisodeEvent,
   EpisodeState,
   Feed,
   GraphView,
+  Incident,
   InsightView,
   JobInfo,
   QueueInfo,
@@ -47,6 +49,11 @@ export interface StubApi {
   apiKey: string | null;
   addFeed(url: string): Feed;
   addLongEpisode(segmentCount: number): string;
+  /** The on-call agent's side: incidents (newest first) and its settings. */
+  incidents: Incident[];
+  agent: AgentSettings;
+  /** Opens an incident (PodbrainDiskLow with one action awaiting approval unless `over` says otherwise), signalled over SSE. */
+  addIncident(over?: Partial<Incident>): Incident;
   close(): void;
 }
 
@@ -80,6 +87,43 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
 
   function emit(e: EpisodeEvent) {
     for (const c of clients) c.write(`event: episode\ndata: ${JSON.stringify(e)}\n\n`);
+  }
+
+  function signalIncident(i: Incident, kind: string) {
+    const e = { id: i.id, status: i.status, kind, at: new Date().toISOString() };
+    for (const c of clients) c.write(`event: incident\ndata: ${JSON.stringify(e)}\n\n`);
+  }
+
+  function addIncident(over: Partial<Incident> = {}): Incident {
+    const at = (s: number) => new Date(Date.now() - 60_000 + s * 1000).toISOString();
+    const id = String(api.incidents.length + 1);
+    const incident: Incident = {
+      id,
+      alert: 'PodbrainDiskLow',
+      fingerprint: `stub-${id}`,
+      labels: { alertname: 'PodbrainDiskLow', path: '/data', role: 'worker-io', severity: 'P1' },
+      annotations: { runbook: 'disk-low', summary: 'Less than 10 GiB free on /data' },
+      runbook: 'disk-low',
+      status: 'open',
+      mode: api.agent.mode,
+      opened_at: at(0),
+      resolved_at: null,
+      updated_at: at(3),
+      summary: null,
+      events: [
+        { at: at(0), kind: 'opened', message: 'PodbrainDiskLow (path=/data, role=worker-io) is firing', data: {} },
+        { at: at(1), kind: 'diagnose', message: 'How much is free on the volume?: ok', data: { kind: 'query', status: 'ok', output: '{path="/data"} 8123456789\n(truncated)' } },
+        { at: at(2), kind: 'diagnose', message: 'What is large?: for-human', data: { kind: 'command', status: 'for-human', output: 'docker system df -v' } },
+      ],
+      actions: [
+        { n: 1, id: 'clean-audio', action: 'clean-artifacts', args: { older_than: '30d' }, mode: 'approve', status: 'awaiting_approval', at: at(3), detail: 'waiting for approval', decided_by: null },
+        { n: 2, id: 'prune-images', action: null, args: {}, mode: 'manual', status: 'proposed', at: at(3), detail: 'for a human: docker image prune -f', decided_by: null },
+      ],
+      ...over,
+    };
+    api.incidents.unshift(incident);
+    signalIncident(incident, 'opened');
+    return incident;
   }
 
   function setState(ep: StubEpisode, state: EpisodeState, reason: string | null = null) {
@@ -399,6 +443,36 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       res.writeHead(204).end();
       return;
     }
+    if (p === '/admin/agent' && method === 'GET') return json(res, 200, api.agent);
+    if (p === '/admin/agent' && method === 'PUT') {
+      const change = JSON.parse(await body(req)) as Partial<AgentSettings>;
+      api.agent = { ...api.agent, ...change };
+      return json(res, 200, api.agent);
+    }
+    if (p === '/admin/incidents' && method === 'GET') {
+      const status = url.searchParams.get('status');
+      return json(res, 200, { items: api.incidents.filter((i) => !status || i.status === status), next_cursor: null });
+    }
+    m = /^\/admin\/incidents\/([^/]+)(?:\/actions\/(\d+)\/(approve|deny))?$/.exec(p);
+    if (m) {
+      const incident = api.incidents.find((i) => i.id === decodeURIComponent(m![1]));
+      if (!incident) return fail(res, 404, 'not_found', `No incident ${decodeURIComponent(m[1])}`);
+      if (!m[2] && method === 'GET') return json(res, 200, incident);
+      const action = incident.actions.find((a) => a.n === Number(m![2]));
+      if (!action || method !== 'POST') return fail(res, 404, 'not_found', `No action ${m[2]}`);
+      if (action.status !== 'awaiting_approval') return fail(res, 409, 'conflict', `action ${action.n} is ${action.status}, not awaiting approval`);
+      action.status = m[3] === 'approve' ? 'approved' : 'denied';
+      action.decided_by = 'admin-key';
+      incident.events.push({ at: new Date().toISOString(), kind: action.status, message: `${action.id} ${action.status} by admin-key`, data: { n: action.n } });
+      if (action.status === 'approved')
+        schedule(() => {
+          action.status = 'executed';
+          action.detail = '3 audio file(s) of 3 finished episode(s) deleted, 41 MB freed';
+          incident.events.push({ at: new Date().toISOString(), kind: 'executed', message: `${action.id}: ${action.detail}`, data: { n: action.n } });
+          signalIncident(incident, 'executed');
+        });
+      return json(res, 200, incident);
+    }
     return fail(res, 404, 'not_found', `No route ${method} ${url.pathname}`);
   }
 
@@ -411,6 +485,9 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     apiKey: null,
     addFeed,
     addLongEpisode,
+    incidents: [],
+    agent: { mode: 'shadow', kill_switch: false },
+    addIncident,
     close() {
       for (const t of timers) clearTimeout(t);
       for (const c of clients) c.end();
