@@ -7,7 +7,7 @@ import { IncidentRepository } from '../repositories/incidents.repository';
 import { SettingsRepository } from '../repositories/settings.repository';
 import type { RoleContext } from '../roles/context';
 import { OnCallAgent } from './agent';
-import { fillTemplate, queryPrometheus, runDiagnose, type DiagnoseStep, type PromResult } from './diagnose';
+import { fillTemplate, queryPrometheus, runDiagnose, type PromResult } from './diagnose';
 import { adviseIncident, llmAvailable } from './llm-advisor';
 import { LlmProvider } from '../llm/provider';
 import { loadRunbooks, type Runbook } from './runbooks';
@@ -18,11 +18,6 @@ const VERIFY_TIMEOUT_MS = 5000;
 
 function nonEmpty(r: PromResult): boolean {
   return r.resultType === 'vector' || r.resultType === 'matrix' ? r.series.length > 0 : true;
-}
-
-/** runbooks.ts keeps a diagnose step as {step, kind, text}; runDiagnose reads the runbook's own shape ({step, query: …}). */
-function asDiagnoseSteps(book: Runbook): DiagnoseStep[] {
-  return book.diagnose.map((d) => ({ step: d.step, [d.kind]: d.text }));
 }
 
 /** The on-call agent of a scheduler process, wired to its Postgres, Redis, queues and the owner's channels. */
@@ -45,7 +40,7 @@ export function createSchedulerAgent(ctx: RoleContext, isLeader: () => boolean):
       if (!cached || Date.now() - cached.at > RUNBOOKS_TTL_MS) cached = { at: Date.now(), books: loadRunbooks(config.agent.runbooksDir) };
       return cached.books;
     },
-    diagnose: (book, labels) => runDiagnose(asDiagnoseSteps(book), labels, { config, redis, queues, database }),
+    diagnose: (book, labels) => runDiagnose(book.diagnose, labels, { config, redis, queues, database }),
     // The LLM picks at most one of the runbook's own steps: it goes first, the others follow in the runbook's order.
     advise: llm
       ? async (incident, book, diagnosis) => {
