@@ -40,7 +40,7 @@ async function healthServer(answer: () => { code: number; status: string }): Pro
 describe('deploy scripts', () => {
   it('are shellcheck-clean', () => {
     const files = readdirSync(SCRIPTS).filter((f) => f.endsWith('.sh'));
-    expect(files).toEqual(expect.arrayContaining(['deploy.sh', 'rollback.sh', 'backup-db.sh', 'restore-db.sh', 'health-check.sh', 'fetch-model.sh', 'models-init.sh']));
+    expect(files).toEqual(expect.arrayContaining(['deploy.sh', 'rollback.sh', 'backup-db.sh', 'restore-db.sh', 'backup.sh', 'restore.sh', 'data-archive.sh', 'health-check.sh', 'fetch-model.sh', 'models-init.sh']));
     const r = spawnSync('shellcheck', files, { cwd: SCRIPTS, encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
