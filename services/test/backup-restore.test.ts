@@ -47,12 +47,13 @@ function srt(sentences: string[]): string {
   return sentences.map((s, i) => `${i + 1}\n${t(i * 4000)} --> ${t(i * 4000 + 3900)}\n${s}\n`).join('\n');
 }
 
-/** Six episodes, two per topic, each with audio (fixture clips) and a publisher SRT. */
-async function startLibraryFeed(): Promise<{ server: FixtureServer; feedUrl: string }> {
+/** Three feeds (one per topic) of two episodes, each with audio (fixture clips) and a publisher SRT. */
+async function startLibraryFeeds(): Promise<{ server: FixtureServer; feedUrls: string[] }> {
   const server = await startFixtureServer();
-  const items: string[] = [];
+  const feedUrls: string[] = [];
   let i = 0;
   for (const [topic, sentences] of Object.entries(TOPICS)) {
+    const items: string[] = [];
     for (const part of [1, 2]) {
       const text = part === 1 ? sentences : [...sentences.slice(5), ...sentences.slice(0, 5)];
       server.route(`/t/${i}.srt`, serveBody(srt(text), { contentType: 'application/x-subrip' }));
@@ -63,15 +64,16 @@ async function startLibraryFeed(): Promise<{ server: FixtureServer; feedUrl: str
       );
       i++;
     }
+    server.route(
+      `/${topic}.xml`,
+      serveBody(`<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><title>${topic} show</title><link>https://example.com/</link><description>d</description>${items.join('')}</channel></rss>`, {
+        contentType: 'application/rss+xml',
+        etag: true,
+      }),
+    );
+    feedUrls.push(server.url(`/${topic}.xml`));
   }
-  server.route(
-    '/feed.xml',
-    serveBody(`<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><title>Backup show</title><link>https://example.com/</link><description>d</description>${items.join('')}</channel></rss>`, {
-      contentType: 'application/rss+xml',
-      etag: true,
-    }),
-  );
-  return { server, feedUrl: server.url('/feed.xml') };
+  return { server, feedUrls };
 }
 
 interface Box {
@@ -144,7 +146,7 @@ function tarMember(name: string, opts: { type?: '0' | '2' | '5'; body?: string; 
 describe('backup.sh → wipe → restore.sh on a real library', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let tmp: ReturnType<typeof tempDir>;
-  let feed: { server: FixtureServer; feedUrl: string };
+  let feed: { server: FixtureServer; feedUrls: string[] };
   let config: Config;
   let configEnv: Record<string, string>;
   let box: Box | null = null;
@@ -205,7 +207,7 @@ describe('backup.sh → wipe → restore.sh on a real library', () => {
     tmp = tempDir('backup');
     dataDir = path.join(tmp.dir, 'data');
     backupDir = path.join(tmp.dir, 'backups');
-    feed = await startLibraryFeed();
+    feed = await startLibraryFeeds();
     configEnv = {
         DATABASE_URL: db.url,
         MODELS_DIR: path.join(tmp.dir, 'models'),
@@ -228,7 +230,7 @@ describe('backup.sh → wipe → restore.sh on a real library', () => {
     env = { DATABASE_URL: db.url, DATA_DIR: dataDir, BACKUP_DIR: backupDir };
 
     box = await startBox(config);
-    await addFeed(box.ctx.database, feed.feedUrl, { pollIntervalS: 3600 });
+    for (const url of feed.feedUrls) await addFeed(box.ctx.database, url, { pollIntervalS: 3600 });
     const rows = await waitFor(
       'six episodes done',
       async () => {
