@@ -8,7 +8,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/config';
 import { EpisodeEventPublisher, eventsChannel } from '../src/repositories/episode-events.repository';
-import { apiConfig, call, freshDatabase, openEvents, startApi, startPgProxy, waitFor } from './api-support';
+import { apiConfig, call, freshDatabase, openEvents, startApi, startPgProxy, waitFor, type Reply } from './api-support';
 import { fixture } from './support/fixtures';
 import { serveBody, serveFile, startFixtureServer, status, type FixtureServer } from './support/http-fixture-server';
 
@@ -229,7 +229,7 @@ describe('api: episodes', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const r: Awaited<ReturnType<typeof call>> = await call(open.base, 'GET', `/api/episodes?limit=${limit}&feed_id=feeda${cursor ? `&cursor=${cursor}` : ''}`);
+      const r: Reply<{ items: typeof seen; next_cursor: string | null }> = await call(open.base, 'GET', `/api/episodes?limit=${limit}&feed_id=feeda${cursor ? `&cursor=${cursor}` : ''}`);
       expect(r.status).toBe(200);
       seen.push(...r.body.items);
       cursor = r.body.next_cursor;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Counter } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSilences, planParts } from '../src/asr/openai/audio-split';
 import { createOpenAiAsrEngine, gapsBetween, languageCode, type OpenAiAsrResult, PROVIDER, spreadSentences } from '../src/asr/openai/engine';
@@ -31,7 +32,8 @@ const input = (wavPath: string, extra: Partial<AsrInput> = {}): AsrInput => ({
   ...extra,
 });
 
-async function counter(c: typeof metrics.providerRetriesTotal | typeof metrics.providerErrorsTotal, labels: Record<string, string>): Promise<number> {
+/** The value of a counter's sample whose labels match `labels` (0 when none has been counted yet). */
+async function counter(c: Pick<Counter<string>, 'get'>, labels: Record<string, string>): Promise<number> {
   const m = await c.get();
   return m.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value ?? 0;
 }
@@ -211,12 +213,12 @@ describe('openai engine: bad servers (issue 3)', () => {
 
   it('honours 429 with Retry-After and counts it as rate limited', async () => {
     asr.behave(fail(1, 429, speech(), { 'retry-after': '0.2' }));
-    const limited = await counter(metrics.providerRateLimitedTotal as never, { provider: PROVIDER });
+    const limited = await counter(metrics.providerRateLimitedTotal, { provider: PROVIDER });
     const t0 = Date.now();
     await engineFor().transcribe(input(JFK));
     expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
     expect(asr.requests).toHaveLength(2);
-    expect(await counter(metrics.providerRateLimitedTotal as never, { provider: PROVIDER })).toBe(limited + 1);
+    expect(await counter(metrics.providerRateLimitedTotal, { provider: PROVIDER })).toBe(limited + 1);
   });
 
   it('does not retry 401 and says to check the key', async () => {

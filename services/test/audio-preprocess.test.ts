@@ -5,6 +5,7 @@ import { nonSilentFromLog, preprocessAudio, preprocessTimeoutMs } from '../src/a
 import { readWavInfo } from '../src/audio/wav';
 import { PodbrainError } from '../src/core/errors';
 import {
+  ffmpeg,
   JFK_MP3,
   makeSpeechBetweenSilence,
   makeToneMp3,
@@ -53,7 +54,6 @@ describe('preprocessAudio', () => {
 
   it('normalises loudness: a quiet file comes out louder (dynaudnorm), and AUDIO_NORMALIZE=none leaves it alone', async () => {
     const quiet = path.join(work, 'quiet.mp3');
-    const { ffmpeg } = await import('./support/audio');
     // dynaudnorm looks at a ~15 s window: a minute of quiet speech, like a badly levelled podcast.
     ffmpeg('-stream_loop', '5', '-i', fixture('audio', 'jfk.wav'), '-af', 'volume=-30dB', '-c:a', 'libmp3lame', '-b:a', '64k', quiet);
     const peak = async (normalize: 'dynaudnorm' | 'none') => {

@@ -305,7 +305,7 @@ describe('images and front door', () => {
     const file = path.join(ROOT, 'deploy/Caddyfile');
     const run = (env: Record<string, string>, ...args: string[]) =>
       spawnSync('caddy', [...args, '--config', file, '--adapter', 'caddyfile'], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: tmp, ...env } });
-    for (const env of [{}, { DOMAIN: 'podcasts.example.org' }]) {
+    for (const env of [{}, { DOMAIN: 'podcasts.example.org' }] as Record<string, string>[]) {
       const r = run(env, 'validate');
       expect(r.stderr + r.stdout).toContain('Valid configuration');
       expect(r.status).toBe(0);

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +7,7 @@ import IORedis from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeFakeWhisperModel } from '../src/asr/whisper/fake-model';
 import { fixture } from './support/fixtures';
+import { serveBody, startFixtureServer } from './support/http-fixture-server';
 import { expectedOutcome, startPodcastServer } from './support/platform-feed';
 import { freePort, SERVICES_DIR, startStack, tempDir, waitFor, type Stack } from './support/stack';
 import { addFeed } from './support/db';
@@ -162,8 +163,6 @@ describe('platform faults', () => {
   }, 240_000);
 
   it('SIGTERM during a job: the worker takes no new job, finishes the running one and exits 0', async () => {
-    const { startFixtureServer, serveBody } = await import('./support/http-fixture-server');
-    const { readFileSync } = await import('node:fs');
     const server = await startFixtureServer();
     const audio = readFileSync(fixture('audio', 'fleurs-en-004.ogg'));
     // a slow enclosure: 2.5 s to download

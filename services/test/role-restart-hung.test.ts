@@ -32,7 +32,7 @@ const log = createLogger({ service: 'test', level: 'silent' });
 
 const configWith = (env: Record<string, string>): Config => loadConfig({ env: { ...stack.env, RESTART_ACK_S: String(ACK_S), DOCKER_PROXY_URL: `http://127.0.0.1:${proxy.port}`, ...env } });
 const planeWith = (config: Config) => new ControlPlane({ config, redis, queues, database, log, restarter: createRoleRestarter({ config, redis, log }) });
-const reportedPids = async (role = 'worker-gpu') => (await roleEntries(redis, { queue: { prefix: stack.prefix } }, role)).map((e) => e.report.pid);
+const reportedPids = async (role = 'worker-gpu') => (await roleEntries(redis, configWith({}), role)).map((e) => e.report.pid);
 
 beforeAll(async () => {
   // A report every 3 s (entries live 9 s), so a stopped process is still listed when restart-role starts.

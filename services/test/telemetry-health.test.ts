@@ -17,7 +17,7 @@ import {
 } from '../src/telemetry/health';
 import { healthcheckPort } from '../src/telemetry/healthcheck';
 import { apiMetricsMiddleware } from '../src/telemetry/http-metrics';
-import { initMetrics, registry, renderMetrics } from '../src/telemetry/metrics';
+import { initMetrics, metrics, registry, renderMetrics } from '../src/telemetry/metrics';
 import { heartbeat } from '../src/telemetry/heartbeat';
 import { runJobWithTelemetry } from '../src/telemetry/tracing';
 import { loadConfig } from '../src/config/config';
@@ -219,7 +219,7 @@ describe('telemetry server and metrics', () => {
     expect(fire('/api/episodes/123?x=1', 200)).toBe(true);
     fire('/api/episodes/456', 404);
     fire('/metrics', 200);
-    const values = (await registry.getSingleMetric('podbrain_api_request_duration_seconds')!.get()).values.filter((v) => v.metricName === 'podbrain_api_request_duration_seconds_count');
+    const values = (await metrics.apiRequestDurationSeconds.get()).values.filter((v) => v.metricName === 'podbrain_api_request_duration_seconds_count');
     expect(values.map((v) => `${v.labels.method} ${v.labels.route} ${v.labels.status}`).sort()).toEqual(['GET /api/episodes/:id 200', 'GET /api/episodes/:id 404']);
   });
 

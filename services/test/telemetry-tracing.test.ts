@@ -12,7 +12,7 @@ import {
   withCorrelationData,
   withLogContext,
 } from '../src/telemetry/correlation';
-import { registry } from '../src/telemetry/metrics';
+import { metrics } from '../src/telemetry/metrics';
 import { jobDataWithTrace, runJobWithTelemetry, startTracing, tracingEnabled, withSpan } from '../src/telemetry/tracing';
 
 function captureLogger() {
@@ -86,7 +86,7 @@ describe('tracing', () => {
     expect(jobData.otel?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
 
     // Worker side (a BullMQ job is plain JSON): continue the trace, log inside it.
-    const before = (await registry.getSingleMetric('podbrain_queue_processing_seconds')!.get()).values.find(
+    const before = (await metrics.queueProcessingSeconds.get()).values.find(
       (v) => v.metricName === 'podbrain_queue_processing_seconds_count' && v.labels.queue === 'transcribe',
     )?.value ?? 0;
     const job = { id: 'transcribe.feed1:guid1.abc', name: 'transcribe', queueName: 'transcribe', data: JSON.parse(JSON.stringify(jobData)) };
@@ -116,7 +116,7 @@ describe('tracing', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ msg: 'transcribing', correlation_id: 'corr-api-0001', episode_key: 'feed1:guid1', queue: 'transcribe', worker_id: 'worker-gpu-1' });
 
-    const after = (await registry.getSingleMetric('podbrain_queue_processing_seconds')!.get()).values.find(
+    const after = (await metrics.queueProcessingSeconds.get()).values.find(
       (v) => v.metricName === 'podbrain_queue_processing_seconds_count' && v.labels.queue === 'transcribe',
     )!.value;
     expect(after - before).toBe(2);

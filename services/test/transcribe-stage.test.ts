@@ -69,9 +69,9 @@ describe('transcribe stage', () => {
     });
   });
 
-  it('is not configured when the whisper model is missing, and says which file and how to get one', () => {
+  it('is not configured when the whisper model is missing, and says which file and how to get one', async () => {
     const dir = tempDir('nomodels');
-    const plan = createTranscribeStage().plan({ config: whisperTestConfig(dir, { WHISPER_MODEL: 'small.en' }), episode: episode(), inputs: {} });
+    const plan = await createTranscribeStage().plan({ config: whisperTestConfig(dir, { WHISPER_MODEL: 'small.en' }), episode: episode(), inputs: {} });
     expect(plan.configured).toBe(false);
     const reason = (plan as { reason: string }).reason;
     expect(reason).toContain(path.join(dir, 'ggml-small.en.bin'));

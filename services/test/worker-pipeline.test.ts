@@ -4,7 +4,7 @@ import IORedis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../src/config/config';
 import { createLogger, silentLogger } from '../src/core/logger';
-import { migrateUp } from '../src/db/migrate';
+import { migrateUp, openMigrationDataSource } from '../src/db/migrate';
 import { parseEpisodeEvent, type EpisodeEvent } from '../src/repositories/episode-events.repository';
 import { EpisodeSkipped, notConfiguredError, type Stage } from '../src/pipeline/stage';
 import { createIngestStage } from '../src/stages/ingest.stage';
@@ -50,7 +50,7 @@ function testStages(opts: { failEnrich?: (title: string) => boolean; noIndex?: b
   const stages: Stage[] = [
     createIngestStage(),
     notConfigured
-      ? { name: 'transcribe', needs: ['ingest'], plan: () => ({ configured: true, options: {} }), run: () => Promise.reject(notConfiguredError('asr_unavailable', notConfigured)) }
+      ? { name: 'transcribe', needs: ['ingest'], plan: () => ({ configured: true, parts: {} }), run: () => Promise.reject(notConfiguredError('asr_unavailable', notConfigured)) }
       : fakeStage('transcribe', (ep, title) => ({
       'transcript.json': {
         schema_version: 1, episode_key: ep, engine: 'fake', model: 'none', language: 'en', duration_ms: 4000, speech_coverage: 1, status: 'valid', quality: { reasons: [] },
@@ -170,7 +170,7 @@ describe('stage-mode workers (in process, real Postgres + Redis)', () => {
         QUEUE_LOCK_MS: '3000',
       },
     });
-    const ds = await (await import('../src/db/migrate')).openMigrationDataSource(config, { poolSize: 1 });
+    const ds = await openMigrationDataSource(config, { poolSize: 1 });
     await migrateUp(ds);
     await ds.destroy();
     feedFile = writeFeed(tmp.dir, 'show', [
@@ -289,7 +289,7 @@ describe('stage-mode workers: a stage that is not configured', () => {
     const config = loadConfig({
       env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_e1nc_${process.pid}`, SCHEDULER_TICK_MS: '200', RECONCILE_GRACE_MS: '1500' },
     });
-    const ds = await (await import('../src/db/migrate')).openMigrationDataSource(config, { poolSize: 1 });
+    const ds = await openMigrationDataSource(config, { poolSize: 1 });
     await migrateUp(ds);
     await ds.destroy();
     const feed = writeFeed(tmp.dir, 'nc', [{ guid: 'n1', title: 'Only transcript', audio: 'fleurs-en-003.ogg' }]);
@@ -322,7 +322,7 @@ describe('stage-mode workers: a stage finds out while running that nothing here 
     const config = loadConfig({
       env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_e1ncr_${process.pid}`, SCHEDULER_TICK_MS: '200', RECONCILE_GRACE_MS: '1500', QUEUE_BACKOFF_MS: '100' },
     });
-    const ds = await (await import('../src/db/migrate')).openMigrationDataSource(config, { poolSize: 1 });
+    const ds = await openMigrationDataSource(config, { poolSize: 1 });
     await migrateUp(ds);
     await ds.destroy();
     const feed = writeFeed(tmp.dir, 'ncr', [{ guid: 'r1', title: 'Unusable transcript', audio: 'fleurs-en-003.ogg' }]);

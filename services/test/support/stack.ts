@@ -17,6 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import IORedis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { createMigrationDataSource, migrateUp } from '../../src/db/migrate';
 import { createTestDatabase } from './pg';
@@ -205,7 +206,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
 /** Deletes every key under `prefix:` (SCAN, never FLUSH: the Redis is shared). */
 export async function clearRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
-  const { default: IORedis } = await import('ioredis');
   const r = new IORedis(redisUrl, { maxRetriesPerRequest: 1 });
   r.on('error', () => undefined); // a private Redis a test stopped: the SCAN below fails, and says so
   try {
