@@ -5,6 +5,9 @@
 // it is left out when vitest args filter the run (PODBRAIN_TEST_E2E=1 forces it, =0 skips it).
 // First it does the set-up a fresh clone needs (npm ci, native builds, build, Postgres and Redis up),
 // each step only when needed: scripts/test-setup.mjs (PODBRAIN_TEST_SETUP=0 skips it).
+// The services' tests are type-checked first (tsc -p tsconfig.test.json; vitest strips types without
+// checking them): a type error counts as one failure. Left out like e2e when vitest args filter the run
+// (PODBRAIN_TEST_TYPECHECK=1 forces it, =0 skips it).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -17,10 +20,23 @@ const only = process.env.PODBRAIN_TEST_WORKSPACES?.split(',') ?? ['services', 'w
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let runnerFailed = false;
 
+const typecheckWanted = process.env.PODBRAIN_TEST_TYPECHECK ? process.env.PODBRAIN_TEST_TYPECHECK === '1' : args.length === 0;
+if (typecheckWanted && only.includes('services')) typecheckTests(path.join(root, 'services'));
+else console.log(`\n=== services type-check (tsc -p tsconfig.test.json) === not run: ${only.includes('services') ? 'vitest args given' : 'services not selected'} (PODBRAIN_TEST_TYPECHECK=1 runs it)`);
+
 for (const ws of only) {
   const dir = path.join(root, ws);
   if (!existsSync(path.join(dir, 'vitest.config.ts'))) continue;
   runVitest(ws, dir, args);
+}
+
+/** src and test together, as the tests see them; one failure when tsc reports anything. */
+function typecheckTests(dir) {
+  console.log('\n=== services type-check (tsc -p tsconfig.test.json) ===');
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json', '--noEmit'], { cwd: dir, stdio: 'inherit' });
+  if (r.status === 0) return console.log('no type errors');
+  console.error(`services type-check failed (exit ${r.status}): counted as 1 failure`);
+  totals.failed += 1;
 }
 
 /** One vitest run (its JSON report added to the totals); `config` picks another vitest config. */
