@@ -84,12 +84,16 @@ if ((!local_mode)); then
   log "stopping ${writers[*]}"
   compose stop "${writers[@]}"
 fi
-preamble=$'SET client_min_messages = warning;\nDROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n'
+# The transaction commits only when pg_restore read the whole dump; otherwise an error rolls it back.
+preamble=$'SET client_min_messages = warning;\nBEGIN;\nDROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n'
+failed=$'DO $$ BEGIN RAISE EXCEPTION \'pg_restore failed: the database is unchanged\'; END $$;\n'
 if ((local_mode)); then
-  { printf '%s' "$preamble"; pg_restore --no-owner --no-privileges --file=- "$backup/db.dump"; } | psql_run --single-transaction > /dev/null
+  { printf '%s' "$preamble"; if pg_restore --no-owner --no-privileges --file=- "$backup/db.dump"; then echo 'COMMIT;'; else printf '%s' "$failed"; fi; } | psql_run > /dev/null ||
+    die "the database restore failed and was rolled back: the database is unchanged, the files were not touched"
 else
   # shellcheck disable=SC2016
-  compose exec -T postgres sh -c '{ printf "%s" "$1"; pg_restore --no-owner --no-privileges; } | psql --no-psqlrc -X -q -v ON_ERROR_STOP=1 --single-transaction -U "$POSTGRES_USER" -d "$POSTGRES_DB"' sh "$preamble" < "$backup/db.dump" > /dev/null
+  compose exec -T postgres sh -c '{ printf "%s" "$1"; if pg_restore --no-owner --no-privileges --file=-; then echo "COMMIT;"; else printf "%s" "$2"; fi; } | psql --no-psqlrc -X -q -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"' sh "$preamble" "$failed" < "$backup/db.dump" > /dev/null ||
+    die "the database restore failed and was rolled back: the database is unchanged, the files were not touched (start the roles again: docker compose up -d)"
 fi
 log "database restored"
 

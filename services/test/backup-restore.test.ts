@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -347,11 +347,22 @@ describe('backup.sh → wipe → restore.sh on a real library', () => {
     const arc = readFileSync(path.join(truncated, 'data.tar.zst'));
     writeFileSync(path.join(truncated, 'data.tar.zst'), arc.subarray(0, arc.length - 10));
 
+    // a dump cut short whose manifest was rewritten to match: pg_restore fails half way, the transaction rolls back
+    const cut = copy('cut-dump');
+    writeFileSync(path.join(cut, 'db.dump'), dump.subarray(0, Math.floor(dump.length * 0.9)));
+    const body = readFileSync(path.join(cut, 'db.dump'));
+    const manifestFile = path.join(cut, 'manifest.json');
+    writeFileSync(
+      manifestFile,
+      readFileSync(manifestFile, 'utf8').replace(/\{"name": "db\.dump", "bytes": \d+, "sha256": "[0-9a-f]+"\}/, `{"name": "db.dump", "bytes": ${body.length}, "sha256": "${createHash('sha256').update(body).digest('hex')}"}`),
+    );
+
     await q(`UPDATE episodes SET title = title || ' (after the backup)'`);
     for (const [dir, message] of [
       [tampered, 'backup damaged: the checksum of db.dump does not match the manifest; nothing was changed'],
       [incomplete, 'backup incomplete: data.tar.zst is missing; nothing was changed'],
       [truncated, 'backup damaged: data.tar.zst has'],
+      [cut, 'the database restore failed and was rolled back: the database is unchanged, the files were not touched'],
     ] as const) {
       const r = await script('restore.sh', [dir, '--force'], env);
       expect(r.code, dir).toBe(1);
@@ -395,6 +406,66 @@ describe('backup.sh → wipe → restore.sh on a real library', () => {
     expect(treeDigest(dataDir)).toEqual(dataBefore);
     expect(await episodes()).toEqual(before.episodes);
   }, 60_000);
+
+  it('through compose (a stand-in docker that runs each container command here): same backup, restore stops, migrates and restarts the roles', async () => {
+    const bin = path.join(tmp.dir, 'bin');
+    const log = path.join(tmp.dir, 'docker.log');
+    mkdirSync(bin, { recursive: true });
+    // `compose exec -T postgres …` runs here against the test database; `compose run … worker-io`
+    // runs here with the container's /data mapped to DATA_DIR; anything else is only recorded.
+    writeFileSync(
+      path.join(bin, 'docker'),
+      `#!/usr/bin/env bash
+[[ "$1" == compose ]] && shift
+[[ "$1" == version ]] && exit 0
+while [[ "$1" == --env-file || "$1" == -f ]]; do shift 2; done
+verb=$1; shift
+case "$verb" in
+  exec)
+    [[ "$1" == -T ]] && shift
+    echo "exec $1" >> "$FAKE_DOCKER_LOG"; shift
+    POSTGRES_USER=postgres POSTGRES_DB="$FAKE_DB" PGHOST=127.0.0.1 exec "$@" ;;
+  run)
+    entry="" words=()
+    while [[ "$1" == -* ]]; do
+      if [[ "$1" == --entrypoint ]]; then entry=$2; shift 2; continue; fi
+      words+=("$1"); shift
+    done
+    svc=$1; shift
+    echo "run \${words[*]} \${entry:+$entry }$svc" >> "$FAKE_DOCKER_LOG"
+    [[ -n "$entry" ]] || exit 0
+    args=()
+    for a in "$@"; do [[ "$a" == /data ]] && a=$FAKE_DATA_DIR; args+=("$a"); done
+    PODBRAIN_VERSION=9.9.9 GIT_SHA=feedface exec "$entry" "\${args[@]}" ;;
+  *) echo "$verb $*" >> "$FAKE_DOCKER_LOG" ;;
+esac
+`,
+    );
+    chmodSync(path.join(bin, 'docker'), 0o755);
+    const composeEnv = { PATH: `${bin}:${process.env.PATH}`, FAKE_DOCKER_LOG: log, FAKE_DB: db.name, FAKE_DATA_DIR: dataDir, BACKUP_DIR: path.join(tmp.dir, 'compose-backups'), ENV_FILE: path.join(tmp.dir, 'none.env') };
+    const calls = () => readFileSync(log, 'utf8').trim().split('\n');
+
+    const b = await script('backup.sh', [], composeEnv);
+    expect(b.code, b.stderr).toBe(0);
+    const dir = b.stdout.trim();
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ podbrain: { version: '9.9.9', git_sha: 'feedface' }, data: { dir: '/data', audio_included: true, audio_files: 6 }, episodes: 6 });
+    expect(calls()).toEqual(expect.arrayContaining(['exec postgres', 'run --rm --no-deps -T bash worker-io']));
+
+    await wipe();
+    writeFileSync(log, '');
+    const r = await script('restore.sh', [dir], composeEnv);
+    expect(r.code, r.stderr).toBe(0);
+    const order = calls().filter((c) => !c.startsWith('exec'));
+    expect(order).toEqual([
+      'stop api caddy worker-io worker-gpu worker-ml scheduler',
+      'run --rm --no-deps -T bash worker-io',
+      'run --rm migrate',
+      'up -d --no-deps worker-io worker-gpu worker-ml scheduler',
+      'up -d --no-deps api caddy',
+    ]);
+    await expectSameLibrary({ audio: true });
+  }, 120_000);
 
   it('--no-audio leaves the audio out; the restored box keeps transcripts and search and re-runs nothing', async () => {
     const b = await script('backup.sh', ['--no-audio'], env);
