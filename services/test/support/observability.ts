@@ -23,6 +23,8 @@ export interface RunningService {
   dir: string;
   /** stdout + stderr so far */
   log(): string;
+  /** SIGHUP: both binaries read their configuration (and Prometheus its rule files) again. */
+  reload(): void;
   stop(): Promise<void>;
 }
 
@@ -37,7 +39,17 @@ export interface PrometheusOptions {
   rulesFiles: string[];
   scrapeTargets: ScrapeTarget[];
   scrapeIntervalS?: number;
+  /** default: the scrape interval */
+  scrapeTimeoutMs?: number;
   evaluationIntervalS?: number;
+  /** a port chosen beforehand (a role that queries Prometheus may need its URL before it starts) */
+  port?: number;
+  /**
+   * --rules.alert.resend-delay (Prometheus' default 1m). Alerts sent while Prometheus knows no
+   * Alertmanager (the first seconds after a start or a reload) are dropped and only sent again
+   * after this delay.
+   */
+  resendDelayS?: number;
   /** where alerts go, e.g. startAlertmanager(...).url; none = alerts are only evaluated */
   alertmanagerUrl?: string;
 }
@@ -94,14 +106,14 @@ async function startService(what: string, dir: string, port: number, command: st
     await stop();
     throw new Error(`${(err as Error).message}\n${output.slice(-4000)}`);
   }
-  return { url, port, dir, log: () => output, stop };
+  return { url, port, dir, log: () => output, reload: () => void child.kill('SIGHUP'), stop };
 }
 
 export async function startPrometheus(opts: PrometheusOptions): Promise<RunningService> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'podbrain-prometheus-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const config = {
-    global: { scrape_interval: `${opts.scrapeIntervalS ?? 1}s`, scrape_timeout: `${opts.scrapeIntervalS ?? 1}s`, evaluation_interval: `${opts.evaluationIntervalS ?? 1}s` },
+    global: { scrape_interval: `${opts.scrapeIntervalS ?? 1}s`, scrape_timeout: opts.scrapeTimeoutMs ? `${opts.scrapeTimeoutMs}ms` : `${opts.scrapeIntervalS ?? 1}s`, evaluation_interval: `${opts.evaluationIntervalS ?? 1}s` },
     rule_files: opts.rulesFiles,
     ...(opts.alertmanagerUrl ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(opts.alertmanagerUrl).host] }] }] } } : {}),
     scrape_configs: [
@@ -123,7 +135,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningS
     dir,
     port,
     'prometheus',
-    [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...(opts.resendDelayS ? [`--rules.alert.resend-delay=${opts.resendDelayS}s`] : [])],
     undefined,
     copies,
   );
