@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { backfillSpecSchema, type Backfill } from '../feeds/policy';
 
 /**
  * The one config model shared by the CLI and every role.
@@ -49,6 +50,7 @@ const SETTINGS = {
   FEED_MAX_BYTES: ['feeds.maxBytes', int(1024), 20 * 1024 * 1024],
   FEED_POLL_CONCURRENCY: ['feeds.pollConcurrency', int(1, 256), 16],
   FEED_MAX_NEW_EPISODES_PER_POLL: ['feeds.maxNewEpisodesPerPoll', int(1, 100_000), 50],
+  FEED_BACKFILL_DEFAULT: ['feeds.backfillDefault', backfillSpecSchema, 'newest:3'],
   AUDIO_MAX_BYTES: ['audio.maxBytes', int(1024), 2 * 1024 * 1024 * 1024],
   DOWNLOAD_RETRIES: ['audio.downloadRetries', int(0, 10), 3],
   DOWNLOAD_TIMEOUT_BASE_MS: ['audio.downloadTimeoutBaseMs', int(1000), 120_000],
@@ -167,7 +169,8 @@ export interface Config {
    * maxNewEpisodesPerPoll: new episodes one poll adds and enqueues, newest first; the older rest
    * waits for the following polls (a 50,000-item feed is not 50,000 downloads at once).
    */
-  feeds: { maxBytes: number; pollConcurrency: number; pollIntervalS: number; maxNewEpisodesPerPoll: number };
+  /** backfillDefault: the back catalogue a feed added without a backfill policy gets processed (feeds/policy.ts). */
+  feeds: { maxBytes: number; pollConcurrency: number; pollIntervalS: number; maxNewEpisodesPerPoll: number; backfillDefault: Backfill };
   audio: {
     maxBytes: number;
     downloadRetries: number;

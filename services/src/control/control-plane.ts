@@ -7,12 +7,13 @@ import type { Config } from '../config/config';
 import { PodbrainError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { Database } from '../db/database';
-import { isRunningState, STAGE_OF_STATE } from '../episodes/state';
+import { isRunningState, STAGE_OF_STATE, type RunningState } from '../episodes/state';
 import { StageJobs } from '../jobs/stage.jobs';
 import type { Stage } from '../pipeline/stage';
 import { EPISODE_STAGES } from '../pipeline/stage-names';
 import { buildStages } from '../pipeline/stages';
 import { QUEUE_NAMES, type QueueName, type Queues } from '../queue/queues';
+import { PRIORITY, type PriorityClass } from '../queue/priority';
 import { EpisodeEventPublisher, eventsChannel } from '../repositories/episode-events.repository';
 import { EpisodeRepository } from '../repositories/episodes.repository';
 import { FeedRepository } from '../repositories/feeds.repository';
@@ -223,7 +224,10 @@ export class ControlPlane {
     return { jobId, removed };
   }
 
-  /** The episode's waiting stage job goes to the head of its queue: the next one a worker takes. */
+  /**
+   * The episode's waiting stage job moves ahead of the backlog (class interactive, queue/priority.ts),
+   * and so do its later stages' jobs (the episode's stored class, which the chain carries on).
+   */
   async bumpPriority(episodeKey: string): Promise<{ queue: QueueName; jobId: string }> {
     const row = await this.episodes.get(episodeKey);
     if (!row) throw notFound(`episode ${episodeKey}`);
@@ -232,9 +236,54 @@ export class ControlPlane {
     const job = await this.deps.queues.get(queue).getJob(row.jobId);
     const state = job ? await job.getState() : 'gone';
     if (!job || (state !== 'waiting' && state !== 'prioritized')) throw conflict(`episode ${episodeKey}'s ${queue} job is ${state}; only a waiting job can be moved ahead`);
-    // Priority 0 + lifo: back into the plain wait list at the end BullMQ takes from (jobs without a priority go before prioritized ones).
-    await job.changePriority({ priority: 0, lifo: true });
+    await this.raiseWaitingJob(row.episodeKey, row.state, row.jobId, 'interactive');
     return { queue, jobId: row.jobId };
+  }
+
+  /**
+   * A user asks for an episode (POST /api/episodes/:key/process): a skipped or failed one is
+   * queued from its artifacts at `priorityClass`; one already on its way is raised to it (its
+   * waiting job moves up, its later stages follow at that class); a done one is a conflict
+   * (reprocess-episode runs it again).
+   */
+  async processEpisode(episodeKey: string, priorityClass: PriorityClass = 'interactive'): Promise<{ queued: boolean; state: string; jobId: string | null; priorityClass: PriorityClass }> {
+    const loaded = await this.episodes.feedEpisode(episodeKey);
+    if (!loaded) throw notFound(`episode ${episodeKey}`);
+    const { row, episode } = loaded;
+    if (row.state === 'done') throw conflict(`episode ${episodeKey} is already processed; reprocess it (admin) to run it again`);
+    if (isRunningState(row.state)) {
+      const cls = PRIORITY[row.priorityClass] <= PRIORITY[priorityClass] ? row.priorityClass : priorityClass;
+      if (row.jobId) await this.raiseWaitingJob(episodeKey, row.state, row.jobId, cls);
+      return { queued: false, state: row.state, jobId: row.jobId, priorityClass: cls };
+    }
+    const jobId = await this.stageJobs().advanceFromArtifacts(episode, { state: 'pending', priorityClass });
+    const now = await this.episodes.get(episodeKey);
+    return { queued: jobId !== null, state: now?.state ?? row.state, jobId, priorityClass };
+  }
+
+  /** Every skipped episode of the feed is queued at `backfill` (process all skipped); answers how many. */
+  async processSkipped(feedId: string): Promise<{ queued: number; episodes: number }> {
+    if (!(await this.feeds.exists(feedId))) throw notFound(`feed ${feedId}`);
+    const keys = await this.episodes.skippedOfFeed(feedId);
+    let queued = 0;
+    for (const key of keys) {
+      const loaded = await this.episodes.feedEpisode(key);
+      if (!loaded || loaded.row.state !== 'skipped') continue;
+      if ((await this.stageJobs().advanceFromArtifacts(loaded.episode, { state: 'pending', priorityClass: 'backfill' })) !== null) queued++;
+    }
+    return { queued, episodes: keys.length };
+  }
+
+  /** Stores the episode's class and moves its waiting job (if it waits at a less urgent one) up to it. */
+  private async raiseWaitingJob(episodeKey: string, state: RunningState, jobId: string, cls: PriorityClass): Promise<void> {
+    await this.episodes.setPriorityClass(episodeKey, cls);
+    const job = await this.deps.queues.get(STAGE_OF_STATE[state]).getJob(jobId);
+    if (!job) return;
+    const jobState = await job.getState();
+    if ((jobState === 'waiting' || jobState === 'prioritized') && job.priority !== PRIORITY[cls]) {
+      await job.updateData({ ...job.data, priorityClass: cls });
+      await job.changePriority({ priority: PRIORITY[cls] });
+    }
   }
 
   /** Deletes the audio of finished episodes last written more than `olderThanMs` ago (control/clean-audio.ts). */

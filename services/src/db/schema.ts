@@ -38,6 +38,10 @@ export interface FeedsTable {
   last_error: string | null;
   /** Polling stopped by an admin (pause-feed). */
   paused: Defaulted<boolean>;
+  /** feeds/policy.ts FeedPolicy (backfill, title filters, duration bounds). */
+  policy: ColumnType<unknown, string | undefined, string>;
+  /** Newest publication time at the first poll (new vs back catalogue); null until then. */
+  backfill_horizon: Timestamp | null;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -61,6 +65,8 @@ export interface EpisodesTable {
   correlation_id: string | null;
   /** The deterministic id of the job a running state waits on (reconciler). */
   job_id: string | null;
+  /** queue/priority.ts class the episode's jobs run at (null: new). */
+  priority_class: string | null;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }

@@ -2,6 +2,10 @@ import { errorMessage } from '../core/errors';
 import { nextPollDelayS } from '../feeds/poll-schedule';
 import { loadFeed, republishKey } from '../feeds/load';
 import type { FeedEpisode } from '../feeds/types';
+import type { Config } from '../config/config';
+import { decideNewEpisodes, horizonOf } from '../feeds/policy';
+import type { InitialEpisodeState } from '../repositories/episodes.repository';
+import type { Feed } from '../repositories/feeds.repository';
 import { childOutsideContext, currentCorrelationId } from '../telemetry/correlation';
 import type { PipelineDeps, StageJobs } from './stage.jobs';
 
@@ -16,6 +20,8 @@ export interface PollOutcome {
   republished?: number;
   /** Items Postgres refused (left out; the rest of the feed is stored). */
   rejected?: number;
+  /** New items stored as `skipped`: left out by the feed's policy (backfill, filters); nothing queued for them. */
+  skipped?: number;
   /** The feed is paused (pause-feed): nothing was fetched, or what was fetched was not stored. */
   paused?: boolean;
   error?: string;
@@ -82,6 +88,36 @@ export function planPoll(
 }
 
 /**
+ * The feed's policy over a poll's new items (feeds/policy.ts decideNewEpisodes): the ones it
+ * leaves out are all stored as `skipped` (a row each, no job); of the ones it queues, at most
+ * FEED_MAX_NEW_EPISODES_PER_POLL (the newest) are stored now and the rest deferred to later polls.
+ */
+export function applyPolicy(
+  plan: PollPlan,
+  feed: Pick<Feed, 'policy' | 'backfillHorizon'>,
+  config: Pick<Config, 'feeds'>,
+): PollPlan & { initial: Map<string, InitialEpisodeState> } {
+  const decisions = decideNewEpisodes(plan.create, feed.policy, { horizon: feed.backfillHorizon, defaultBackfill: config.feeds.backfillDefault });
+  const initial = new Map<string, InitialEpisodeState>();
+  const create: FeedEpisode[] = [];
+  let queued = 0;
+  let deferred = plan.deferred;
+  for (const ep of plan.create) {
+    const d = decisions.get(ep.episodeKey)!;
+    if ('skip' in d) initial.set(ep.episodeKey, { state: 'skipped', reason: d.skip });
+    else if (queued < config.feeds.maxNewEpisodesPerPoll) {
+      queued++;
+      initial.set(ep.episodeKey, { state: 'pending', priorityClass: d.queue });
+    } else {
+      deferred++;
+      continue;
+    }
+    create.push(ep);
+  }
+  return { ...plan, create, deferred, initial };
+}
+
+/**
  * The ingest queue's feed job: conditional GET via loadFeed (the feed is parsed here, in
  * worker-io, never in the api), upsert episodes, enqueue the first stage of each new one, at
  * most FEED_MAX_NEW_EPISODES_PER_POLL per poll. Errors are kept on the feed row and push the
@@ -106,17 +142,23 @@ export async function pollFeedJob(deps: PipelineDeps, stageJobs: StageJobs, feed
     }
     // Paused while the feed was being fetched: nothing new is stored or queued (the next poll after a resume takes it).
     if (await deps.feeds.isPaused(feedId)) return paused();
-    const plan = planPoll(loaded.episodes, await deps.episodes.knownOfFeed(feedId), deps.config.feeds.maxNewEpisodesPerPoll);
+    const { known, create, initial, deferred, republished } = applyPolicy(planPoll(loaded.episodes, await deps.episodes.knownOfFeed(feedId), Number.MAX_SAFE_INTEGER), feed, deps.config);
+    const plan = { known, create, deferred, republished };
     // New episodes keep the poll's correlation id (the reconciler re-enqueues them under it).
-    const { created, rejected } = await deps.episodes.upsertFromFeed([...plan.known, ...plan.create], currentCorrelationId());
+    const { created, rejected } = await deps.episodes.upsertFromFeed([...plan.known, ...plan.create], currentCorrelationId(), initial);
+    if (feed.backfillHorizon === null) await deps.feeds.setBackfillHorizon(feedId, horizonOf(loaded.episodes));
     for (const r of rejected) log.warn({ episode_key: r.episodeKey, title: r.title, err: r.error }, 'feed item refused by the database: left out, the rest of the feed is stored');
     const { episodes: _e, ...meta } = loaded.feed;
     // Older items left for later: forget the validators so the next poll reads the feed again (not a 304) and takes the next ones.
     const validators = plan.deferred > 0 ? {} : loaded.validators;
     await deps.feeds.markPolled(feedId, { validators, feed: meta, nextPollAt: next });
     const fresh = new Set(created);
+    let skipped = 0;
     for (const ep of plan.create) {
-      if (fresh.has(ep.episodeKey)) await stageJobs.advanceFromArtifacts(ep, { state: 'pending' });
+      if (!fresh.has(ep.episodeKey)) continue;
+      const init = initial.get(ep.episodeKey);
+      if (init?.state === 'pending') await stageJobs.advanceFromArtifacts(ep, { state: 'pending', priorityClass: init.priorityClass });
+      else skipped++;
     }
     const outcome: PollOutcome = {
       feedId,
@@ -126,10 +168,11 @@ export async function pollFeedJob(deps: PipelineDeps, stageJobs: StageJobs, feed
       deferred: plan.deferred,
       republished: plan.republished,
       rejected: rejected.length,
+      skipped,
     };
     if (plan.deferred > 0) {
       log.info({ ...outcome, max_new_per_poll: deps.config.feeds.maxNewEpisodesPerPoll }, 'feed polled; older new episodes left for the next polls (FEED_MAX_NEW_EPISODES_PER_POLL)');
-    } else log.info({ episodes: outcome.episodes, created: outcome.created, republished: plan.republished }, 'feed polled');
+    } else log.info({ episodes: outcome.episodes, created: outcome.created, skipped, republished: plan.republished }, 'feed polled');
     return outcome;
   } catch (e) {
     const message = errorMessage(e);

@@ -13,6 +13,7 @@ import type { FeedEpisode } from '../feeds/types';
 import { executeStage, recordStageRun, walkChain, type ChainWalk } from '../pipeline/execute';
 import type { Stage } from '../pipeline/stage';
 import { type EpisodeJobStage, type Queues, stageJobId } from '../queue/queues';
+import { DEFAULT_PRIORITY_CLASS, type PriorityClass } from '../queue/priority';
 import { childOutsideContext } from '../telemetry/correlation';
 import { projectEpisode, PROJECTION_VERSION } from '../projection/project';
 
@@ -36,6 +37,19 @@ export function projectFingerprint(inputs: ChainWalk['inputs']): string {
   return hashOf({ stage: 'project', version: PROJECTION_VERSION, inputs: Object.entries(inputs).map(([k, r]) => [k, r?.fingerprint]) });
 }
 
+export interface AdvanceOptions {
+  /** The state a new episode's ingest job waits in (pending) instead of downloading. */
+  state?: EpisodeStateName;
+  /** The class the next job runs at (queue/priority.ts); default: the episode's stored class. */
+  priorityClass?: PriorityClass;
+}
+
+export interface StageJobContext {
+  signal: AbortSignal;
+  attempt: number;
+  maxAttempts: number;
+}
+
 export type StageJobOutcome = 'done' | 'reused' | 'skipped' | 'redirected' | 'gone' | 'projected';
 
 /**
@@ -51,17 +65,20 @@ export class StageJobs {
    * job (deterministic id: a double enqueue is a no-op). A crash between commit and enqueue
    * is repaired by the scheduler's reconciler, which finds the state without its job.
    */
-  async advance(episode: FeedEpisode, to: EpisodeJobStage, fingerprint: string, opts: { state?: EpisodeStateName } = {}): Promise<string> {
+  async advance(episode: FeedEpisode, to: EpisodeJobStage, fingerprint: string, opts: AdvanceOptions = {}): Promise<string> {
     const state = to === 'ingest' && opts.state ? opts.state : STATE_OF_STAGE[to];
     const jobId = stageJobId(to, episode.episodeKey, fingerprint);
-    await this.deps.episodes.setState(episode.episodeKey, { state, jobId });
+    // Without a class (the next stage of the chain, the reconciler, retries) the episode's stored one: what
+    // its first job was queued at, or what a user's "process now" raised it to while a stage ran.
+    const priorityClass = opts.priorityClass ?? (await this.deps.episodes.get(episode.episodeKey))?.priorityClass ?? DEFAULT_PRIORITY_CLASS;
+    await this.deps.episodes.setState(episode.episodeKey, { state, jobId, priorityClass });
     await this.deps.events.publish({ episode_key: episode.episodeKey, feed_id: episode.feedId, state, stage: to });
-    await this.deps.queues.addStageJob(to, { episodeKey: episode.episodeKey, feedId: episode.feedId, fingerprint });
+    await this.deps.queues.addStageJob(to, { episodeKey: episode.episodeKey, feedId: episode.feedId, fingerprint, priorityClass });
     return jobId;
   }
 
   /** Enqueues whatever comes next for the episode according to its artifacts (new episode, reconciler, next stage). */
-  async advanceFromArtifacts(episode: FeedEpisode, opts: { state?: EpisodeStateName } = {}): Promise<string | null> {
+  async advanceFromArtifacts(episode: FeedEpisode, opts: AdvanceOptions = {}): Promise<string | null> {
     const walk = await walkChain(this.deps, episode);
     if (walk.skipped) {
       await this.skip(episode, walk.skipped.stage, walk.skipped.reason);
@@ -72,7 +89,7 @@ export class StageJobs {
   }
 
   /** Runs one per-episode stage job (ingest, transcribe, enrich, index; a project job goes to runProject). */
-  async runStage(stageName: EpisodeJobStage, episodeKey: string, ctx: { signal: AbortSignal; attempt: number; maxAttempts: number }): Promise<StageJobOutcome> {
+  async runStage(stageName: EpisodeJobStage, episodeKey: string, ctx: StageJobContext): Promise<StageJobOutcome> {
     const { config, store, log: rootLog, episodes, stageRuns, events } = this.deps;
     if (stageName === 'project') return this.runProject(episodeKey, ctx);
     const loaded = await episodes.feedEpisode(episodeKey);
@@ -150,7 +167,7 @@ export class StageJobs {
   }
 
   /** project: artifacts → Postgres, then the episode's final state in the same transaction. */
-  async runProject(episodeKey: string, ctx: { signal: AbortSignal; attempt: number; maxAttempts: number }): Promise<StageJobOutcome> {
+  async runProject(episodeKey: string, ctx: StageJobContext): Promise<StageJobOutcome> {
     const { database, episodes, stageRuns, events, log } = this.deps;
     const loaded = await episodes.feedEpisode(episodeKey);
     if (!loaded) return 'gone';

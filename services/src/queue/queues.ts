@@ -3,6 +3,7 @@ import IORedis, { type Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import type { StageName } from '../pipeline/stage';
 import { jobDataWithTrace, type TraceCarrier } from '../telemetry/tracing';
+import { PRIORITY, priorityClassOf, type PriorityClass } from './priority';
 
 /** Every BullMQ queue of the platform (ARCHITECTURE §1): one per stage, plus the corpus digest. */
 export const QUEUE_NAMES = ['ingest', 'transcribe', 'enrich', 'index', 'project', 'digest'] as const;
@@ -79,6 +80,8 @@ export interface StageJobData {
   feedId: string;
   /** The fingerprint the enqueuer computed (informational; the worker re-plans). */
   fingerprint: string;
+  /** queue/priority.ts class: the job's BullMQ priority, carried on to the episode's next jobs (absent: new). */
+  priorityClass?: PriorityClass;
 }
 
 export interface PollJobData {
@@ -198,10 +201,21 @@ export class Queues {
   async addStageJob(stage: EpisodeJobStage, data: JobPayloads[EpisodeJobStage], correlationId?: string): Promise<string> {
     const id = stageJobId(stage, data.episodeKey, data.fingerprint);
     const q = this.get(JOB_ROUTES[stage].queue);
+    const cls = priorityClassOf(data);
     const state = await q.getJobState(id);
     if (state === 'completed' || state === 'failed') await q.remove(id).catch(() => undefined);
+    if (state === 'waiting' || state === 'prioritized') {
+      // Already queued: asked again at a more urgent class (a user's "process now"), it moves up instead of waiting its turn.
+      const job = await q.getJob(id);
+      if (job && job.priority > PRIORITY[cls]) {
+        await job.updateData({ ...job.data, priorityClass: cls }).catch(() => undefined);
+        await job.changePriority({ priority: PRIORITY[cls] }).catch(() => undefined);
+      }
+      return id;
+    }
     // Without an explicit id the job inherits the running job's (stage → stage), else gets a new one.
-    await this.add(stage, data, correlationId, { jobId: id });
+    // Every stage job has a priority: BullMQ would run one without it before all prioritized ones.
+    await this.add(stage, { ...data, priorityClass: cls }, correlationId, { jobId: id, priority: PRIORITY[cls] });
     return id;
   }
 

@@ -5,6 +5,7 @@ import { Database, type Executor, QueryTemplate } from '../db/database';
 import type { EpisodeRow, EpisodeStateName } from '../db/schema';
 import type { Enclosure, TranscriptRef } from '../feeds/types';
 import { isRunningState, RUNNING_STATES } from '../episodes/state';
+import { DEFAULT_PRIORITY_CLASS, isPriorityClass, type PriorityClass } from '../queue/priority';
 import type { FeedEpisode, ParsedEpisode } from '../feeds/types';
 import type { EpisodeDetailView, EpisodePage, EpisodeSummaryView } from '../api/contract/responses';
 
@@ -109,7 +110,12 @@ export interface StateChange {
   error?: string | null;
   /** Sets attempts (failed) instead of leaving it. */
   attempts?: number;
+  /** The priority class the episode's jobs run at from now on (queue/priority.ts); unchanged when absent. */
+  priorityClass?: PriorityClass;
 }
+
+/** How a poll stores a new episode: `skipped` (left out by the feed's policy, with the reason) or `pending` at a class. */
+export type InitialEpisodeState = { state: 'skipped'; reason: string } | { state: 'pending'; priorityClass: PriorityClass };
 
 /** An error that says the disk was full (Node's ENOSPC code, or the text tools such as ffmpeg print). */
 const OUT_OF_SPACE_PATTERN = /ENOSPC|no space left on device/i;
@@ -153,6 +159,8 @@ export interface Episode {
   correlationId: string | null;
   /** The deterministic id of the job a running state waits on (reconciler). */
   jobId: string | null;
+  /** The class its jobs run at (queue/priority.ts). */
+  priorityClass: PriorityClass;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -175,6 +183,7 @@ function toEpisode(r: EpisodeRow): Episode {
     lastError: r.last_error,
     correlationId: r.correlation_id,
     jobId: r.job_id,
+    priorityClass: isPriorityClass(r.priority_class) ? r.priority_class : DEFAULT_PRIORITY_CLASS,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -219,19 +228,24 @@ export class EpisodeRepository {
    * `rejected`, so one bad item never stops the rest of its feed.
    * `correlationId`: the poll's, kept on new rows (default: the episode key).
    */
-  async upsertFromFeed(episodes: readonly FeedEpisode[], correlationId?: string): Promise<{ created: string[]; rejected: { episodeKey: string; title: string; error: string }[] }> {
+  async upsertFromFeed(
+    episodes: readonly FeedEpisode[],
+    correlationId?: string,
+    /** The state a new episode starts in (default pending); a known episode's state never changes here. */
+    initial?: ReadonlyMap<string, InitialEpisodeState>,
+  ): Promise<{ created: string[]; rejected: { episodeKey: string; title: string; error: string }[] }> {
     const created: string[] = [];
     const rejected: { episodeKey: string; title: string; error: string }[] = [];
     for (let i = 0; i < episodes.length; i += UPSERT_BATCH) {
       const batch = episodes.slice(i, i + UPSERT_BATCH);
       try {
-        created.push(...(await this.upsertBatch(batch, correlationId)));
+        created.push(...(await this.upsertBatch(batch, correlationId, initial)));
       } catch (e) {
         if (!isDataException(e)) throw e;
         // Find the refused item(s): one statement per item for this batch.
         for (const ep of batch) {
           try {
-            created.push(...(await this.upsertBatch([ep], correlationId)));
+            created.push(...(await this.upsertBatch([ep], correlationId, initial)));
           } catch (err) {
             if (!isDataException(err)) throw err;
             rejected.push({ episodeKey: ep.episodeKey, title: ep.title, error: (err as Error).message });
@@ -242,10 +256,11 @@ export class EpisodeRepository {
     return { created, rejected };
   }
 
-  private async upsertBatch(episodes: readonly FeedEpisode[], correlationId?: string): Promise<string[]> {
+  private async upsertBatch(episodes: readonly FeedEpisode[], correlationId?: string, initial?: ReadonlyMap<string, InitialEpisodeState>): Promise<string[]> {
     if (!episodes.length) return [];
     const rows = episodes.map((ep) => {
       const { feedId, feedUrl: _u, episodeKey, ...source } = ep;
+      const init = initial?.get(episodeKey);
       return {
         episode_key: episodeKey,
         feed_id: feedId,
@@ -257,7 +272,9 @@ export class EpisodeRepository {
         enclosure: JSON.stringify(ep.enclosure ?? null),
         transcripts: JSON.stringify(ep.transcripts ?? []),
         source: JSON.stringify(source satisfies ParsedEpisode),
-        state: 'pending' as const,
+        state: init?.state ?? ('pending' as const),
+        state_reason: init?.state === 'skipped' ? init.reason : null,
+        priority_class: init?.state === 'pending' ? init.priorityClass : null,
         correlation_id: correlationId ?? episodeKey,
       };
     });
@@ -296,6 +313,25 @@ export class EpisodeRepository {
     return row ? toEpisode(row) : null;
   }
 
+  /** Only the class (a user's "process now" while the episode is on its way: its later stages follow at it). */
+  async setPriorityClass(episodeKey: string, priorityClass: PriorityClass): Promise<void> {
+    await this.db.updateTable('episodes').set({ priority_class: priorityClass }).where('episode_key', '=', episodeKey).execute();
+  }
+
+  /** The feed's skipped episodes, newest first (process-skipped). */
+  async skippedOfFeed(feedId: string, limit = 100_000): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('episodes')
+      .select('episode_key')
+      .where('feed_id', '=', feedId)
+      .where('state', '=', 'skipped')
+      .orderBy(sql`published_at DESC NULLS LAST`)
+      .orderBy('episode_key')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.episode_key);
+  }
+
   /** Every episode in one state (clean-artifacts: the finished ones), by key. */
   async keysInState(state: EpisodeStateName): Promise<{ episodeKey: string; feedId: string }[]> {
     const rows = await this.db.selectFrom('episodes').select(['episode_key', 'feed_id']).where('state', '=', state).orderBy('episode_key').execute();
@@ -330,6 +366,7 @@ export class EpisodeRepository {
         // kept while a retry runs (it says why the last attempt failed), dropped once the episode is done
         last_error: change.state === 'failed' ? (change.error ?? null) : change.state === 'done' ? null : eb.ref('last_error'),
         attempts: change.attempts ?? (change.state === 'pending' ? 0 : eb.ref('attempts')),
+        ...(change.priorityClass ? { priority_class: change.priorityClass } : {}),
         updated_at: sql<Date>`now()`,
       }))
       .where('episode_key', '=', episodeKey)

@@ -5,6 +5,7 @@ import type { FeedRow } from '../db/schema';
 import type { FeedCacheValidators } from '../feeds/load';
 import type { ParsedFeed } from '../feeds/types';
 import type { FeedView } from '../api/contract/responses';
+import { readStoredPolicy, type FeedPolicy } from '../feeds/policy';
 
 /** A feed as the api answers with it (the API contract's). */
 export type { FeedView } from '../api/contract/responses';
@@ -26,6 +27,10 @@ export interface Feed {
   lastError: string | null;
   /** Polling stopped by an admin (pause-feed): the scheduler skips it, a poll of it stores nothing new. */
   paused: boolean;
+  /** What gets processed (feeds/policy.ts). */
+  policy: FeedPolicy;
+  /** The newest publication time at the first poll; null until the first poll stored episodes. */
+  backfillHorizon: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -45,6 +50,8 @@ function toFeed(r: FeedRow): Feed {
     errorCount: r.error_count,
     lastError: r.last_error,
     paused: r.paused,
+    policy: readStoredPolicy(r.policy),
+    backfillHorizon: r.backfill_horizon,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -75,10 +82,10 @@ export class FeedRepository {
    * polls it on its next tick even if the api's own poll job could not be enqueued. Returns
    * whether it was new.
    */
-  async ensureFeed(p: { id: string; url: string; title: string | null; link: string | null; image: string | null; pollIntervalS: number }): Promise<boolean> {
+  async ensureFeed(p: { id: string; url: string; title: string | null; link: string | null; image: string | null; pollIntervalS: number; policy?: FeedPolicy }): Promise<boolean> {
     const row = await this.db
       .insertInto('feeds')
-      .values({ id: p.id, url: p.url, title: p.title, link: p.link, image: p.image, poll_interval_s: p.pollIntervalS, next_poll_at: now() })
+      .values({ id: p.id, url: p.url, title: p.title, link: p.link, image: p.image, poll_interval_s: p.pollIntervalS, next_poll_at: now(), ...(p.policy ? { policy: JSON.stringify(p.policy) } : {}) })
       .onConflict((oc) =>
         oc.column('id').doUpdateSet((eb) => ({
           title: eb.fn.coalesce('excluded.title', 'feeds.title'),
@@ -154,7 +161,9 @@ export class FeedRepository {
         'f.last_error',
         'f.error_count',
         'f.paused',
+        'f.policy',
         eb.selectFrom('episodes as e').select((eb) => eb.fn.countAll<string>().as('n')).whereRef('e.feed_id', '=', 'f.id').as('episode_count'),
+        eb.selectFrom('episodes as e').select((eb) => eb.fn.countAll<string>().as('n')).whereRef('e.feed_id', '=', 'f.id').where('e.state', '=', 'skipped').as('skipped_count'),
       ]);
   }
 
@@ -201,6 +210,17 @@ export class FeedRepository {
     return rows.length > 0;
   }
 
+  /** Replaces the feed's policy; false when there is no such feed. */
+  async setPolicy(id: string, policy: FeedPolicy): Promise<boolean> {
+    const rows = await this.db.updateTable('feeds').set({ policy: JSON.stringify(policy), updated_at: now() }).where('id', '=', id).returning('id').execute();
+    return rows.length > 0;
+  }
+
+  /** Set once, by the first poll that stores episodes (a later call leaves it). */
+  async setBackfillHorizon(id: string, horizon: Date): Promise<void> {
+    await this.db.updateTable('feeds').set({ backfill_horizon: horizon }).where('id', '=', id).where('backfill_horizon', 'is', null).execute();
+  }
+
   async isPaused(id: string): Promise<boolean> {
     const row = await this.db.selectFrom('feeds').select('paused').where('id', '=', id).executeTakeFirst();
     return Boolean(row?.paused);
@@ -236,7 +256,21 @@ export class FeedRepository {
   }
 }
 
-function toView(r: { id: string; url: string; title: string | null; image: string | null; link: string | null; last_polled_at: Date | null; last_error: string | null; error_count: number; paused: boolean; episode_count: string | null }): FeedView {
+function toView(r: {
+  id: string;
+  url: string;
+  title: string | null;
+  image: string | null;
+  link: string | null;
+  last_polled_at: Date | null;
+  last_error: string | null;
+  error_count: number;
+  paused: boolean;
+  policy: unknown;
+  episode_count: string | null;
+  skipped_count: string | null;
+}): FeedView {
+  const policy = readStoredPolicy(r.policy);
   return {
     id: r.id,
     url: r.url,
@@ -247,6 +281,8 @@ function toView(r: { id: string; url: string; title: string | null; image: strin
     last_error: r.last_error,
     error_count: Number(r.error_count),
     paused: r.paused,
+    policy: { backfill: policy.backfill, include: policy.include, exclude: policy.exclude, min_duration_s: policy.minDurationS, max_duration_s: policy.maxDurationS },
     episode_count: Number(r.episode_count),
+    skipped_count: Number(r.skipped_count),
   };
 }

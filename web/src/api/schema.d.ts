@@ -32,7 +32,7 @@ export interface paths {
         /** Feeds the caller subscribes to */
         get: operations["FeedsController_list"];
         put?: never;
-        /** Add a feed by URL: a new feed is checked (SSRF guard, status, the first 64 KiB is RSS/Atom), subscribed and its poll job queued (202; the worker reads and parses it); a feed already in the catalog is subscribed at once (201, or 200 when already subscribed); 422 with the reason when refused or unreadable */
+        /** Add a feed by URL, with its policy (backfill: how much back catalogue to process, default newest 3; title include/exclude filters; duration bounds; episodes left out are stored as skipped): a new feed is checked (SSRF guard, status, the first 64 KiB is RSS/Atom), subscribed and its poll job queued (202; the worker reads and parses it); a feed already in the catalog is subscribed at once (201, or 200 when already subscribed); 422 with the reason when refused or unreadable */
         post: operations["FeedsController_add"];
         delete?: never;
         options?: never;
@@ -86,6 +86,24 @@ export interface paths {
         post?: never;
         /** Unsubscribe (a feed nobody follows leaves the catalog) */
         delete: operations["FeedsController_remove"];
+        options?: never;
+        head?: never;
+        /** Pause/resume the feed (paused: no polls, nothing new queued) and change its policy; only the fields sent change */
+        patch: operations["FeedsController_update"];
+        trace?: never;
+    };
+    "/api/feeds/{id}/process-skipped": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queue every skipped episode of the feed (back catalogue priority: after new episodes) */
+        post: operations["FeedsController_processSkipped"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -169,6 +187,23 @@ export interface paths {
         get: operations["EpisodesController_detail"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/episodes/{key}/process": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Process now: a skipped or failed episode is queued ahead of the backlog (interactive priority); one already queued moves up; 409 when it is done */
+        post: operations["EpisodesController_process"];
         delete?: never;
         options?: never;
         head?: never;
@@ -907,9 +942,43 @@ export interface components {
             last_polled_at: string | null;
             last_error: string | null;
             error_count: number;
-            /** @description polling stopped by an admin (POST /api/admin/feeds/:id/pause) */
+            /** @description polling stopped (PATCH /api/feeds/:id {"paused": true}, or an admin): no polls, nothing new queued */
             paused: boolean;
+            /** @description what gets processed; episodes left out are listed with state skipped */
+            policy: {
+                /** @description back catalogue processed when the feed was added; null: the server default (FEED_BACKFILL_DEFAULT) */
+                backfill: ("all" | {
+                    newest: number;
+                } | {
+                    /** Format: date */
+                    since: string;
+                }) | null;
+                /** @description title filters, any must match: a keyword or /regex/ (case-insensitive) */
+                include: string[];
+                /** @description title filters, none may match */
+                exclude: string[];
+                min_duration_s: number | null;
+                max_duration_s: number | null;
+            };
             episode_count: number;
+            /** @description episodes left out by the policy (or skipped by a stage): GET /api/episodes?state=skipped&feed_id= */
+            skipped_count: number;
+        };
+        ProcessResult: {
+            episode_key: string;
+            /** @description true: queued now; false: it was already on its way (its waiting job was moved up) */
+            queued: boolean;
+            state: components["schemas"]["EpisodeState"];
+            /** @enum {string} */
+            priority_class: "interactive" | "new" | "backfill" | "reprocess";
+            job_id: string | null;
+        };
+        ProcessSkippedResult: {
+            feed_id: string;
+            /** @description skipped episodes queued (at backfill priority) */
+            queued: number;
+            /** @description skipped episodes the feed had */
+            episodes: number;
         };
         EpisodeSummary: {
             episode_key: string;
@@ -1231,6 +1300,8 @@ export interface components {
 export type ApiError = components['schemas']['ApiError'];
 export type EpisodeState = components['schemas']['EpisodeState'];
 export type Feed = components['schemas']['Feed'];
+export type ProcessResult = components['schemas']['ProcessResult'];
+export type ProcessSkippedResult = components['schemas']['ProcessSkippedResult'];
 export type EpisodeSummary = components['schemas']['EpisodeSummary'];
 export type EpisodeDetail = components['schemas']['EpisodeDetail'];
 export type EpisodePage = components['schemas']['EpisodePage'];
@@ -1314,6 +1385,20 @@ export interface operations {
                 "application/json": {
                     /** Format: uri */
                     url: string;
+                    /** @description back catalogue to process: {"newest": N}, {"since": "YYYY-MM-DD"}, "all" (or "newest:N", "since:DATE"); default FEED_BACKFILL_DEFAULT (newest:3) */
+                    backfill?: string | ("all" | {
+                        newest: number;
+                    } | {
+                        since: string;
+                    });
+                    /** @description title filters, any must match: a keyword (case-insensitive) or /regex/ (case-insensitive, linear-time: no lookarounds or backreferences), at most 200 characters each */
+                    include?: string[];
+                    /** @description title filters, none may match (same forms as include) */
+                    exclude?: string[];
+                    /** @description shorter episodes are skipped (unknown durations pass) */
+                    min_duration_s?: number | null;
+                    /** @description longer episodes are skipped (unknown durations pass) */
+                    max_duration_s?: number | null;
                 };
             };
         };
@@ -1406,6 +1491,86 @@ export interface operations {
             };
         };
     };
+    FeedsController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    paused?: boolean;
+                    /** @description back catalogue to process: {"newest": N}, {"since": "YYYY-MM-DD"}, "all" (or "newest:N", "since:DATE"); default FEED_BACKFILL_DEFAULT (newest:3) */
+                    backfill?: string | ("all" | {
+                        newest: number;
+                    } | {
+                        since: string;
+                    });
+                    /** @description title filters, any must match: a keyword (case-insensitive) or /regex/ (case-insensitive, linear-time: no lookarounds or backreferences), at most 200 characters each */
+                    include?: string[];
+                    /** @description title filters, none may match (same forms as include) */
+                    exclude?: string[];
+                    /** @description shorter episodes are skipped (unknown durations pass) */
+                    min_duration_s?: number | null;
+                    /** @description longer episodes are skipped (unknown durations pass) */
+                    max_duration_s?: number | null;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feed"];
+                };
+            };
+            /** @description not subscribed */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    FeedsController_processSkipped: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessSkippedResult"];
+                };
+            };
+            /** @description not subscribed */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
     FeedsController_refresh: {
         parameters: {
             query?: never;
@@ -1481,9 +1646,27 @@ export interface operations {
                         last_polled_at: string | null;
                         last_error: string | null;
                         error_count: number;
-                        /** @description polling stopped by an admin (POST /api/admin/feeds/:id/pause) */
+                        /** @description polling stopped (PATCH /api/feeds/:id {"paused": true}, or an admin): no polls, nothing new queued */
                         paused: boolean;
+                        /** @description what gets processed; episodes left out are listed with state skipped */
+                        policy: {
+                            /** @description back catalogue processed when the feed was added; null: the server default (FEED_BACKFILL_DEFAULT) */
+                            backfill: ("all" | {
+                                newest: number;
+                            } | {
+                                /** Format: date */
+                                since: string;
+                            }) | null;
+                            /** @description title filters, any must match: a keyword or /regex/ (case-insensitive) */
+                            include: string[];
+                            /** @description title filters, none may match */
+                            exclude: string[];
+                            min_duration_s: number | null;
+                            max_duration_s: number | null;
+                        };
                         episode_count: number;
+                        /** @description episodes left out by the policy (or skipped by a stage): GET /api/episodes?state=skipped&feed_id= */
+                        skipped_count: number;
                     } | null;
                 };
             };
@@ -1578,6 +1761,53 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Postgres unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    EpisodesController_process: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessResult"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description already processed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -82,7 +82,9 @@ export class JobsService {
         const active = await q.getJobs(['active'], 0, limit - 1);
         for (const j of active) if (j && (j.processedOn ?? j.timestamp) < cutoff) out.push(toView(name, j, 'active'));
       } else {
-        for (const j of await q.getJobs([state as 'failed'], 0, limit - 1)) if (j) out.push(toView(name, j, state));
+        // Stage jobs all carry a priority (queue/priority.ts): BullMQ keeps them in its prioritized set, which is waiting too.
+        const types = state === 'waiting' ? (['waiting', 'prioritized'] as const) : ([state] as ['failed']);
+        for (const j of await q.getJobs([...types], 0, limit - 1)) if (j) out.push(toView(name, j, state));
       }
     }
     return out.sort((a, b) => b.timestamp - a.timestamp).slice(0, limit);

@@ -1,10 +1,20 @@
 import { z } from 'zod';
 import { EPISODE_STATES } from '../../db/schema';
 import { key, KEY, KEY_MESSAGE, text } from '../validation';
+import { policyInputSchema } from '../../feeds/policy';
 
 const HTTP_URL = /^https?:\/\//i;
 /** Alert labels or annotations: names and values as Alertmanager sends them, bounded. */
 const alertLabels = z.record(z.string().max(200), z.string().max(10_000)).refine((r) => Object.keys(r).length <= 100, 'at most 100 entries');
+
+/** A feed's policy (feeds/policy.ts) as POST/PATCH /api/feeds take it. */
+const feedPolicyFields = {
+  backfill: policyInputSchema.shape.backfill.describe('back catalogue to process: {"newest": N}, {"since": "YYYY-MM-DD"}, "all" (or "newest:N", "since:DATE"); default FEED_BACKFILL_DEFAULT (newest:3)'),
+  include: policyInputSchema.shape.include.describe('title filters, any must match: a keyword (case-insensitive) or /regex/ (case-insensitive, linear-time: no lookarounds or backreferences), at most 200 characters each'),
+  exclude: policyInputSchema.shape.exclude.describe('title filters, none may match (same forms as include)'),
+  min_duration_s: policyInputSchema.shape.min_duration_s.describe('shorter episodes are skipped (unknown durations pass)'),
+  max_duration_s: policyInputSchema.shape.max_duration_s.describe('longer episodes are skipped (unknown durations pass)'),
+};
 
 /** What the API accepts (query strings, bodies, path parameters); controllers parse with parseInput. */
 export const schemas = {
@@ -14,8 +24,14 @@ export const schemas = {
         .transform((u) => u.trim())
         .pipe(z.string().min(1, 'required').refine((u) => HTTP_URL.test(u) && !/\s/.test(u) && URL.canParse(u), 'must be an http(s) URL (no spaces)'))
         .meta({ format: 'uri' }),
+      ...feedPolicyFields,
     })
     .strict(),
+  /** PATCH feeds/:id: pause/resume and the policy; only the fields sent change. */
+  updateFeed: z
+    .object({ paused: z.boolean().optional(), ...feedPolicyFields })
+    .strict()
+    .refine((b) => Object.keys(b).length > 0, 'send at least one of paused, backfill, include, exclude, min_duration_s, max_duration_s'),
   subscribe: z.object({ feed_id: z.string().trim().min(1).max(200).regex(KEY, KEY_MESSAGE) }).strict(),
   episodeList: z.object({
     limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -26,11 +26,38 @@ export const feed = z.object({
   last_polled_at: dateTime.nullable(),
   last_error: nullableText,
   error_count: count,
-  paused: z.boolean().describe('polling stopped by an admin (POST /api/admin/feeds/:id/pause)'),
+  paused: z.boolean().describe('polling stopped (PATCH /api/feeds/:id {"paused": true}, or an admin): no polls, nothing new queued'),
+  policy: z
+    .object({
+      backfill: z
+        .union([z.literal('all'), z.object({ newest: count }), z.object({ since: z.string().meta({ format: 'date' }) })])
+        .nullable()
+        .describe('back catalogue processed when the feed was added; null: the server default (FEED_BACKFILL_DEFAULT)'),
+      include: z.array(z.string()).describe('title filters, any must match: a keyword or /regex/ (case-insensitive)'),
+      exclude: z.array(z.string()).describe('title filters, none may match'),
+      min_duration_s: count.nullable(),
+      max_duration_s: count.nullable(),
+    })
+    .describe('what gets processed; episodes left out are listed with state skipped'),
   episode_count: count,
+  skipped_count: count.describe('episodes left out by the policy (or skipped by a stage): GET /api/episodes?state=skipped&feed_id='),
 });
 
 export const feedList = z.object({ items: z.array(feed) });
+
+export const processResult = z.object({
+  episode_key: z.string(),
+  queued: z.boolean().describe('true: queued now; false: it was already on its way (its waiting job was moved up)'),
+  state: episodeState,
+  priority_class: z.enum(['interactive', 'new', 'backfill', 'reprocess']),
+  job_id: nullableText,
+});
+
+export const processSkippedResult = z.object({
+  feed_id: z.string(),
+  queued: count.describe('skipped episodes queued (at backfill priority)'),
+  episodes: count.describe('skipped episodes the feed had'),
+});
 
 export const episodeSummary = z.object({
   episode_key: z.string(),
@@ -292,6 +319,8 @@ export const components = {
   ApiError: apiError,
   EpisodeState: episodeState,
   Feed: feed,
+  ProcessResult: processResult,
+  ProcessSkippedResult: processSkippedResult,
   EpisodeSummary: episodeSummary,
   EpisodeDetail: episodeDetail,
   EpisodePage: episodePage,

@@ -1,7 +1,8 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
-import { Reads } from '../access';
+import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { Authenticated, Reads } from '../access';
+import { ApiContext } from '../context';
 import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
 import { parseInput } from '../validation';
 import { Tenant } from '../tenant.decorator';
@@ -12,7 +13,10 @@ import { EpisodesService } from './episodes.service';
 @ApiServiceUnavailableResponse({ description: 'Postgres unreachable', schema: openApiSchema(responses.apiError) })
 @Controller()
 export class EpisodesController {
-  constructor(private readonly episodes: EpisodesService) {}
+  constructor(
+    private readonly episodes: EpisodesService,
+    private readonly ctx: ApiContext,
+  ) {}
 
   @Get('episodes')
   @ApiOperation({ summary: 'Episodes of the subscribed feeds, newest first; cursor pagination (Page{items,next_cursor})' })
@@ -30,6 +34,18 @@ export class EpisodesController {
   @ApiParamOf('key', schemas.key)
   detail(@Tenant() tenant: string, @Param('key') key: string) {
     return this.episodes.detail(tenant, parseInput(schemas.key, key, 'path'));
+  }
+
+  @Post('episodes/:key/process')
+  @Authenticated()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Process now: a skipped or failed episode is queued ahead of the backlog (interactive priority); one already queued moves up; 409 when it is done' })
+  @ApiAnswer(responses.processResult, { status: 202 })
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
+  @ApiConflictResponse({ schema: openApiSchema(responses.apiError), description: 'already processed' })
+  @ApiParamOf('key', schemas.key)
+  process(@Tenant() tenant: string, @Param('key') key: string, @Req() req: Request) {
+    return this.episodes.process(tenant, parseInput(schemas.key, key, 'path'), this.ctx.correlationOf(req));
   }
 
   @Get('episodes/:key/audio')

@@ -5,6 +5,8 @@ import { StageRunRepository } from '../../repositories/stage-runs.repository';
 import { ApiError, notFound } from '../errors';
 import { ContentRepository } from '../../repositories/content.repository';
 import { EpisodeMediaService, type AudioFile } from './episode-media.service';
+import { ControlPlane } from '../../control/control-plane';
+import { ApiContext } from '../context';
 
 const notYet = (what: string, key: string) => new ApiError(404, 'not_found', `episode ${key} has no ${what} yet`);
 
@@ -16,7 +18,21 @@ export class EpisodesService {
     private readonly stageRuns: StageRunRepository,
     private readonly content: ContentRepository,
     private readonly media: EpisodeMediaService,
+    private readonly plane: ControlPlane,
+    private readonly ctx: ApiContext,
   ) {}
+
+  /**
+   * "Process now": a skipped (left out by the feed's policy) or failed episode is queued ahead of
+   * the backlog (interactive); one already on its way is moved up to interactive. Opening an
+   * episode (GET) never queues anything; only this does.
+   */
+  async process(tenantId: string, key: string, correlationId?: string) {
+    await this.requireVisible(tenantId, key);
+    const r = await this.ctx.withRedis(() => this.plane.processEpisode(key, 'interactive'));
+    this.ctx.log.info({ correlation_id: correlationId, episode_key: key, queued: r.queued, state: r.state }, 'episode asked for (process now)');
+    return { episode_key: key, queued: r.queued, state: r.state as EpisodeStateName, priority_class: r.priorityClass, job_id: r.jobId };
+  }
 
   list(tenantId: string, p: { limit: number; cursor?: string; feedId?: string; state?: EpisodeStateName }): Promise<EpisodePage> {
     return this.episodes.list(tenantId, p);

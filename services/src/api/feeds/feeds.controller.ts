@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiNotFoundResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Authenticated, Reads } from '../access';
@@ -29,15 +29,15 @@ export class FeedsController {
   @Authenticated()
   @ApiOperation({
     summary:
-      'Add a feed by URL: a new feed is checked (SSRF guard, status, the first 64 KiB is RSS/Atom), subscribed and its poll job queued (202; the worker reads and parses it); a feed already in the catalog is subscribed at once (201, or 200 when already subscribed); 422 with the reason when refused or unreadable',
+      'Add a feed by URL, with its policy (backfill: how much back catalogue to process, default newest 3; title include/exclude filters; duration bounds; episodes left out are stored as skipped): a new feed is checked (SSRF guard, status, the first 64 KiB is RSS/Atom), subscribed and its poll job queued (202; the worker reads and parses it); a feed already in the catalog is subscribed at once (201, or 200 when already subscribed); 422 with the reason when refused or unreadable',
   })
   @ApiBody({ schema: openApiSchema(schemas.addFeed, 'input') })
   @ApiAnswer(responses.feed, { status: 202, description: 'new feed: subscribed, first poll queued (title may be null until it has run)' })
   @ApiAnswer(responses.feed, { status: 201, description: 'subscribed to a feed already in the catalog (200 when already subscribed)' })
   @ApiUnprocessableEntityResponse({ schema: openApiSchema(responses.apiError), description: 'refused (SSRF guard), unreachable or not a feed; the message says why' })
   async add(@Tenant() tenant: string, @Req() req: Request, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
-    const { url } = parseInput(schemas.addFeed, body, 'body');
-    const r = await this.feeds.add(tenant, url, this.ctx.correlationOf(req));
+    const { url, ...policy } = parseInput(schemas.addFeed, body, 'body');
+    const r = await this.feeds.add(tenant, url, this.ctx.correlationOf(req), policy);
     res.status(r.created ? 202 : r.subscribed ? 201 : 200);
     return r.feed;
   }
@@ -71,6 +71,28 @@ export class FeedsController {
   @ApiParamOf('id', schemas.key)
   async remove(@Tenant() tenant: string, @Param('id') id: string) {
     await this.feeds.remove(tenant, parseInput(schemas.key, id, 'path'));
+  }
+
+  @Patch(':id')
+  @Authenticated()
+  @ApiOperation({ summary: 'Pause/resume the feed (paused: no polls, nothing new queued) and change its policy; only the fields sent change' })
+  @ApiBody({ schema: openApiSchema(schemas.updateFeed, 'input') })
+  @ApiAnswer(responses.feed)
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError), description: 'not subscribed' })
+  @ApiParamOf('id', schemas.key)
+  async update(@Tenant() tenant: string, @Param('id') id: string, @Body() body: unknown) {
+    return this.feeds.update(tenant, parseInput(schemas.key, id, 'path'), parseInput(schemas.updateFeed, body, 'body'));
+  }
+
+  @Post(':id/process-skipped')
+  @Authenticated()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Queue every skipped episode of the feed (back catalogue priority: after new episodes)' })
+  @ApiAnswer(responses.processSkippedResult, { status: 202 })
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError), description: 'not subscribed' })
+  @ApiParamOf('id', schemas.key)
+  async processSkipped(@Tenant() tenant: string, @Param('id') id: string) {
+    return this.feeds.processSkipped(tenant, parseInput(schemas.key, id, 'path'));
   }
 
   @Post(':id/refresh')

@@ -8,8 +8,19 @@ import type { ImportResult } from '../contract';
 import { ApiError, notFound } from '../errors';
 import { FeedRepository, type FeedView } from '../../repositories/feeds.repository';
 import { ControlPlane } from '../../control/control-plane';
+import { applyPolicyInput, EMPTY_POLICY, PolicyError, type FeedPolicy, type PolicyInput } from '../../feeds/policy';
 
 const IMPORT_CONCURRENCY = 4;
+
+/** A policy the caller's input makes, or a 400 that says why not. */
+function toPolicy(make: () => FeedPolicy): FeedPolicy {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof PolicyError) throw new ApiError(400, 'invalid_request', e.message);
+    throw e;
+  }
+}
 
 @Injectable()
 export class FeedsService {
@@ -32,9 +43,12 @@ export class FeedsService {
    * a 50,000-item feed costs the api no more than a small one. `correlationId`: the request's;
    * the poll job and every job of the feed's new episodes carry it.
    */
-  async add(tenantId: string, url: string, correlationId?: string): Promise<{ feed: FeedView; created: boolean; subscribed: boolean }> {
+  async add(tenantId: string, url: string, correlationId?: string, policyInput: PolicyInput = {}): Promise<{ feed: FeedView; created: boolean; subscribed: boolean }> {
     const location = normalizeFeedLocation(url);
     const feedId = feedIdOf(location);
+    // A new feed starts with the given policy (backfill: FEED_BACKFILL_DEFAULT when not given); a feed
+    // already in the catalog keeps its own (PATCH changes it).
+    const policy = toPolicy(() => applyPolicyInput({ ...EMPTY_POLICY, backfill: this.ctx.config.feeds.backfillDefault }, policyInput));
     let created = false;
     if (!(await this.repo.exists(feedId))) {
       let probe;
@@ -44,7 +58,7 @@ export class FeedsService {
         if (e instanceof PodbrainError) throw new ApiError(422, e.code, e.message, e.details);
         throw new ApiError(422, 'feed_unreadable', `could not read the feed: ${errorMessage(e)}`);
       }
-      created = await this.repo.ensureFeed({ id: feedId, url: location, title: probe.title, link: null, image: null, pollIntervalS: this.ctx.config.feeds.pollIntervalS });
+      created = await this.repo.ensureFeed({ id: feedId, url: location, title: probe.title, link: null, image: null, pollIntervalS: this.ctx.config.feeds.pollIntervalS, policy });
     }
     const subscribed = await this.repo.subscribe(tenantId, feedId);
     // Best effort: the feed is due at once, so the scheduler polls it anyway if Redis is down now.
@@ -69,6 +83,33 @@ export class FeedsService {
   async remove(tenantId: string, feedId: string): Promise<void> {
     const r = await this.repo.unsubscribe(tenantId, feedId);
     if (!r.removed) throw notFound(`feed ${feedId}`);
+  }
+
+  /**
+   * PATCH feeds/:id: pause/resume (the same ControlPlane actions as the admin routes) and the
+   * policy. A new backfill applies to back catalogue later polls find; what the first poll left
+   * out stays skipped (process it with process-skipped). Filters apply to episodes found from now on.
+   */
+  async update(tenantId: string, feedId: string, body: PolicyInput & { paused?: boolean }): Promise<FeedView> {
+    if (!(await this.repo.isSubscribed(tenantId, feedId))) throw notFound(`feed ${feedId}`);
+    const { paused, ...policyInput } = body;
+    if (Object.keys(policyInput).length) {
+      const feed = await this.repo.get(feedId);
+      if (!feed) throw notFound(`feed ${feedId}`);
+      await this.repo.setPolicy(feedId, toPolicy(() => applyPolicyInput(feed.policy, policyInput)));
+    }
+    if (paused !== undefined) await this.plane.setFeedPaused(feedId, paused);
+    const view = await this.repo.getSubscribed(tenantId, feedId);
+    if (!view) throw notFound(`feed ${feedId}`);
+    return view;
+  }
+
+  /** Queues every skipped episode of the feed at backfill priority. */
+  async processSkipped(tenantId: string, feedId: string): Promise<{ feed_id: string; queued: number; episodes: number }> {
+    if (!(await this.repo.isSubscribed(tenantId, feedId))) throw notFound(`feed ${feedId}`);
+    const r = await this.ctx.withRedis(() => this.plane.processSkipped(feedId));
+    this.ctx.log.info({ feed_id: feedId, ...r }, 'skipped episodes of the feed queued (backfill)');
+    return { feed_id: feedId, ...r };
   }
 
   /** Polls now (the ingest queue's feed job); one pending poll per feed, so repeats are no-ops. */
