@@ -68,7 +68,12 @@ else
   # shellcheck disable=SC2016
   compose exec -T postgres sh -c 'pg_dump --format=custom --no-owner --no-privileges -U "$POSTGRES_USER" "$POSTGRES_DB"' > "$part/db.dump"
 fi
-pg_restore --list "$part/db.dump" > /dev/null || die "pg_dump wrote an unreadable archive"
+# pg_restore where pg_dump ran (a compose host need not have the Postgres client tools).
+if ((local_mode)); then
+  pg_restore --list "$part/db.dump" > /dev/null || die "pg_dump wrote an unreadable archive"
+else
+  compose exec -T postgres pg_restore --list < "$part/db.dump" > /dev/null || die "pg_dump wrote an unreadable archive"
+fi
 pg_version=$(sql 'SHOW server_version' | head -n 1)
 migration="" migrations=0 episodes=0
 if [[ "$(sql "SELECT to_regclass('public.schema_migrations') IS NOT NULL")" == t ]]; then

@@ -51,10 +51,15 @@ case "$data_file" in
   *.zst) command -v zstd >/dev/null 2>&1 || die "zstd is needed to read $data_file"; unpack=(zstd -dc -q) ;;
   *) unpack=(gzip -dc) ;;
 esac
-pg_restore --list "$backup/db.dump" > /dev/null 2>&1 || die "db.dump is not a pg_dump custom-format archive; nothing was changed"
 "${unpack[@]}" "$backup/$data_file" | bash "$SCRIPTS/data-archive.sh" check || die "the data archive was refused; nothing was changed"
 old_data_dir=$(sed -n 's/.*"data": {"dir": "\([^"]*\)".*/\1/p' "$manifest" | head -n 1)
 audio=$(sed -n 's/.*"audio_included": \(true\|false\).*/\1/p' "$manifest" | head -n 1)
+# pg_restore where it will restore (a compose host need not have the Postgres client tools).
+if ((local_mode)); then
+  pg_restore --list "$backup/db.dump" > /dev/null 2>&1
+else
+  compose exec -T postgres pg_restore --list < "$backup/db.dump" > /dev/null 2>&1
+fi || die "db.dump is not a pg_dump custom-format archive; nothing was changed"
 log "backup verified: $backup (audio included: ${audio:-unknown})"
 
 # One psql query (-tA) or script (stdin), on this machine or in the postgres container.
