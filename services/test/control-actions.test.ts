@@ -167,9 +167,11 @@ describe('episodes: reprocess, bump priority', () => {
       const { feed } = await addFeed(ctx.database, writeLocalFeed(tmp.dir, 'backlog', ['First', 'Second', 'Third']), { pollIntervalS: 3600 });
       await ctx.queues.addPollJob(feed.id);
       const transcribe = ctx.queues.get('transcribe');
-      await waitFor('three episodes waiting for transcribe', async () => (await transcribe.getWaitingCount()) === 3 && (await episodesOf(feed.id)).every((e) => e.state === 'transcribing'), 30_000, 100);
-      // getWaiting lists in the order workers take the jobs: bump the one that would go last.
-      const waiting = await transcribe.getWaiting();
+      // stage jobs carry a priority (queue/priority.ts): BullMQ keeps them in its prioritized set
+      const waitingJobs = () => transcribe.getJobs(['waiting', 'prioritized'], 0, -1, true);
+      await waitFor('three episodes waiting for transcribe', async () => (await waitingJobs()).length === 3 && (await episodesOf(feed.id)).every((e) => e.state === 'transcribing'), 30_000, 100);
+      // listed ascending: in the order workers take the jobs; bump the one that would go last.
+      const waiting = await waitingJobs();
       const newest = waiting[waiting.length - 1];
       const key = (newest.data as { episodeKey: string }).episodeKey;
       const bumped = await admin('POST', `/episodes/${key}/priority`);

@@ -33,8 +33,9 @@ let ingest: Queue;
 beforeAll(async () => {
   db = await createTestDatabase();
   tmp = tempDir('feed-poll');
+  // Feeds here process their whole back catalogue (backfill all), so the per-poll bound on what is queued shows; feed-policy.test.ts tests the policy.
   config = loadConfig({
-    env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_fph_${process.pid}`, ALLOW_PRIVATE_NETWORK: 'true', PODBRAIN_CONFIG: '' },
+    env: { DATABASE_URL: db.url, DATA_DIR: path.join(tmp.dir, 'data'), QUEUE_PREFIX: `pbtest_fph_${process.pid}`, ALLOW_PRIVATE_NETWORK: 'true', PODBRAIN_CONFIG: '', FEED_BACKFILL_DEFAULT: 'all' },
   });
   const ds = await openMigrationDataSource(config, { poolSize: 1 });
   await migrateUp(ds);
