@@ -2,6 +2,7 @@ import { Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jobOptions, parseQueueList, pollJobId, QUEUE_NAMES, QUEUE_SETTINGS, Queues, ROLE_QUEUES, stageJobId } from '../src/queue/queues';
+import { PRIORITY } from '../src/queue/priority';
 import { canTransition, STAGE_OF_STATE, STATE_OF_STAGE } from '../src/episodes/state';
 import { clearRedisPrefix, waitFor } from './support/stack';
 
@@ -71,8 +72,10 @@ describe('queues on real Redis', () => {
     await queues.addStageJob('enrich', data);
     await queues.addPollJob('f1');
     await queues.addPollJob('f1');
-    // BullMQ 6 keeps a paused queue's jobs in its wait list: 'waiting' counts them.
-    expect((await q.getJobCounts('waiting')).waiting).toBe(1);
+    // A stage job always has a priority (queue/priority.ts; `new` when the enqueuer names no class), so BullMQ
+    // keeps it in its prioritized set; a poll job has none: BullMQ 6 keeps it in a paused queue's wait list.
+    expect(await q.getJobCounts('waiting', 'prioritized')).toEqual({ waiting: 0, prioritized: 1 });
+    expect((await q.getJob('enrich.ep1.abc123abc123'))?.priority).toBe(PRIORITY.new);
     expect(await queues.get('ingest').getJobCounts('waiting')).toEqual({ waiting: 1 });
     const job = await q.getJob('enrich.ep1.abc123abc123');
     expect(job?.opts.attempts).toBe(3);

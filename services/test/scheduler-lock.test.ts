@@ -102,7 +102,7 @@ describe('scheduler: polls, reconciler, reaper (real Postgres + Redis, no worker
     expect(r.reEnqueued).toBeGreaterThanOrEqual(1);
     const [lost] = await sqlRows(ctx.database, `SELECT state::text AS state, job_id FROM episodes WHERE episode_key = 'lost1'`);
     expect(lost.state).toBe('downloading');
-    expect(await ctx.queues.get('ingest').getJobState(lost.job_id)).toBe('waiting');
+    expect(await ctx.queues.get('ingest').getJobState(lost.job_id)).toBe('prioritized'); // stage jobs always carry a priority
     expect(lost.job_id).toMatch(/^ingest\.lost1\.[0-9a-f]{12}$/);
     const [bad] = await sqlRows(ctx.database, `SELECT state::text AS state, failed_stage, last_error FROM episodes WHERE episode_key = 'bad1'`);
     expect(bad).toEqual({ state: 'failed', failed_stage: 'transcribe', last_error: 'whisper crashed: out of memory' });

@@ -163,6 +163,8 @@ describe('stage-mode workers (in process, real Postgres + Redis)', () => {
         DATABASE_URL: db.url,
         DATA_DIR: path.join(tmp.dir, 'data'),
         QUEUE_PREFIX: `pbtest_e1w_${process.pid}`,
+        // every episode of the feed runs (the default backfill, newest:3, would leave one out: feed-policy.test.ts)
+        FEED_BACKFILL_DEFAULT: 'all',
         QUEUE_BACKOFF_MS: '50',
         SCHEDULER_TICK_MS: '200',
         SCHEDULER_LEASE_MS: '2000',
