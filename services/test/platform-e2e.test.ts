@@ -31,7 +31,8 @@ describe('platform end to end (each role its own process)', () => {
     models = tempDir('e1-models');
     await writeFakeWhisperModel({ shape: 'tiny', outDir: models.dir });
     podcast = await startPodcastServer({ count: 5 });
-    env = { ALLOW_PRIVATE_NETWORK: 'true', MODELS_DIR: models.dir, WHISPER_MODEL: 'tiny', WHISPER_THREADS: '1', WHISPER_BEAM_SIZE: '1', WHISPER_VAD: 'false', ASR_MIN_COVERAGE: '0' };
+    // all 5 run (the default backfill, newest:3, would leave two skipped: feed-policy.test.ts)
+    env = { ALLOW_PRIVATE_NETWORK: 'true', FEED_BACKFILL_DEFAULT: 'all', MODELS_DIR: models.dir, WHISPER_MODEL: 'tiny', WHISPER_THREADS: '1', WHISPER_BEAM_SIZE: '1', WHISPER_VAD: 'false', ASR_MIN_COVERAGE: '0' };
     stack = await startStack({ name: 'e1e2e', env });
     sub = new IORedis(stack.redisUrl);
     await sub.subscribe(`${stack.prefix}:events`);
