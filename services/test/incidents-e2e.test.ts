@@ -365,7 +365,8 @@ describe('simulated incidents (real Prometheus, Alertmanager, agent, socket prox
     expect(await transcribe.isPaused()).toBe(false);
     await waitFor('the backlog taken', async () => (await transcribe.getWaitingCount()) === 0, 30_000);
     const resolved = await waitIncident(id, 'resolved', (i) => i.status === 'resolved');
-    expect(resolved.events.map((e: any) => e.kind)).toEqual(expect.arrayContaining(['executed', 'recovered', 'resolved']));
+    // 'recovered' (verify answered) is there unless the resolution reached the api before the agent's next look
+    expect(resolved.events.map((e: any) => e.kind)).toEqual(expect.arrayContaining(['opened', 'diagnose', 'executed', 'resolved']));
     // the agent's action is in the admin audit, as the agent
     expect(await agentAudits('resume-queue')).toBeGreaterThanOrEqual(1);
     record('(b) queue paused', 'transcribe paused + 3 jobs', t0, firing, resolved);
