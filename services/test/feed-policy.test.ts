@@ -7,8 +7,10 @@
  * later polls queue new episodes as `new`; process one skipped (interactive), process all
  * skipped (backfill); pause/resume through PATCH /api/feeds/:id.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Job } from 'bullmq';
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/config';
 import { silentLogger } from '../src/core/logger';
@@ -19,12 +21,13 @@ import { PRIORITY } from '../src/queue/priority';
 import { pollJobId } from '../src/queue/queues';
 import { createRoleContext, type RoleContext } from '../src/roles/context';
 import { Scheduler } from '../src/scheduler/scheduler';
+import { registerFeedCommands } from '../src/cli/commands/feed';
 import { apiConfig, call, freshDatabase, startApi } from './api-support';
 import { sqlRows } from './support/db';
 import { fakeStages } from './support/fake-stages';
 import { fixture } from './support/fixtures';
 import { serveBody, startFixtureServer, type FixtureServer } from './support/http-fixture-server';
-import { clearRedisPrefix } from './support/stack';
+import { clearRedisPrefix, tempDir } from './support/stack';
 
 const KEY = 'feed-policy-key';
 const XML = readFileSync(fixture('feeds', 'real', 'sentimental-garbage.xml'), 'utf8');
@@ -290,5 +293,55 @@ describe('later polls, process, pause', () => {
     expect((await tenant('PATCH', `/feeds/${feed.id}`, { paused: 'yes' })).status).toBe(400);
     expect((await tenant('PATCH', '/feeds/nope', { paused: true })).status).toBe(404);
     expect((await call(api.base, 'PATCH', `/api/feeds/${feed.id}`, { json: { paused: true } })).status).toBe(401);
+  });
+});
+
+describe('the CLI: podbrain feeds add (flags, YAML feed list)', () => {
+  /** The CLI's commands in this process (their stdout captured); the api here is the test's. */
+  async function podbrain(...args: string[]): Promise<{ out: string; exitCode: number }> {
+    const program = new Command('podbrain').option('-c, --config <file>').exitOverride();
+    registerFeedCommands(program);
+    const writes: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stdout.write;
+    const before = process.exitCode;
+    try {
+      await program.parseAsync(['node', 'podbrain', ...args, '--api', api.base, '--key', KEY]);
+      return { out: writes.join(''), exitCode: Number(process.exitCode ?? 0) };
+    } finally {
+      process.stdout.write = write;
+      process.exitCode = before;
+    }
+  }
+  const policyOf = async (url: string) => ((await tenant('GET', '/feeds')).body.items as any[]).find((f) => f.url === url)?.policy;
+
+  it('flags become the feed policy; a bad filter is refused before any request', async () => {
+    srv.route('/cli.xml', serveBody(XML, { contentType: 'application/rss+xml' }));
+    const r = await podbrain('feeds', 'add', srv.url('/cli.xml'), '--backfill', 'since:2023-01-01', '--include', 'with', '--include', '/girls?/', '--exclude', 'bonus', '--min-duration', '600', '--json');
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.out).feeds[0]).toMatchObject({ status: 202, feed: { title: 'Sentimental Garbage' } });
+    expect(await policyOf(srv.url('/cli.xml'))).toEqual({ backfill: { since: '2023-01-01' }, include: ['with', '/girls?/'], exclude: ['bonus'], min_duration_s: 600, max_duration_s: null });
+    await expect(podbrain('feeds', 'add', srv.url('/cli-bad.xml'), '--include', '/(?=x)y/')).rejects.toThrow(/--include: .*linear time/);
+    await expect(podbrain('feeds', 'add', srv.url('/cli-bad.xml'), '--backfill', 'newest')).rejects.toThrow(/--backfill: /);
+    expect(await policyOf(srv.url('/cli-bad.xml'))).toBeUndefined();
+  });
+
+  it('YAML feed list entries carry their own policy', async () => {
+    const dir = tempDir('feed-policy-yaml');
+    try {
+      srv.route('/yaml-a.xml', serveBody(XML, { contentType: 'application/rss+xml' }));
+      srv.route('/yaml-b.xml', serveBody(XML, { contentType: 'application/rss+xml' }));
+      const list = path.join(dir.dir, 'feeds.yml');
+      writeFileSync(list, `feeds:\n  - url: ${srv.url('/yaml-a.xml')}\n    backfill: all\n    exclude: [bonus, "/^trailer/"]\n    max_duration_s: 7200\n  - url: ${srv.url('/yaml-b.xml')}\n    backfill: { newest: 10 }\n`);
+      const r = await podbrain('feeds', 'add', '--feeds', list);
+      expect(r.exitCode).toBe(0);
+      expect(r.out.split('\n').filter((l) => l.startsWith('added '))).toHaveLength(2);
+      expect(await policyOf(srv.url('/yaml-a.xml'))).toEqual({ backfill: 'all', include: [], exclude: ['bonus', '/^trailer/'], min_duration_s: null, max_duration_s: 7200 });
+      expect((await policyOf(srv.url('/yaml-b.xml'))).backfill).toEqual({ newest: 10 });
+      writeFileSync(list, `feeds:\n  - url: ${srv.url('/yaml-c.xml')}\n    include: ["/(a)\\\\1/"]\n`);
+      await expect(podbrain('feeds', 'add', '--feeds', list)).rejects.toThrow(/entry 1 .*include\.0: .*linear time/);
+    } finally {
+      dir.remove();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { PodbrainError } from '../core/errors';
 import { canonicalFeedUrl } from '../core/identity';
 import { decodeFeedBytes } from './decode';
+import { policyInputSchema, type PolicyInput } from './policy';
 import { attr, children, decodeEntities, parseXmlTree, wellFormednessProblem, type XNode } from './xml';
 
 /** One subscription in a feed list (OPML outline or YAML entry). */
@@ -11,6 +12,8 @@ export interface FeedListEntry {
   url: string;
   title: string | null;
   htmlUrl?: string | null;
+  /** A YAML entry's policy fields (feeds/policy.ts: backfill, include, exclude, min_duration_s, max_duration_s), as `podbrain feeds add --feeds` sends them. */
+  policy?: PolicyInput;
 }
 
 function dedupe(entries: FeedListEntry[]): FeedListEntry[] {
@@ -92,7 +95,13 @@ export function toOpml(entries: FeedListEntry[], opts: { title?: string; now?: D
   return lines.join('\n');
 }
 
-/** YAML (or JSON) feed list: `feeds: [{url, title?}]`, `feeds: [url, ...]`, or a bare list of either. */
+const POLICY_FIELDS = new Set(['backfill', 'include', 'exclude', 'min_duration_s', 'max_duration_s']);
+
+/**
+ * YAML (or JSON) feed list: `feeds: [{url, title?}]`, `feeds: [url, ...]`, or a bare list of either.
+ * An entry may carry a feed policy: `backfill` (newest:3 | since:2024-01-31 | all, or {newest: 3}),
+ * `include` / `exclude` (lists of keywords or /regex/), `min_duration_s`, `max_duration_s`.
+ */
 export function parseYamlFeedList(text: string): FeedListEntry[] {
   let doc: unknown;
   try {
@@ -105,8 +114,13 @@ export function parseYamlFeedList(text: string): FeedListEntry[] {
   const out = list.map((item, i): FeedListEntry => {
     if (typeof item === 'string' && item.trim()) return { url: item.trim(), title: null };
     if (item && typeof item === 'object' && typeof (item as { url?: unknown }).url === 'string' && (item as { url: string }).url.trim()) {
-      const { url, title } = item as { url: string; title?: unknown };
-      return { url: url.trim(), title: typeof title === 'string' && title.trim() ? title.trim() : null };
+      const { url, title, ...rest } = item as { url: string; title?: unknown };
+      const entry: FeedListEntry = { url: url.trim(), title: typeof title === 'string' && title.trim() ? title.trim() : null };
+      const fields = Object.fromEntries(Object.entries(rest).filter(([k]) => POLICY_FIELDS.has(k)));
+      if (!Object.keys(fields).length) return entry;
+      const policy = policyInputSchema.safeParse(fields);
+      if (!policy.success) throw new PodbrainError('feed_list', `feed list entry ${i + 1} (${url.trim()}): ${policy.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+      return { ...entry, policy: policy.data };
     }
     throw new PodbrainError('feed_list', `feed list entry ${i + 1} needs a url (a string, or {url, title?})`);
   });

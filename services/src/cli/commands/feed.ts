@@ -7,6 +7,7 @@ import { loadFeedList, toOpml } from '../../feeds/opml';
 import { parseFeed } from '../../feeds/parse';
 import type { FeedEpisode } from '../../feeds/types';
 import { configFrom } from '../context';
+import { registerFeedAddCommand } from './feeds-add';
 
 /** The `feed inspect --json` document. */
 export interface FeedInspection {
@@ -90,7 +91,8 @@ function inspectionTable(i: FeedInspection): string {
 }
 
 export function registerFeedCommands(program: Command): void {
-  const feed = program.command('feed').description('Inspect feeds and manage feed lists');
+  const feed = program.command('feed').alias('feeds').description('Inspect feeds, manage feed lists, add feeds to the appliance');
+  registerFeedAddCommand(feed);
 
   feed
     .command('inspect <location>')
