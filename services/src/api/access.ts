@@ -5,7 +5,8 @@ import { ApiBearerAuth, ApiExtension } from '@nestjs/swagger';
  * Who may call a route (ARCHITECTURE §8), declared on the route — never derived from its path,
  * which Express may match in other spellings (`/API/ADMIN/config`):
  *  - public: never needs a key (/healthz and /metrics: compose healthchecks, Prometheus);
- *  - read: open unless the deployment closes reads; a tenant key still selects its tenant;
+ *  - read: open unless reads are private (AUTH_READS, api/private-reads.ts): then the deployment
+ *    key, a tenant key or a session cookie (api/session.ts); a tenant key still selects its tenant;
  *  - write: needs the deployment key or a tenant key when AUTH_API_KEY is set;
  *  - admin: needs the deployment key when AUTH_API_KEY is set.
  * ApiKeyGuard reads it with the Reflector (a method's declaration overrides its controller's);

@@ -24,6 +24,7 @@ import { FeedsService } from './feeds/feeds.service';
 import { API_HEALTH, HealthController } from './health/health.controller';
 import { SearchController } from './search/search.controller';
 import { ApiSearchService } from './search/search.service';
+import { SessionController } from './session/session.controller';
 
 @Module({})
 export class ApiModule {
@@ -32,7 +33,7 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [DatabaseModule.forRoot(deps.database, deps.repositories)],
-      controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, ControlActionsController, IncidentsController, EventsController],
+      controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, ControlActionsController, IncidentsController, EventsController, SessionController],
       providers: [
         { provide: ApiContext, useValue: deps.ctx },
         { provide: EventHub, useValue: deps.hub },

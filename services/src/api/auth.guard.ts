@@ -7,6 +7,8 @@ import { ApiContext } from './context';
 import { ApiError } from './errors';
 import { AuditRepository } from '../repositories/audit.repository';
 import { recordAdminCall } from './admin/audit.interceptor';
+import { readsArePrivate } from './private-reads';
+import { sessionToken, verifySession } from './session';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -27,8 +29,10 @@ function bearerToken(header: string | undefined): string | null {
  * never by its path, which Express may match in other spellings:
  *  - AUTH_API_KEY unset: open (localhost default); a per-tenant key still selects its tenant.
  *  - AUTH_API_KEY set: every write needs a Bearer key — the deployment key or a tenant key
- *    (api_keys) — and every admin route needs the deployment key. Reads stay open.
- * The caller's tenant is the tenant key's, else the default tenant.
+ *    (api_keys) — and every admin route needs the deployment key. Reads stay open unless they
+ *    are private (AUTH_READS, api/private-reads.ts): then a read needs one of those keys or a
+ *    session cookie (api/session.ts). The cookie opens reads only, never a write.
+ * The caller's tenant is the tenant key's (or its session's), else the default tenant.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -79,12 +83,37 @@ export class ApiKeyGuard implements CanActivate {
     const tenant = token !== null && !isDeploymentKey ? await this.tenantKey(token, level) : null;
     if (tenant) req.podbrainTenant = tenant;
     req.podbrainActor = isDeploymentKey ? 'admin-key' : tenant ? `tenant:${tenant}` : !expected ? 'open' : token !== null ? 'wrong-key' : 'anonymous';
-    if (!expected || level === 'read') return true;
+    const session = level === 'read' && token === null ? await this.session(req) : 'none';
+    if (session === 'valid' || !expected) return true;
+    if (level === 'read' && !readsArePrivate(this.ctx.config)) return true;
+    if (token === null && level === 'read') {
+      throw new ApiError(401, 'unauthorized', session === 'invalid' ? 'the session has expired or is no longer valid: sign in again with the API key (POST /api/session)' : 'reads on this server are private (AUTH_READS): send "Authorization: Bearer <AUTH_API_KEY>" or sign in (POST /api/session)');
+    }
     if (token === null) throw new ApiError(401, 'unauthorized', 'this route needs the API key: send "Authorization: Bearer <AUTH_API_KEY>"');
     if (isDeploymentKey) return true;
     if (tenant && level !== 'admin') return true;
     if (tenant) throw new ApiError(403, 'forbidden', 'admin routes need the deployment key (AUTH_API_KEY), not a tenant key');
     throw new ApiError(401, 'unauthorized', 'the API key is wrong');
+  }
+
+  /**
+   * The request's session cookie: 'valid' (its tenant and actor set), 'invalid' (tampered,
+   * expired, signed with a rotated AUTH_API_KEY, or its tenant key revoked) or 'none'.
+   */
+  private async session(req: Request & { podbrainTenant?: string; podbrainActor?: string }): Promise<'valid' | 'invalid' | 'none'> {
+    const raw = sessionToken(req);
+    if (raw === null) return 'none';
+    const claims = verifySession(this.ctx.config.authApiKey, raw);
+    if (!claims) return 'invalid';
+    if (claims.kind === 'admin') {
+      req.podbrainActor = 'session:admin-key';
+      return 'valid';
+    }
+    const tenant = await this.ctx.tenantForKeyHash(claims.keyHash!);
+    if (!tenant) return 'invalid';
+    req.podbrainTenant = tenant;
+    req.podbrainActor = `session:tenant:${tenant}`;
+    return 'valid';
   }
 
   /** A tenant key lookup needs Postgres; on routes that need no key a failed lookup is ignored. */

@@ -18,6 +18,7 @@ import { ApiModule } from './api.module';
 import { API_PREFIX, apiDocument } from './contract';
 import { ApiContext } from './context';
 import { correlationMiddleware } from './correlation';
+import { assertReadAccessConfigured, readsArePrivate } from './private-reads';
 import { sendError } from './errors';
 import { EventHub } from './events/event-hub';
 import { ApiSearchService } from './search/search.service';
@@ -48,7 +49,10 @@ export function listeningPort(app: INestApplication): number {
  * (reads answer 503 and recover by themselves).
  */
 export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?: boolean } = {}): Promise<INestApplication> {
+  // Before anything connects: an exposed box with private reads but no key must not start.
+  assertReadAccessConfigured(config);
   const log = opts.log ?? createLogger({ service: 'podbrain-api', level: config.logLevel });
+  if (readsArePrivate(config)) log.info({ auth_reads: config.authReads, domain: config.domain || undefined }, 'reads are private: they need the API key or a session');
   // Fail fast: while Postgres is down a request answers 503 within seconds; the pool reconnects by itself.
   const database = new Database(config, log, { poolSize: 20, applicationName: 'podbrain-api', failFast: true });
   database

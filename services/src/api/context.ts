@@ -43,7 +43,11 @@ export class ApiContext {
 
   /** Tenant of a per-tenant API key (api_keys, sha256 stored, not revoked); cached for 30 s. */
   async tenantForKey(key: string): Promise<string | null> {
-    const hash = createHash('sha256').update(key).digest('hex');
+    return this.tenantForKeyHash(createHash('sha256').update(key).digest('hex'));
+  }
+
+  /** Tenant of the key with this sha256 (a tenant session names its key so), same cache. */
+  async tenantForKeyHash(hash: string): Promise<string | null> {
     const hit = this.keyCache.get(hash);
     if (hit && hit.until > Date.now()) return hit.tenant;
     const tenant = await this.tenants.tenantOfKeyHash(hash);

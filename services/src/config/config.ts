@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { backfillSpecSchema, type Backfill } from '../feeds/policy';
+import { audioRetentionSchema, type AudioRetention } from '../audio/retention-policy';
 
 /**
  * The one config model shared by the CLI and every role.
@@ -41,6 +42,9 @@ const SETTINGS = {
   API_PORT: ['apiPort', int(1, 65535), 8100],
   HEALTH_PORT: ['healthPort', int(0, 65535), 0],
   AUTH_API_KEY: ['authApiKey', z.string(), ''],
+  AUTH_READS: ['authReads', z.enum(['auto', 'true', 'false']), 'auto'],
+  AUTH_SESSION_DAYS: ['authSessionDays', int(1, 365), 30],
+  DOMAIN: ['domain', z.string(), ''],
   API_HEALTH_TARGETS: ['apiHealthTargets', z.string(), ''],
   ALLOW_PRIVATE_NETWORK: ['net.allowPrivateNetwork', bool, false],
   ALLOW_LINK_LOCAL_NETWORK: ['net.allowLinkLocalNetwork', bool, false],
@@ -55,6 +59,9 @@ const SETTINGS = {
   DOWNLOAD_RETRIES: ['audio.downloadRetries', int(0, 10), 3],
   DOWNLOAD_TIMEOUT_BASE_MS: ['audio.downloadTimeoutBaseMs', int(1000), 120_000],
   DOWNLOAD_MIN_BYTES_PER_S: ['audio.downloadMinBytesPerS', int(0), 64 * 1024],
+  AUDIO_DOWNLOAD: ['audio.download', z.enum(['always', 'when-needed']), 'when-needed'],
+  AUDIO_RETENTION: ['retention.audio', audioRetentionSchema, 'keep-all'],
+  DATA_MAX_GB: ['retention.dataMaxGb', z.coerce.number().min(0), 0],
   ASR_ENGINES: ['asr.engines', list(ASR_ENGINES), 'feed,whisper-cpp'],
   WHISPER_MODEL: ['asr.whisperModel', z.string().min(1), 'base.en'],
   WHISPER_THREADS: ['asr.threads', int(1, 256), 4],
@@ -144,6 +151,9 @@ const SETTINGS = {
   RUNTIME_SETTINGS_REFRESH_S: ['settingsRefreshS', int(1, 3600), 30],
   RESTART_ACK_S: ['control.restartAckS', int(1, 600), 20],
   DOCKER_PROXY_URL: ['control.dockerProxyUrl', z.string().url().or(z.literal('')), ''],
+  REPROCESS_AUTO: ['reprocess.auto', bool, false],
+  REPROCESS_WINDOW: ['reprocess.window', z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM-HH:MM (local time, e.g. 01:00-06:00)'), '01:00-06:00'],
+  REPROCESS_BATCH: ['reprocess.batch', int(1, 10_000), 50],
   COMPOSE_PROJECT_NAME: ['control.composeProject', z.string().regex(/^[a-z0-9][a-z0-9_-]*$|^$/, 'a compose project name (lower-case letters, digits, _ or -)'), ''],
 } as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
 
@@ -161,6 +171,12 @@ export interface Config {
   apiPort: number;
   healthPort: number;
   authApiKey: string;
+  /** Whether reads need a key or a session too: auto = yes when DOMAIN is set (api/private-reads.ts). */
+  authReads: 'auto' | 'true' | 'false';
+  /** Lifetime of a viewer session cookie (POST /api/session). */
+  authSessionDays: number;
+  /** The public host name Caddy serves (deploy/Caddyfile); '' or a bare ":port" = LAN only. */
+  domain: string;
   /** GET /api/health also asks these roles: `role=http://host:port/healthz` comma list ('' = only this api process). */
   apiHealthTargets: string;
   /** allowLinkLocalNetwork: 169.254.0.0/16 and fe80::/10 (cloud metadata), refused even under allowPrivateNetwork unless set. */
@@ -184,7 +200,19 @@ export interface Config {
     normalize: 'dynaudnorm' | 'none';
     /** ffmpeg binary ('' = `ffmpeg` on PATH); fluent-ffmpeg reads the same FFMPEG_PATH variable itself. */
     ffmpegPath: string;
+    /**
+     * when-needed: an episode whose publisher transcript comes first (ASR_ENGINES starts with `feed`)
+     * is not downloaded (the player streams the enclosure; transcribe downloads only if it must fall
+     * back to ASR); always: every episode's audio is downloaded into its ingest artifact.
+     */
+    download: 'always' | 'when-needed';
   };
+  /**
+   * Deleting downloaded audio of done episodes (control/retention.ts, the scheduler leader, hourly):
+   * audio: the policy; dataMaxGb: a budget for DATA_DIR in GiB (0 = none) — above it the oldest
+   * episodes' audio goes first until usage is under the budget with a margin.
+   */
+  retention: { audio: AudioRetention; dataMaxGb: number };
   asr: {
     engines: (typeof ASR_ENGINES)[number][];
     whisperModel: string;
@@ -292,6 +320,13 @@ export interface Config {
    * composeProject: the compose project whose containers are restarted ('' = the proxy's own).
    */
   control: { restartAckS: number; dockerProxyUrl: string; composeProject: string };
+  /**
+   * Reprocessing stale work (control/stale-work.ts): auto: the scheduler leader queues stale
+   * episodes by itself (the runtime setting reprocess.auto overrides it), only inside window
+   * (HH:MM-HH:MM, local time of TZ) and only while no new or interactive job waits; batch: the most
+   * stale episodes one call or tick queues (the window adds more as the queued ones drain).
+   */
+  reprocess: { auto: boolean; window: string; batch: number };
 }
 
 export class ConfigError extends Error {

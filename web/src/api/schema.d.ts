@@ -217,7 +217,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The downloaded audio (HTTP ranges supported); 404 until the ingest stage ran */
+        /** The downloaded audio (HTTP ranges supported); without a local copy (transcript first, or deleted by retention) a 302 to the http(s) enclosure URL from the feed; 404 when neither exists */
         get: operations["EpisodesController_audio"];
         put?: never;
         post?: never;
@@ -918,6 +918,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in: send the API key (deployment or tenant) as Bearer; answers with a session cookie (HttpOnly, SameSite=Strict, Secure over https, AUTH_SESSION_DAYS) that opens reads — audio and /api/events included — but no writes. Ends when it expires, on DELETE, when AUTH_API_KEY changes or the tenant key is revoked. 409 when the server has no AUTH_API_KEY (nothing to sign in to) */
+        post: operations["SessionController_signIn"];
+        /** Sign out: clears this browser's session cookie (with the key as Bearer, like every write; refused when another site starts it) */
+        delete: operations["SessionController_signOut"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1290,6 +1308,19 @@ export interface components {
             mode: "off" | "shadow" | "auto";
             kill_switch: boolean;
         };
+        /** @description POST /api/session: the session cookie (HttpOnly, SameSite=Strict) was set */
+        Session: {
+            /**
+             * @description made with the deployment key or a tenant key
+             * @enum {string}
+             */
+            kind: "admin" | "tenant";
+            tenant: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description whether this server needs a key or a session for reads (AUTH_READS) */
+            reads_private: boolean;
+        };
     };
     responses: never;
     parameters: never;
@@ -1331,6 +1362,7 @@ export type Incident = components['schemas']['Incident'];
 export type IncidentAction = components['schemas']['IncidentAction'];
 export type IncidentSignal = components['schemas']['IncidentSignal'];
 export type AgentSettings = components['schemas']['AgentSettings'];
+export type Session = components['schemas']['Session'];
 export type $defs = Record<string, never>;
 export interface operations {
     HealthController_aggregate: {
@@ -2983,6 +3015,43 @@ export interface operations {
                 content: {
                     "text/event-stream": components["schemas"]["EpisodeEvent"];
                 };
+            };
+        };
+    };
+    SessionController_signIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+        };
+    };
+    SessionController_signOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the cookie is cleared */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

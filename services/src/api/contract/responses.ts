@@ -242,6 +242,28 @@ export const runtimeSettings = z.object({ items: z.array(runtimeSetting) });
 
 export const actionOutcome = z.object({ action: z.string(), detail: z.string(), data: z.record(z.string(), z.unknown()).optional() });
 
+export const staleStage = z.object({
+  stage: z.enum(['ingest', 'transcribe', 'enrich', 'index']),
+  stale: count.describe('done episodes made with an older recipe (model, prompt, settings) than the current one'),
+  done_total: count.describe('done episodes that have a run of this stage'),
+  unknown: count.describe('done episodes whose run was recorded before recipes were (reprocess-stale checks them; current ones are only marked, not run)'),
+  current_recipe: z.array(z.string()).describe('the current recipe hash(es), short; transcribe has one per ASR engine; empty when the stage is not configured here'),
+});
+
+export const staleView = z.object({
+  feed_id: z.string().nullable(),
+  items: z.array(staleStage),
+  reprocess: z.object({ auto: z.boolean(), window: z.string(), batch: count }).describe('REPROCESS_AUTO (or the runtime setting reprocess.auto), REPROCESS_WINDOW, REPROCESS_BATCH'),
+});
+
+export const reprocessStaleResult = z.object({
+  queued: count.describe('episodes sent on again at the reprocess priority'),
+  checked: count,
+  current: count.describe('candidates found current after all (marked, not queued)'),
+  unable: count.describe('candidates left as they are (gone, not done any more, a stage not configured here)'),
+  remaining: count.describe('stale episodes left (call again, or let the nightly window take them)'),
+});
+
 export const actionList = z.object({
   items: z.array(z.object({ id: z.string(), summary: z.string(), args: z.unknown().describe('JSON schema of its arguments') })),
 });
@@ -307,6 +329,15 @@ export const alertsAccepted = z.object({ opened: count, repeated: count, resolve
 
 export const agentSettings = z.object({ mode: z.enum(['off', 'shadow', 'auto']), kill_switch: z.boolean() });
 
+export const session = z
+  .object({
+    kind: z.enum(['admin', 'tenant']).describe('made with the deployment key or a tenant key'),
+    tenant: z.string(),
+    expires_at: dateTime,
+    reads_private: z.boolean().describe('whether this server needs a key or a session for reads (AUTH_READS)'),
+  })
+  .describe('POST /api/session: the session cookie (HttpOnly, SameSite=Strict) was set');
+
 export const incidentSignal = z
   .object({ id: z.string(), status: z.string(), kind: z.string(), at: dateTime })
   .describe('GET /api/events: the data of every `event: incident` (an incident opened, changed or resolved: read it again)');
@@ -342,6 +373,9 @@ export const components = {
   AuditEntry: auditEntry,
   RuntimeSetting: runtimeSetting,
   ActionOutcome: actionOutcome,
+  StaleStage: staleStage,
+  StaleView: staleView,
+  ReprocessStaleResult: reprocessStaleResult,
   RoleProcess: roleProcess,
   RoleHealth: roleHealth,
   HealthView: healthView,
@@ -350,6 +384,7 @@ export const components = {
   IncidentAction: incidentAction,
   IncidentSignal: incidentSignal,
   AgentSettings: agentSettings,
+  Session: session,
 } satisfies Record<string, z.ZodType>;
 
 export type ApiErrorBody = z.output<typeof apiError>;
@@ -378,6 +413,8 @@ export type ControlSentView = z.output<typeof controlSent>;
 export type CleanResultView = z.output<typeof cleanResult>;
 export type RuntimeSettingsView = z.output<typeof runtimeSettings>;
 export type ActionOutcomeView = z.output<typeof actionOutcome>;
+export type StaleView = z.output<typeof staleView>;
+export type ReprocessStaleResultView = z.output<typeof reprocessStaleResult>;
 export type ActionListView = z.output<typeof actionList>;
 export type AuditPageView = z.output<typeof auditPage>;
 export type SettingsView = z.output<typeof settings>;
@@ -389,3 +426,4 @@ export type IncidentListView = z.output<typeof incidentList>;
 export type AlertsAcceptedView = z.output<typeof alertsAccepted>;
 export type AgentSettingsView = z.output<typeof agentSettings>;
 export type IncidentSignalView = z.output<typeof incidentSignal>;
+export type SessionView = z.output<typeof session>;
