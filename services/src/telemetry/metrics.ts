@@ -83,6 +83,22 @@ export const metrics = {
     labelNames: ['kind'] as const,
     registers,
   }),
+  dataBytes: new Gauge({
+    name: 'podbrain_data_bytes',
+    help: 'Bytes of the files under DATA_DIR (artifacts, audio, index), measured by the active scheduler every few minutes (control/retention.ts).',
+    registers,
+  }),
+  dataBudgetBytes: new Gauge({
+    name: 'podbrain_data_budget_bytes',
+    help: 'The DATA_MAX_GB budget for DATA_DIR in bytes (0 = no budget); above it the oldest audio of done episodes is deleted.',
+    registers,
+  }),
+  audioDeletedBytesTotal: new Counter({
+    name: 'podbrain_audio_deleted_bytes_total',
+    help: 'Bytes of downloaded audio deleted by retention, by reason (policy: AUDIO_RETENTION, budget: DATA_MAX_GB).',
+    labelNames: ['reason'] as const,
+    registers,
+  }),
 
   // --- models and GPU ---
   modelLoadSeconds: new Histogram({
