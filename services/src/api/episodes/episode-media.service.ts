@@ -16,6 +16,27 @@ interface IngestMeta {
   content_type?: unknown;
 }
 
+/** Longest enclosure URL the player is sent to. */
+const MAX_URL_LENGTH = 4096;
+
+/**
+ * Where a player may fetch an episode that has no local copy: the enclosure URL from its feed,
+ * only when it is a well-formed http(s) URL without credentials (a `file:` enclosure of a local
+ * feed, `javascript:`, `data:` … are never handed to a browser). Normalised, so it cannot carry
+ * line breaks into a Location header.
+ */
+export function playableEnclosureUrl(raw: string | null | undefined): string | null {
+  if (!raw || raw.length > MAX_URL_LENGTH) return null;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return null;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || !url.hostname) return null;
+  return url.href;
+}
+
 /** Files of an episode's artifacts that the api serves (the player's audio). */
 @Injectable()
 export class EpisodeMediaService {

@@ -49,10 +49,15 @@ export class EpisodesController {
   }
 
   @Get('episodes/:key/audio')
-  @ApiOperation({ summary: 'The downloaded audio (HTTP ranges supported); 404 until the ingest stage ran' })
+  @ApiOperation({ summary: 'The downloaded audio (HTTP ranges supported); without a local copy (transcript first, or deleted by retention) a 302 to the http(s) enclosure URL from the feed; 404 when neither exists' })
   @ApiParamOf('key', schemas.key)
   async audio(@Tenant() tenant: string, @Param('key') key: string, @Res() res: Response) {
     const file = await this.episodes.audio(tenant, parseInput(schemas.key, key, 'path'));
+    if ('redirect' in file) {
+      // Not cached: the local copy may appear (AUDIO_DOWNLOAD=always) or go (retention) later; no referrer to the publisher.
+      res.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).redirect(302, file.redirect);
+      return;
+    }
     await new Promise<void>((resolve, reject) => {
       res.sendFile(file.path, { headers: { 'content-type': file.contentType }, acceptRanges: true, cacheControl: false }, (err) => (err && !res.headersSent ? reject(err) : resolve()));
     });

@@ -4,7 +4,7 @@ import { EpisodeRepository, type EpisodeDetailView, type EpisodePage } from '../
 import { StageRunRepository } from '../../repositories/stage-runs.repository';
 import { ApiError, notFound } from '../errors';
 import { ContentRepository } from '../../repositories/content.repository';
-import { EpisodeMediaService, type AudioFile } from './episode-media.service';
+import { EpisodeMediaService, playableEnclosureUrl, type AudioFile } from './episode-media.service';
 import { ControlPlane } from '../../control/control-plane';
 import { ApiContext } from '../context';
 
@@ -41,16 +41,21 @@ export class EpisodesService {
   async detail(tenantId: string, key: string): Promise<EpisodeDetailView> {
     const d = await this.episodes.detail(tenantId, key);
     if (!d) throw notFound(`episode ${key}`);
-    // The player streams our copy once the ingest stage has it (no third-party request, seekable).
-    if (await this.media.audioFile(key)) d.audio_url = `/api/episodes/${encodeURIComponent(key)}/audio`;
+    // The player streams our copy once the ingest stage has it (no third-party request, seekable);
+    // without one (transcript first, or deleted by retention) the publisher's http(s) enclosure.
+    d.audio_url = (await this.media.audioFile(key)) ? `/api/episodes/${encodeURIComponent(key)}/audio` : playableEnclosureUrl(d.enclosure_url);
     return d;
   }
 
-  async audio(tenantId: string, key: string): Promise<AudioFile> {
-    await this.requireVisible(tenantId, key);
+  /** Our copy of the audio, else where the publisher serves it (the route redirects there), else 404. */
+  async audio(tenantId: string, key: string): Promise<AudioFile | { redirect: string }> {
+    const d = await this.episodes.detail(tenantId, key);
+    if (!d) throw notFound(`episode ${key}`);
     const file = await this.media.audioFile(key);
-    if (!file) throw notYet('downloaded audio', key);
-    return file;
+    if (file) return file;
+    const url = playableEnclosureUrl(d.enclosure_url);
+    if (url) return { redirect: url };
+    throw notYet('downloaded audio', key);
   }
 
   async transcript(tenantId: string, key: string) {
