@@ -180,23 +180,36 @@ export class OnCallAgent {
     if (incident.status !== 'open') return this.settleClosed(incident);
     const { book, problem } = this.runbookFor(incident);
     const decision = await this.decision();
-    if (!incident.diagnosedAt) await this.open(incident, book, problem, decision);
-    if (!book || decision.mode === 'off') return;
-    await this.act(incident, book);
+    const diagnosing = incident.diagnosedAt ? null : await this.open(incident, book, problem, decision);
+    try {
+      if (!book || decision.mode === 'off') return;
+      await this.act(incident, book);
+    } finally {
+      if (diagnosing) await diagnosing;
+    }
   }
 
-  /** First look: the runbook, the diagnosis, the LLM's summary and plan, the owner told. */
-  private async open(incident: Incident, book: Runbook | null, problem: string | null, { mode }: Decision): Promise<void> {
-    let diagnosis: DiagnoseRecord[] = [];
+  /**
+   * First look: the runbook, the diagnosis, the LLM's summary and plan, the owner told. Without an
+   * LLM the order of the steps does not depend on the diagnosis, so it runs beside the first
+   * decision (the promise returned) instead of before it: a hung role's health step waits out its
+   * whole timeout, and the restart must not wait for that (issue 14: action ≤ 5 s after the alert).
+   */
+  private async open(incident: Incident, book: Runbook | null, problem: string | null, { mode }: Decision): Promise<Promise<void> | null> {
+    let diagnosing: Promise<void> | null = null;
     let plan: string[] | undefined;
     let summary: string | null = null;
     if (!book) await this.event(incident, 'no_runbook', `no runbook: ${problem}; the agent takes no action`, { runbook: incident.runbook });
     else await this.event(incident, 'runbook', `runbook ${book.id}: ${book.title}`, { runbook: book.id, actions: book.actions.map((a) => a.id) });
     if (mode === 'off') {
       await this.event(incident, 'agent_off', 'the agent is off (agent.mode): no diagnosis, no actions');
+    } else if (book && !this.deps.advise) {
+      diagnosing = this.diagnose(incident, book).then(
+        () => undefined,
+        (e: unknown) => this.log.warn({ incident: incident.id, err: errorMessage(e) }, 'agent: the diagnosis could not be recorded'),
+      );
     } else if (book) {
-      diagnosis = await this.deps.diagnose(book, incident.labels);
-      for (const d of diagnosis) await this.deps.incidents.addEvent(incident.id, 'diagnose', `${d.step}: ${d.status}`, { kind: d.kind, target: d.target, status: d.status, output: d.output, ms: d.ms });
+      const diagnosis = await this.diagnose(incident, book);
       if (this.deps.advise) {
         try {
           const advice = await this.deps.advise(incident, book, diagnosis);
@@ -216,6 +229,14 @@ export class OnCallAgent {
     await this.notify(incident, 'incident_opened', `${incident.alertname} firing${incident.labels.role ? ` (${incident.labels.role})` : ''}`, body, incident.id, SEVERITY[book?.severity ?? ''] ?? 'warning');
     await this.deps.incidents.update(incident.id, { notifiedStatus: 'open' });
     await publishIncident(this.deps.redis, this.deps.config, { id: incident.id, status: incident.status, kind: 'diagnosed' });
+    return diagnosing;
+  }
+
+  /** Runs the runbook's diagnose steps and records each outcome on the incident. */
+  private async diagnose(incident: Incident, book: Runbook): Promise<DiagnoseRecord[]> {
+    const diagnosis = await this.deps.diagnose(book, incident.labels);
+    for (const d of diagnosis) await this.deps.incidents.addEvent(incident.id, 'diagnose', `${d.step}: ${d.status}`, { kind: d.kind, target: d.target, status: d.status, output: d.output, ms: d.ms });
+    return diagnosis;
   }
 
   /** The LLM may only order (or leave out) the runbook's own steps; anything else is dropped. */
