@@ -69,7 +69,7 @@ const q = (params: object) => {
 
 // Types of one route of the generated document.
 type Route = keyof paths;
-type Method = 'get' | 'post' | 'put' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Operation<R extends Route, M extends Method> = NonNullable<paths[R][M]>;
 type Json<A> = A extends { content: { 'application/json': infer B } } ? B : never;
 type Success<R extends Route, M extends Method> = Operation<R, M> extends { responses: infer A } ? Json<A[Extract<keyof A, 200 | 201 | 202>]> : never;
@@ -92,7 +92,13 @@ function call<R extends Route, M extends Method>(
 
 export const api = {
   feeds: () => call('get', '/api/feeds'),
-  addFeed: (url: string) => call('post', '/api/feeds', { body: { url } }),
+  /** `policy`: backfill, include/exclude title filters, duration bounds (the server's default backfill when left out). */
+  addFeed: (url: string, policy: Omit<Body<'/api/feeds', 'post'>, 'url'> = {}) => call('post', '/api/feeds', { body: { url, ...policy } }),
+  /** Pause/resume and the policy; only the fields given change. */
+  updateFeed: (id: string, body: Body<'/api/feeds/{id}', 'patch'>) => call('patch', '/api/feeds/{id}', { path: { id }, body }),
+  processSkipped: (id: string) => call('post', '/api/feeds/{id}/process-skipped', { path: { id } }),
+  /** "Process now": a skipped or failed episode is queued ahead of the backlog; a queued one moves up. */
+  processEpisode: (key: string) => call('post', '/api/episodes/{key}/process', { path: { key } }),
   deleteFeed: (id: string) => call('delete', '/api/feeds/{id}', { path: { id } }),
   refreshFeed: (id: string) => call('post', '/api/feeds/{id}/refresh', { path: { id } }),
   importOpml: (opml: string) => call('post', '/api/feeds/import', { body: opml }),
