@@ -309,7 +309,7 @@ describe('grafana/ panels against a real Prometheus scraping the running roles',
   it('the alert rules evaluate without errors against the live series', async () => {
     const res = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } };
     const rules = res.data.groups.flatMap((g) => g.rules);
-    expect(rules).toHaveLength(13);
+    expect(rules).toHaveLength(14);
     expect(rules.filter((r) => r.health === 'err').map((r) => `${r.name}: ${r.lastError}`)).toEqual([]);
   });
 });
