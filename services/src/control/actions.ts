@@ -34,6 +34,10 @@ export const CONTROL_ACTIONS = {
   'resume-feed': { summary: 'Poll a paused feed again', args: z.object({ feed: id }).strict() },
   'refresh-feed': { summary: 'Poll a feed now', args: z.object({ feed: id }).strict() },
   'reprocess-episode': { summary: 'Run an episode again from a stage (that stage and the ones after it)', args: z.object({ episode: id, from_stage: z.enum(['ingest', 'transcribe', 'enrich', 'index', 'project']) }).strict() },
+  'reprocess-stale': {
+    summary: 'Run stale episodes (made with an older model, prompt or setting) again from their first stale stage, at the lowest priority; all, one feed, one episode or one stage; at most limit (REPROCESS_BATCH) a call',
+    args: z.object({ feed: id.optional(), episode: id.optional(), stage: z.enum(['ingest', 'transcribe', 'enrich', 'index']).optional(), limit: z.coerce.number().int().min(1).max(10_000).optional() }).strict(),
+  },
   'bump-priority': { summary: "Move an episode's waiting job ahead of the backlog", args: z.object({ episode: id }).strict() },
   'set-setting': { summary: 'Change a runtime setting (poll interval, queue concurrency); every role picks it up without a restart', args: z.object({ key: z.string().min(1).max(100), value: z.union([z.string().max(200), z.number()]) }).strict() },
   'clean-artifacts': { summary: 'Delete downloaded and normalised audio of finished episodes older than the given age (transcripts, insights and search stay; audio can be fetched again)', args: z.object({ older_than: duration }).strict() },

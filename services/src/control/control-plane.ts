@@ -22,6 +22,7 @@ import { StageRunRepository } from '../repositories/stage-runs.repository';
 import { newCorrelationId } from '../telemetry/correlation';
 import { CONTROL_ACTIONS, ControlActionArgsError, parseActionArgs, type ActionOutcome, type ControlActionArgs, type ControlActionHandlers, type ControlActionId } from './actions';
 import { cleanEpisodeAudio, type CleanedAudio } from './clean-audio';
+import { StaleWork, type ReprocessStaleFilter, type ReprocessStaleResult, type StaleStage } from './stale-work';
 import { publishControl, type ControlMessage } from './control-bus';
 import { readFailedJobs } from './failed-jobs';
 import { initialSettings, isRuntimeSettingKey, parseSetting, RUNTIME_SETTING_KEYS, RUNTIME_SETTINGS, queueConcurrencyKey, RuntimeSettingError, type RuntimeSettingKey, type RuntimeSettingValue } from './runtime-settings';
@@ -224,6 +225,25 @@ export class ControlPlane {
     return { jobId, removed };
   }
 
+  /** Per stage, `done` episodes made with an older recipe (stale), of one feed when named. */
+  async staleSummary(feedId?: string): Promise<StaleStage[]> {
+    if (feedId !== undefined && !(await this.feeds.exists(feedId))) throw notFound(`feed ${feedId}`);
+    return this.staleWork().summary({ feedId });
+  }
+
+  /**
+   * Stale episodes (all, of a feed, one episode, stale at one stage) run again from their first
+   * stale stage at the reprocess priority, at most `limit` (REPROCESS_BATCH) of them
+   * (control/stale-work.ts). A named feed or episode that does not exist is not_found.
+   */
+  async reprocessStale(f: Partial<ReprocessStaleFilter> = {}): Promise<ReprocessStaleResult & { remaining: number }> {
+    if (f.feedId !== undefined && !(await this.feeds.exists(f.feedId))) throw notFound(`feed ${f.feedId}`);
+    if (f.episodeKey !== undefined && !(await this.episodes.get(f.episodeKey))) throw notFound(`episode ${f.episodeKey}`);
+    const work = this.staleWork();
+    const result = await work.reprocess({ feedId: f.feedId, episodeKey: f.episodeKey, stage: f.stage, limit: f.limit ?? this.deps.config.reprocess.batch });
+    return { ...result, remaining: await work.remaining({ feedId: f.feedId, episodeKey: f.episodeKey, stage: f.stage }) };
+  }
+
   /**
    * The episode's waiting stage job moves ahead of the backlog (class interactive, queue/priority.ts),
    * and so do its later stages' jobs (the episode's stored class, which the chain carries on).
@@ -348,6 +368,20 @@ export class ControlPlane {
   }
 
   private pipeline: StageJobs | null = null;
+  private stale: StaleWork | null = null;
+
+  private staleWork(): StaleWork {
+    const { config, queues, log } = this.deps;
+    this.stale ??= new StaleWork({ config, queues, log, store: this.store, stages: this.stages(), episodes: this.episodes, stageRuns: new StageRunRepository(this.deps.database) }, () => this.stageJobs());
+    return this.stale;
+  }
+
+  private stageChain: readonly Stage[] | null = null;
+
+  private stages(): readonly Stage[] {
+    this.stageChain ??= this.deps.stages ?? buildStages(this.deps.config);
+    return this.stageChain;
+  }
 
   /** The queue side of the stage executor, for reprocess-episode (built on first use: the api rarely needs it). */
   private stageJobs(): StageJobs {
@@ -358,7 +392,7 @@ export class ControlPlane {
       queues,
       log,
       store: this.store,
-      stages: this.deps.stages ?? buildStages(config),
+      stages: this.stages(),
       events: new EpisodeEventPublisher(redis, eventsChannel(config), log),
       episodes: this.episodes,
       stageRuns: new StageRunRepository(database),
@@ -427,6 +461,11 @@ export class ControlPlane {
       'reprocess-episode': async ({ episode, from_stage }) => {
         const { jobId, removed } = await this.reprocessEpisode(episode, from_stage);
         return { detail: `episode ${episode} runs again from ${from_stage} (${removed} artifact set(s) removed)`, data: { job_id: jobId, removed } };
+      },
+      'reprocess-stale': async ({ feed, episode, stage, limit }) => {
+        const r = await this.reprocessStale({ feedId: feed, episodeKey: episode, stage, limit });
+        const scope = episode ? `episode ${episode}` : feed ? `feed ${feed}` : 'every feed';
+        return { detail: `${r.queued} stale episode(s) of ${scope}${stage ? ` (stale at ${stage})` : ''} queued to run again at the reprocess priority (${r.checked} checked, ${r.current} already current, ${r.unable} left as they are; ${r.remaining} still stale)`, data: { ...r } };
       },
       'bump-priority': async ({ episode }) => {
         const { queue, jobId } = await this.bumpPriority(episode);

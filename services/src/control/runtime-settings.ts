@@ -31,6 +31,7 @@ export const RUNTIME_SETTINGS = {
   'feeds.poll_interval_s': { summary: 'How often every feed is polled, in seconds', schema: z.coerce.number().int().min(60).max(7 * 86_400), initial: (c: Config) => c.feeds.pollIntervalS },
   'agent.mode': { summary: 'On-call agent: off, shadow (records what it would do) or auto', schema: z.enum(AGENT_MODES), initial: (c: Config): AgentMode => c.agent.mode },
   'agent.kill_switch': { summary: 'When on, the on-call agent runs no action at all', schema: boolish, initial: () => false },
+  'reprocess.auto': { summary: 'Reprocess stale episodes automatically inside REPROCESS_WINDOW, when no new episode waits', schema: boolish, initial: (c: Config) => c.reprocess.auto },
   ...queueConcurrencySettings(),
 } satisfies Record<string, { summary: string; schema: z.ZodType; initial: (c: Config) => unknown }>;
 

@@ -83,6 +83,8 @@ export interface StageRunsTable {
   duration_ms: number | null;
   error: string | null;
   artifact_path: string | null;
+  /** Hash of the stage's own recipe (pipeline/execute.ts stageRecipe); null: recorded before recipes were. */
+  recipe: Defaulted<string | null>;
 }
 
 export interface TranscriptSegmentsTable {

@@ -115,7 +115,7 @@ export class StageJobs {
       await this.advanceFromArtifacts(episode);
       return 'redirected';
     }
-    const { stage, fingerprint } = walk.next;
+    const { stage, fingerprint, recipe } = walk.next;
     const running = STATE_OF_STAGE[stageName];
 
     const run = await executeStage({
@@ -133,13 +133,13 @@ export class StageJobs {
           await episodes.setState(episodeKey, { state: running, jobId: row.jobId });
           await events.publish({ episode_key: episodeKey, feed_id: episode.feedId, state: running, stage: stageName });
         }
-        await stageRuns.start(episodeKey, stage.name, fingerprint);
+        await stageRuns.start(episodeKey, stage.name, fingerprint, recipe);
       },
-      afterCommit: (ref, durationMs) => stageRuns.finish(episodeKey, stage.name, fingerprint, { status: 'done', durationMs, artifactPath: ref.dir }),
+      afterCommit: (ref, durationMs) => stageRuns.finish(episodeKey, stage.name, fingerprint, { status: 'done', durationMs, artifactPath: ref.dir, recipe }),
     });
     switch (run.status) {
       case 'reused':
-        await stageRuns.recordReuse(episodeKey, stage.name, fingerprint, run.ref.dir);
+        await stageRuns.recordReuse(episodeKey, stage.name, fingerprint, run.ref.dir, recipe);
         // A late duplicate for a finished episode changes nothing; otherwise carry on down the chain.
         if (row.state !== 'done') await this.advanceFromArtifacts(episode);
         return 'reused';

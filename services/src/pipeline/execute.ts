@@ -21,9 +21,23 @@ function stageFingerprint(stage: Stage, parts: Record<string, unknown>, inputs: 
   return hashOf({ stage: stage.name, parts, inputs: stage.needs.map((n) => inputs[n]?.fingerprint ?? null) });
 }
 
-/** What a stage's plan says for this episode, with the stage fingerprint when it would run. */
+/** The hash of a stage's recipe (StagePlan.recipe) recorded with each of its runs (stage_runs.recipe). */
+export function stageRecipe(stage: StageName, recipe: Record<string, unknown>): string {
+  return hashOf({ stage, recipe });
+}
+
+/** Per stage that declares its recipes (Stage.recipes), the recipe hashes the configuration can plan now. */
+export function currentRecipes(config: Config, stages: readonly Stage[]): Partial<Record<StageName, string[]>> {
+  const out: Partial<Record<StageName, string[]>> = {};
+  for (const stage of stages) {
+    if (stage.recipes) out[stage.name] = [...new Set(stage.recipes(config).map((r) => stageRecipe(stage.name, r)))];
+  }
+  return out;
+}
+
+/** What a stage's plan says for this episode, with the stage fingerprint (and recipe hash) when it would run. */
 export type PlannedStage =
-  | { kind: 'planned'; fingerprint: string }
+  | { kind: 'planned'; fingerprint: string; recipe: string }
   /** Not configured here (the chain stops before this stage; the episode is incomplete). */
   | { kind: 'not_configured'; reason: string }
   /** The episode cannot be processed by design (e.g. no enclosure), known from the feed alone. */
@@ -39,16 +53,18 @@ export async function planStage(config: Config, stage: Stage, episode: FeedEpiso
     throw e;
   }
   if (!plan.configured) return { kind: 'not_configured', reason: plan.reason };
-  return { kind: 'planned', fingerprint: stageFingerprint(stage, plan.parts, inputs) };
+  return { kind: 'planned', fingerprint: stageFingerprint(stage, plan.parts, inputs), recipe: stageRecipe(stage.name, plan.recipe ?? plan.parts) };
 }
 
 /** Where an episode stands along the chain, recomputed from plans + committed artifacts (never trusted from Redis). */
 export interface ChainWalk {
   inputs: StageInputs;
+  /** The recipe hash of every stage planned (those with an artifact, and `next`). */
+  recipes: Partial<Record<StageName, string>>;
   /** The first stage that is not configured here (the chain stops before it). */
   blocked?: { stage: StageName; reason: string };
   /** The first configured stage without a committed artifact. */
-  next?: { stage: Stage; fingerprint: string };
+  next?: { stage: Stage; fingerprint: string; recipe: string };
   /** A stage's plan said this episode cannot be processed by design (e.g. no enclosure). */
   skipped?: { stage: StageName; reason: string };
 }
@@ -60,17 +76,19 @@ export interface ChainWalk {
  */
 export async function walkChain(deps: { config: Config; store: ArtifactStore; stages: readonly Stage[] }, episode: FeedEpisode, until?: StageName): Promise<ChainWalk> {
   const inputs: StageInputs = {};
+  const recipes: ChainWalk['recipes'] = {};
   for (const stage of deps.stages) {
     const planned = await planStage(deps.config, stage, episode, inputs);
-    if (planned.kind === 'skipped') return { inputs, skipped: { stage: stage.name, reason: planned.reason } };
-    if (planned.kind === 'not_configured') return { inputs, blocked: { stage: stage.name, reason: planned.reason } };
-    const { fingerprint } = planned;
-    if (stage.name === until) return { inputs, next: { stage, fingerprint } };
+    if (planned.kind === 'skipped') return { inputs, recipes, skipped: { stage: stage.name, reason: planned.reason } };
+    if (planned.kind === 'not_configured') return { inputs, recipes, blocked: { stage: stage.name, reason: planned.reason } };
+    const { fingerprint, recipe } = planned;
+    recipes[stage.name] = recipe;
+    if (stage.name === until) return { inputs, recipes, next: { stage, fingerprint, recipe } };
     const ref = await deps.store.find(episode.feedId, episode.episodeKey, stage.name, fingerprint);
-    if (!ref) return { inputs, next: { stage, fingerprint } };
+    if (!ref) return { inputs, recipes, next: { stage, fingerprint, recipe } };
     inputs[stage.name] = ref;
   }
-  return { inputs };
+  return { inputs, recipes };
 }
 
 /** How one stage execution ended. */

@@ -25,9 +25,13 @@ export interface StageContext extends PlanContext {
 /**
  * What a stage would do for this episode. `parts` is everything that changes its output
  * (engine, model, prompt version, schema version, options); together with the inputs'
- * fingerprints it makes the stage fingerprint (ARCHITECTURE §2).
+ * fingerprints it makes the stage fingerprint (ARCHITECTURE §2). `recipe` is the part of `parts`
+ * that comes from the configuration alone (model, prompt, settings — no title, enclosure or
+ * publisher transcript URL): the same for every episode planned alike, so finished episodes made
+ * with a recipe the configuration no longer produces can be counted in SQL (stale, §2a).
+ * Default: all of `parts`.
  */
-export type StagePlan = { configured: true; parts: Record<string, unknown> } | { configured: false; reason: string };
+export type StagePlan = { configured: true; parts: Record<string, unknown>; recipe?: Record<string, unknown> } | { configured: false; reason: string };
 
 export interface StageOutcome {
   /** Stored in meta.json (engine, model, status such as `degraded`, counts...). */
@@ -38,6 +42,12 @@ export interface Stage {
   readonly name: StageName;
   readonly needs: readonly StageName[];
   plan(ctx: PlanContext): StagePlan | Promise<StagePlan>;
+  /**
+   * Every recipe this configuration can plan (transcribe: one per ASR engine, since which one an
+   * episode gets depends on the episode); [] when the stage is not configured. Without it the
+   * stage's runs are never counted stale.
+   */
+  recipes?(config: Config): Record<string, unknown>[];
   /** Writes its artifacts into `out`; throws on failure (the runner records it). */
   run(ctx: StageContext, out: StagingDir): Promise<StageOutcome>;
 }

@@ -25,7 +25,56 @@ export interface LeftRunningRun {
   lastError: string | null;
 }
 
+/** Per stage of a `done` episode's latest run: how many, and how many were made with another recipe (stale) or before recipes were recorded (unknown). */
+export interface StaleCount {
+  stage: string;
+  doneTotal: number;
+  stale: number;
+  unknown: number;
+}
+
+/** A `done` episode with at least one stale (or unknown) stage. */
+export interface StaleEpisode {
+  episodeKey: string;
+  feedId: string;
+  /** Stages whose latest run has a recipe the configuration no longer plans. */
+  stale: string[];
+  /** Stages whose latest run was recorded without a recipe. */
+  unknown: string[];
+}
+
+/** Per stage, the recipe hashes the configuration plans now (pipeline/execute.ts currentRecipes). */
+export type CurrentRecipes = Partial<Record<string, string[]>>;
+
 const now = () => sql<Date>`now()`;
+
+/**
+ * The latest `done`/`reused` run of each tracked stage of each `done` episode (the run whose
+ * artifact the episode's projection uses), with `is_stale`: its recipe is not one the
+ * configuration plans now. `cur` is the current recipes as JSON ({stage: [hash, ...]}).
+ */
+function latestRuns(current: CurrentRecipes, f: { feedId?: string; episodeKey?: string }) {
+  const cur = JSON.stringify(current);
+  return sql`
+    WITH cur AS (
+      SELECT key AS stage, ARRAY(SELECT jsonb_array_elements_text(value)) AS recipes FROM jsonb_each(${cur}::jsonb)
+    ),
+    latest AS (
+      SELECT DISTINCT ON (r.episode_key, r.stage) r.episode_key, r.stage, r.recipe, e.feed_id, e.published_at
+      FROM stage_runs r
+      JOIN episodes e ON e.episode_key = r.episode_key
+      WHERE e.state = 'done'
+        AND r.status IN ('done', 'reused')
+        AND r.stage IN (SELECT stage FROM cur)
+        ${f.feedId !== undefined ? sql`AND e.feed_id = ${f.feedId}` : sql``}
+        ${f.episodeKey !== undefined ? sql`AND e.episode_key = ${f.episodeKey}` : sql``}
+      ORDER BY r.episode_key, r.stage, r.finished_at DESC NULLS LAST, r.id DESC
+    ),
+    runs AS (
+      SELECT l.*, (l.recipe IS NOT NULL AND NOT (l.recipe = ANY (c.recipes))) AS is_stale
+      FROM latest l JOIN cur c ON c.stage = l.stage
+    )`;
+}
 
 /** stage_runs: one row per (episode, stage, fingerprint); `done` rows are real executions, `reused` ones attached to existing artifacts. */
 @Injectable()
@@ -36,12 +85,14 @@ export class StageRunRepository {
     return this.database.db;
   }
 
-  async start(episodeKey: string, stage: string, fingerprint: string): Promise<number> {
+  /** `recipe`: the stage's recipe hash (pipeline/execute.ts stageRecipe), for stale detection. */
+  async start(episodeKey: string, stage: string, fingerprint: string, recipe: string | null = null): Promise<number> {
     const row = await this.db
       .insertInto('stage_runs')
-      .values({ episode_key: episodeKey, stage, fingerprint, status: 'running', attempts: 1, started_at: now() })
+      .values({ episode_key: episodeKey, stage, fingerprint, status: 'running', attempts: 1, started_at: now(), recipe })
       .onConflict((oc) =>
         oc.columns(['episode_key', 'stage', 'fingerprint']).doUpdateSet((eb) => ({
+          recipe: eb.fn.coalesce(eb.val(recipe), 'stage_runs.recipe'),
           status: 'running',
           attempts: eb('stage_runs.attempts', '+', 1),
           started_at: now(),
@@ -59,28 +110,37 @@ export class StageRunRepository {
     episodeKey: string,
     stage: string,
     fingerprint: string,
-    r: { status: 'done' | 'failed' | 'skipped' | 'not_configured'; durationMs: number; error?: string | null; artifactPath?: string | null },
+    r: { status: 'done' | 'failed' | 'skipped' | 'not_configured'; durationMs: number; error?: string | null; artifactPath?: string | null; recipe?: string | null },
     executor: Executor = this.db,
   ): Promise<void> {
     const error = r.error ?? null;
     const artifactPath = r.artifactPath ?? null;
+    const recipe = r.recipe ?? null;
     await executor
       .insertInto('stage_runs')
-      .values({ episode_key: episodeKey, stage, fingerprint, status: r.status, attempts: 1, started_at: now(), finished_at: now(), duration_ms: r.durationMs, error, artifact_path: artifactPath })
+      .values({ episode_key: episodeKey, stage, fingerprint, status: r.status, attempts: 1, started_at: now(), finished_at: now(), duration_ms: r.durationMs, error, artifact_path: artifactPath, recipe })
       .onConflict((oc) =>
-        oc.columns(['episode_key', 'stage', 'fingerprint']).doUpdateSet({ status: r.status, finished_at: now(), duration_ms: r.durationMs, error, artifact_path: artifactPath }),
+        oc.columns(['episode_key', 'stage', 'fingerprint']).doUpdateSet((eb) => ({
+          status: r.status,
+          finished_at: now(),
+          duration_ms: r.durationMs,
+          error,
+          artifact_path: artifactPath,
+          recipe: eb.fn.coalesce(eb.val(recipe), 'stage_runs.recipe'),
+        })),
       )
       .execute();
   }
 
   /** An artifact set already existed (another tenant, atomic mode, a retried job): record the attachment once. */
-  async recordReuse(episodeKey: string, stage: string, fingerprint: string, artifactPath: string): Promise<void> {
+  async recordReuse(episodeKey: string, stage: string, fingerprint: string, artifactPath: string, recipe: string | null = null): Promise<void> {
     await this.db
       .insertInto('stage_runs')
-      .values({ episode_key: episodeKey, stage, fingerprint, status: 'reused', attempts: 0, finished_at: now(), duration_ms: 0, artifact_path: artifactPath })
+      .values({ episode_key: episodeKey, stage, fingerprint, status: 'reused', attempts: 0, finished_at: now(), duration_ms: 0, artifact_path: artifactPath, recipe })
       .onConflict((oc) =>
         oc.columns(['episode_key', 'stage', 'fingerprint']).doUpdateSet((eb) => ({
           artifact_path: artifactPath,
+          recipe: eb.fn.coalesce(eb.val(recipe), 'stage_runs.recipe'),
           status: eb
             .case()
             .when('stage_runs.status', 'in', ['done', 'reused'])
@@ -148,6 +208,73 @@ export class StageRunRepository {
       .returning('id')
       .execute();
     return rows.length > 0;
+  }
+
+  /**
+   * Per tracked stage (those in `current`): `done` episodes that have a run of it, how many of
+   * those were made with a recipe the configuration no longer plans (stale), and how many were
+   * recorded before recipes were (unknown). One query; no episode is planned.
+   */
+  async staleCounts(current: CurrentRecipes, f: { feedId?: string } = {}): Promise<StaleCount[]> {
+    const { rows } = await sql<{ stage: string; done_total: number; stale: number; unknown: number }>`
+      ${latestRuns(current, f)}
+      SELECT stage, count(*)::int AS done_total, count(*) FILTER (WHERE is_stale)::int AS stale, count(*) FILTER (WHERE recipe IS NULL)::int AS unknown
+      FROM runs GROUP BY stage`.execute(this.db);
+    const by = new Map(rows.map((r) => [r.stage, r]));
+    return Object.keys(current).map((stage) => {
+      const r = by.get(stage);
+      return { stage, doneTotal: r?.done_total ?? 0, stale: r?.stale ?? 0, unknown: r?.unknown ?? 0 };
+    });
+  }
+
+  /**
+   * `done` episodes with a stale or unknown stage (only those stale or unknown at `stage` when
+   * named), newest first, at most `limit`.
+   */
+  async staleEpisodes(current: CurrentRecipes, f: { feedId?: string; episodeKey?: string; stage?: string; limit: number }): Promise<StaleEpisode[]> {
+    const { rows } = await sql<{ episode_key: string; feed_id: string; stale: string[]; unknown: string[] }>`
+      ${latestRuns(current, f)}
+      SELECT episode_key, feed_id,
+        array_agg(stage ORDER BY stage) FILTER (WHERE is_stale) AS stale,
+        array_agg(stage ORDER BY stage) FILTER (WHERE recipe IS NULL) AS unknown
+      FROM runs
+      GROUP BY episode_key, feed_id, published_at
+      HAVING bool_or(is_stale OR recipe IS NULL)
+        ${f.stage !== undefined ? sql`AND bool_or((is_stale OR recipe IS NULL) AND stage = ${f.stage})` : sql``}
+      ORDER BY published_at DESC NULLS LAST, episode_key
+      LIMIT ${f.limit}`.execute(this.db);
+    return rows.map((r) => ({ episodeKey: r.episode_key, feedId: r.feed_id, stale: r.stale ?? [], unknown: r.unknown ?? [] }));
+  }
+
+  /** How many `done` episodes staleEpisodes would list without a limit. */
+  async countStaleEpisodes(current: CurrentRecipes, f: { feedId?: string; episodeKey?: string; stage?: string }): Promise<number> {
+    const { rows } = await sql<{ n: number }>`
+      ${latestRuns(current, f)}
+      SELECT count(DISTINCT episode_key)::int AS n FROM runs
+      WHERE (is_stale OR recipe IS NULL) ${f.stage !== undefined ? sql`AND stage = ${f.stage}` : sql``}`.execute(this.db);
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * The episode's committed artifact for this fingerprint is the one it uses now: its run gets
+   * the current recipe and becomes the latest (a run recorded before recipes were, or one of an
+   * older recipe the configuration went back to). A set without a run is recorded as reused.
+   */
+  async markCurrent(episodeKey: string, stage: string, fingerprint: string, recipe: string, artifactPath: string): Promise<void> {
+    await this.db
+      .insertInto('stage_runs')
+      .values({ episode_key: episodeKey, stage, fingerprint, status: 'reused', attempts: 0, finished_at: now(), duration_ms: 0, artifact_path: artifactPath, recipe })
+      .onConflict((oc) =>
+        oc
+          .columns(['episode_key', 'stage', 'fingerprint'])
+          .doUpdateSet((eb) => ({
+            recipe,
+            finished_at: now(),
+            artifact_path: artifactPath,
+            status: eb.case().when('stage_runs.status', 'in', ['done', 'reused']).then(eb.ref('stage_runs.status')).else(eb.val<StageRunStatus>('reused')).end(),
+          })),
+      )
+      .execute();
   }
 
   async forEpisode(episodeKey: string): Promise<StageRunSummary[]> {

@@ -92,6 +92,7 @@ function watchRuntimeSettings(ctx: RoleContext, log: Logger, workers: WorkerHost
   watcher.onChange(async (values, changed) => {
     if (workers) for (const q of QUEUE_NAMES) if (changed.includes(queueConcurrencyKey(q))) workers.setConcurrency(q, values[queueConcurrencyKey(q)]);
     if (scheduler && changed.includes('feeds.poll_interval_s')) await scheduler.setPollInterval(values['feeds.poll_interval_s']);
+    if (scheduler && changed.includes('reprocess.auto')) scheduler.setReprocessAuto(values['reprocess.auto']);
   });
   return watcher;
 }

@@ -9,17 +9,24 @@ import { newCorrelationId, withLogContext } from '../telemetry/correlation';
 import { diskCheck, runCheck, type CheckResult, type HealthCheck } from '../telemetry/health';
 import { metrics } from '../telemetry/metrics';
 import { AuditRepository } from '../repositories/audit.repository';
+import { AudioRetention } from '../control/retention';
 import type { LeftRunningRun } from '../repositories/stage-runs.repository';
 import { walkChain } from '../pipeline/execute';
 import type { StageName } from '../pipeline/stage';
 import { EPISODE_STAGES } from '../pipeline/stage-names';
 import { projectFingerprint, type PipelineDeps, type StageJobs } from '../jobs/stage.jobs';
 import { LeaderLock } from './leader-lock';
+import { insideWindow, StaleWork, type ReprocessStaleResult } from '../control/stale-work';
 
 export interface SchedulerOptions {
   /** The DATA_DIR disk check (telemetry/health.ts `diskCheck`); tests inject one that simulates a full disk. */
   diskHealth?: HealthCheck;
+  /** The clock of the nightly reprocess window (tests inject one). */
+  now?: () => Date;
 }
+
+/** How long the nightly reprocess waits before looking again after finding nothing stale. */
+const STALE_IDLE_MS = 10 * 60_000;
 
 /** Automatic retries of an episode that keeps failing for lack of disk space (then it stays failed until retried by hand). */
 export const OUT_OF_SPACE_MAX_RETRIES = 3;
@@ -67,6 +74,10 @@ export class Scheduler {
     this.log = deps.log.child({ component: 'scheduler' });
     this.diskHealth = opts.diskHealth ?? diskCheck(config.dataDir);
     this.audit = new AuditRepository(deps.database);
+    this.now = opts.now ?? (() => new Date());
+    this.reprocessAuto = config.reprocess.auto;
+    this.staleWork = new StaleWork(deps, () => stageJobs);
+    this.retention = new AudioRetention(deps);
   }
 
   start(): void {
@@ -103,10 +114,49 @@ export class Scheduler {
     await this.retryOutOfSpace();
     await this.sampleGauges();
     await this.pruneAudit();
+    await this.reprocessStale().catch((e) => this.log.warn({ err: errorMessage(e) }, 'automatic reprocessing of stale episodes failed'));
+    await this.retention.tick().catch((e) => this.log.warn({ err: errorMessage(e) }, 'audio retention failed'));
   }
+
+  /** AUDIO_RETENTION and the DATA_MAX_GB budget (control/retention.ts), due-checked every tick. */
+  readonly retention: AudioRetention;
 
   private readonly audit: AuditRepository;
   private auditPrunedAt = 0;
+
+  private readonly now: () => Date;
+  private readonly staleWork: StaleWork;
+  /** reprocess.auto (REPROCESS_AUTO, or the runtime setting once one was applied). */
+  private reprocessAuto: boolean;
+
+  setReprocessAuto(on: boolean): void {
+    if (on !== this.reprocessAuto) this.log.info({ reprocess_auto: on }, `automatic reprocessing of stale episodes ${on ? 'on' : 'off'}`);
+    this.reprocessAuto = on;
+    this.staleIdleUntil = 0;
+  }
+
+  /**
+   * The nightly reprocess (reprocess.auto, control/stale-work.ts): inside REPROCESS_WINDOW, while
+   * no job of a new episode or of a user's request waits, stale episodes are queued at the
+   * reprocess priority in batches of REPROCESS_BATCH, the next batch once the previous one's jobs
+   * have left the queues. Answers what it did, or why it did nothing.
+   */
+  async reprocessStale(): Promise<ReprocessStaleResult | { skipped: 'off' | 'outside_window' | 'new_work_waiting' | 'batch_in_queue' | 'nothing_stale_lately' }> {
+    const { window, batch } = this.deps.config.reprocess;
+    const now = this.now();
+    if (!this.reprocessAuto) return { skipped: 'off' };
+    if (!insideWindow(window, now)) return { skipped: 'outside_window' };
+    // Nothing was stale a moment ago: the stale query is not run every tick for nothing.
+    if (now.getTime() < this.staleIdleUntil) return { skipped: 'nothing_stale_lately' };
+    if ((await this.staleWork.urgentBacklog()) > 0) return { skipped: 'new_work_waiting' };
+    const waiting = await this.staleWork.reprocessWaiting();
+    if (waiting >= batch) return { skipped: 'batch_in_queue' };
+    const result = await this.staleWork.reprocess({ limit: batch - waiting });
+    this.staleIdleUntil = result.checked ? 0 : now.getTime() + STALE_IDLE_MS;
+    return result;
+  }
+
+  private staleIdleUntil = 0;
 
   /** admin_audit older than AUDIT_RETENTION_DAYS goes, at most once an hour (0 days: kept forever). */
   async pruneAudit(now = Date.now()): Promise<number> {

@@ -17,15 +17,9 @@ const TRANSCRIPT_FILE = 'transcript.json';
 /** LLM calls of one episode in flight at once (map parts × tasks); the output does not depend on it. */
 const LLM_MAP_CONCURRENCY = 2;
 
-/** Everything that changes enrich output: method, model, prompt file hashes, schema and algorithm versions. */
-export function enrichPlanParts(config: Config, episode: StageContext['episode']): Record<string, unknown> {
-  const common = {
-    schema_version: ENRICH_SCHEMA_VERSION,
-    extractive: EXTRACTIVE_VERSION,
-    // Hosts/guests from the feed shape the KG roles.
-    feed_people: hashOf(feedPeople(episode)).slice(0, 16),
-    title: episode.title,
-  };
+/** The configured part of enrich's plan (its recipe): method, model, prompt file hashes, schema and algorithm versions. */
+export function enrichRecipe(config: Config): Record<string, unknown> {
+  const common = { schema_version: ENRICH_SCHEMA_VERSION, extractive: EXTRACTIVE_VERSION };
   if (!llmConfigured(config)) return { method: 'extractive', ...common };
   return {
     method: 'llm',
@@ -35,6 +29,16 @@ export function enrichPlanParts(config: Config, episode: StageContext['episode']
     context_tokens: config.llm.contextTokens,
     max_output_tokens: config.llm.maxOutputTokens,
     ...common,
+  };
+}
+
+/** Everything that changes enrich output: its recipe and what it takes from the episode. */
+export function enrichPlanParts(config: Config, episode: StageContext['episode']): Record<string, unknown> {
+  return {
+    ...enrichRecipe(config),
+    // Hosts/guests from the feed shape the KG roles.
+    feed_people: hashOf(feedPeople(episode)).slice(0, 16),
+    title: episode.title,
   };
 }
 
@@ -55,7 +59,8 @@ export function createEnrichStage(): Stage {
   return {
     name: 'enrich',
     needs: ['transcribe'],
-    plan: ({ config, episode }) => ({ configured: true, parts: enrichPlanParts(config, episode) }),
+    plan: ({ config, episode }) => ({ configured: true, parts: enrichPlanParts(config, episode), recipe: enrichRecipe(config) }),
+    recipes: (config) => [enrichRecipe(config)],
     run: async (ctx: StageContext, out: StagingDir) => {
       const input = ctx.inputs.transcribe;
       if (!input) throw new PodbrainError('missing_input', 'enrich needs the transcribe artifact');

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Transcript } from '../asr/types';
+import type { Config } from '../config/config';
 import { PodbrainError } from '../core/errors';
 import { CHUNKS_FILE, type IndexArtifactInfo, VECTORS_FILE, packVectors, serializeChunks } from '../index/artifacts';
 import { CHUNKER_VERSION, chunkTranscript } from '../index/chunking';
@@ -19,6 +20,17 @@ const INDEX_SCHEMA_VERSION = 1;
  * corpus-wide FAISS index (ARCHITECTURE §1, §7). The embedding provider, model and dimension
  * are part of the fingerprint, so a new model re-indexes without re-transcribing.
  */
+/** Everything that changes index output; all of it configuration (the recipe is the whole of it). */
+function indexParts(config: Config): Record<string, unknown> {
+  const e = config.embeddings;
+  return {
+    schema_version: INDEX_SCHEMA_VERSION,
+    chunker: { version: CHUNKER_VERSION, tokens: config.index.chunkTokens, overlap: config.index.chunkOverlapTokens },
+    // The model of `hash` is its implementation version; EMBEDDINGS_MODEL does not apply to it.
+    embeddings: { provider: e.provider, model: e.provider === 'hash' ? HASH_MODEL : e.model, dim: e.dim },
+  };
+}
+
 export function createIndexStage(): Stage {
   return {
     name: 'index',
@@ -26,17 +38,9 @@ export function createIndexStage(): Stage {
     plan: ({ config }) => {
       const reason = embeddingsUnavailableReason(config);
       if (reason) return { configured: false, reason };
-      const e = config.embeddings;
-      return {
-        configured: true,
-        parts: {
-          schema_version: INDEX_SCHEMA_VERSION,
-          chunker: { version: CHUNKER_VERSION, tokens: config.index.chunkTokens, overlap: config.index.chunkOverlapTokens },
-          // The model of `hash` is its implementation version; EMBEDDINGS_MODEL does not apply to it.
-          embeddings: { provider: e.provider, model: e.provider === 'hash' ? HASH_MODEL : e.model, dim: e.dim },
-        },
-      };
+      return { configured: true, parts: indexParts(config) };
     },
+    recipes: (config) => (embeddingsUnavailableReason(config) ? [] : [indexParts(config)]),
     async run(ctx, out) {
       const { config, episode, log } = ctx;
       const input = ctx.inputs.transcribe;

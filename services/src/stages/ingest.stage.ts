@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createFeedTranscriptEngine } from '../asr/feed/engine';
+import type { Config } from '../config/config';
 import { PodbrainError } from '../core/errors';
+import { silentLogger } from '../core/logger';
 import { isLocalFeedLocation } from '../feeds/load';
 import type { FeedEpisode } from '../feeds/types';
 import { copyLocalAudio, downloadAudio, type DownloadResult } from '../net/download';
@@ -29,23 +32,67 @@ function enclosureSource(episode: Pick<FeedEpisode, 'feedUrl' | 'enclosure'>): {
   return { kind: 'file', path: path.resolve(path.dirname(episode.feedUrl), raw) };
 }
 
-/** Downloads (or copies) the episode's enclosure into the artifact: `audio.<ext>` + `ingest.json`. */
+/**
+ * Transcript first: the publisher's transcript is what transcribe uses (ASR_ENGINES starts with
+ * `feed` and the episode lists one it may read) and AUDIO_DOWNLOAD=when-needed, so the audio is
+ * not downloaded for transcription; the player streams the enclosure. Should the transcript prove
+ * unusable, transcribe downloads the audio itself for the ASR fallback.
+ */
+export function streamsAudio(config: Config, episode: Pick<FeedEpisode, 'feedUrl' | 'transcripts'>): boolean {
+  if (!transcriptFirstConfigured(config)) return false;
+  const feed = createFeedTranscriptEngine(config, { allowLocalFiles: isLocalFeedLocation(episode.feedUrl), logger: silentLogger });
+  return feed.unavailableReason({ transcripts: episode.transcripts }) === null;
+}
+
+const transcriptFirstConfigured = (config: Config) => config.audio.download === 'when-needed' && config.asr.engines[0] === 'feed';
+
+/** Ingest's recipe: downloading, or (transcript first) recording the enclosure only. */
+const ingestRecipe = (stream: boolean) => (stream ? { schema: INGEST_SCHEMA, audio: 'stream' } : { schema: INGEST_SCHEMA });
+
+/**
+ * Downloads (or copies) the episode's enclosure into the artifact: `audio.<ext>` + `ingest.json`;
+ * transcript first (streamsAudio), only `ingest.json` recording where the audio lives.
+ */
 export function createIngestStage(): Stage {
   return {
     name: 'ingest',
     needs: [],
-    plan: ({ episode }) => {
+    plan: ({ config, episode }) => {
       if (!enclosureSource(episode)) throw new EpisodeSkipped(NO_ENCLOSURE);
       // The audio is identified by where it comes from; a changed enclosure URL is new audio.
-      return { configured: true, parts: { schema: INGEST_SCHEMA, enclosure: episode.enclosure?.url ?? null } };
+      // Not downloading makes another artifact (no audio in it): switching AUDIO_DOWNLOAD to
+      // `always` makes ingest run again and fetch it. A downloading plan keeps the parts it always had.
+      const recipe = ingestRecipe(streamsAudio(config, episode));
+      return { configured: true, parts: { ...recipe, enclosure: episode.enclosure?.url ?? null }, recipe };
     },
+    // Whether an episode is streamed depends on the episode (a publisher transcript or not): both are current then.
+    recipes: (config) => (transcriptFirstConfigured(config) ? [ingestRecipe(false), ingestRecipe(true)] : [ingestRecipe(false)]),
     run: async (ctx: StageContext, out: StagingDir) => {
       const source = enclosureSource(ctx.episode);
       if (!source) throw new EpisodeSkipped(NO_ENCLOSURE);
+      if (streamsAudio(ctx.config, ctx.episode)) {
+        const artifact: IngestArtifact = {
+          schema_version: 1,
+          episode_key: ctx.episode.episodeKey,
+          audio: 'stream',
+          audio_file: null,
+          source_url: source.kind === 'http' ? source.url : (ctx.episode.enclosure?.url ?? source.path),
+          final_url: null,
+          bytes: null,
+          sha256: null,
+          content_type: ctx.episode.enclosure?.type ?? null,
+          format: null,
+          feed_duration_s: ctx.episode.durationS,
+        };
+        await out.writeJson(INGEST_FILE, artifact);
+        ctx.log.info({ enclosure: artifact.source_url }, 'audio not downloaded: the publisher transcript comes first (AUDIO_DOWNLOAD=when-needed)');
+        return { info: { audio: 'stream' } };
+      }
       const result = await fetchAudio(ctx, source, out.dir);
       const artifact: IngestArtifact = {
         schema_version: 1,
         episode_key: ctx.episode.episodeKey,
+        audio: 'local',
         audio_file: result.file,
         source_url: result.url,
         final_url: result.finalUrl,
@@ -56,12 +103,23 @@ export function createIngestStage(): Stage {
         feed_duration_s: ctx.episode.durationS,
       };
       await out.writeJson(INGEST_FILE, artifact);
-      return { info: { bytes: result.bytes, sha256: result.sha256, format: result.format, attempts: result.attempts, resumes: result.resumes } };
+      return { info: { audio: 'local', bytes: result.bytes, sha256: result.sha256, format: result.format, attempts: result.attempts, resumes: result.resumes } };
     },
   };
 }
 
-async function fetchAudio(ctx: StageContext, source: NonNullable<ReturnType<typeof enclosureSource>>, destDir: string): Promise<DownloadResult> {
+/**
+ * Downloads (or copies) the episode's enclosure into `destDir`, under the same rules as the ingest
+ * stage: for a stage that needs audio the ingest artifact does not hold (never downloaded, or
+ * deleted by retention).
+ */
+export async function downloadEnclosure(ctx: Pick<StageContext, 'config' | 'episode' | 'signal' | 'progress'>, destDir: string): Promise<DownloadResult> {
+  const source = enclosureSource(ctx.episode);
+  if (!source) throw new EpisodeSkipped(NO_ENCLOSURE);
+  return fetchAudio(ctx, source, destDir);
+}
+
+async function fetchAudio(ctx: Pick<StageContext, 'config' | 'episode' | 'signal' | 'progress'>, source: NonNullable<ReturnType<typeof enclosureSource>>, destDir: string): Promise<DownloadResult> {
   const { config } = ctx;
   if (source.kind === 'file') return copyLocalAudio({ source: source.path, destDir, maxBytes: config.audio.maxBytes });
   const expected = ctx.episode.enclosure?.length ?? null;

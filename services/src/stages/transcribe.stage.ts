@@ -1,3 +1,5 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { assessTranscript, type SpeechSpan } from '../asr/quality';
 import { createAsrEngines, isUnavailableError, needsAudio } from '../asr/engines';
 import type { AsrEngine, AsrResult, Transcript, TranscriptSource } from '../asr/types';
@@ -13,6 +15,7 @@ import { isLocalFeedLocation } from '../feeds/load';
 import type { TranscriptRef } from '../feeds/types';
 import { notConfiguredError, type Stage, type StageContext, type StagePlan } from '../pipeline/stage';
 import { metrics } from '../telemetry/metrics';
+import { downloadEnclosure } from './ingest.stage';
 import { readIngestArtifact } from './ingest-artifact';
 
 /** Bump when transcript.json changes shape or meaning for the same inputs. */
@@ -22,8 +25,10 @@ export const TRANSCRIPT_FILE = 'transcript.json';
 export interface TranscribeRequest {
   config: Config;
   engines: AsrEngine[];
-  /** The episode audio; null when there is none (only the `feed` engine can work then). */
+  /** The episode audio; null when there is none here (only the `feed` engine can work then, unless `fetchAudio`). */
   audioPath: string | null;
+  /** Fetches the audio when an engine needs it and `audioPath` is null (transcript first, or audio deleted): its path. */
+  fetchAudio?: () => Promise<string>;
   transcripts: TranscriptRef[];
   episodeKey: string;
   signal: AbortSignal;
@@ -47,6 +52,8 @@ export interface TranscribeInfo extends Record<string, unknown> {
   timings_ms: { preprocess: number; vad: number; asr: number };
   /** Engines that were tried first and could not run here, with why. */
   skipped_engines: { engine: string; reason: string }[];
+  /** `local`: the ingest artifact's audio; `downloaded`: fetched for this run (not kept); `none`: no audio used. */
+  audio_source: 'local' | 'downloaded' | 'none';
 }
 
 interface SpeechInfo {
@@ -85,12 +92,18 @@ export async function transcribeEpisode(req: TranscribeRequest): Promise<{ trans
   const timings = { preprocess: 0, vad: 0, asr: 0 };
   let prepared: PreparedAudio | null = null;
   let speech: SpeechInfo | null = null;
+  const audio: { path: string | null; source: TranscribeInfo['audio_source'] } = { path: req.audioPath, source: 'none' };
 
   const prepare = async (): Promise<{ audio: PreparedAudio; speech: SpeechInfo }> => {
     if (!prepared) {
-      if (!req.audioPath) throw new PodbrainError('audio_unavailable', 'the episode has no audio', { unavailable: true });
+      if (!audio.path && req.fetchAudio) {
+        req.onProgress?.(0, 'download');
+        audio.path = await req.fetchAudio();
+        audio.source = 'downloaded';
+      } else if (audio.path) audio.source = 'local';
+      if (!audio.path) throw new PodbrainError('audio_unavailable', 'the episode has no audio', { unavailable: true });
       req.onProgress?.(0, 'preprocess');
-      prepared = await preprocessAudio(req.audioPath, { normalize: config.audio.normalize, signal });
+      prepared = await preprocessAudio(audio.path, { normalize: config.audio.normalize, signal });
       timings.preprocess = prepared.elapsedMs;
     }
     if (!speech) {
@@ -132,7 +145,7 @@ export async function transcribeEpisode(req: TranscribeRequest): Promise<{ trans
         continue;
       }
       timings.asr = Date.now() - started;
-      return await finish(req, engine, result, { prepared, speech, skipped, timings, audioBased });
+      return await finish(req, engine, result, { prepared, speech, skipped, timings, audioBased, audio });
     }
   } finally {
     await (prepared as PreparedAudio | null)?.cleanup();
@@ -149,12 +162,19 @@ async function finish(
   req: TranscribeRequest,
   engine: AsrEngine,
   result: AsrResult,
-  s: { prepared: PreparedAudio | null; speech: SpeechInfo | null; skipped: TranscribeInfo['skipped_engines']; timings: TranscribeInfo['timings_ms']; audioBased: boolean },
+  s: {
+    prepared: PreparedAudio | null;
+    speech: SpeechInfo | null;
+    skipped: TranscribeInfo['skipped_engines'];
+    timings: TranscribeInfo['timings_ms'];
+    audioBased: boolean;
+    audio: { path: string | null; source: TranscribeInfo['audio_source'] };
+  },
 ): Promise<{ transcript: Transcript; info: TranscribeInfo }> {
   const { config } = req;
   let durationMs = s.prepared?.durationMs ?? null;
-  if (durationMs === null && req.audioPath) {
-    durationMs = await probeAudio(req.audioPath).then((p) => p.audioDurationMs ?? p.durationMs).catch(() => null);
+  if (durationMs === null && s.audio.path) {
+    durationMs = await probeAudio(s.audio.path).then((p) => p.audioDurationMs ?? p.durationMs).catch(() => null);
   }
   durationMs ??= result.segments.reduce((m, seg) => Math.max(m, seg.end_ms), 0);
 
@@ -189,6 +209,7 @@ async function finish(
       vad: s.audioBased ? (s.speech?.vad ?? 'off') : 'none',
       timings_ms: s.timings,
       skipped_engines: s.skipped,
+      audio_source: s.audio.source,
     },
   };
 }
@@ -196,6 +217,15 @@ async function finish(
 export interface TranscribeStageDeps {
   /** Engine factory (tests); default: createAsrEngines in ASR_ENGINES order. */
   engines?: (config: Config, opts: { allowLocalFiles: boolean; logger?: Logger }) => AsrEngine[];
+}
+
+/** Transcribe's recipe with this engine: its configured fingerprint parts (no episode's transcript URLs), preprocessing. */
+function transcribeRecipe(config: Config, engine: AsrEngine): Record<string, unknown> {
+  return {
+    schema: TRANSCRIPT_SCHEMA,
+    ...engine.fingerprintParts(),
+    ...(needsAudio(engine) ? { preprocess: preprocessParts(config.audio.normalize), min_coverage: config.asr.minCoverage } : {}),
+  };
 }
 
 export function createTranscribeStage(deps: TranscribeStageDeps = {}): Stage {
@@ -216,27 +246,42 @@ export function createTranscribeStage(deps: TranscribeStageDeps = {}): Stage {
         }
         return {
           configured: true,
-          parts: {
-            schema: TRANSCRIPT_SCHEMA,
-            ...engine.fingerprintParts({ transcripts: episode.transcripts }),
-            ...(needsAudio(engine) ? { preprocess: preprocessParts(config.audio.normalize), min_coverage: config.asr.minCoverage } : {}),
-          },
+          parts: { ...transcribeRecipe(config, engine), ...engine.fingerprintParts({ transcripts: episode.transcripts }) },
+          recipe: transcribeRecipe(config, engine),
         };
       }
       return { configured: false, reason: `no ASR engine available (ASR_ENGINES=${config.asr.engines.join(',')}): ${reasons.join('; ')}` };
     },
+    // Which engine an episode gets depends on the episode (a publisher transcript or not): each is a current recipe.
+    recipes: (config) => enginesFor(config, '', silentLogger).map((engine) => transcribeRecipe(config, engine)),
     run: async (ctx: StageContext, out: StagingDir) => {
       const ingest = await readIngestArtifact(ctx.inputs.ingest);
-      const { transcript, info } = await transcribeEpisode({
-        config: ctx.config,
-        engines: enginesFor(ctx.config, ctx.episode.feedUrl, ctx.log),
-        audioPath: ingest.audioPath,
-        transcripts: ctx.episode.transcripts,
-        episodeKey: ctx.episode.episodeKey,
-        signal: ctx.signal,
-        log: ctx.log,
-        onProgress: (f, note) => ctx.progress(f, note),
-      });
+      // No audio here (transcript first, or deleted by retention): an engine that needs it gets
+      // the enclosure downloaded for this run, into DATA_DIR/tmp, and removed afterwards.
+      let downloadDir: string | null = null;
+      const fetchAudio = async (): Promise<string> => {
+        await fs.mkdir(ctx.store.tmpDir, { recursive: true });
+        downloadDir = await fs.mkdtemp(path.join(ctx.store.tmpDir, 'transcribe-audio-'));
+        ctx.log.info({ enclosure: ctx.episode.enclosure?.url, reason: ingest.audio === 'stream' ? 'not downloaded at ingest' : 'deleted since ingest' }, 'downloading the audio for ASR');
+        return (await downloadEnclosure({ ...ctx, progress: (f) => ctx.progress(f, 'download') }, downloadDir)).path;
+      };
+      let result: Awaited<ReturnType<typeof transcribeEpisode>>;
+      try {
+        result = await transcribeEpisode({
+          config: ctx.config,
+          engines: enginesFor(ctx.config, ctx.episode.feedUrl, ctx.log),
+          audioPath: ingest.audioPath,
+          fetchAudio: ingest.audioPath ? undefined : fetchAudio,
+          transcripts: ctx.episode.transcripts,
+          episodeKey: ctx.episode.episodeKey,
+          signal: ctx.signal,
+          log: ctx.log,
+          onProgress: (f, note) => ctx.progress(f, note),
+        });
+      } finally {
+        if (downloadDir) await fs.rm(downloadDir, { recursive: true, force: true });
+      }
+      const { transcript, info } = result;
       await out.writeJson(TRANSCRIPT_FILE, transcript);
       ctx.log.info({ engine: info.engine, model: info.model, status: info.status, duration_ms: info.duration_ms, realtime_factor: info.realtime_factor }, 'transcribed');
       return { info };

@@ -748,6 +748,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/stale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per stage: done episodes made with an older recipe (model, prompt, settings) than the current configuration plans (stale), of one feed with ?feed_id */
+        get: operations["ControlActionsController_stale"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/reprocess-stale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queues stale episodes (all, one feed, one episode, those stale at one stage) from their first stale stage at the reprocess priority, below new episodes and the back catalogue; at most limit (REPROCESS_BATCH) a call */
+        post: operations["ControlActionsController_reprocessStale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/episodes/{key}/priority": {
         parameters: {
             query?: never;
@@ -1198,6 +1232,39 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        StaleStage: {
+            /** @enum {string} */
+            stage: "ingest" | "transcribe" | "enrich" | "index";
+            /** @description done episodes made with an older recipe (model, prompt, settings) than the current one */
+            stale: number;
+            /** @description done episodes that have a run of this stage */
+            done_total: number;
+            /** @description done episodes whose run was recorded before recipes were (reprocess-stale checks them; current ones are only marked, not run) */
+            unknown: number;
+            /** @description the current recipe hash(es), short; transcribe has one per ASR engine; empty when the stage is not configured here */
+            current_recipe: string[];
+        };
+        StaleView: {
+            feed_id: string | null;
+            items: components["schemas"]["StaleStage"][];
+            /** @description REPROCESS_AUTO (or the runtime setting reprocess.auto), REPROCESS_WINDOW, REPROCESS_BATCH */
+            reprocess: {
+                auto: boolean;
+                window: string;
+                batch: number;
+            };
+        };
+        ReprocessStaleResult: {
+            /** @description episodes sent on again at the reprocess priority */
+            queued: number;
+            checked: number;
+            /** @description candidates found current after all (marked, not queued) */
+            current: number;
+            /** @description candidates left as they are (gone, not done any more, a stage not configured here) */
+            unable: number;
+            /** @description stale episodes left (call again, or let the nightly window take them) */
+            remaining: number;
+        };
         RoleProcess: {
             role: string;
             pid: number;
@@ -1354,6 +1421,9 @@ export type Failures = components['schemas']['Failures'];
 export type AuditEntry = components['schemas']['AuditEntry'];
 export type RuntimeSetting = components['schemas']['RuntimeSetting'];
 export type ActionOutcome = components['schemas']['ActionOutcome'];
+export type StaleStage = components['schemas']['StaleStage'];
+export type StaleView = components['schemas']['StaleView'];
+export type ReprocessStaleResult = components['schemas']['ReprocessStaleResult'];
 export type RoleProcess = components['schemas']['RoleProcess'];
 export type RoleHealth = components['schemas']['RoleHealth'];
 export type HealthView = components['schemas']['HealthView'];
@@ -2732,6 +2802,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ActionOutcome"];
+                };
+            };
+        };
+    };
+    ControlActionsController_stale: {
+        parameters: {
+            query?: {
+                feed_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaleView"];
+                };
+            };
+        };
+    };
+    ControlActionsController_reprocessStale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    feed_id?: string;
+                    episode_key?: string;
+                    /** @enum {string} */
+                    stage?: "ingest" | "transcribe" | "enrich" | "index";
+                    /** @description the most episodes this call queues (default REPROCESS_BATCH) */
+                    limit?: number;
+                };
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReprocessStaleResult"];
                 };
             };
         };

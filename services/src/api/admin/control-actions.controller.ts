@@ -1,11 +1,11 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { CONTROL_ACTION_IDS, CONTROL_ACTIONS, isControlActionId } from '../../control/actions';
 import { ControlPlane } from '../../control/control-plane';
 import { Authenticated } from '../access';
 import { ApiContext } from '../context';
-import { ApiAnswer, ApiParamOf, openApiSchema, responses, schemas, type ActionListView, type ActionOutcomeView, type RuntimeSettingsView } from '../contract';
+import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas, type ActionListView, type ActionOutcomeView, type ReprocessStaleResultView, type RuntimeSettingsView, type StaleView } from '../contract';
 import { ApiError } from '../errors';
 import { parseInput } from '../validation';
 
@@ -87,6 +87,34 @@ export class ControlActionsController {
   reprocess(@Param('key') key: string, @Body() body: unknown, @Req() req: unknown): Promise<ActionOutcomeView> {
     const { from_stage } = parseInput(schemas.reprocess, body, 'body');
     return this.act('reprocess-episode', { episode: parseInput(schemas.key, key, 'path'), from_stage }, req);
+  }
+
+  @Get('stale')
+  @ApiOperation({ summary: 'Per stage: done episodes made with an older recipe (model, prompt, settings) than the current configuration plans (stale), of one feed with ?feed_id' })
+  @ApiQueryOf(schemas.stale)
+  @ApiAnswer(responses.staleView)
+  async stale(@Query() query: unknown): Promise<StaleView> {
+    const { feed_id } = parseInput(schemas.stale, query, 'query');
+    const items = await this.plane.staleSummary(feed_id);
+    const auto = (await this.plane.listSettings()).find((s) => s.key === 'reprocess.auto')?.value === true;
+    const { window, batch } = this.ctx.config.reprocess;
+    return {
+      feed_id: feed_id ?? null,
+      items: items.map((s) => ({ stage: s.stage as StaleView['items'][number]['stage'], stale: s.stale, done_total: s.doneTotal, unknown: s.unknown, current_recipe: s.currentRecipes })),
+      reprocess: { auto, window, batch },
+    };
+  }
+
+  @Post('reprocess-stale')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Queues stale episodes (all, one feed, one episode, those stale at one stage) from their first stale stage at the reprocess priority, below new episodes and the back catalogue; at most limit (REPROCESS_BATCH) a call',
+  })
+  @ApiBody({ schema: openApiSchema(schemas.reprocessStale, 'input') })
+  @ApiAnswer(responses.reprocessStaleResult, { status: 202 })
+  async reprocessStale(@Body() body: unknown): Promise<ReprocessStaleResultView> {
+    const { feed_id, episode_key, stage, limit } = parseInput(schemas.reprocessStale, body ?? {}, 'body');
+    return this.ctx.withRedis(() => this.plane.reprocessStale({ feedId: feed_id, episodeKey: episode_key, stage, limit }), 60_000);
   }
 
   @Post('episodes/:key/priority')

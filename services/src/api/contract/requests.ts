@@ -67,6 +67,17 @@ export const schemas = {
   /** A runtime setting's key in a path (control/runtime-settings.ts). */
   settingKey: z.string().min(1).max(100).regex(/^[a-z0-9_.-]+$/, 'a runtime setting key such as feeds.poll_interval_s'),
   reprocess: z.object({ from_stage: z.enum(['ingest', 'transcribe', 'enrich', 'index', 'project']) }).strict(),
+  /** GET admin/stale: one feed's counts when named. */
+  stale: z.object({ feed_id: key.optional() }),
+  /** POST admin/reprocess-stale: every stale episode, a feed's, one episode, or those stale at one stage; at most limit (default REPROCESS_BATCH). */
+  reprocessStale: z
+    .object({
+      feed_id: key.optional(),
+      episode_key: key.optional(),
+      stage: z.enum(['ingest', 'transcribe', 'enrich', 'index']).optional(),
+      limit: z.number().int().min(1).max(10_000).optional().describe('the most episodes this call queues (default REPROCESS_BATCH)'),
+    })
+    .strict(),
   /** POST admin/actions/:action: the action's arguments (GET admin/actions lists each one's schema). */
   runAction: z.object({ args: z.record(z.string(), z.unknown()).default({}) }).strict(),
   /**

@@ -5,6 +5,7 @@ import { registerEvalCommands } from './eval';
 import { registerFeedCommands } from './feed';
 import { registerModelsCommands } from './models';
 import { registerNotifyCommands } from './notify';
+import { registerReprocessCommands } from './reprocess';
 import { registerRunCommand } from './run';
 import { registerSearchCommand } from './search';
 import { registerTranscribeCommand } from './transcribe';
@@ -19,4 +20,5 @@ export function registerCommands(program: Command): void {
   registerDoctorCommand(program);
   registerDbCommands(program);
   registerNotifyCommands(program);
+  registerReprocessCommands(program);
 }
