@@ -140,10 +140,14 @@ describe('private reads: DOMAIN set, AUTH_READS=auto', () => {
     for (const p of [...READS, '/api/events']) {
       const r = await get(exposed.base, p);
       expect(r.status, p).toBe(401);
-      if (p !== '/api/events') expect(r.body.error.message, p).toMatch(/private.*AUTH_READS.*POST \/api\/session/);
+      if (p !== '/api/events') expect(r.body.error, p).toMatchObject({ code: 'sign_in_required', message: expect.stringMatching(/private.*AUTH_READS.*POST \/api\/session/) });
     }
     // A wrong key is refused too (reads are no longer "open, key ignored").
-    expect((await get(exposed.base, '/api/episodes', { authorization: 'Bearer not-the-key' })).status).toBe(401);
+    const wrong = await get(exposed.base, '/api/episodes', { authorization: 'Bearer not-the-key' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error).toMatchObject({ code: 'sign_in_required', message: expect.stringMatching(/wrong/) });
+    // Admin routes keep their own refusal (the viewer's Admin page shows its key form for it).
+    expect((await get(exposed.base, '/api/admin/queues')).body.error.code).toBe('unauthorized');
   });
 
   it('every read answers with the deployment key as Bearer', async () => {
@@ -217,7 +221,7 @@ describe('private reads: DOMAIN set, AUTH_READS=auto', () => {
       for (const p of ['/api/episodes', `/api/episodes/${EP}/audio`]) {
         const r = await get(exposed.base, p, { cookie: `${name}=${value}` });
         expect(r.status, `${what} ${p}`).toBe(401);
-        expect(r.body.error.message, what).toMatch(/session.*sign in again/);
+        expect(r.body.error, what).toMatchObject({ code: 'sign_in_required', message: expect.stringMatching(/session.*sign in again/) });
       }
       expect((await get(exposed.base, '/api/events', { cookie: `${name}=${value}` })).status, what).toBe(401);
     }

@@ -86,9 +86,11 @@ export class ApiKeyGuard implements CanActivate {
     const session = level === 'read' && token === null ? await this.session(req) : 'none';
     if (session === 'valid' || !expected) return true;
     if (level === 'read' && !readsArePrivate(this.ctx.config)) return true;
-    if (token === null && level === 'read') {
-      throw new ApiError(401, 'unauthorized', session === 'invalid' ? 'the session has expired or is no longer valid: sign in again with the API key (POST /api/session)' : 'reads on this server are private (AUTH_READS): send "Authorization: Bearer <AUTH_API_KEY>" or sign in (POST /api/session)');
+    // A distinct code, so the viewer asks for the key on a private read and leaves admin 401s to their pages.
+    if (level === 'read' && token === null) {
+      throw new ApiError(401, 'sign_in_required', session === 'invalid' ? 'the session has expired or is no longer valid: sign in again with the API key (POST /api/session)' : 'reads on this server are private (AUTH_READS): send "Authorization: Bearer <AUTH_API_KEY>" or sign in (POST /api/session)');
     }
+    if (level === 'read' && !isDeploymentKey && !tenant) throw new ApiError(401, 'sign_in_required', 'the API key is wrong (reads on this server are private: AUTH_READS)');
     if (token === null) throw new ApiError(401, 'unauthorized', 'this route needs the API key: send "Authorization: Bearer <AUTH_API_KEY>"');
     if (isDeploymentKey) return true;
     if (tenant && level !== 'admin') return true;

@@ -44,7 +44,8 @@ function serveStatic(distDir: string, req: IncomingMessage, res: ServerResponse)
 function proxyTo(target: URL): ApiHandler {
   return (req, res) => {
     const upstream = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      // X-Forwarded-Host as Caddy sends it: the api compares a browser's Origin with the host it reached.
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host, 'x-forwarded-host': req.headers.host } },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);

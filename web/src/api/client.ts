@@ -2,6 +2,7 @@
 // ./schema.d.ts, which `npm run gen:api` generates from the API's OpenAPI document (the zod
 // contract in services/src/api/contract): nothing here restates a shape.
 import type { ApiError, paths } from './schema';
+import { waitForSignIn } from './sign-in';
 
 export class HttpError extends Error {
   constructor(
@@ -43,6 +44,11 @@ async function request<T>(method: string, path: string, body?: unknown, init: Re
   const data = text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
   if (!res.ok) {
     const err = (data as ApiError)?.error;
+    // A private server (AUTH_READS): ask for the key once (SignInGate), then read again.
+    if (res.status === 401 && err?.code === 'sign_in_required' && method === 'GET') {
+      await waitForSignIn();
+      return request<T>(method, path, body, init);
+    }
     let message = err?.message ?? (typeof data === 'string' && data ? data : res.statusText);
     if (res.status === 401) message += ' — set the API key on the Admin page';
     throw new HttpError(res.status, err?.code ?? `http_${res.status}`, message);
@@ -119,9 +125,13 @@ export const api = {
     paused ? call('post', '/api/admin/queues/{name}/pause', { path: { name } }) : call('post', '/api/admin/queues/{name}/resume', { path: { name } }),
   failedJobs: () => call('get', '/api/admin/jobs', { query: { state: 'failed' } }),
   failures: () => call('get', '/api/admin/failures'),
+  stale: () => call('get', '/api/admin/stale'),
+  reprocessStale: (body: Body<'/api/admin/reprocess-stale', 'post'> = {}) => call('post', '/api/admin/reprocess-stale', { body }),
   retryFailures: (cause: string) => call('post', '/api/admin/failures/retry', { body: { cause } }),
   retryJob: (queue: string, id: string) => call('post', '/api/admin/jobs/{queue}/{id}/retry', { path: { queue, id } }),
   eventsUrl: () => `${base}/events`,
+  /** The session cookie for `<audio>` and the event stream, made with the stored key (POST /api/session). */
+  startSession: () => call('post', '/api/session'),
   incidents: ({ cursor, ...p }: Omit<NonNullable<QueryParams<'/api/admin/incidents', 'get'>>, 'cursor'> & { cursor?: string | null } = {}) =>
     call('get', '/api/admin/incidents', { query: { ...p, cursor: cursor ?? undefined } }),
   incident: (id: string) => call('get', '/api/admin/incidents/{id}', { path: { id } }),
