@@ -200,3 +200,64 @@ describe('AdminView failed jobs', () => {
     w.unmount();
   });
 });
+
+describe('AdminView stale panel', () => {
+  const stale = (n: number) => ({
+    feed_id: null,
+    items: [
+      { stage: 'ingest', stale: 0, done_total: 5, unknown: 0, current_recipe: ['aaaaaaaaaaaa'] },
+      { stage: 'transcribe', stale: 0, done_total: 5, unknown: 0, current_recipe: ['bbbbbbbbbbbb', 'cccccccccccc'] },
+      { stage: 'enrich', stale: n, done_total: 5, unknown: 1, current_recipe: ['dddddddddddd'] },
+      { stage: 'index', stale: 0, done_total: 5, unknown: 0, current_recipe: [] },
+    ],
+    reprocess: { auto: true, window: '01:00-06:00', batch: 50 },
+  });
+
+  it('shows the stale count per stage and reprocesses after a confirm, never without one', async () => {
+    const calls: { method: string; url: string; body?: string }[] = [];
+    let left = 3;
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init: RequestInit = {}) => {
+        calls.push({ method: init.method ?? 'GET', url, body: init.body as string | undefined });
+        if (url.endsWith('/admin/queues')) return jsonResponse(200, { queues: [] });
+        if (url.endsWith('/health')) return jsonResponse(200, { status: 'healthy', roles: {} });
+        if (url.endsWith('/admin/failures')) return jsonResponse(200, { groups: [], total: 0, truncated: false });
+        if (url.endsWith('/admin/stale')) return jsonResponse(200, stale(left));
+        if (url.endsWith('/admin/reprocess-stale')) {
+          left = 0;
+          return jsonResponse(202, { queued: 4, checked: 4, current: 0, unable: 0, remaining: 0 });
+        }
+        return jsonResponse(404, { error: { code: 'not_found', message: url } });
+      }),
+    );
+    let answer = false;
+    const asked: string[] = [];
+    vi.stubGlobal('confirm', (m: string) => (asked.push(m), answer));
+    const { default: AdminView } = await import('../src/views/AdminView.vue');
+    const w = mount(AdminView);
+    await flushPromises();
+    const rows = w.findAll('[data-testid=stale] tbody tr').map((r) => r.findAll('td').map((d) => d.text()));
+    expect(rows[2].slice(0, 3)).toEqual(['enrich', '3 (+1 not yet checked)', '5']);
+    expect(rows[1][3]).toContain('cccccccccccc');
+    expect(rows[3][3]).toBe('not configured');
+    expect(w.text()).toContain('Automatic: on, 01:00-06:00');
+    const button = w.findAll('button').find((b) => b.text() === 'Reprocess stale')!;
+    expect(button.attributes('disabled')).toBeUndefined();
+
+    await button.trigger('click');
+    await flushPromises();
+    expect(asked).toHaveLength(1);
+    expect(calls.filter((c) => c.method === 'POST')).toHaveLength(0); // cancelled: nothing sent
+
+    answer = true;
+    await button.trigger('click');
+    await flushPromises();
+    const post = calls.filter((c) => c.method === 'POST');
+    expect(post).toHaveLength(1);
+    expect(post[0].url).toMatch(/\/admin\/reprocess-stale$/);
+    expect(w.find('[data-testid=reprocessed]').text()).toBe('Queued 4 stale episodes.');
+    expect(w.findAll('[data-testid=stale] tbody tr')[2].findAll('td')[1].text()).toBe('0 (+1 not yet checked)');
+    w.unmount();
+  });
+});

@@ -410,6 +410,12 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
         walk(ep, FLOW.indexOf('transcribing'));
       }
     };
+    if (p === '/admin/stale' && method === 'GET') {
+      const done = [...episodes.values()].filter((e) => e.detail.state === 'done').length;
+      const items = (['ingest', 'transcribe', 'enrich', 'index'] as const).map((stage) => ({ stage, stale: 0, done_total: done, unknown: 0, current_recipe: [`${stage}0000000`.slice(0, 12)] }));
+      return json(res, 200, { feed_id: null, items, reprocess: { auto: false, window: '01:00-06:00', batch: 50 } });
+    }
+    if (p === '/admin/reprocess-stale' && method === 'POST') return json(res, 202, { queued: 0, checked: 0, current: 0, unable: 0, remaining: 0 });
     if (p === '/admin/failures' && method === 'GET') {
       const groups = new Map<string, { cause: string; count: number; queues: Record<string, number>; latest: number; jobs: JobInfo[] }>();
       for (const j of failedJobs) {
