@@ -37,6 +37,8 @@ const RUNBOOKS_DIR = path.resolve(__dirname, '../../runbooks');
 const SCRAPE_S = 1;
 const SCRAPE_TIMEOUT_MS = 800;
 const FOR_S = 2;
+/** Rules are evaluated twice per scrape: the alert's `for:` is counted in evaluations, and a coarser step adds up to one interval to detection. */
+const EVAL_S = 0.5;
 const RESTART_ACK_S = 2;
 const AGENT_TICK_MS = 500;
 const AGENT_VERIFY_S = 30;
@@ -282,7 +284,7 @@ beforeAll(async () => {
     ],
     scrapeIntervalS: SCRAPE_S,
     scrapeTimeoutMs: SCRAPE_TIMEOUT_MS,
-    evaluationIntervalS: SCRAPE_S,
+    evaluationIntervalS: EVAL_S,
     // an alert that fires in the seconds after the reload of (c) is dropped (no Alertmanager known yet) and sent again after this
     resendDelayS: 2,
     alertmanagerUrl: alertmanager.url,
@@ -292,10 +294,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (figures.length) {
-    console.log(`[incidents-e2e] figures (ms after the fault; scrape interval ${SCRAPE_S} s, timeout ${SCRAPE_TIMEOUT_MS} ms, evaluation ${SCRAPE_S} s, for: ${FOR_S}s, group_wait/interval 1 s):`);
+    console.log(`[incidents-e2e] figures (ms after the fault; scrape interval ${SCRAPE_S} s, timeout ${SCRAPE_TIMEOUT_MS} ms, evaluation ${EVAL_S} s, for: ${FOR_S}s, group_wait/interval 1 s):`);
     console.table(figures);
     if (process.env.INCIDENTS_FIGURES_FILE) {
-      writeFileSync(process.env.INCIDENTS_FIGURES_FILE, JSON.stringify({ scrapeIntervalS: SCRAPE_S, scrapeTimeoutMs: SCRAPE_TIMEOUT_MS, evaluationIntervalS: SCRAPE_S, forS: FOR_S, restartAckS: RESTART_ACK_S, agentTickMs: AGENT_TICK_MS, figures }, null, 2));
+      writeFileSync(process.env.INCIDENTS_FIGURES_FILE, JSON.stringify({ scrapeIntervalS: SCRAPE_S, scrapeTimeoutMs: SCRAPE_TIMEOUT_MS, evaluationIntervalS: EVAL_S, forS: FOR_S, restartAckS: RESTART_ACK_S, agentTickMs: AGENT_TICK_MS, figures }, null, 2));
     }
   }
   const gpuPid = gpu?.pid();

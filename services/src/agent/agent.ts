@@ -180,7 +180,7 @@ export class OnCallAgent {
     if (incident.status !== 'open') return this.settleClosed(incident);
     const { book, problem } = this.runbookFor(incident);
     const decision = await this.decision();
-    const diagnosing = incident.diagnosedAt ? null : await this.open(incident, book, problem, decision);
+    const { diagnosing } = incident.diagnosedAt ? { diagnosing: null } : await this.open(incident, book, problem, decision);
     try {
       if (!book || decision.mode === 'off') return;
       await this.act(incident, book);
@@ -192,10 +192,10 @@ export class OnCallAgent {
   /**
    * First look: the runbook, the diagnosis, the LLM's summary and plan, the owner told. Without an
    * LLM the order of the steps does not depend on the diagnosis, so it runs beside the first
-   * decision (the promise returned) instead of before it: a hung role's health step waits out its
+   * decision (`diagnosing`, in an object: an async function's promise result would be awaited with it) instead of before it: a hung role's health step waits out its
    * whole timeout, and the restart must not wait for that (issue 14: action ≤ 5 s after the alert).
    */
-  private async open(incident: Incident, book: Runbook | null, problem: string | null, { mode }: Decision): Promise<Promise<void> | null> {
+  private async open(incident: Incident, book: Runbook | null, problem: string | null, { mode }: Decision): Promise<{ diagnosing: Promise<void> | null }> {
     let diagnosing: Promise<void> | null = null;
     let plan: string[] | undefined;
     let summary: string | null = null;
@@ -229,7 +229,7 @@ export class OnCallAgent {
     await this.notify(incident, 'incident_opened', `${incident.alertname} firing${incident.labels.role ? ` (${incident.labels.role})` : ''}`, body, incident.id, SEVERITY[book?.severity ?? ''] ?? 'warning');
     await this.deps.incidents.update(incident.id, { notifiedStatus: 'open' });
     await publishIncident(this.deps.redis, this.deps.config, { id: incident.id, status: incident.status, kind: 'diagnosed' });
-    return diagnosing;
+    return { diagnosing };
   }
 
   /** Runs the runbook's diagnose steps and records each outcome on the incident. */

@@ -16,6 +16,11 @@ import { freePort, waitFor } from './stack';
 const ROOT = path.resolve(__dirname, '../../..');
 const RULES_DIR = path.join(ROOT, 'prometheus/rules');
 
+/** Prometheus durations take no decimals: 0.5 s is `500ms`. */
+function promDuration(seconds: number): string {
+  return Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`;
+}
+
 export interface RunningService {
   /** http://127.0.0.1:<port> */
   url: string;
@@ -113,7 +118,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningS
   const dir = mkdtempSync(path.join(os.tmpdir(), 'podbrain-prometheus-'));
   const port = opts.port ?? (await freePort());
   const config = {
-    global: { scrape_interval: `${opts.scrapeIntervalS ?? 1}s`, scrape_timeout: opts.scrapeTimeoutMs ? `${opts.scrapeTimeoutMs}ms` : `${opts.scrapeIntervalS ?? 1}s`, evaluation_interval: `${opts.evaluationIntervalS ?? 1}s` },
+    global: { scrape_interval: `${opts.scrapeIntervalS ?? 1}s`, scrape_timeout: opts.scrapeTimeoutMs ? `${opts.scrapeTimeoutMs}ms` : `${opts.scrapeIntervalS ?? 1}s`, evaluation_interval: promDuration(opts.evaluationIntervalS ?? 1) },
     rule_files: opts.rulesFiles,
     ...(opts.alertmanagerUrl ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(opts.alertmanagerUrl).host] }] }] } } : {}),
     scrape_configs: [
