@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminController } from '../src/api/admin/admin.controller';
 import { ApiKeyGuard } from '../src/api/auth.guard';
 import { EpisodesController } from '../src/api/episodes/episodes.controller';
+import { loadConfig } from '../src/config/config';
 import { startStack, type Stack } from './support/stack';
 
 const KEY = 'hostile-test-key';
@@ -196,7 +197,8 @@ describe('hostile: the guard reads the route declaration, not the path', () => {
   function contextFor(controller: any, method: string, req: Record<string, unknown>): any {
     return { getHandler: () => controller.prototype[method], getClass: () => controller, switchToHttp: () => ({ getRequest: () => req }) };
   }
-  const guard = (key: string) => new ApiKeyGuard({ config: { authApiKey: key }, tenantForKey: async () => null } as any, new Reflector());
+  // A whole config (the guard reads more than the key: the alert webhook token, private reads).
+  const guard = (key: string) => new ApiKeyGuard({ config: loadConfig({ env: { AUTH_API_KEY: key } }), tenantForKey: async () => null } as any, new Reflector());
 
   it('an admin route needs the key in any spelling of its path; a read route needs none', async () => {
     for (const p of ['/api/admin/config', '/API/ADMIN/config', '/api/Admin/config', '/somewhere/else']) {
