@@ -65,6 +65,8 @@ const notFound = (what: string) => new ControlActionError('not_found', `${what} 
 const conflict = (message: string) => new ControlActionError('conflict', message);
 
 const CLEAN_LIMIT = 100_000;
+/** Skipped episodes one process-skipped call queues. */
+export const PROCESS_SKIPPED_MAX = 5000;
 /** The stages reprocess-episode can start from, in chain order (project: the last step, no artifact). */
 const REPROCESS_ORDER = [...EPISODE_STAGES, 'project'] as const;
 
@@ -281,10 +283,13 @@ export class ControlPlane {
     return { queued: jobId !== null, state: now?.state ?? row.state, jobId, priorityClass };
   }
 
-  /** Every skipped episode of the feed is queued at `backfill` (process all skipped); answers how many. */
+  /**
+   * The feed's skipped episodes are queued at `backfill` (process all skipped), newest first, at most
+   * PROCESS_SKIPPED_MAX per call (a request stays short; calling again takes the next ones); answers how many.
+   */
   async processSkipped(feedId: string): Promise<{ queued: number; episodes: number }> {
     if (!(await this.feeds.exists(feedId))) throw notFound(`feed ${feedId}`);
-    const keys = await this.episodes.skippedOfFeed(feedId);
+    const keys = await this.episodes.skippedOfFeed(feedId, PROCESS_SKIPPED_MAX);
     let queued = 0;
     for (const key of keys) {
       const loaded = await this.episodes.feedEpisode(key);

@@ -1029,7 +1029,7 @@ export interface components {
             feed_id: string;
             /** @description skipped episodes queued (at backfill priority) */
             queued: number;
-            /** @description skipped episodes the feed had */
+            /** @description skipped episodes taken by this call: at most 5,000 (newest first); call again for the rest */
             episodes: number;
         };
         EpisodeSummary: {

@@ -56,7 +56,7 @@ export const processResult = z.object({
 export const processSkippedResult = z.object({
   feed_id: z.string(),
   queued: count.describe('skipped episodes queued (at backfill priority)'),
-  episodes: count.describe('skipped episodes the feed had'),
+  episodes: count.describe('skipped episodes taken by this call: at most 5,000 (newest first); call again for the rest'),
 });
 
 export const episodeSummary = z.object({
