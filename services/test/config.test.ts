@@ -9,7 +9,7 @@ describe('config model', () => {
     const c = loadConfig({ env: {} });
     expect(c.apiPort).toBe(8100);
     expect(c.asr.engines).toEqual(['feed', 'whisper-cpp']);
-    expect(c.embeddings.provider).toBe('hash');
+    expect(c.embeddings.provider).toBe('auto');
     expect(c.net.allowPrivateNetwork).toBe(false);
     expect(c.feeds.maxBytes).toBe(20 * 1024 * 1024);
   });
@@ -27,7 +27,7 @@ describe('config model', () => {
 
   it('fails at start naming the key and what was expected', () => {
     expect(() => loadConfig({ env: { WHISPER_THREADS: 'many' } })).toThrow(/WHISPER_THREADS \(asr\.threads, from env\): expected .*number/);
-    expect(() => loadConfig({ env: { EMBEDDINGS_PROVIDER: 'magic' } })).toThrow(/EMBEDDINGS_PROVIDER .*one of hash, openai, onnx, got "magic"/);
+    expect(() => loadConfig({ env: { EMBEDDINGS_PROVIDER: 'magic' } })).toThrow(/EMBEDDINGS_PROVIDER .*one of auto, hash, openai, onnx, got "magic"/);
     expect(() => loadConfig({ env: { ASR_ENGINES: 'feed,dragon' } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { DATABASE_URL: 'mysql://x' } })).toThrow(/DATABASE_URL .*postgres:\/\//);
     expect(() => loadConfig({ env: { API_PORT: '70000' } })).toThrow(/API_PORT/);

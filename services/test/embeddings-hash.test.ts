@@ -44,14 +44,14 @@ describe('hash embeddings (built-in, offline)', () => {
     expect(v.every((x) => x === 0)).toBe(true);
   });
 
-  it('is the default provider; onnx says clearly that it is not built', async () => {
-    const config = loadConfig({ env: {} });
-    expect(config.embeddings.provider).toBe('hash');
+  it('is what the default (auto) comes to without a local model; onnx says clearly what is missing', async () => {
+    const config = loadConfig({ env: { MODELS_DIR: '/nonexistent/models' } });
+    expect(config.embeddings.provider).toBe('auto');
     expect(createEmbeddingProvider(config).name).toBe('hash');
-    const onnx = loadConfig({ env: { EMBEDDINGS_PROVIDER: 'onnx' } });
-    expect(embeddingsUnavailableReason(onnx)).toMatch(/onnx is not built/);
+    const onnx = loadConfig({ env: { EMBEDDINGS_PROVIDER: 'onnx', MODELS_DIR: '/nonexistent/models' } });
+    expect(embeddingsUnavailableReason(onnx)).toMatch(/no ONNX embedding model in \/nonexistent\/models\/embeddings\/all-MiniLM-L6-v2 .*fetch-embeddings-model\.sh/);
     const plan = await createIndexStage().plan({ config: onnx, episode: {} as never, inputs: {} });
-    expect(plan).toEqual({ configured: false, reason: expect.stringMatching(/not built/) });
+    expect(plan).toEqual({ configured: false, reason: expect.stringMatching(/no ONNX embedding model/) });
   });
 
   it('puts provider, model and dimension into the stage fingerprint parts', async () => {

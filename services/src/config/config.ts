@@ -27,7 +27,7 @@ const list = <T extends string>(values: readonly [T, ...T[]]) =>
     .pipe(z.array(z.enum(values)).min(1));
 
 export const ASR_ENGINES = ['feed', 'whisper-cpp', 'openai'] as const;
-export const EMBEDDING_PROVIDERS = ['hash', 'openai', 'onnx'] as const;
+export const EMBEDDING_PROVIDERS = ['auto', 'hash', 'openai', 'onnx'] as const;
 const ROLES = ['api', 'scheduler', 'worker-io', 'worker-gpu', 'worker-ml', 'worker', 'cli'] as const;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -92,10 +92,14 @@ const SETTINGS = {
   LLM_TIMEOUT_MS: ['llm.timeoutMs', int(1000), 180_000],
   LLM_MAX_OUTPUT_TOKENS: ['llm.maxOutputTokens', int(64, 131_072), 2048],
   LLM_MAX_ANSWER_BYTES: ['llm.maxAnswerBytes', int(1024), 1024 * 1024],
-  EMBEDDINGS_PROVIDER: ['embeddings.provider', z.enum(EMBEDDING_PROVIDERS), 'hash'],
+  EMBEDDINGS_PROVIDER: ['embeddings.provider', z.enum(EMBEDDING_PROVIDERS), 'auto'],
   EMBEDDINGS_MODEL: ['embeddings.model', z.string(), ''],
+  EMBEDDINGS_MODEL_PATH: ['embeddings.modelPath', z.string(), ''],
+  EMBEDDINGS_MODEL_SHA256: ['embeddings.modelSha256', z.string().regex(/^([0-9a-f]{64})?$/, '64 lower-case hex digits or empty'), 'afdb6f1a0e45b715d0bb9b11772f032c399babd23bfc31fed1c170afc848bdb1'],
+  EMBEDDINGS_MODEL_URL: ['embeddings.modelUrl', z.string(), 'https://huggingface.co/Xenova/all-MiniLM-L6-v2/resolve/751bff37182d3f1213fa05d7196b954e230abad9'],
   EMBEDDINGS_DIM: ['embeddings.dim', int(8, 8192), 384],
   EMBEDDINGS_BATCH: ['embeddings.batchSize', int(1, 4096), 64],
+  EMBEDDINGS_THREADS: ['embeddings.threads', int(0, 256), 0],
   EMBEDDINGS_RETRIES: ['embeddings.retries', int(0, 10), 4],
   EMBEDDINGS_RETRY_BASE_MS: ['embeddings.retryBaseMs', int(0, 600_000), 500],
   EMBEDDINGS_TIMEOUT_MS: ['embeddings.timeoutMs', int(1000), 120_000],
@@ -255,8 +259,18 @@ export interface Config {
     maxAnswerBytes: number;
   };
   embeddings: {
+    /** auto: onnx when the model files are in place, else hash (said in the log, doctor and /healthz). */
     provider: (typeof EMBEDDING_PROVIDERS)[number];
+    /** openai: the server's model name; onnx: the directory name under MODELS_DIR/embeddings ('' = all-MiniLM-L6-v2). */
     model: string;
+    /** onnx: a model directory (model.onnx, tokenizer.json, config.json) that overrides MODELS_DIR/embeddings/<model>. */
+    modelPath: string;
+    /** onnx: expected SHA-256 of model.onnx (fetch script; at run time checked for the fetched model only). */
+    modelSha256: string;
+    /** onnx: download base of the fetch script (onnx/model_quantized.onnx, tokenizer.json, config.json under it). */
+    modelUrl: string;
+    /** onnx: inference threads; 0 = cores − 1 (at least 1), so the role's event loop keeps a core. */
+    threads: number;
     dim: number;
     batchSize: number;
     retries: number;

@@ -105,6 +105,8 @@ export interface FusedResponse {
   vector: boolean;
   /** The vector index searched; null where there was none. */
   index: IndexStats | null;
+  /** Why the vector side did not answer, where there is something to say (another embedding model's index, a failure). */
+  note: string | null;
 }
 
 const MAX_QUERY_CHARS = 1000;
@@ -286,7 +288,7 @@ export class SearchService {
     const scope = opts.scope ?? null;
     const candidates = Math.max(3 * k, 30);
 
-    let vectorSide: Promise<{ hits: VectorHit[]; loaded: Loaded } | null>;
+    let vectorSide: Promise<{ hits: VectorHit[]; loaded: Loaded } | { note: string } | null>;
     if (this.deps.requireVectors) {
       const loaded = this.deps.vectors && (await this.deps.vectors.store.current());
       if (!loaded || loaded.manifest.episodes.length === 0) {
@@ -300,7 +302,7 @@ export class SearchService {
       vectorSide = this.nearestIfAvailable(query, candidates, scope, opts.signal);
     }
     const [vector, keywordHits] = await Promise.all([vectorSide, this.deps.keywords.search(query, candidates, scope)]);
-    const vectorHits = vector?.hits ?? [];
+    const vectorHits = vector && 'hits' in vector ? vector.hits : [];
 
     const found = new Map(keywordHits.map((c) => [idOf(c), c]));
     const missing = vectorHits.filter((h) => !found.has(idOfHit(h)));
@@ -314,7 +316,16 @@ export class SearchService {
       if (!chunk) continue;
       hits.push({ id: f.id, chunk, snippet: makeSnippet(chunk.text, query), score: Number(f.score.toFixed(6)), vector_rank: f.ranks[0], keyword_rank: f.ranks[1] });
     }
-    return { query, k, took_ms: Math.round((performance.now() - t0) * 10) / 10, hits, vector: vector !== null, index: vector && statsOf(vector.loaded) };
+    const answered = vector && 'hits' in vector ? vector : null;
+    return {
+      query,
+      k,
+      took_ms: Math.round((performance.now() - t0) * 10) / 10,
+      hits,
+      vector: answered !== null,
+      index: answered && statsOf(answered.loaded),
+      note: vector && 'note' in vector ? vector.note : null,
+    };
   }
 
   /** Nearest chunks to the query, similar enough and within scope (over-fetched: out-of-scope ones are dropped after the search). */
@@ -326,16 +337,31 @@ export class SearchService {
     return hits.filter((h) => h.similarity >= MIN_SIMILARITY && (!scope || scope.feeds.has(h.episode.feed_id))).slice(0, candidates);
   }
 
-  /** The vector side where it is optional: null while it is off, empty or failing (logged). */
-  private async nearestIfAvailable(query: string, candidates: number, scope: SearchScope | null, signal?: AbortSignal): Promise<{ hits: VectorHit[]; loaded: Loaded } | null> {
+  /**
+   * The vector side where it is optional: null while it is off or empty, a note (keywords answer
+   * alone) when the index on disk holds another embedding space or the search fails (logged).
+   */
+  private async nearestIfAvailable(
+    query: string,
+    candidates: number,
+    scope: SearchScope | null,
+    signal?: AbortSignal,
+  ): Promise<{ hits: VectorHit[]; loaded: Loaded } | { note: string } | null> {
     if (!this.deps.vectors) return null;
+    const { store, provider } = this.deps.vectors;
     try {
-      const loaded = await this.deps.vectors.store.current();
+      const loaded = await store.current();
+      const foreign = store.foreignIndex;
+      if (!loaded && foreign) {
+        return {
+          note: `keyword search only: the vector index was built with ${foreign.provider} ${foreign.model} (${foreign.dim} dimensions), this server embeds with ${provider.name} ${provider.model} (${provider.dim}); it is rebuilt as episodes are reprocessed (podbrain reprocess stale)`,
+        };
+      }
       if (!loaded || loaded.manifest.ntotal === 0) return null;
       return { hits: await this.nearest(loaded, query, candidates, scope, signal), loaded };
     } catch (e) {
       this.deps.log?.warn({ err: errorMessage(e) }, 'vector search unavailable; answering from full-text only');
-      return null;
+      return { note: `keyword search only: the vector search failed (${errorMessage(e)})` };
     }
   }
 }
@@ -346,9 +372,15 @@ function statsOf(l: Loaded): IndexStats {
 }
 
 /** The vector index of this config's DATA_DIR and embedding space. */
-export function vectorIndexFromConfig(config: Config, provider: Pick<EmbeddingProvider, 'name' | 'model' | 'dim'>, log?: Logger): VectorIndexStore {
+export function vectorIndexFromConfig(
+  config: Config,
+  provider: Pick<EmbeddingProvider, 'name' | 'model' | 'dim'>,
+  log?: Logger,
+  opts: { onForeignSpace?: 'rebuild' | 'ignore' } = {},
+): VectorIndexStore {
   const i = config.index;
   return vectorIndexFor({
+    onForeignSpace: opts.onForeignSpace,
     dataDir: config.dataDir,
     space: spaceOf(provider),
     type: i.type,

@@ -85,6 +85,12 @@ export interface VectorIndexOptions {
    * loop keeps a core to itself however many requests search at the same time.
    */
   searchConcurrency?: number;
+  /**
+   * An index of another embedding space on disk: `rebuild` (writers, the CLI) rebuilds it from
+   * this space's index artifacts; `ignore` (the api, a reader) leaves it alone and answers as if
+   * there were none (foreignIndex says which space it holds), so vectors never mix.
+   */
+  onForeignSpace?: 'rebuild' | 'ignore';
   log?: Logger;
 }
 
@@ -160,6 +166,7 @@ class Semaphore {
 export class VectorIndexStore {
   private loaded: Loaded | null = null;
   private loading: Promise<Loaded | null> | null = null;
+  private foreign: { pointer: string; space: EmbeddingSpace } | null = null;
   private writeChain: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
   private readonly slots: Semaphore;
@@ -235,6 +242,8 @@ export class VectorIndexStore {
   async current(): Promise<Loaded | null> {
     const pointer = await this.readPointer();
     if (this.loaded && this.loaded.pointer === pointer) return this.loaded;
+    if (this.foreign && this.foreign.pointer === pointer) return null;
+    this.foreign = null;
     if (!this.loading) {
       this.loading = this.reload(pointer).finally(() => {
         this.loading = null;
@@ -255,6 +264,12 @@ export class VectorIndexStore {
     try {
       const loaded = await this.loadGeneration(pointer);
       if (!sameSpace(loaded.manifest.space, this.opts.space)) {
+        if (this.opts.onForeignSpace === 'ignore') {
+          this.log.warn({ index: loaded.manifest.space, config: this.opts.space }, 'vector index was built for another embedding space; not searched until it is rebuilt');
+          this.foreign = { pointer, space: loaded.manifest.space };
+          this.loaded = null;
+          return null;
+        }
         this.log.warn({ index: loaded.manifest.space, config: this.opts.space }, 'vector index was built for another embedding space; rebuilding');
         await this.update({ rebuild: true });
         return this.loaded;
@@ -270,6 +285,11 @@ export class VectorIndexStore {
       await this.update({ rebuild: true });
       return this.loaded;
     }
+  }
+
+  /** The space of the index on disk when it is not this store's (and so not searched), else null. */
+  get foreignIndex(): EmbeddingSpace | null {
+    return this.foreign?.space ?? null;
   }
 
   async stats(): Promise<{ generation: number; type: IndexType; vectors: number; episodes: number } | null> {
@@ -555,7 +575,7 @@ const stores = new Map<string, VectorIndexStore>();
 
 /** One store per (data dir, space) in a process, so readers share the loaded index. */
 export function vectorIndexFor(opts: VectorIndexOptions): VectorIndexStore {
-  const key = JSON.stringify([path.resolve(opts.dataDir), opts.space, opts.type, opts.annThreshold, opts.hnswM, opts.efSearch, opts.nprobe]);
+  const key = JSON.stringify([path.resolve(opts.dataDir), opts.space, opts.type, opts.annThreshold, opts.hnswM, opts.efSearch, opts.nprobe, opts.onForeignSpace ?? 'rebuild']);
   let s = stores.get(key);
   if (!s) stores.set(key, (s = new VectorIndexStore(opts)));
   return s;

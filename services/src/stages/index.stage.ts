@@ -5,8 +5,7 @@ import type { Config } from '../config/config';
 import { PodbrainError } from '../core/errors';
 import { CHUNKS_FILE, type IndexArtifactInfo, VECTORS_FILE, packVectors, serializeChunks } from '../index/artifacts';
 import { CHUNKER_VERSION, chunkTranscript } from '../index/chunking';
-import { createEmbeddingProvider, embeddingsUnavailableReason } from '../index/embeddings';
-import { HASH_MODEL } from '../index/embeddings/hash';
+import { createEmbeddingProvider, embeddingsUnavailableReason, resolveEmbeddings } from '../index/embeddings';
 import { spaceOf } from '../index/embeddings/types';
 import { vectorIndexFromConfig } from '../index/search.service';
 import type { Stage } from '../pipeline/stage';
@@ -22,12 +21,13 @@ const INDEX_SCHEMA_VERSION = 1;
  */
 /** Everything that changes index output; all of it configuration (the recipe is the whole of it). */
 function indexParts(config: Config): Record<string, unknown> {
-  const e = config.embeddings;
   return {
     schema_version: INDEX_SCHEMA_VERSION,
     chunker: { version: CHUNKER_VERSION, tokens: config.index.chunkTokens, overlap: config.index.chunkOverlapTokens },
-    // The model of `hash` is its implementation version; EMBEDDINGS_MODEL does not apply to it.
-    embeddings: { provider: e.provider, model: e.provider === 'hash' ? HASH_MODEL : e.model, dim: e.dim },
+    // The space actually written: `auto` resolved (onnx when its model is in place, else hash), the
+    // model of `hash` its implementation version, that of onnx its name and weights' checksum, so
+    // fetching or changing the model makes every index run stale (reprocessing, issue 15).
+    embeddings: resolveEmbeddings(config).space,
   };
 }
 

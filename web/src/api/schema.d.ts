@@ -1150,6 +1150,8 @@ export interface components {
             took_ms: number;
             /** @description false when only Postgres full-text answered */
             vector: boolean;
+            /** @description why the search is not (fully) semantic: no local embedding model yet (hash fallback), or a vector index of another embedding model that is not searched */
+            note: string | null;
             hits: components["schemas"]["SearchHit"][];
         };
         ImportResult: {

@@ -144,6 +144,10 @@ export const searchResult = z.object({
   query: z.string(),
   took_ms: z.number(),
   vector: z.boolean().describe('false when only Postgres full-text answered'),
+  note: z
+    .string()
+    .nullable()
+    .describe('why the search is not (fully) semantic: no local embedding model yet (hash fallback), or a vector index of another embedding model that is not searched'),
   hits: z.array(searchHit),
 });
 

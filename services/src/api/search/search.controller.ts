@@ -23,6 +23,6 @@ export class SearchController {
   async find(@Tenant() tenant: string, @Query() query: unknown) {
     const { q, k } = parseInput(schemas.search, query, 'query');
     const r = await this.search.search(tenant, q, k ?? Math.min(this.ctx.config.search.defaultK, 100));
-    return { query: q, hits: r.hits, took_ms: r.took_ms, vector: r.vector };
+    return { query: q, hits: r.hits, took_ms: r.took_ms, vector: r.vector, note: r.note };
   }
 }

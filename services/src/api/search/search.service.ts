@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { createEmbeddingProvider, embeddingsUnavailableReason } from '../../index/embeddings';
+import { createEmbeddingProvider, resolveEmbeddings } from '../../index/embeddings';
 import { SearchService, vectorIndexFromConfig } from '../../index/search.service';
 import { ChunkRepository } from '../../repositories/chunks.repository';
 import { TenantRepository } from '../../repositories/tenants.repository';
@@ -22,10 +22,10 @@ export class ApiSearchService implements OnModuleDestroy {
     private readonly tenants: TenantRepository,
   ) {}
 
-  async search(tenantId: string, query: string, k: number): Promise<{ hits: SearchHitView[]; took_ms: number; vector: boolean }> {
+  async search(tenantId: string, query: string, k: number): Promise<{ hits: SearchHitView[]; took_ms: number; vector: boolean; note: string | null }> {
     const t0 = performance.now();
     const feeds = new Set(await this.tenants.subscribedFeedIds(tenantId));
-    if (!feeds.size) return { hits: [], took_ms: 0, vector: false };
+    if (!feeds.size) return { hits: [], took_ms: 0, vector: false, note: null };
     const r = await this.service().find(query, { k, scope: { feeds } });
     const hits = r.hits.map(({ id, chunk, snippet, score }) => ({
       chunk_id: id,
@@ -38,7 +38,7 @@ export class ApiSearchService implements OnModuleDestroy {
       snippet,
       score,
     }));
-    return { hits, took_ms: Math.round((performance.now() - t0) * 10) / 10, vector: r.vector };
+    return { hits, took_ms: Math.round((performance.now() - t0) * 10) / 10, vector: r.vector, note: r.note ?? this.embeddingsNote };
   }
 
   /** Probe for /healthz: the index loads (or there is none yet). */
@@ -46,16 +46,24 @@ export class ApiSearchService implements OnModuleDestroy {
     await this.service().probeIndex();
   }
 
-  /** The search core, built on first use; its vector side only where embeddings are configured. */
+  /** Why search is not semantic here (EMBEDDINGS_PROVIDER=auto without its model, or embeddings off), else null. */
+  private embeddingsNote: string | null = null;
+
+  /**
+   * The search core, built on first use; its vector side only where embeddings are configured.
+   * It never rebuilds an index of another embedding space (the workers do as they re-index): it
+   * answers from full text with a note instead.
+   */
   private service(): SearchService {
     if (this.core) return this.core;
     const { config, log } = this.ctx;
-    const reason = embeddingsUnavailableReason(config);
-    if (reason) log.info({ reason }, 'vector search off');
-    const provider = reason ? null : createEmbeddingProvider(config, log);
+    const resolved = resolveEmbeddings(config);
+    if (resolved.unavailable) log.info({ reason: resolved.unavailable }, 'vector search off');
+    this.embeddingsNote = resolved.unavailable ?? resolved.note;
+    const provider = resolved.unavailable ? null : createEmbeddingProvider(config, log);
     return (this.core = new SearchService({
       dataDir: config.dataDir,
-      vectors: provider && { provider, store: vectorIndexFromConfig(config, provider, log) },
+      vectors: provider && { provider, store: vectorIndexFromConfig(config, provider, log, { onForeignSpace: 'ignore' }) },
       keywords: this.chunks,
       chunks: this.chunks,
       requireVectors: false,
