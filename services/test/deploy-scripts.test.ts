@@ -1,5 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -7,6 +8,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMigrationDataSource, migrateUp } from '../src/db/migrate';
+import { testEmbeddingModel } from './support/embedding-model';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SCRIPTS = path.join(ROOT, 'deploy/scripts');
@@ -220,10 +222,34 @@ exit 0
       for (const d of [tmp, base, origin]) chmodSync(d, 0o755); // uid 10001 must reach them
       writeFileSync(path.join(origin, 'ggml-tiny.bin'), Buffer.concat([Buffer.from('lmgg', 'latin1'), Buffer.alloc(1024, 1)]));
       chmodSync(path.join(origin, 'ggml-tiny.bin'), 0o644);
-      const r = await run('models-init.sh', [], { MODELS_DIR: models, DATA_DIR: data, WHISPER_MODEL: 'tiny', WHISPER_MODEL_BASE_URL: `file://${origin}`, ASR_ENGINES: 'feed,whisper-cpp' });
-      expect(r.stdout + r.stderr).toContain('saved');
+      // The embedding model's files, as a Hugging Face revision lays them out.
+      const embedding = testEmbeddingModel();
+      mkdirSync(path.join(origin, 'onnx'), { recursive: true });
+      chmodSync(path.join(origin, 'onnx'), 0o755);
+      for (const [from, to] of [['model.onnx', 'onnx/model_quantized.onnx'], ['tokenizer.json', 'tokenizer.json'], ['config.json', 'config.json']]) {
+        writeFileSync(path.join(origin, to), readFileSync(path.join(embedding, from)));
+        chmodSync(path.join(origin, to), 0o644);
+      }
+      const sha = createHash('sha256').update(readFileSync(path.join(embedding, 'model.onnx'))).digest('hex');
+      const r = await run('models-init.sh', [], {
+        MODELS_DIR: models,
+        DATA_DIR: data,
+        WHISPER_MODEL: 'tiny',
+        WHISPER_MODEL_BASE_URL: `file://${origin}`,
+        ASR_ENGINES: 'feed,whisper-cpp',
+        EMBEDDINGS_MODEL_URL: `file://${origin}`,
+        EMBEDDINGS_MODEL_SHA256: sha,
+      });
+      expect(r.stdout + r.stderr).toContain('fetch-model: saved');
+      expect(r.stdout + r.stderr).toContain('fetch-embeddings-model: saved');
       expect(r.code).toBe(0);
-      for (const p of [models, data, path.join(models, 'ggml-tiny.bin')]) expect(statSync(p).uid, p).toBe(10001);
+      const embeddingFile = path.join(models, 'embeddings', 'all-MiniLM-L6-v2', 'model.onnx');
+      for (const p of [models, data, path.join(models, 'ggml-tiny.bin'), embeddingFile]) expect(statSync(p).uid, p).toBe(10001);
+      // Offline (the embedding model cannot be had): not fatal, the whisper model still comes.
+      rmSync(path.join(models, 'embeddings'), { recursive: true });
+      const offline = await run('models-init.sh', [], { MODELS_DIR: models, DATA_DIR: data, WHISPER_MODEL: 'tiny', WHISPER_MODEL_BASE_URL: `file://${origin}`, ASR_ENGINES: 'feed,whisper-cpp', EMBEDDINGS_MODEL_URL: `file://${origin}/missing` });
+      expect(offline.code).toBe(0);
+      expect(offline.stdout + offline.stderr).toContain('search uses hash embeddings until it is');
     });
     if (!asRoot) console.log('[deploy-scripts] models-init.sh ownership test skipped: needs root to chown');
   });
