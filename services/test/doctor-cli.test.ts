@@ -41,6 +41,12 @@ describe('podbrain doctor', () => {
     const r = JSON.parse(res.stdout) as { ok: boolean; run_ok: boolean; transcription_ok: boolean; checks: { name: string; level: string; blocks: string | null }[] };
     expect(r).toMatchObject({ ok: false, run_ok: true, transcription_ok: false });
     expect(r.checks.filter((c) => c.level === 'missing').map((c) => [c.name, c.blocks])).toEqual([['whisper.cpp', 'transcription'], ['models', 'transcription']]);
+    // No local embedding model: search falls back to hash, and doctor says so (a warning, nothing blocked).
+    expect(r.checks.find((c) => c.name === 'embeddings')).toMatchObject({
+      level: 'warn',
+      blocks: null,
+      detail: expect.stringMatching(/no ONNX embedding model in .*embeddings\/all-MiniLM-L6-v2 .*search uses hash embeddings \(keyword hashing, not semantic\)/),
+    });
   });
 
   it('an unusable data dir blocks `podbrain run` itself', async () => {

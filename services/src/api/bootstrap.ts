@@ -24,6 +24,7 @@ import { EventHub } from './events/event-hub';
 import { ApiSearchService } from './search/search.service';
 import { ChunkRepository } from '../repositories/chunks.repository';
 import { ControlPlane } from '../control/control-plane';
+import { embeddingsHealthCheck } from '../index/embeddings';
 
 const XML_TYPES = ['text/xml', 'application/xml', 'text/x-opml', 'application/x-opml+xml', 'text/x-opml+xml'];
 
@@ -80,6 +81,7 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
       postgresPing: () => database.ping(),
       ping: () => redis.ping(),
       indexProbe: () => search.probeIndex(),
+      embeddings: embeddingsHealthCheck(config),
       dataDir: config.dataDir,
     }),
   });

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { createAsrEngines, needsAudio } from '../../asr/engines';
 import type { Config } from '../../config/config';
 import { silentLogger } from '../../core/logger';
+import { resolveEmbeddings } from '../../index/embeddings';
 import { configFrom } from '../context';
 
 const run = promisify(execFile);
@@ -117,6 +118,19 @@ async function runDoctor(config: Config): Promise<DoctorCheck[]> {
         : `${config.modelsDir}: ${models.length ? models.join(', ') : 'no ggml models'}; wanted ${wanted}`) + (haveModel ? '' : instead),
     fix: `download ${wanted} into ${config.modelsDir} (deploy/scripts/fetch-model.sh ${config.asr.whisperModel}), or set ASR_ENGINES=feed,openai`,
     blocks: haveModel ? null : whisperBlocks,
+  });
+
+  // Search works without the local model (hash), but is not semantic: say so, and how to fix it.
+  const emb = resolveEmbeddings(config);
+  add({
+    name: 'embeddings',
+    level: emb.unavailable ? 'missing' : emb.note ? 'warn' : 'ok',
+    detail:
+      emb.unavailable ??
+      emb.note ??
+      `${emb.space.provider} ${emb.space.model} (${emb.space.dim} dimensions)${emb.onnx ? ` from ${emb.onnx.dir}` : emb.provider === 'hash' ? ': keyword hashing, not semantic' : ''}`,
+    fix: `deploy/scripts/fetch-embeddings-model.sh (MODELS_DIR=${config.modelsDir}), or EMBEDDINGS_MODEL_PATH=<dir with model.onnx + tokenizer.json>`,
+    blocks: null,
   });
 
   const smi = await version('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader']);

@@ -1,6 +1,7 @@
 import type { Config } from '../../config/config';
 import { PodbrainError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
+import type { HealthCheck } from '../../telemetry/health/model';
 import { HASH_MODEL, HashEmbeddings } from './hash';
 import { type OnnxEmbeddings, type OnnxModel, createOnnxEmbeddings, findOnnxModel, onnxModelId } from './onnx';
 import { OpenAiEmbeddings } from './openai';
@@ -49,6 +50,18 @@ export function resolveEmbeddings(config: Config): ResolvedEmbeddings {
     onnx: null,
     note: null,
     unavailable: `EMBEDDINGS_PROVIDER=onnx: ${found.problem}; ${FETCH_HINT}, or set EMBEDDINGS_PROVIDER=auto to fall back to hash`,
+  };
+}
+
+/**
+ * /healthz of the api: which embeddings search uses. The hash fallback of `auto` is healthy (search
+ * works) with its reason as the detail; a configured provider that cannot run degrades the role.
+ */
+export function embeddingsHealthCheck(config: Config): HealthCheck {
+  return () => {
+    const r = resolveEmbeddings(config);
+    if (r.unavailable) return Promise.resolve({ status: 'degraded', detail: r.unavailable });
+    return Promise.resolve({ status: 'healthy', detail: r.note ?? `${r.space.provider} ${r.space.model} (${r.space.dim} dimensions)` });
   };
 }
 

@@ -153,6 +153,8 @@ export interface RoleCheckDeps {
   queueProbe?: (signal: AbortSignal) => Promise<unknown>;
   /** FAISS index loadable (api); failure degrades to graph/full-text-only search. */
   indexProbe?: (signal: AbortSignal) => Promise<unknown>;
+  /** Which embeddings search uses and why (api): healthy with the hash fallback's reason, degraded when the configured provider cannot run. */
+  embeddings?: HealthCheck;
   dataDir: string;
   /** Whisper model file for worker-gpu (`$MODELS_DIR/ggml-<WHISPER_MODEL>.bin`). */
   whisperModelFile?: string;
@@ -222,6 +224,7 @@ export function checksForRole(role: string, given: RoleCheckDeps, config?: Healt
       add('postgres', pg, 'critical');
       add('redis', redis, 'degrading'); // reads still work; enqueue and SSE fan-out do not
       add('vector_index', deps.indexProbe && probeCheck(deps.indexProbe), 'degrading');
+      add('embeddings', deps.embeddings, 'degrading');
       add('disk_space', disk, 'degrading');
       break;
     case 'scheduler':
