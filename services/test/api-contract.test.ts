@@ -34,7 +34,7 @@ describe('api contract', () => {
     const ok = (path: string, method: 'get' | 'post', status = '200') =>
       (doc.paths[path]?.[method]?.responses?.[status] as { content?: Record<string, { schema?: { properties?: object } }> } | undefined)?.content?.['application/json']?.schema?.properties;
     expect(Object.keys(ok('/api/episodes', 'get') ?? {})).toEqual(['items', 'next_cursor']);
-    expect(Object.keys(ok('/api/search', 'get') ?? {})).toEqual(['query', 'took_ms', 'vector', 'hits']);
+    expect(Object.keys(ok('/api/search', 'get') ?? {})).toEqual(['query', 'took_ms', 'vector', 'note', 'hits']);
     expect(ok('/api/feeds', 'post', '202')).toBeTruthy();
     for (const p of ['/api/episodes/{key}', '/api/episodes/{key}/transcript', '/api/episodes/{key}/summary', '/api/episodes/{key}/insights', '/api/graph', '/api/health', '/api/admin/queues', '/api/admin/failures']) {
       expect(ok(p, 'get'), p).toBeTruthy();

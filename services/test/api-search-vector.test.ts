@@ -4,7 +4,9 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../src/artifacts/store';
 import type { Config } from '../src/config/config';
+import { closeEmbeddingProviders } from '../src/index/embeddings';
 import { apiConfig, call, freshDatabase, startApi } from './api-support';
+import { testEmbeddingModel } from './support/embedding-model';
 import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes } from './support/index-corpus';
 
 /**
@@ -71,5 +73,37 @@ describe('api: hybrid search (FAISS + Postgres full-text)', () => {
     await pg.query(`INSERT INTO subscriptions (tenant_id, feed_id) VALUES ('default', 'feed-b')`);
     const after = await call(api.base, 'GET', '/api/search?q=goalkeeper%20penalty&k=10');
     expect(after.body.hits.map((h: { episode_key: string }) => h.episode_key)).toContain('feed-b:football-2');
+  });
+});
+
+describe('api: which embeddings search uses, said in the answer', () => {
+  it('with another embedding model than the index was built with: full text alone, a note, the index left as it is', async () => {
+    const pointer = await fs.readFile(path.join(config.dataDir, 'index', 'CURRENT'), 'utf8');
+    const onnx = await startApi({ ...config, embeddings: { ...config.embeddings, provider: 'onnx', modelPath: testEmbeddingModel() } });
+    try {
+      const r = await call(onnx.base, 'GET', '/api/search?q=black%20hole%20telescope&k=5');
+      expect(r.status).toBe(200);
+      expect(r.body.vector).toBe(false);
+      expect(r.body.hits.length).toBeGreaterThan(0);
+      expect(r.body.note).toMatch(/keyword search only: the vector index was built with hash hash-v1 \(64 dimensions\), this server embeds with onnx all-MiniLM-L6-v2@[0-9a-f]{12} \(64\)/);
+      expect(await fs.readFile(path.join(config.dataDir, 'index', 'CURRENT'), 'utf8')).toBe(pointer);
+    } finally {
+      await onnx.close();
+      await closeEmbeddingProviders();
+    }
+    // The hash api still answers from both sides, with nothing to say.
+    const r = await call(api.base, 'GET', '/api/search?q=black%20hole%20telescope&k=5');
+    expect(r.body).toMatchObject({ vector: true, note: null });
+  });
+
+  it('auto without the local model: hash, and the answer says so', async () => {
+    const auto = await startApi({ ...config, modelsDir: '/nonexistent/models', embeddings: { ...config.embeddings, provider: 'auto' } });
+    try {
+      const r = await call(auto.base, 'GET', '/api/search?q=black%20hole%20telescope&k=5');
+      expect(r.body.vector).toBe(true);
+      expect(r.body.note).toMatch(/EMBEDDINGS_PROVIDER=auto: no ONNX embedding model in \/nonexistent\/models\/embeddings\/all-MiniLM-L6-v2 .*keyword hashing, not semantic/);
+    } finally {
+      await auto.close();
+    }
   });
 });
