@@ -66,6 +66,8 @@ describe('transcribe stage', () => {
     expect(plan).toEqual({
       configured: true,
       parts: expect.objectContaining({ schema: 1, engine: 'whisper-cpp', model: 'tiny', vad: true, preprocess: expect.objectContaining({ sample_rate: 16000, channels: 1, normalize: 'dynaudnorm' }) }),
+      // the recipe (what staleness compares): the same settings, no episode data
+      recipe: expect.objectContaining({ engine: 'whisper-cpp', model: 'tiny', vad: true, language: 'en' }),
     });
   });
 
