@@ -1,9 +1,17 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { assessTranscript, reasonCode, repetitionRatio, speechCoverage } from '../src/asr/quality';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseTranscript } from '../src/asr/feed/formats';
+import { assessTranscript, checkText, enrichBlocker, reasonCode, repetitionRatio, speechCoverage } from '../src/asr/quality';
 import type { TranscriptSegment } from '../src/asr/types';
+import { createWhisperCppEngine } from '../src/asr/whisper/engine';
+import { writeFakeWhisperModel } from '../src/asr/whisper/fake-model';
+import { silentLogger } from '../src/core/logger';
+import { fixturePublisherTranscripts } from '../src/eval/gate-corpus';
 import { metrics } from '../src/telemetry/metrics';
-import { fixture } from './support/fixtures';
+import { requireWhisperBuild, tempDir, whisperTestConfig } from './support/audio';
+import { FIXTURES, fixture } from './support/fixtures';
 
 const seg = (start_ms: number, end_ms: number, text = 'some words here'): TranscriptSegment => ({ start_ms, end_ms, text });
 
@@ -135,5 +143,108 @@ describe('assessTranscript', () => {
     expect(assessTranscript({ segments: segments.slice(0, 5), speech, minCoverage: 0.5, countMetric: false }).status).toBe('valid');
     const loop = loopTranscript('thank you', 10);
     expect(assessTranscript({ segments: loop, speech: null, minCoverage: 0.9, maxRepetition: 0.99, countMetric: false }).status).toBe('valid');
+  });
+});
+
+describe('the gate on clean publisher transcripts (every fixture SRT/VTT)', () => {
+  const corpus = fixturePublisherTranscripts(FIXTURES);
+
+  it('covers every real feed with text and the reference texts, in both formats, with two named speakers', () => {
+    expect(corpus.length).toBeGreaterThanOrEqual(16);
+    expect(corpus.map((c) => c.name)).toEqual(expect.arrayContaining(['1865.srt', '1865.vtt', 'animated-no-agenda.srt', 'pc20rss.vtt', 'reference-texts.srt']));
+    for (const c of corpus) {
+      // (An SRT line of show notes such as "Fresh Crops: …" reads as a third speaker, as it would in any SRT.)
+      const speakers = new Set(parseTranscript(c.body, c.format).segments.map((s) => s.speaker));
+      expect([...speakers], c.name).toEqual(expect.arrayContaining(['Ana Lima', 'Ben Okafor']));
+    }
+  });
+
+  it('flags none of them (boilerplate said in every episode description is no loop)', () => {
+    const flagged = corpus
+      .map((c) => ({ name: c.name, a: assessTranscript({ segments: parseTranscript(c.body, c.format).segments, speech: null, minCoverage: 0.9, language: 'en', countMetric: false }) }))
+      .filter((x) => x.a.status !== 'valid')
+      .map((x) => `${x.name}: ${x.a.reasons.join('; ')}`);
+    expect(flagged).toEqual([]);
+  });
+
+  it('their words are English words (the word list is read), well above the 50% floor', () => {
+    for (const c of corpus) {
+      const { check } = checkText(parseTranscript(c.body, c.format).segments, { language: 'en' });
+      expect(check.method, c.name).toBe('wordlist');
+      expect(check.word_share, c.name).toBeGreaterThan(0.75);
+      expect(check.entropy, c.name).toBeLessThan(4.6);
+    }
+  });
+});
+
+describe('garbage text', () => {
+  const segs = (...texts: string[]) => texts.map((t, i) => seg(i * 1000, i * 1000 + 900, t));
+
+  it('random tokens are garbage_text, real sentences are not', () => {
+    const garbage = assessTranscript({ segments: segs('wdf7 wxlq wzb4 w1a9 wq0x', 'wr2 wkk7 # wzz'), speech: null, minCoverage: 0.9, countMetric: false });
+    expect(garbage.status).toBe('degraded');
+    expect(garbage.reasons).toEqual([expect.stringMatching(/^garbage_text: 0% of 8 words are English words \(minimum 50%\)$/)]);
+    const real = assessTranscript({ segments: segs("We'd back up the NAS to Backblaze B2 every night.", "It's 2021 and the 3rd drive failed."), speech: null, minCoverage: 0.9, countMetric: false });
+    expect(real).toMatchObject({ status: 'valid', reasons: [] });
+    expect(real.text_check.word_share).toBeGreaterThan(0.8);
+  });
+
+  it('without the word list it says so and judges by token shape and entropy', () => {
+    const missing = path.join(tempDir('no-wordlist'), 'words');
+    const g = checkText(segs('wdf7 wxlq wzb4 wpqk wq0x'), { wordlist: missing });
+    expect(g.check).toMatchObject({ method: 'shape', wordlist: null });
+    expect(g.garbage).toMatch(/^garbage_text: 0% of 5 words look like words \(no word list at .*words: install wamerican\)/);
+    expect(checkText(segs('We talked about backups and restores today.'), { wordlist: missing }).garbage).toBeNull();
+    // Random letters pass the shape test one by one, but not as a whole: their entropy is too high.
+    const letters = 'abcdefghijklmnopqrstuvwxyz0123456789';
+    let x = 7;
+    const random = Array.from({ length: 80 }, () => Array.from({ length: 5 }, () => letters[(x = (x * 1103515245 + 12345) % 2 ** 31) % 36]).join('')).join(' ');
+    expect(checkText(segs(random), { wordlist: missing }).garbage).toMatch(/^garbage_text: (character entropy|\d+% of)/);
+  });
+
+  it('a German transcript is not judged by the English list', () => {
+    const de = checkText(segs('Wir sprechen heute über Datensicherung und warum ein Spiegel keine Sicherung ist.'), { language: 'de' });
+    expect(de.check.method).toBe('shape');
+    expect(de.garbage).toBeNull();
+  });
+
+  it('keeps enrichment off garbage and whole-transcript loops, not off low coverage or a tail loop', () => {
+    expect(enrichBlocker({ reasons: ['garbage_text: 0% of 4 words are English words (minimum 50%)'] })).toMatch(/^garbage_text/);
+    expect(enrichBlocker({ reasons: ['repetition_loop: 96% of the word sequences repeat recent text (limit 50%)'], repetition_ratio: 0.96 })).toMatch(/^repetition_loop/);
+    expect(enrichBlocker({ reasons: ['repetition_loop: 80 words from 0:01:00 keep repeating the same text'], repetition_ratio: 0.2 })).toBeNull();
+    expect(enrichBlocker({ reasons: ['low_coverage: 62% of the detected speech is covered by transcript segments (minimum 90%)'] })).toBeNull();
+    expect(enrichBlocker({ reasons: [] })).toBeNull();
+    expect(enrichBlocker(undefined)).toBeNull();
+  });
+});
+
+describe('the gate on fake-model transcripts (real whisper-cli, random-weight tiny models, fixture audio)', () => {
+  const work = tempDir('gate-fake');
+  const outputs: { name: string; segments: TranscriptSegment[] }[] = [];
+
+  beforeAll(async () => {
+    requireWhisperBuild();
+    const clips = ['jfk.wav', 'fleurs-en-003.ogg'];
+    for (const seed of [1, 3]) {
+      const dir = path.join(work, `model-${seed}`);
+      await writeFakeWhisperModel({ shape: 'tiny', outDir: dir, seed });
+      const engine = createWhisperCppEngine(whisperTestConfig(dir), { logger: silentLogger });
+      for (const clip of clips) {
+        const wav = path.join(work, `${clip}.wav`);
+        execFileSync('ffmpeg', ['-y', '-loglevel', 'error', '-i', fixture('audio', clip), '-ar', '16000', '-ac', '1', wav]);
+        const res = await engine.transcribe({ wavPath: wav, durationMs: null, transcripts: [], signal: new AbortController().signal });
+        outputs.push({ name: `${clip} seed ${seed}`, segments: res.segments });
+      }
+    }
+  }, 180_000);
+
+  it('flags every one of them degraded, and enrichment is kept off them', () => {
+    expect(outputs).toHaveLength(4);
+    for (const o of outputs) {
+      const a = assessTranscript({ segments: o.segments, speech: null, minCoverage: 0.9, language: 'en', countMetric: false });
+      expect(a.status, `${o.name}: ${o.segments.map((s) => s.text).join(' | ')}`).toBe('degraded');
+      expect(a.reasons.map(reasonCode), o.name).toContain(o.segments.length ? 'garbage_text' : 'empty_transcript');
+      expect(enrichBlocker({ reasons: a.reasons, repetition_ratio: a.repetition_ratio }), o.name).not.toBeNull();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import type { TextCheck } from './quality';
 /** Transcript artifact (ARCHITECTURE §5), written as transcript.json by the transcribe stage. */
 export interface TranscriptSegment {
   start_ms: number;
@@ -18,8 +19,8 @@ export interface Transcript {
   /** Share of detected speech covered by segments (0..1), null when not measured (e.g. publisher transcripts). */
   speech_coverage: number | null;
   status: 'valid' | 'degraded';
-  /** Why degraded: low coverage, repetition loop, ... */
-  quality: { reasons: string[]; repetition_ratio?: number };
+  /** Why degraded: low coverage, repetition loop, garbage text ...; text_check: how the garbage check judged the text. */
+  quality: { reasons: string[]; repetition_ratio?: number; text_check?: TextCheck };
   /** Publisher transcripts: which file, its format, and whether its times are the file's cues or estimated. */
   source?: TranscriptSource;
 }

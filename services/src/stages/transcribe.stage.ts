@@ -179,7 +179,13 @@ async function finish(
   durationMs ??= result.segments.reduce((m, seg) => Math.max(m, seg.end_ms), 0);
 
   const guardSpeech = s.audioBased ? (s.speech?.forGuard ?? null) : null;
-  const assessment = assessTranscript({ segments: result.segments, speech: guardSpeech, minCoverage: config.asr.minCoverage, maxRepetition: config.asr.maxRepetition });
+  const assessment = assessTranscript({
+    segments: result.segments,
+    speech: guardSpeech,
+    minCoverage: config.asr.minCoverage,
+    maxRepetition: config.asr.maxRepetition,
+    language: result.language,
+  });
   const transcript: Transcript = {
     schema_version: 1,
     episode_key: req.episodeKey,
@@ -190,7 +196,7 @@ async function finish(
     segments: result.segments,
     speech_coverage: assessment.speech_coverage,
     status: assessment.status,
-    quality: { reasons: assessment.reasons, repetition_ratio: assessment.repetition_ratio },
+    quality: { reasons: assessment.reasons, repetition_ratio: assessment.repetition_ratio, text_check: assessment.text_check },
     ...('source' in result && result.source ? { source: result.source as TranscriptSource } : {}),
   };
   const rtf = s.audioBased && durationMs > 0 ? s.timings.asr / durationMs : null;
