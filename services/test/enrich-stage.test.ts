@@ -158,3 +158,57 @@ describe('enrich stage', () => {
     }
   });
 });
+
+describe('enrich stage on a transcript the quality gate calls garbage', () => {
+  let gdir: string;
+  let garbageEpisode: FeedEpisode;
+
+  beforeAll(async () => {
+    gdir = mkdtempSync(path.join(os.tmpdir(), 'pb-enrich-garbage-'));
+    copyFileSync(fixture('audio', 'jfk.mp3'), path.join(gdir, 'episode.mp3'));
+    // What a random-weight Whisper model decodes: tokens of its vocabulary (` w<base36>`), no language.
+    let x = 12_345;
+    const token = () => `w${((x = (x * 48_271) % 2_147_483_647) % 50_000).toString(36)}`;
+    const cues = Array.from({ length: 40 }, (_, i) => `${i + 1}\n${srtTime(i * 3000)} --> ${srtTime(i * 3000 + 2800)}\n${Array.from({ length: 6 }, token).join(' ')}\n`);
+    writeFileSync(path.join(gdir, 'episode.srt'), cues.join('\n'));
+    writeFileSync(
+      path.join(gdir, 'feed.xml'),
+      `<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><title>Noise</title>
+       <item><guid>ep-garbage</guid><title>Garbage in</title><enclosure url="episode.mp3" type="audio/mpeg" length="1"/>
+         <podcast:transcript url="episode.srt" type="application/srt"/></item></channel></rss>`,
+    );
+    const loaded = await loadFeed(path.join(gdir, 'feed.xml'), loadConfig({ env: { DATA_DIR: gdir } }));
+    garbageEpisode = loaded!.episodes[0];
+  });
+
+  afterAll(() => rmSync(gdir, { recursive: true, force: true }));
+
+  const run = async (env: Record<string, string> = {}) => {
+    const config = loadConfig({ env: { DATA_DIR: path.join(gdir, 'data'), ASR_ENGINES: 'feed', ...env } });
+    const runner = new PipelineRunner({ config, store: new ArtifactStore(config.dataDir), log: silentLogger, stages: [createIngestStage(), createTranscribeStage(), createEnrichStage()] });
+    const report = await runner.runEpisode(garbageEpisode);
+    return Object.fromEntries(report.stages.map((s) => [s.stage, s]));
+  };
+
+  it('makes no summary or insights by default and says why; ENRICH_DEGRADED_TRANSCRIPTS=true enriches it anyway', async () => {
+    const first = await run();
+    const transcript = read<{ status: string; quality: { reasons: string[] } }>(first.transcribe.ref!.dir, 'transcript.json');
+    expect(transcript.status).toBe('degraded');
+    expect(transcript.quality.reasons).toEqual([expect.stringMatching(/^garbage_text: 0% of 240 words are English words/)]);
+    expect(first.enrich.status).toBe('done');
+    expect(first.enrich.ref!.meta.info).toMatchObject({ status: 'degraded', not_generated: transcript.quality.reasons[0], insights: 0 });
+    const summary = read<SummaryArtifact>(first.enrich.ref!.dir, 'summary.json');
+    expect(summary).toMatchObject({ status: 'invalid', bullets: [], key_quotes: [], title: 'Garbage in' });
+    expect(summary.problem).toBe(`not generated: the transcript is degraded (${transcript.quality.reasons[0]}); ENRICH_DEGRADED_TRANSCRIPTS=true enriches it anyway`);
+    const gi = read<GiArtifact>(first.enrich.ref!.dir, 'gi.json');
+    expect(gi.nodes).toEqual([]);
+    expect(read<KgArtifact>(first.enrich.ref!.dir, 'kg.json').nodes.map((n) => n.type)).toEqual(['Episode']);
+
+    const forced = await run({ ENRICH_DEGRADED_TRANSCRIPTS: 'true' });
+    // The setting is part of enrich's recipe: enrich runs again, transcribe is reused.
+    expect(forced.transcribe.fingerprint).toBe(first.transcribe.fingerprint);
+    expect(forced.enrich.fingerprint).not.toBe(first.enrich.fingerprint);
+    expect(forced.enrich.ref!.meta.info).not.toHaveProperty('not_generated');
+    expect(read<SummaryArtifact>(forced.enrich.ref!.dir, 'summary.json').bullets.length).toBeGreaterThan(0);
+  });
+});

@@ -92,6 +92,7 @@ const SETTINGS = {
   LLM_TIMEOUT_MS: ['llm.timeoutMs', int(1000), 180_000],
   LLM_MAX_OUTPUT_TOKENS: ['llm.maxOutputTokens', int(64, 131_072), 2048],
   LLM_MAX_ANSWER_BYTES: ['llm.maxAnswerBytes', int(1024), 1024 * 1024],
+  ENRICH_DEGRADED_TRANSCRIPTS: ['llm.enrichDegraded', bool, false],
   EMBEDDINGS_PROVIDER: ['embeddings.provider', z.enum(EMBEDDING_PROVIDERS), 'auto'],
   EMBEDDINGS_MODEL: ['embeddings.model', z.string(), ''],
   EMBEDDINGS_MODEL_PATH: ['embeddings.modelPath', z.string(), ''],
@@ -257,6 +258,8 @@ export interface Config {
     maxOutputTokens: number;
     /** Larger HTTP answers from the LLM server are cut off and treated as invalid output. */
     maxAnswerBytes: number;
+    /** Summaries and insights also for transcripts the quality gate calls garbage (default false: not generated, reason shown). */
+    enrichDegraded: boolean;
   };
   embeddings: {
     /** auto: onnx when the model files are in place, else hash (said in the log, doctor and /healthz). */

@@ -52,6 +52,9 @@ export class ContentRepository {
       model: stringOr(meta?.model, 'unknown'),
       language: stringOr(meta?.language, null),
       status: meta?.status === 'degraded' ? 'degraded' : 'valid',
+      quality_reasons: Array.isArray((meta?.quality as { reasons?: unknown } | undefined)?.reasons)
+        ? ((meta!.quality as { reasons: unknown[] }).reasons.filter((r) => typeof r === 'string') as string[])
+        : [],
       speech_coverage: numberOr(meta?.speech_coverage, null),
       segments: segs.map((s) => ({ start_ms: s.start_ms, end_ms: s.end_ms, text: s.text, speaker: s.speaker })),
     };
@@ -68,6 +71,7 @@ export class ContentRepository {
       key_quotes: (r.key_quotes ?? []).map(textOf),
       status,
       method: artifact?.method === 'llm' ? 'llm' : 'extractive',
+      problem: typeof artifact?.problem === 'string' ? artifact.problem : null,
     };
   }
 

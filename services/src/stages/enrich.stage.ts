@@ -1,14 +1,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { StagingDir } from '../artifacts/store';
+import { enrichBlocker } from '../asr/quality';
 import type { Transcript } from '../asr/types';
 import type { Config } from '../config/config';
 import { PodbrainError } from '../core/errors';
 import { hashOf } from '../core/hash';
-import { feedPeople } from '../enrich/assemble';
+import { buildGi, buildKg, feedPeople, type EpisodeInfo } from '../enrich/assemble';
+import { Grounder } from '../enrich/grounding';
 import { EXTRACTIVE_VERSION, enrichExtractive } from '../enrich/extractive';
 import { enrichWithLlm, promptVersions, type LlmEnrichStats } from '../enrich/llm-enrich';
-import { buildTranscriptText } from '../text/transcript-text';
+import { buildTranscriptText, type TranscriptText } from '../text/transcript-text';
 import { ENRICH_SCHEMA_VERSION, GI_FILE, KG_FILE, SUMMARY_FILE, type EnrichResult } from '../enrich/types';
 import { LlmProvider, llmConfigured } from '../llm/provider';
 import type { Stage, StageContext } from '../pipeline/stage';
@@ -19,7 +21,7 @@ const LLM_MAP_CONCURRENCY = 2;
 
 /** The configured part of enrich's plan (its recipe): method, model, prompt file hashes, schema and algorithm versions. */
 export function enrichRecipe(config: Config): Record<string, unknown> {
-  const common = { schema_version: ENRICH_SCHEMA_VERSION, extractive: EXTRACTIVE_VERSION };
+  const common = { schema_version: ENRICH_SCHEMA_VERSION, extractive: EXTRACTIVE_VERSION, degraded_transcripts: config.llm.enrichDegraded };
   if (!llmConfigured(config)) return { method: 'extractive', ...common };
   return {
     method: 'llm',
@@ -54,6 +56,20 @@ async function readTranscript(dir: string): Promise<Transcript> {
   return t;
 }
 
+/**
+ * What enrich writes for a transcript the quality gate calls unfit (garbage, empty, mostly a loop):
+ * no bullets, insights or graph beyond the episode, status invalid and the reason as the problem,
+ * so the api and viewer say why instead of summarising noise.
+ */
+function notGenerated(tt: TranscriptText, episode: EpisodeInfo, blocker: string): EnrichResult {
+  const outcome = { method: 'extractive' as const, status: 'invalid' as const, problem: `not generated: the transcript is degraded (${blocker}); ENRICH_DEGRADED_TRANSCRIPTS=true enriches it anyway` };
+  return {
+    summary: { schema_version: ENRICH_SCHEMA_VERSION, episode_key: episode.episodeKey, title: episode.title?.trim() || 'Untitled episode', bullets: [], key_quotes: [], ...outcome },
+    gi: buildGi(episode, [], new Grounder(tt), { people: [], orgs: [], topics: [] }, outcome),
+    kg: buildKg(episode, { people: [], orgs: [], topics: [], relations: [] }, outcome),
+  };
+}
+
 /** Summary, grounded insights and knowledge graph (ARCHITECTURE §5): LLM when configured, extractive otherwise. */
 export function createEnrichStage(): Stage {
   return {
@@ -70,7 +86,12 @@ export function createEnrichStage(): Stage {
 
       let result: EnrichResult;
       let llm: LlmEnrichStats | null = null;
-      if (llmConfigured(ctx.config)) {
+      const blocker = ctx.config.llm.enrichDegraded ? null : enrichBlocker(transcript.quality, ctx.config.asr.maxRepetition);
+      if (blocker) {
+        result = notGenerated(tt, ctx.episode, blocker);
+        ctx.log.warn({ reason: blocker }, 'enrich: no summary or insights for a degraded transcript (ENRICH_DEGRADED_TRANSCRIPTS=false)');
+        ctx.progress(1);
+      } else if (llmConfigured(ctx.config)) {
         const provider = new LlmProvider(ctx.config, { logger: ctx.log });
         const r = await enrichWithLlm(tt, ctx.episode, provider, {
           contextTokens: ctx.config.llm.contextTokens,
@@ -91,11 +112,12 @@ export function createEnrichStage(): Stage {
       await out.writeJson(GI_FILE, result.gi);
       await out.writeJson(KG_FILE, result.kg);
 
-      const degraded = [result.summary, result.gi, result.kg].some((a) => a.status === 'degraded');
+      const degraded = [result.summary, result.gi, result.kg].some((a) => a.status !== 'valid');
       const info = {
         method: llm ? 'llm' : 'extractive',
         model: llm ? ctx.config.llm.model : null,
         status: degraded ? 'degraded' : 'valid',
+        ...(blocker ? { not_generated: blocker } : {}),
         methods: { summary: result.summary.method, gi: result.gi.method, kg: result.kg.method },
         insights: result.gi.stats.insights,
         quotes_total: result.gi.stats.quotes_total,
@@ -106,7 +128,7 @@ export function createEnrichStage(): Stage {
         enrich_ms: Math.round(performance.now() - t0),
         ...(llm ? { llm } : {}),
       };
-      if (degraded) ctx.log.warn({ degraded_tasks: llm?.degraded_tasks }, 'enrich degraded: LLM output unusable, extractive result stands in');
+      if (degraded && !blocker) ctx.log.warn({ degraded_tasks: llm?.degraded_tasks }, 'enrich degraded: LLM output unusable, extractive result stands in');
       return { info };
     },
   };

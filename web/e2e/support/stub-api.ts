@@ -184,8 +184,8 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     return {
       detail,
       fails,
-      transcript: { engine: 'whisper-cpp', model: 'tiny', language: 'en', status: 'valid', speech_coverage: 0.93, segments: JFK_SEGMENTS },
-      summary: { title: detail.title, bullets: ['A call to civic duty.', 'Citizens are asked what they can give, not take.'], key_quotes: ['ask not what your country can do for you'], status: 'valid', method: 'extractive' },
+      transcript: { engine: 'whisper-cpp', model: 'tiny', language: 'en', status: 'valid', quality_reasons: [], speech_coverage: 0.93, segments: JFK_SEGMENTS },
+      summary: { title: detail.title, bullets: ['A call to civic duty.', 'Citizens are asked what they can give, not take.'], key_quotes: ['ask not what your country can do for you'], status: 'valid', method: 'extractive', problem: null },
       insights: [
         { id: `${key}-i1`, text: 'Citizens should ask what they can do for their country.', insight_type: 'recommendation', confidence: 0.9, grounded: true, quotes: [{ id: `${key}-q1`, text: 'ask what you can do for your country', start_ms: 8000, end_ms: 11000, speaker: 'JFK' }] },
         { id: `${key}-i2`, text: 'The speech was written by a committee.', insight_type: 'claim', confidence: 0.3, grounded: false, quotes: [] },

@@ -1011,6 +1011,27 @@ export interface components {
                 exclude: string[];
                 min_duration_s: number | null;
                 max_duration_s: number | null;
+                /** @description the feed's own audio retention (keep-all, delete-after-transcribe, last:N, days:D); null: the appliance's AUDIO_RETENTION */
+                audio_retention: string | null;
+                /**
+                 * @description the feed's own AUDIO_DOWNLOAD; null: the appliance's
+                 * @enum {string|null}
+                 */
+                audio_download: "always" | "when-needed" | null;
+            };
+            /** @description how the feed's audio is kept: the feed's own choices, else the appliance's settings */
+            audio: {
+                /** @description the audio retention in effect for this feed */
+                retention: string;
+                /** @description true: the feed's own (policy.audio_retention), false: the appliance's AUDIO_RETENTION */
+                retention_overridden: boolean;
+                /**
+                 * @description AUDIO_DOWNLOAD in effect for this feed (when-needed: not downloaded when a publisher transcript comes first)
+                 * @enum {string}
+                 */
+                download: "always" | "when-needed";
+                /** @description true: the feed's own (policy.audio_download), false: the appliance's AUDIO_DOWNLOAD */
+                download_overridden: boolean;
             };
             episode_count: number;
             /** @description episodes left out by the policy (or skipped by a stage): GET /api/episodes?state=skipped&feed_id= */
@@ -1086,6 +1107,8 @@ export interface components {
             language: string | null;
             /** @enum {string} */
             status: "valid" | "degraded";
+            /** @description why degraded (`code: explanation`: low_coverage, repetition_loop, garbage_text, empty_transcript); [] when valid */
+            quality_reasons: string[];
             speech_coverage: number | null;
             segments: components["schemas"]["Segment"][];
         };
@@ -1097,6 +1120,8 @@ export interface components {
             status: "valid" | "degraded" | "invalid";
             /** @enum {string} */
             method: "llm" | "extractive";
+            /** @description why degraded or invalid, e.g. not generated because the transcript is garbage */
+            problem: string | null;
         };
         QuoteView: {
             id: string;
@@ -1503,6 +1528,13 @@ export interface operations {
                     min_duration_s?: number | null;
                     /** @description longer episodes are skipped (unknown durations pass) */
                     max_duration_s?: number | null;
+                    /** @description this feed's audio retention: keep-all, delete-after-transcribe, last:N (the N newest done episodes keep theirs, N ≥ 1), days:D (D ≥ 1); null: the appliance's AUDIO_RETENTION (the default) */
+                    audio_retention?: string | null;
+                    /**
+                     * @description this feed's AUDIO_DOWNLOAD: always (keep a local copy although a publisher transcript comes first) or when-needed; null: the appliance's (the default)
+                     * @enum {string|null}
+                     */
+                    audio_download?: "always" | "when-needed" | null;
                 };
             };
         };
@@ -1622,6 +1654,13 @@ export interface operations {
                     min_duration_s?: number | null;
                     /** @description longer episodes are skipped (unknown durations pass) */
                     max_duration_s?: number | null;
+                    /** @description this feed's audio retention: keep-all, delete-after-transcribe, last:N (the N newest done episodes keep theirs, N ≥ 1), days:D (D ≥ 1); null: the appliance's AUDIO_RETENTION (the default) */
+                    audio_retention?: string | null;
+                    /**
+                     * @description this feed's AUDIO_DOWNLOAD: always (keep a local copy although a publisher transcript comes first) or when-needed; null: the appliance's (the default)
+                     * @enum {string|null}
+                     */
+                    audio_download?: "always" | "when-needed" | null;
                 };
             };
         };
@@ -1767,6 +1806,27 @@ export interface operations {
                             exclude: string[];
                             min_duration_s: number | null;
                             max_duration_s: number | null;
+                            /** @description the feed's own audio retention (keep-all, delete-after-transcribe, last:N, days:D); null: the appliance's AUDIO_RETENTION */
+                            audio_retention: string | null;
+                            /**
+                             * @description the feed's own AUDIO_DOWNLOAD; null: the appliance's
+                             * @enum {string|null}
+                             */
+                            audio_download: "always" | "when-needed" | null;
+                        };
+                        /** @description how the feed's audio is kept: the feed's own choices, else the appliance's settings */
+                        audio: {
+                            /** @description the audio retention in effect for this feed */
+                            retention: string;
+                            /** @description true: the feed's own (policy.audio_retention), false: the appliance's AUDIO_RETENTION */
+                            retention_overridden: boolean;
+                            /**
+                             * @description AUDIO_DOWNLOAD in effect for this feed (when-needed: not downloaded when a publisher transcript comes first)
+                             * @enum {string}
+                             */
+                            download: "always" | "when-needed";
+                            /** @description true: the feed's own (policy.audio_download), false: the appliance's AUDIO_DOWNLOAD */
+                            download_overridden: boolean;
                         };
                         episode_count: number;
                         /** @description episodes left out by the policy (or skipped by a stage): GET /api/episodes?state=skipped&feed_id= */

@@ -102,6 +102,7 @@ export const summary = z.object({
   key_quotes: z.array(z.string()),
   status: z.enum(['valid', 'degraded', 'invalid']),
   method: z.enum(['llm', 'extractive']),
+  quality_reasons: z.array(z.string()).describe('why degraded (`code: explanation`: low_coverage, repetition_loop, garbage_text, empty_transcript); [] when valid'),
 });
 
 export const quote = z.object({ id: z.string(), text: z.string(), start_ms: count, end_ms: count, speaker: nullableText });
@@ -112,6 +113,7 @@ export const insight = z.object({
   insight_type: z.string().describe('claim, recommendation, observation or question'),
   confidence: z.number(),
   grounded: z.boolean(),
+  problem: nullableText.describe('why degraded or invalid, e.g. not generated because the transcript is garbage'),
   quotes: z.array(quote),
 });
 
