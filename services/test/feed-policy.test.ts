@@ -83,7 +83,7 @@ describe('backfill on the first poll', () => {
   it('default (FEED_BACKFILL_DEFAULT newest:3): the 3 newest are queued at backfill priority, the rest stored as skipped and listed', async () => {
     expect(ITEMS).toBe(138);
     const feed = await addFixtureFeed('default');
-    expect(feed.policy).toEqual({ backfill: { newest: 3 }, include: [], exclude: [], min_duration_s: null, max_duration_s: null });
+    expect(feed.policy).toEqual({ backfill: { newest: 3 }, include: [], exclude: [], min_duration_s: null, max_duration_s: null, audio_retention: null, audio_download: null });
     const outcome = await poll(feed.id);
     expect(outcome).toMatchObject({ created: ITEMS, skipped: ITEMS - 3, deferred: 0 });
 
@@ -320,7 +320,7 @@ describe('the CLI: podbrain feeds add (flags, YAML feed list)', () => {
     const r = await podbrain('feeds', 'add', srv.url('/cli.xml'), '--backfill', 'since:2023-01-01', '--include', 'with', '--include', '/girls?/', '--exclude', 'bonus', '--min-duration', '600', '--json');
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.out).feeds[0]).toMatchObject({ status: 202, feed: { title: 'Sentimental Garbage' } });
-    expect(await policyOf(srv.url('/cli.xml'))).toEqual({ backfill: { since: '2023-01-01' }, include: ['with', '/girls?/'], exclude: ['bonus'], min_duration_s: 600, max_duration_s: null });
+    expect(await policyOf(srv.url('/cli.xml'))).toEqual({ backfill: { since: '2023-01-01' }, include: ['with', '/girls?/'], exclude: ['bonus'], min_duration_s: 600, max_duration_s: null, audio_retention: null, audio_download: null });
     await expect(podbrain('feeds', 'add', srv.url('/cli-bad.xml'), '--include', '/(?=x)y/')).rejects.toThrow(/--include: .*linear time/);
     await expect(podbrain('feeds', 'add', srv.url('/cli-bad.xml'), '--backfill', 'newest')).rejects.toThrow(/--backfill: /);
     expect(await policyOf(srv.url('/cli-bad.xml'))).toBeUndefined();
@@ -336,7 +336,7 @@ describe('the CLI: podbrain feeds add (flags, YAML feed list)', () => {
       const r = await podbrain('feeds', 'add', '--feeds', list);
       expect(r.exitCode).toBe(0);
       expect(r.out.split('\n').filter((l) => l.startsWith('added '))).toHaveLength(2);
-      expect(await policyOf(srv.url('/yaml-a.xml'))).toEqual({ backfill: 'all', include: [], exclude: ['bonus', '/^trailer/'], min_duration_s: null, max_duration_s: 7200 });
+      expect(await policyOf(srv.url('/yaml-a.xml'))).toEqual({ backfill: 'all', include: [], exclude: ['bonus', '/^trailer/'], min_duration_s: null, max_duration_s: 7200, audio_retention: null, audio_download: null });
       expect((await policyOf(srv.url('/yaml-b.xml'))).backfill).toEqual({ newest: 10 });
       writeFileSync(list, `feeds:\n  - url: ${srv.url('/yaml-c.xml')}\n    include: ["/(a)\\\\1/"]\n`);
       await expect(podbrain('feeds', 'add', '--feeds', list)).rejects.toThrow(/entry 1 .*include\.0: .*linear time/);

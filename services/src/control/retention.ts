@@ -1,9 +1,9 @@
 import type { ArtifactStore } from '../artifacts/store';
-import { formatAudioRetention } from '../audio/retention-policy';
+import { formatAudioRetention, parseAudioRetention, type AudioRetention as AudioRetentionPolicy } from '../audio/retention-policy';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
 import type { Database } from '../db/database';
-import { RetentionRepository } from '../repositories/retention.repository';
+import { RetentionRepository, type FeedScope } from '../repositories/retention.repository';
 import { metrics } from '../telemetry/metrics';
 import { cleanAudioUntilFreed, cleanEpisodeAudio, type CleanedAudio } from './clean-audio';
 import { directoryBytes } from './data-usage';
@@ -24,7 +24,7 @@ export interface RetentionDeps {
 }
 
 export interface RetentionPass {
-  /** What AUDIO_RETENTION deleted (null: not due this time, or keep-all). */
+  /** What AUDIO_RETENTION (each feed's) deleted (null: not due this time, or every feed keeps all). */
   policy: CleanedAudio | null;
   /** What the disk budget deleted (null: no budget, or under it). */
   budget: CleanedAudio | null;
@@ -71,26 +71,53 @@ export class AudioRetention {
     return { policy, budget, dataBytes: this.dataBytes };
   }
 
-  /** Deletes what AUDIO_RETENTION says must go; null for keep-all. */
+  /**
+   * Deletes what each feed's AUDIO_RETENTION says must go: the feeds with their own (feeds.policy
+   * audioRetention) by theirs, every other feed by the appliance's. Null when every feed keeps all.
+   */
   async applyPolicy(now = Date.now()): Promise<CleanedAudio | null> {
-    const policy = this.deps.config.retention.audio;
+    const total: CleanedAudio = { files: 0, bytes: 0, episodes: 0 };
+    let applied = false;
+    for (const group of await this.policyGroups()) {
+      const cleaned = await this.applyOne(group.policy, group.scope, now);
+      if (!cleaned) continue;
+      applied = true;
+      this.note('policy', cleaned, { policy: formatAudioRetention(group.policy), ...('only' in group.scope ? { feeds: group.scope.only } : {}) });
+      total.files += cleaned.files;
+      total.bytes += cleaned.bytes;
+      total.episodes += cleaned.episodes;
+    }
+    return applied ? total : null;
+  }
+
+  /** The appliance's policy for the feeds without their own, then one group per distinct feed policy. */
+  private async policyGroups(): Promise<{ policy: AudioRetentionPolicy; scope: FeedScope }[]> {
+    const byPolicy = new Map<string, { policy: AudioRetentionPolicy; feeds: string[] }>();
+    const overridden: string[] = [];
+    for (const o of await this.repo.feedOverrides()) {
+      const policy = parseAudioRetention(o.spec);
+      if (!policy) continue; // unreadable (never stored by the api): the feed follows the appliance's
+      overridden.push(o.feedId);
+      const key = formatAudioRetention(policy);
+      const group = byPolicy.get(key) ?? { policy, feeds: [] };
+      group.feeds.push(o.feedId);
+      byPolicy.set(key, group);
+    }
+    return [{ policy: this.deps.config.retention.audio, scope: { except: overridden } }, ...[...byPolicy.values()].map((g) => ({ policy: g.policy, scope: { only: g.feeds } }))];
+  }
+
+  private async applyOne(policy: AudioRetentionPolicy, scope: FeedScope, now: number): Promise<CleanedAudio | null> {
     const stillDeletable = { stillDeletable: (ep: { episodeKey: string }) => this.repo.isDone(ep.episodeKey) };
-    let cleaned: CleanedAudio;
     switch (policy.mode) {
       case 'keep-all':
         return null;
       case 'delete-after-transcribe':
-        cleaned = await cleanEpisodeAudio(this.deps.store, await this.repo.doneOldestFirst(), undefined, stillDeletable);
-        break;
+        return cleanEpisodeAudio(this.deps.store, await this.repo.doneOldestFirst(scope), undefined, stillDeletable);
       case 'last':
-        cleaned = await cleanEpisodeAudio(this.deps.store, await this.repo.doneBeyondNewest(policy.n), undefined, stillDeletable);
-        break;
+        return cleanEpisodeAudio(this.deps.store, await this.repo.doneBeyondNewest(policy.n, scope), undefined, stillDeletable);
       case 'days':
-        cleaned = await cleanEpisodeAudio(this.deps.store, await this.repo.doneOldestFirst(), new Date(now - policy.days * 86_400_000), stillDeletable);
-        break;
+        return cleanEpisodeAudio(this.deps.store, await this.repo.doneOldestFirst(scope), new Date(now - policy.days * 86_400_000), stillDeletable);
     }
-    this.note('policy', cleaned, { policy: formatAudioRetention(policy) });
-    return cleaned;
   }
 
   /** Walks DATA_DIR; sets podbrain_data_bytes and podbrain_data_budget_bytes. */

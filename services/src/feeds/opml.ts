@@ -12,7 +12,7 @@ export interface FeedListEntry {
   url: string;
   title: string | null;
   htmlUrl?: string | null;
-  /** A YAML entry's policy fields (feeds/policy.ts: backfill, include, exclude, min_duration_s, max_duration_s), as `podbrain feeds add --feeds` sends them. */
+  /** A YAML entry's policy fields (feeds/policy.ts: backfill, include, exclude, min_duration_s, max_duration_s, audio_retention, audio_download), as `podbrain feeds add --feeds` sends them. */
   policy?: PolicyInput;
 }
 
@@ -95,12 +95,13 @@ export function toOpml(entries: FeedListEntry[], opts: { title?: string; now?: D
   return lines.join('\n');
 }
 
-const POLICY_FIELDS = new Set(['backfill', 'include', 'exclude', 'min_duration_s', 'max_duration_s']);
+const POLICY_FIELDS = new Set(['backfill', 'include', 'exclude', 'min_duration_s', 'max_duration_s', 'audio_retention', 'audio_download']);
 
 /**
  * YAML (or JSON) feed list: `feeds: [{url, title?}]`, `feeds: [url, ...]`, or a bare list of either.
  * An entry may carry a feed policy: `backfill` (newest:3 | since:2024-01-31 | all, or {newest: 3}),
- * `include` / `exclude` (lists of keywords or /regex/), `min_duration_s`, `max_duration_s`.
+ * `include` / `exclude` (lists of keywords or /regex/), `min_duration_s`, `max_duration_s`,
+ * `audio_retention` (keep-all | delete-after-transcribe | last:N | days:D), `audio_download` (always | when-needed).
  */
 export function parseYamlFeedList(text: string): FeedListEntry[] {
   let doc: unknown;

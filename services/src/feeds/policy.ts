@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { z } from 'zod';
+import { parseAudioRetention, type AudioRetention } from '../audio/retention-policy';
 import { PodbrainError } from '../core/errors';
 import type { PriorityClass } from '../queue/priority';
 import type { FeedEpisode } from './types';
@@ -23,9 +24,16 @@ export interface FeedPolicy {
   /** Bounds on the item's duration; an item without a known duration passes. */
   minDurationS: number | null;
   maxDurationS: number | null;
+  /** This feed's AUDIO_RETENTION (`keep-all`, `delete-after-transcribe`, `last:N`, `days:D`); null: the appliance's. */
+  audioRetention: string | null;
+  /** This feed's AUDIO_DOWNLOAD; null: the appliance's. */
+  audioDownload: AudioDownload | null;
 }
 
-export const EMPTY_POLICY: FeedPolicy = { backfill: null, include: [], exclude: [], minDurationS: null, maxDurationS: null };
+export const AUDIO_DOWNLOADS = ['always', 'when-needed'] as const;
+export type AudioDownload = (typeof AUDIO_DOWNLOADS)[number];
+
+export const EMPTY_POLICY: FeedPolicy = { backfill: null, include: [], exclude: [], minDurationS: null, maxDurationS: null, audioRetention: null, audioDownload: null };
 
 export const MAX_FILTER_LENGTH = 200;
 export const MAX_FILTERS = 20;
@@ -163,6 +171,17 @@ export const titleFilterSchema = z
 export const titleFiltersSchema = z.array(titleFilterSchema).max(MAX_FILTERS, `at most ${MAX_FILTERS} filters`);
 const durationS = z.number().int().min(0).max(7 * 86_400);
 
+/** A retention spec (audio/retention-policy.ts), kept as its canonical string. */
+export const audioRetentionSpecSchema = z
+  .string()
+  .max(40)
+  .transform((v, ctx) => {
+    const parsed = parseAudioRetention(v);
+    if (parsed) return v.trim();
+    ctx.addIssue({ code: 'custom', message: 'expected keep-all, delete-after-transcribe, last:N (N ≥ 1) or days:D (D ≥ 1)' });
+    return z.NEVER;
+  });
+
 /** The policy fields as the API, the CLI and YAML take them (snake_case, all optional). */
 export const policyInputSchema = z.object({
   backfill: backfillInput.optional(),
@@ -170,6 +189,8 @@ export const policyInputSchema = z.object({
   exclude: titleFiltersSchema.optional(),
   min_duration_s: durationS.nullable().optional(),
   max_duration_s: durationS.nullable().optional(),
+  audio_retention: audioRetentionSpecSchema.nullable().optional(),
+  audio_download: z.enum(AUDIO_DOWNLOADS).nullable().optional(),
 });
 export type PolicyInput = z.output<typeof policyInputSchema>;
 
@@ -181,6 +202,8 @@ export function applyPolicyInput(base: FeedPolicy, input: PolicyInput): FeedPoli
     exclude: input.exclude ?? base.exclude,
     minDurationS: input.min_duration_s === undefined ? base.minDurationS : input.min_duration_s,
     maxDurationS: input.max_duration_s === undefined ? base.maxDurationS : input.max_duration_s,
+    audioRetention: input.audio_retention === undefined ? base.audioRetention : input.audio_retention,
+    audioDownload: input.audio_download === undefined ? base.audioDownload : input.audio_download,
   };
   if (next.minDurationS !== null && next.maxDurationS !== null && next.minDurationS > next.maxDurationS) throw new PolicyError(`min_duration_s (${next.minDurationS}) is above max_duration_s (${next.maxDurationS})`);
   return next;
@@ -193,11 +216,28 @@ export const storedPolicySchema = z.object({
   exclude: z.array(z.string()).catch([]).default([]),
   minDurationS: z.number().nullable().catch(null).default(null),
   maxDurationS: z.number().nullable().catch(null).default(null),
+  audioRetention: z
+    .string()
+    .refine((v) => parseAudioRetention(v) !== null)
+    .nullable()
+    .catch(null)
+    .default(null),
+  audioDownload: z.enum(AUDIO_DOWNLOADS).nullable().catch(null).default(null),
 });
 
 export function readStoredPolicy(raw: unknown): FeedPolicy {
   const p = storedPolicySchema.safeParse(raw ?? {});
   return p.success ? p.data : { ...EMPTY_POLICY };
+}
+
+/** The feed's AUDIO_RETENTION: its own, else the appliance's. */
+export function effectiveAudioRetention(global: AudioRetention, override: string | null): AudioRetention {
+  return (override !== null ? parseAudioRetention(override) : null) ?? global;
+}
+
+/** The feed's AUDIO_DOWNLOAD: its own, else the appliance's. */
+export function effectiveAudioDownload(global: AudioDownload, override: AudioDownload | null | undefined): AudioDownload {
+  return override ?? global;
 }
 
 // ------------------------------------------------------------------ decisions

@@ -67,6 +67,8 @@ export interface FeedEpisode extends ParsedEpisode {
   feedId: string;
   feedUrl: string;
   episodeKey: string;
+  /** The feed's own AUDIO_DOWNLOAD (its policy), set when loaded from the catalog; absent or null: the appliance's. */
+  feedAudioDownload?: 'always' | 'when-needed' | null;
 }
 
 /** A feed's HTTP cache validators (conditional GET), kept in its feed state and on its feed row. */

@@ -7,6 +7,7 @@ import type { Enclosure, TranscriptRef } from '../feeds/types';
 import { isRunningState, RUNNING_STATES } from '../episodes/state';
 import { DEFAULT_PRIORITY_CLASS, isPriorityClass, type PriorityClass } from '../queue/priority';
 import type { FeedEpisode, ParsedEpisode } from '../feeds/types';
+import { readStoredPolicy } from '../feeds/policy';
 import type { EpisodeDetailView, EpisodePage, EpisodeSummaryView } from '../api/contract/responses';
 
 // The views the api answers with are the API contract's (api/contract/responses.ts).
@@ -344,12 +345,12 @@ export class EpisodeRepository {
       .selectFrom('episodes as e')
       .innerJoin('feeds as f', 'f.id', 'e.feed_id')
       .selectAll('e')
-      .select('f.url as feed_url')
+      .select(['f.url as feed_url', 'f.policy as feed_policy'])
       .where('e.episode_key', '=', episodeKey)
       .executeTakeFirst();
     if (!row) return null;
-    const { feed_url, ...episodeRow } = row;
-    const episode: FeedEpisode = { ...row.source, feedId: row.feed_id, feedUrl: feed_url, episodeKey };
+    const { feed_url, feed_policy, ...episodeRow } = row;
+    const episode: FeedEpisode = { ...row.source, feedId: row.feed_id, feedUrl: feed_url, episodeKey, feedAudioDownload: readStoredPolicy(feed_policy).audioDownload };
     return { row: toEpisode(episodeRow), episode };
   }
 

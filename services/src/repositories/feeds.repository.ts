@@ -5,7 +5,16 @@ import type { FeedRow } from '../db/schema';
 import type { FeedCacheValidators } from '../feeds/load';
 import type { ParsedFeed } from '../feeds/types';
 import type { FeedView } from '../api/contract/responses';
-import { readStoredPolicy, type FeedPolicy } from '../feeds/policy';
+import { formatAudioRetention, type AudioRetention } from '../audio/retention-policy';
+import { effectiveAudioDownload, effectiveAudioRetention, readStoredPolicy, type AudioDownload, type FeedPolicy } from '../feeds/policy';
+
+/** The appliance's AUDIO_RETENTION and AUDIO_DOWNLOAD, for what a feed without its own has in effect. */
+export interface AudioDefaults {
+  retention: AudioRetention;
+  download: AudioDownload;
+}
+
+export const audioDefaultsOf = (config: { retention: { audio: AudioRetention }; audio: { download: AudioDownload } }): AudioDefaults => ({ retention: config.retention.audio, download: config.audio.download });
 
 /** A feed as the api answers with it (the API contract's). */
 export type { FeedView } from '../api/contract/responses';
@@ -133,18 +142,18 @@ export class FeedRepository {
     return { removed: true, feedDeleted: deleted.length > 0 };
   }
 
-  /** The feeds the tenant subscribes to, by title (else URL). */
-  async listSubscribed(tenantId: string): Promise<FeedView[]> {
+  /** The feeds the tenant subscribes to, by title (else URL). `defaults`: the appliance's audio settings (the feed view shows what is in effect). */
+  async listSubscribed(tenantId: string, defaults: AudioDefaults): Promise<FeedView[]> {
     const rows = await this.subscribedViews(tenantId)
       .orderBy((eb) => eb.fn('lower', [eb.fn.coalesce('f.title', 'f.url')]))
       .orderBy('f.id')
       .execute();
-    return rows.map(toView);
+    return rows.map((r) => toView(r, defaults));
   }
 
-  async getSubscribed(tenantId: string, feedId: string): Promise<FeedView | null> {
+  async getSubscribed(tenantId: string, feedId: string, defaults: AudioDefaults): Promise<FeedView | null> {
     const row = await this.subscribedViews(tenantId).where('f.id', '=', feedId).executeTakeFirst();
-    return row ? toView(row) : null;
+    return row ? toView(row, defaults) : null;
   }
 
   private subscribedViews(tenantId: string) {
@@ -269,7 +278,7 @@ function toView(r: {
   policy: unknown;
   episode_count: string | null;
   skipped_count: string | null;
-}): FeedView {
+}, defaults: AudioDefaults): FeedView {
   const policy = readStoredPolicy(r.policy);
   return {
     id: r.id,
@@ -281,7 +290,21 @@ function toView(r: {
     last_error: r.last_error,
     error_count: Number(r.error_count),
     paused: r.paused,
-    policy: { backfill: policy.backfill, include: policy.include, exclude: policy.exclude, min_duration_s: policy.minDurationS, max_duration_s: policy.maxDurationS },
+    policy: {
+      backfill: policy.backfill,
+      include: policy.include,
+      exclude: policy.exclude,
+      min_duration_s: policy.minDurationS,
+      max_duration_s: policy.maxDurationS,
+      audio_retention: policy.audioRetention,
+      audio_download: policy.audioDownload,
+    },
+    audio: {
+      retention: formatAudioRetention(effectiveAudioRetention(defaults.retention, policy.audioRetention)),
+      retention_overridden: policy.audioRetention !== null,
+      download: effectiveAudioDownload(defaults.download, policy.audioDownload),
+      download_overridden: policy.audioDownload !== null,
+    },
     episode_count: Number(r.episode_count),
     skipped_count: Number(r.skipped_count),
   };

@@ -5,6 +5,7 @@ import type { Config } from '../config/config';
 import { PodbrainError } from '../core/errors';
 import { silentLogger } from '../core/logger';
 import { isLocalFeedLocation } from '../feeds/load';
+import { effectiveAudioDownload } from '../feeds/policy';
 import type { FeedEpisode } from '../feeds/types';
 import { copyLocalAudio, downloadAudio, type DownloadResult } from '../net/download';
 import { httpClientFor } from '../net/http-client';
@@ -34,17 +35,18 @@ function enclosureSource(episode: Pick<FeedEpisode, 'feedUrl' | 'enclosure'>): {
 
 /**
  * Transcript first: the publisher's transcript is what transcribe uses (ASR_ENGINES starts with
- * `feed` and the episode lists one it may read) and AUDIO_DOWNLOAD=when-needed, so the audio is
- * not downloaded for transcription; the player streams the enclosure. Should the transcript prove
- * unusable, transcribe downloads the audio itself for the ASR fallback.
+ * `feed` and the episode lists one it may read) and AUDIO_DOWNLOAD=when-needed (the feed's own
+ * choice, else the appliance's), so the audio is not downloaded for transcription; the player
+ * streams the enclosure. Should the transcript prove unusable, transcribe downloads the audio
+ * itself for the ASR fallback.
  */
-export function streamsAudio(config: Config, episode: Pick<FeedEpisode, 'feedUrl' | 'transcripts'>): boolean {
-  if (!transcriptFirstConfigured(config)) return false;
+export function streamsAudio(config: Config, episode: Pick<FeedEpisode, 'feedUrl' | 'transcripts' | 'feedAudioDownload'>): boolean {
+  if (effectiveAudioDownload(config.audio.download, episode.feedAudioDownload) !== 'when-needed' || !feedEngineFirst(config)) return false;
   const feed = createFeedTranscriptEngine(config, { allowLocalFiles: isLocalFeedLocation(episode.feedUrl), logger: silentLogger });
   return feed.unavailableReason({ transcripts: episode.transcripts }) === null;
 }
 
-const transcriptFirstConfigured = (config: Config) => config.audio.download === 'when-needed' && config.asr.engines[0] === 'feed';
+const feedEngineFirst = (config: Config) => config.asr.engines[0] === 'feed';
 
 /** Ingest's recipe: downloading, or (transcript first) recording the enclosure only. */
 const ingestRecipe = (stream: boolean) => (stream ? { schema: INGEST_SCHEMA, audio: 'stream' } : { schema: INGEST_SCHEMA });
@@ -60,13 +62,15 @@ export function createIngestStage(): Stage {
     plan: ({ config, episode }) => {
       if (!enclosureSource(episode)) throw new EpisodeSkipped(NO_ENCLOSURE);
       // The audio is identified by where it comes from; a changed enclosure URL is new audio.
-      // Not downloading makes another artifact (no audio in it): switching AUDIO_DOWNLOAD to
-      // `always` makes ingest run again and fetch it. A downloading plan keeps the parts it always had.
+      // Not downloading makes another artifact (no audio in it): switching AUDIO_DOWNLOAD (the
+      // appliance's or the feed's) to `always` makes ingest run again and fetch it. A downloading
+      // plan keeps the parts it always had.
       const recipe = ingestRecipe(streamsAudio(config, episode));
       return { configured: true, parts: { ...recipe, enclosure: episode.enclosure?.url ?? null }, recipe };
     },
-    // Whether an episode is streamed depends on the episode (a publisher transcript or not): both are current then.
-    recipes: (config) => (transcriptFirstConfigured(config) ? [ingestRecipe(false), ingestRecipe(true)] : [ingestRecipe(false)]),
+    // Whether an episode is streamed depends on the episode (a publisher transcript or not) and on
+    // its feed's AUDIO_DOWNLOAD, which may differ from the appliance's: both are current then.
+    recipes: (config) => (feedEngineFirst(config) ? [ingestRecipe(false), ingestRecipe(true)] : [ingestRecipe(false)]),
     run: async (ctx: StageContext, out: StagingDir) => {
       const source = enclosureSource(ctx.episode);
       if (!source) throw new EpisodeSkipped(NO_ENCLOSURE);
@@ -85,7 +89,7 @@ export function createIngestStage(): Stage {
           feed_duration_s: ctx.episode.durationS,
         };
         await out.writeJson(INGEST_FILE, artifact);
-        ctx.log.info({ enclosure: artifact.source_url }, 'audio not downloaded: the publisher transcript comes first (AUDIO_DOWNLOAD=when-needed)');
+        ctx.log.info({ enclosure: artifact.source_url, feed_override: ctx.episode.feedAudioDownload != null }, 'audio not downloaded: the publisher transcript comes first (AUDIO_DOWNLOAD=when-needed)');
         return { info: { audio: 'stream' } };
       }
       const result = await fetchAudio(ctx, source, out.dir);

@@ -14,6 +14,8 @@ const feedPolicyFields = {
   exclude: policyInputSchema.shape.exclude.describe('title filters, none may match (same forms as include)'),
   min_duration_s: policyInputSchema.shape.min_duration_s.describe('shorter episodes are skipped (unknown durations pass)'),
   max_duration_s: policyInputSchema.shape.max_duration_s.describe('longer episodes are skipped (unknown durations pass)'),
+  audio_retention: policyInputSchema.shape.audio_retention.describe("this feed's audio retention: keep-all, delete-after-transcribe, last:N (the N newest done episodes keep theirs, N ≥ 1), days:D (D ≥ 1); null: the appliance's AUDIO_RETENTION (the default)"),
+  audio_download: policyInputSchema.shape.audio_download.describe("this feed's AUDIO_DOWNLOAD: always (keep a local copy although a publisher transcript comes first) or when-needed; null: the appliance's (the default)"),
 };
 
 /** What the API accepts (query strings, bodies, path parameters); controllers parse with parseInput. */
@@ -31,7 +33,7 @@ export const schemas = {
   updateFeed: z
     .object({ paused: z.boolean().optional(), ...feedPolicyFields })
     .strict()
-    .refine((b) => Object.keys(b).length > 0, 'send at least one of paused, backfill, include, exclude, min_duration_s, max_duration_s'),
+    .refine((b) => Object.keys(b).length > 0, 'send at least one of paused, backfill, include, exclude, min_duration_s, max_duration_s, audio_retention, audio_download'),
   subscribe: z.object({ feed_id: z.string().trim().min(1).max(200).regex(KEY, KEY_MESSAGE) }).strict(),
   episodeList: z.object({
     limit: z.coerce.number().int().min(1).max(200).default(50),

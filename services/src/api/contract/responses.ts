@@ -37,8 +37,18 @@ export const feed = z.object({
       exclude: z.array(z.string()).describe('title filters, none may match'),
       min_duration_s: count.nullable(),
       max_duration_s: count.nullable(),
+      audio_retention: z.string().nullable().describe("the feed's own audio retention (keep-all, delete-after-transcribe, last:N, days:D); null: the appliance's AUDIO_RETENTION"),
+      audio_download: z.enum(['always', 'when-needed']).nullable().describe("the feed's own AUDIO_DOWNLOAD; null: the appliance's"),
     })
     .describe('what gets processed; episodes left out are listed with state skipped'),
+  audio: z
+    .object({
+      retention: z.string().describe('the audio retention in effect for this feed'),
+      retention_overridden: z.boolean().describe("true: the feed's own (policy.audio_retention), false: the appliance's AUDIO_RETENTION"),
+      download: z.enum(['always', 'when-needed']).describe('AUDIO_DOWNLOAD in effect for this feed (when-needed: not downloaded when a publisher transcript comes first)'),
+      download_overridden: z.boolean().describe("true: the feed's own (policy.audio_download), false: the appliance's AUDIO_DOWNLOAD"),
+    })
+    .describe("how the feed's audio is kept: the feed's own choices, else the appliance's settings"),
   episode_count: count,
   skipped_count: count.describe('episodes left out by the policy (or skipped by a stage): GET /api/episodes?state=skipped&feed_id='),
 });
@@ -92,6 +102,7 @@ export const transcript = z.object({
   model: z.string(),
   language: nullableText,
   status: z.enum(['valid', 'degraded']),
+  quality_reasons: z.array(z.string()).describe('why degraded (`code: explanation`: low_coverage, repetition_loop, garbage_text, empty_transcript); [] when valid'),
   speech_coverage: z.number().nullable(),
   segments: z.array(segment),
 });
@@ -102,7 +113,7 @@ export const summary = z.object({
   key_quotes: z.array(z.string()),
   status: z.enum(['valid', 'degraded', 'invalid']),
   method: z.enum(['llm', 'extractive']),
-  quality_reasons: z.array(z.string()).describe('why degraded (`code: explanation`: low_coverage, repetition_loop, garbage_text, empty_transcript); [] when valid'),
+  problem: nullableText.describe('why degraded or invalid, e.g. not generated because the transcript is garbage'),
 });
 
 export const quote = z.object({ id: z.string(), text: z.string(), start_ms: count, end_ms: count, speaker: nullableText });
@@ -113,7 +124,6 @@ export const insight = z.object({
   insight_type: z.string().describe('claim, recommendation, observation or question'),
   confidence: z.number(),
   grounded: z.boolean(),
-  problem: nullableText.describe('why degraded or invalid, e.g. not generated because the transcript is garbage'),
   quotes: z.array(quote),
 });
 

@@ -6,7 +6,7 @@ import { parseOpml, toOpml } from '../../feeds/opml';
 import { ApiContext } from '../context';
 import type { ImportResult } from '../contract';
 import { ApiError, notFound } from '../errors';
-import { FeedRepository, type FeedView } from '../../repositories/feeds.repository';
+import { audioDefaultsOf, FeedRepository, type AudioDefaults, type FeedView } from '../../repositories/feeds.repository';
 import { ControlPlane } from '../../control/control-plane';
 import { applyPolicyInput, EMPTY_POLICY, PolicyError, type FeedPolicy, type PolicyInput } from '../../feeds/policy';
 
@@ -30,8 +30,12 @@ export class FeedsService {
     private readonly plane: ControlPlane,
   ) {}
 
+  private get audioDefaults(): AudioDefaults {
+    return audioDefaultsOf(this.ctx.config);
+  }
+
   list(tenantId: string): Promise<FeedView[]> {
-    return this.repo.listSubscribed(tenantId);
+    return this.repo.listSubscribed(tenantId, this.audioDefaults);
   }
 
   /**
@@ -68,7 +72,7 @@ export class FeedsService {
         .then(() => this.ctx.log.info({ correlation_id: correlationId, feed_id: feedId, url: location }, 'feed added; poll enqueued'))
         .catch((e: Error) => this.ctx.log.warn({ correlation_id: correlationId, err: e.message, feed_id: feedId }, 'poll job not enqueued; the scheduler will poll the feed'));
     }
-    const feed = await this.repo.getSubscribed(tenantId, feedId);
+    const feed = await this.repo.getSubscribed(tenantId, feedId, this.audioDefaults);
     if (!feed) throw new ApiError(409, 'conflict', 'the feed was removed while it was being added; try again');
     return { feed, created, subscribed };
   }
@@ -77,7 +81,7 @@ export class FeedsService {
   async subscribe(tenantId: string, feedId: string): Promise<{ feed: FeedView | null; created: boolean }> {
     if (!(await this.repo.exists(feedId))) throw new ApiError(404, 'not_found', `feed ${feedId} is not in the catalog; add it by URL with POST /api/feeds`);
     const created = await this.repo.subscribe(tenantId, feedId);
-    return { feed: await this.repo.getSubscribed(tenantId, feedId), created };
+    return { feed: await this.repo.getSubscribed(tenantId, feedId, this.audioDefaults), created };
   }
 
   async remove(tenantId: string, feedId: string): Promise<void> {
@@ -99,7 +103,7 @@ export class FeedsService {
       await this.repo.setPolicy(feedId, toPolicy(() => applyPolicyInput(feed.policy, policyInput)));
     }
     if (paused !== undefined) await this.plane.setFeedPaused(feedId, paused);
-    const view = await this.repo.getSubscribed(tenantId, feedId);
+    const view = await this.repo.getSubscribed(tenantId, feedId, this.audioDefaults);
     if (!view) throw notFound(`feed ${feedId}`);
     return view;
   }
@@ -150,7 +154,7 @@ export class FeedsService {
   }
 
   async exportOpml(tenantId: string): Promise<string> {
-    const feeds = await this.repo.listSubscribed(tenantId);
+    const feeds = await this.repo.listSubscribed(tenantId, this.audioDefaults);
     return toOpml(feeds.map((f) => ({ url: f.url, title: f.title, htmlUrl: f.link })), { title: 'podbrain subscriptions' });
   }
 }

@@ -10,6 +10,8 @@ interface AddOptions {
   exclude?: string[];
   minDuration?: number;
   maxDuration?: number;
+  audioRetention?: string;
+  audioDownload?: string;
   feeds?: string;
   api?: string;
   key?: string;
@@ -23,13 +25,15 @@ const seconds = (v: string) => {
 };
 
 /** The flags as the API's policy fields (checked here too, so a bad filter fails before any request). */
-export function policyFromFlags(opts: Pick<AddOptions, 'backfill' | 'include' | 'exclude' | 'minDuration' | 'maxDuration'>): PolicyInput {
+export function policyFromFlags(opts: Pick<AddOptions, 'backfill' | 'include' | 'exclude' | 'minDuration' | 'maxDuration' | 'audioRetention' | 'audioDownload'>): PolicyInput {
   const raw: Record<string, unknown> = {};
   if (opts.backfill !== undefined) raw.backfill = opts.backfill;
   if (opts.include) raw.include = opts.include;
   if (opts.exclude) raw.exclude = opts.exclude;
   if (opts.minDuration !== undefined) raw.min_duration_s = opts.minDuration;
   if (opts.maxDuration !== undefined) raw.max_duration_s = opts.maxDuration;
+  if (opts.audioRetention !== undefined) raw.audio_retention = opts.audioRetention;
+  if (opts.audioDownload !== undefined) raw.audio_download = opts.audioDownload;
   const parsed = policyInputSchema.safeParse(raw);
   if (!parsed.success) throw new PodbrainError('usage', parsed.error.issues.map((i) => `--${String(i.path[0]).replace(/_s$/, '').replace(/_/g, '-')}: ${i.message}`).join('; '));
   return parsed.data;
@@ -65,7 +69,7 @@ export async function addFeedsThroughApi(api: string, key: string, entries: read
   return out;
 }
 
-/** `podbrain feeds add URL --backfill … --include … --exclude … --min-duration … --max-duration …` (or --feeds list.yml). */
+/** `podbrain feeds add URL --backfill … --include … --exclude … --min-duration … --max-duration … --audio-retention … --audio-download …` (or --feeds list.yml). */
 export function registerFeedAddCommand(feed: Command): void {
   feed
     .command('add [url]')
@@ -75,7 +79,9 @@ export function registerFeedAddCommand(feed: Command): void {
     .option('--exclude <filter>', 'leave out titles with this keyword or matching /regex/ (repeatable)', collect)
     .option('--min-duration <s>', 'leave out episodes shorter than this (seconds)', seconds)
     .option('--max-duration <s>', 'leave out episodes longer than this (seconds)', seconds)
-    .option('--feeds <file>', 'add every feed of a YAML (entries may carry backfill/include/exclude/min_duration_s/max_duration_s) or OPML list')
+    .option('--audio-retention <spec>', "how long this feed's downloaded audio is kept: keep-all, delete-after-transcribe, last:N or days:D (default: the server's AUDIO_RETENTION)")
+    .option('--audio-download <when>', "always (keep a local copy although a publisher transcript comes first) or when-needed (default: the server's AUDIO_DOWNLOAD)")
+    .option('--feeds <file>', 'add every feed of a YAML (entries may carry backfill/include/exclude/min_duration_s/max_duration_s/audio_retention/audio_download) or OPML list')
     .option('--api <url>', 'the api (default http://127.0.0.1:API_PORT)')
     .option('--key <key>', 'API key (default AUTH_API_KEY)')
     .option('--json', 'print the results as JSON')
