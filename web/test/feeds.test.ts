@@ -40,7 +40,8 @@ function fakeApi() {
     last_error: null,
     error_count: 0,
     paused: false,
-    policy: { backfill: { newest: 3 }, include: [], exclude: [], min_duration_s: null, max_duration_s: null },
+    policy: { backfill: { newest: 3 }, include: [], exclude: [], min_duration_s: null, max_duration_s: null, audio_retention: null, audio_download: null },
+    audio: { retention: 'keep-all', retention_overridden: false, download: 'when-needed', download_overridden: false },
     episode_count: 5,
     skipped_count: 2,
   };
@@ -57,6 +58,12 @@ function fakeApi() {
       if (body.paused !== undefined) feed.paused = body.paused;
       const { paused: _p, ...policy } = body;
       Object.assign(feed.policy, policy);
+      feed.audio = {
+        retention: feed.policy.audio_retention ?? 'keep-all',
+        retention_overridden: feed.policy.audio_retention !== null,
+        download: feed.policy.audio_download ?? 'when-needed',
+        download_overridden: feed.policy.audio_download !== null,
+      };
       return jsonResponse(200, feed);
     }
     if (method === 'GET' && path === '/api/episodes') return jsonResponse(200, { items: skipped, next_cursor: null });
@@ -136,9 +143,53 @@ describe('FeedsView', () => {
     await w.find('[data-testid=edit-max]').setValue('90');
     await w.find('[data-testid=policy-form]').trigger('submit');
     await flushPromises();
-    expect(api.sent.filter((s) => s.method === 'PATCH').at(-1)!.body).toEqual({ backfill: { newest: 3 }, include: [], exclude: ['trailer', 'bonus'], min_duration_s: null, max_duration_s: 5400 });
+    expect(api.sent.filter((s) => s.method === 'PATCH').at(-1)!.body).toEqual({ backfill: { newest: 3 }, include: [], exclude: ['trailer', 'bonus'], min_duration_s: null, max_duration_s: 5400, audio_retention: null, audio_download: null });
     expect(w.find('[data-testid=policy-form]').exists()).toBe(false);
     expect(w.find('[data-testid=policy-summary]').text()).toBe('back catalogue: newest 3 · not: trailer, bonus · 0–90 min');
+    w.unmount();
+  });
+
+  it("edits the feed's audio retention and download; the default is the appliance's setting, and choosing it again sends null", async () => {
+    const api = fakeApi();
+    vi.stubGlobal('fetch', api.fetch);
+    const w = await mountFeeds();
+    const lastPatch = () => api.sent.filter((s) => s.method === 'PATCH').at(-1)!.body as Record<string, unknown>;
+    await w.find('[data-testid=edit-policy]').trigger('click');
+    const retention = w.find('[data-testid=edit-retention]');
+    const download = w.find('[data-testid=edit-download]');
+    expect((retention.element as HTMLSelectElement).value).toBe('default');
+    expect(retention.find('option[value=default]').text()).toBe("as the appliance's setting (keep-all)");
+    expect((download.element as HTMLSelectElement).value).toBe('default');
+    expect(download.find('option[value=default]').text()).toBe("as the appliance's setting (when-needed)");
+    expect(w.find('[data-testid=edit-retention-count]').exists()).toBe(false);
+
+    await retention.setValue('last');
+    await w.find('[data-testid=edit-retention-count]').setValue('1');
+    await download.setValue('always');
+    await w.find('[data-testid=policy-form]').trigger('submit');
+    await flushPromises();
+    expect(lastPatch()).toMatchObject({ audio_retention: 'last:1', audio_download: 'always' });
+    expect(w.find('[data-testid=policy-summary]').text()).toBe('back catalogue: newest 3 · audio kept for the newest 1 episodes · audio always downloaded');
+
+    // the editor opens on the feed's own choices
+    await w.find('[data-testid=edit-policy]').trigger('click');
+    expect((w.find('[data-testid=edit-retention]').element as HTMLSelectElement).value).toBe('last');
+    expect((w.find('[data-testid=edit-retention-count]').element as HTMLInputElement).value).toBe('1');
+    expect((w.find('[data-testid=edit-download]').element as HTMLSelectElement).value).toBe('always');
+    await w.find('[data-testid=edit-retention]').setValue('days');
+    await w.find('[data-testid=edit-retention-count]').setValue('30');
+    await w.find('[data-testid=edit-download]').setValue('default');
+    await w.find('[data-testid=policy-form]').trigger('submit');
+    await flushPromises();
+    expect(lastPatch()).toMatchObject({ audio_retention: 'days:30', audio_download: null });
+    expect(w.find('[data-testid=policy-summary]').text()).toBe('back catalogue: newest 3 · audio kept 30 days');
+
+    await w.find('[data-testid=edit-policy]').trigger('click');
+    await w.find('[data-testid=edit-retention]').setValue('default');
+    await w.find('[data-testid=policy-form]').trigger('submit');
+    await flushPromises();
+    expect(lastPatch()).toMatchObject({ audio_retention: null, audio_download: null });
+    expect(w.find('[data-testid=policy-summary]').text()).toBe('back catalogue: newest 3');
     w.unmount();
   });
 

@@ -206,7 +206,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
 
   function addFeed(url: string): Feed {
     const id = `feed${feeds.length + 1}`;
-    const feed: Feed = { id, url, title: 'The Stub Show', image: null, link: null, last_polled_at: new Date().toISOString(), last_error: null, error_count: 0, paused: false, policy: { backfill: { newest: 3 }, include: [], exclude: [], min_duration_s: null, max_duration_s: null }, episode_count: 2, skipped_count: 0 };
+    const feed: Feed = { id, url, title: 'The Stub Show', image: null, link: null, last_polled_at: new Date().toISOString(), last_error: null, error_count: 0, paused: false, policy: { backfill: { newest: 3 }, include: [], exclude: [], min_duration_s: null, max_duration_s: null, audio_retention: null, audio_download: null }, audio: { retention: 'keep-all', retention_overridden: false, download: 'when-needed', download_overridden: false }, episode_count: 2, skipped_count: 0 };
     feeds.push(feed);
     for (const [n, fails] of [[1, undefined], [2, 'transcribe']] as const) {
       const ep = makeEpisode(feed, n, {}, fails);
@@ -218,7 +218,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
   }
 
   function addLongEpisode(segmentCount: number): string {
-    const feed: Feed = { id: 'long', url: 'http://127.0.0.1/long.xml', title: 'Long Talks', image: null, link: null, last_polled_at: null, last_error: null, error_count: 0, paused: false, policy: { backfill: 'all', include: [], exclude: [], min_duration_s: null, max_duration_s: null }, episode_count: 1, skipped_count: 0 };
+    const feed: Feed = { id: 'long', url: 'http://127.0.0.1/long.xml', title: 'Long Talks', image: null, link: null, last_polled_at: null, last_error: null, error_count: 0, paused: false, policy: { backfill: 'all', include: [], exclude: [], min_duration_s: null, max_duration_s: null, audio_retention: null, audio_download: null }, audio: { retention: 'keep-all', retention_overridden: false, download: 'when-needed', download_overridden: false }, episode_count: 1, skipped_count: 0 };
     feeds.push(feed);
     const words = LOREM.split(' ');
     const segments: Segment[] = Array.from({ length: segmentCount }, (_, i) => {
