@@ -144,15 +144,19 @@ describe('enrich stage', () => {
     expect(enrichPlanParts(configFor(), episode)).not.toHaveProperty('prompts');
   });
 
-  it('an LLM server that stays down fails the stage with a clear reason and commits nothing', async () => {
+  it('an LLM server that stays down: the extractive result stands in, degraded, with the reason (enrich-llm-fallback.test.ts)', async () => {
     const down = await startFakeOpenAi({ chat: () => httpStatus(503, { error: { message: 'overloaded' } }) });
     try {
       const { report, byStage } = await runPipeline(configFor({ LLM_MODEL: 'other-model', OPENAI_BASE_URL: down.url, LLM_MAX_RETRIES: '1' }));
-      expect(report.state).toBe('failed');
+      expect(report.state).toBe('done');
       expect(byStage.transcribe.status).toBe('reused');
-      expect(byStage.enrich).toMatchObject({ status: 'failed', reason: expect.stringMatching(/LLM call \(summary\).*server error 503.*gave up after 2 attempts/) });
-      const store = new ArtifactStore(path.join(dir, 'data'));
-      expect(await store.find(episode.feedId, episode.episodeKey, 'enrich', byStage.enrich.fingerprint!)).toBeNull();
+      expect(byStage.enrich.status).toBe('done');
+      expect(byStage.enrich.ref!.meta.info).toMatchObject({ method: 'extractive', status: 'degraded', llm_fallback: { reason: 'unreachable', error_type: 'http_5xx' } });
+      expect(read<SummaryArtifact>(byStage.enrich.ref!.dir, 'summary.json')).toMatchObject({
+        method: 'extractive',
+        status: 'degraded',
+        problem: expect.stringMatching(/LLM call \(summary\).*server error 503.*gave up after 2 attempts/),
+      });
     } finally {
       await down.close();
     }

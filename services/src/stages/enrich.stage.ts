@@ -13,6 +13,7 @@ import { enrichWithLlm, promptVersions, type LlmEnrichStats } from '../enrich/ll
 import { buildTranscriptText, type TranscriptText } from '../text/transcript-text';
 import { ENRICH_SCHEMA_VERSION, GI_FILE, KG_FILE, SUMMARY_FILE, type EnrichResult } from '../enrich/types';
 import { LlmProvider, llmConfigured } from '../llm/provider';
+import { metrics } from '../telemetry/metrics';
 import type { Stage, StageContext } from '../pipeline/stage';
 
 const TRANSCRIPT_FILE = 'transcript.json';
@@ -70,7 +71,19 @@ function notGenerated(tt: TranscriptText, episode: EpisodeInfo, blocker: string)
   };
 }
 
-/** Summary, grounded insights and knowledge graph (ARCHITECTURE §5): LLM when configured, extractive otherwise. */
+/** The extractive result written in the LLM's place: `degraded`, with why, so the api and viewer say so. */
+function standIn(r: EnrichResult, problem: string): EnrichResult {
+  const mark = { status: 'degraded' as const, problem };
+  return { summary: { ...r.summary, ...mark }, gi: { ...r.gi, ...mark }, kg: { ...r.kg, ...mark } };
+}
+
+/**
+ * Summary, grounded insights and knowledge graph (ARCHITECTURE §5): LLM when configured, extractive
+ * otherwise. An LLM that fails after its retries (down, 5xx, timeouts) does not fail the episode:
+ * the extractive result stands in, `degraded`, with meta info `llm_fallback` (reason, error type)
+ * and podbrain_enrich_llm_fallback_total{reason="unreachable"}. A task whose output stays invalid
+ * after the repair round falls back alone (llm-enrich.ts; reason="invalid_output").
+ */
 export function createEnrichStage(): Stage {
   return {
     name: 'enrich',
@@ -86,6 +99,7 @@ export function createEnrichStage(): Stage {
 
       let result: EnrichResult;
       let llm: LlmEnrichStats | null = null;
+      let fallback: { reason: 'unreachable'; error_type: string; problem: string } | null = null;
       const blocker = ctx.config.llm.enrichDegraded ? null : enrichBlocker(transcript.quality, ctx.config.asr.maxRepetition);
       if (blocker) {
         result = notGenerated(tt, ctx.episode, blocker);
@@ -93,15 +107,26 @@ export function createEnrichStage(): Stage {
         ctx.progress(1);
       } else if (llmConfigured(ctx.config)) {
         const provider = new LlmProvider(ctx.config, { logger: ctx.log });
-        const r = await enrichWithLlm(tt, ctx.episode, provider, {
-          contextTokens: ctx.config.llm.contextTokens,
-          maxOutputTokens: ctx.config.llm.maxOutputTokens,
-          concurrency: LLM_MAP_CONCURRENCY,
-          signal: ctx.signal,
-          onProgress: (f, note) => ctx.progress(f, note),
-        });
-        result = r.result;
-        llm = r.stats;
+        try {
+          const r = await enrichWithLlm(tt, ctx.episode, provider, {
+            contextTokens: ctx.config.llm.contextTokens,
+            maxOutputTokens: ctx.config.llm.maxOutputTokens,
+            concurrency: LLM_MAP_CONCURRENCY,
+            signal: ctx.signal,
+            onProgress: (f, note) => ctx.progress(f, note),
+          });
+          result = r.result;
+          llm = r.stats;
+          if (r.stats.degraded_tasks.length) metrics.enrichLlmFallbackTotal.inc({ reason: 'invalid_output' }, r.stats.degraded_tasks.length);
+        } catch (e) {
+          // An abort (job timeout, shutdown) is not the LLM's failure: the job is retried as usual.
+          if (ctx.signal.aborted || !(e instanceof PodbrainError) || e.code !== 'llm_provider_failed') throw e;
+          fallback = { reason: 'unreachable', error_type: String(e.details.error_type ?? 'unknown'), problem: `LLM unusable, extractive result stands in: ${e.message}` };
+          result = standIn(enrichExtractive(tt, ctx.episode), fallback.problem);
+          metrics.enrichLlmFallbackTotal.inc({ reason: 'unreachable' });
+          ctx.log.warn({ model: ctx.config.llm.model, error_type: fallback.error_type, err: e.message }, 'enrich: the LLM failed after retries; the extractive result stands in');
+          ctx.progress(1);
+        }
       } else {
         if (ctx.config.llm.model) ctx.log.warn({ model: ctx.config.llm.model }, 'LLM_MODEL is set but neither OPENAI_BASE_URL nor OPENAI_API_KEY: using the extractive fallback');
         result = enrichExtractive(tt, ctx.episode);
@@ -127,8 +152,9 @@ export function createEnrichStage(): Stage {
         kg_edges: result.kg.edges.length,
         enrich_ms: Math.round(performance.now() - t0),
         ...(llm ? { llm } : {}),
+        ...(fallback ? { llm_fallback: { reason: fallback.reason, error_type: fallback.error_type, model: ctx.config.llm.model, problem: fallback.problem } } : {}),
       };
-      if (degraded && !blocker) ctx.log.warn({ degraded_tasks: llm?.degraded_tasks }, 'enrich degraded: LLM output unusable, extractive result stands in');
+      if (degraded && !blocker && !fallback) ctx.log.warn({ degraded_tasks: llm?.degraded_tasks }, 'enrich degraded: LLM output unusable, extractive result stands in');
       return { info };
     },
   };

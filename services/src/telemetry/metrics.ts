@@ -162,6 +162,12 @@ export const metrics = {
     labelNames: ['provider', 'error_type'] as const,
     registers,
   }),
+  enrichLlmFallbackTotal: new Counter({
+    name: 'podbrain_enrich_llm_fallback_total',
+    help: 'Enrich tasks that fell back from the LLM to the extractive path, by reason: unreachable (the server failed after retries: the whole episode) or invalid_output (one task stayed invalid after the repair round).',
+    labelNames: ['reason'] as const,
+    registers,
+  }),
   providerRetriesTotal: new Counter({
     name: 'podbrain_provider_retries_total',
     help: 'Provider call retries.',
