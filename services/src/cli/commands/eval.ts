@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { PodbrainError } from '../../core/errors';
 import { isDirectory, readTranscriptText, TRANSCRIPT_EXTENSIONS } from '../../eval/reference-text';
 import { wordErrorRate, type WerResult } from '../../eval/wer';
+import { registerEvalSearchCommand } from './eval-search';
 
 interface WerRow extends WerResult {
   name: string;
@@ -52,6 +53,8 @@ const jsonRow = (r: WerResult) => ({
 
 export function registerEvalCommands(program: Command): void {
   const evalCmd = program.command('eval').description('Measure output quality against references');
+
+  registerEvalSearchCommand(evalCmd);
 
   evalCmd
     .command('wer')
