@@ -62,7 +62,7 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(s).sort()).toEqual(
       ['alertmanager', 'api', 'caddy', 'grafana', 'loki', 'migrate', 'models', 'ollama', 'postgres', 'postgres-exporter', 'prometheus', 'promtail', 'redis', 'redis-exporter', 'scheduler', 'socket-proxy', 'worker-gpu', 'worker-io', 'worker-ml'].sort(),
     );
-    expect(Object.keys(gpu)).toHaveLength(Object.keys(s).length);
+    expect(Object.keys(gpu).sort()).toEqual([...Object.keys(s), 'ollama-gpu', 'ollama-pull'].sort());
     expect(composeConfig(['docker-compose.yml'], path.join(ROOT, 'deploy/.env.example')).services.postgres.environment!.POSTGRES_PASSWORD).toBe('change-me');
   });
 
@@ -236,6 +236,29 @@ describe('docker-compose.yml', () => {
     expect(Number(gpu['worker-gpu'].environment!.GPU_METRICS_INTERVAL_S)).toBeGreaterThan(0);
     expect(gpu['worker-gpu'].stop_grace_period).toBe('120s'); // kept from the base file
     expect(gpu['worker-io'].deploy?.resources?.reservations).toBeUndefined();
+  });
+
+  it('the GPU override runs Ollama on the GPU without a profile, pulls OLLAMA_MODEL once, and points the roles at it; .env wins', () => {
+    expect(Object.keys(s)).not.toContain('ollama-gpu');
+    expect(gpu['ollama-gpu'].profiles).toBeUndefined();
+    expect(gpu['ollama-gpu'].deploy!.resources!.reservations!.devices![0]).toMatchObject({ driver: 'nvidia', capabilities: ['gpu'] });
+    expect(gpu['ollama-gpu'].volumes).toContainEqual(expect.stringMatching(/^ollama:\/root\/\.ollama/));
+    const pull = gpu['ollama-pull'];
+    expect(pull.restart).toBe('no');
+    expect(pull.profiles).toBeUndefined();
+    expect(pull.environment).toMatchObject({ OLLAMA_HOST: 'http://ollama-gpu:11434', OLLAMA_MODEL: 'qwen2.5:3b-instruct' });
+    expect(pull.command!.join(' ')).toMatch(/ollama pull "\$\$OLLAMA_MODEL" \|\|/); // a failed pull never fails the stack
+    expect(pull.depends_on!['ollama-gpu']).toEqual({ condition: 'service_healthy' });
+    expect(gpu['worker-ml'].depends_on!['ollama-pull']).toEqual({ condition: 'service_completed_successfully' });
+    for (const role of ROLES) {
+      expect(gpu[role].environment, role).toMatchObject({ OPENAI_BASE_URL: 'http://ollama-gpu:11434/v1', LLM_MODEL: 'qwen2.5:3b-instruct' });
+      expect(s[role].environment!.OPENAI_BASE_URL, role).toBeUndefined(); // the CPU box stays extractive by default
+    }
+    const own = path.join(tmp, 'own-llm.env');
+    writeFileSync(own, 'OLLAMA_MODEL=llama3.2:3b\nOPENAI_BASE_URL=http://llm.example:8080/v1\n');
+    const custom = composeConfig(['docker-compose.yml', 'docker-compose.gpu.yml'], own).services;
+    expect(custom['ollama-pull'].environment!.OLLAMA_MODEL).toBe('llama3.2:3b');
+    for (const role of ROLES) expect(custom[role].environment, role).toMatchObject({ OPENAI_BASE_URL: 'http://llm.example:8080/v1', LLM_MODEL: 'llama3.2:3b' });
   });
 
   it('.env.example documents every setting of the typed config and every variable the compose files use', () => {
