@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { EpisodeInfo } from '../src/enrich/assemble';
 import { extractEntities, nameCandidates } from '../src/enrich/entities';
-import { classifyInsight, enrichExtractive } from '../src/enrich/extractive';
+import { classifyInsight, enrichExtractive, insightProblem } from '../src/enrich/extractive';
+import { normalise } from '../src/enrich/grounding';
+import { parseVtt } from '../src/asr/feed/formats';
 import { buildTranscriptText, splitSentences } from '../src/text/transcript-text';
 import type { GiNode, KgNode } from '../src/enrich/types';
 import { fixtureTranscript } from './support/fixture-transcript';
+
+const normaliseText = (t: string) => normalise(t).text.replace(/[.!…]+$/, '');
 
 const FEEDS = ['changing-the-tide.xml', 'sentimental-garbage.xml', '1865.xml'];
 
@@ -51,7 +55,16 @@ describe('extractive enrichment on a 60-minute transcript from real fixture text
     expect(insights.every((i) => i.grounded)).toBe(true);
     expect(result.gi.stats).toMatchObject({ quotes_dropped: 0, ungrounded_insights: 0 });
     expect(result.gi.stats.quotes_total).toBe(insights.length);
-    for (const i of insights) expect(i.insight_type).toBe(classifyInsight(i.text));
+    const quoteOf = new Map(result.gi.edges.filter((e) => e.type === 'SUPPORTED_BY').map((e) => [e.from, result.gi.nodes.find((n) => n.id === e.to) as Extract<GiNode, { type: 'Quote' }>]));
+    for (const i of insights) {
+      const quote = quoteOf.get(i.id)!.text;
+      expect(i.insight_type).toBe(classifyInsight(quote));
+      // A headline, not the quote again; never a question.
+      expect(i.text).not.toBe(quote);
+      expect(quote).not.toContain('?');
+      expect(i.confidence).toBeLessThan(1);
+    }
+    expect(new Set(insights.map((i) => i.confidence)).size).toBeGreaterThan(1);
     const support = result.gi.edges.filter((e) => e.type === 'SUPPORTED_BY');
     expect(support).toHaveLength(insights.length);
     // Boilerplate repeated in many episodes (ads, disclaimers) is not an insight twice.
@@ -87,6 +100,8 @@ describe('extractive pieces', () => {
     expect(classifyInsight('About 90% of all coins were issued by 2021.')).toBe('claim');
     expect(classifyInsight('The network is slower than card payments.')).toBe('claim');
     expect(classifyInsight('A quiet morning in the valley.')).toBe('observation');
+    expect(classifyInsight('Last year I lost every photo when the drive died.')).toBe('anecdote');
+    expect(classifyInsight('I recommend Postgres for the catalog.')).toBe('recommendation');
   });
 
   it('finds people and organisations by name shape, titles and org suffixes', () => {
@@ -154,5 +169,93 @@ describe('extractive pieces', () => {
     expect(r.summary).toMatchObject({ title: 'A long episode', bullets: [], key_quotes: [], status: 'valid' });
     expect(r.gi.nodes).toEqual([]);
     expect(r.kg.nodes.map((n) => n.id)).toEqual(['episode:ep-1']);
+  });
+});
+
+describe('insights and graph of a two-speaker episode (the bad cases of issue 16)', () => {
+  // A WebVTT as publishers write it: speakers in <v> tags. Every expectation below was checked against this text.
+  const vtt = `WEBVTT
+
+00:00:00.000 --> 00:00:04.000
+<v Alex Kretzschmar>Welcome back to the Self-Hosted Show, this week is all about backups.
+
+00:00:04.000 --> 00:00:09.000
+<v Chris Fisher>RAID is not a backup, and a NAS can die just like any other computer.
+
+00:00:09.000 --> 00:00:13.000
+<v Alex Kretzschmar>Chris, you lost data last year, didn't you?
+
+00:00:13.000 --> 00:00:20.000
+<v Chris Fisher>Last year I lost two terabytes of family photos when my Synology died during a RAID rebuild.
+
+00:00:20.000 --> 00:00:24.000
+<v Chris Fisher>It was terrible.
+
+00:00:24.000 --> 00:00:30.000
+<v Alex Kretzschmar>You should use Backblaze B2 for offsite copies of your backups, it is cheap and boring.
+
+00:00:30.000 --> 00:00:36.000
+<v Chris Fisher>I recommend Postgres for the backup catalog because a database dump restores in minutes.
+
+00:00:36.000 --> 00:00:41.000
+<v Alex Kretzschmar>Twelve others ask us about it, and we use it every day.
+
+00:00:41.000 --> 00:00:47.000
+<v Chris Fisher>Make sure you test a restore of your backups every single month.
+
+00:00:47.000 --> 00:00:53.000
+<v Alex Kretzschmar>Backblaze B2 costs about six dollars per terabyte per month for offsite copies.
+
+00:00:53.000 --> 00:00:58.000
+<v Chris Fisher>A Postgres dump of the backup catalog is small and easy to restore.
+
+00:00:58.000 --> 00:01:04.000
+<v Alex Kretzschmar>Why would anyone skip the restore test when a NAS fails so often?
+`;
+  const tt = buildTranscriptText(parseVtt(vtt).segments);
+  const r = enrichExtractive(tt, episode({ title: 'Backups' }), { maxInsights: 8 });
+  const kg = new Map(r.kg.nodes.map((n) => [n.id, n]));
+  const insights = r.gi.nodes.filter((n): n is Extract<GiNode, { type: 'Insight' }> => n.type === 'Insight');
+  const quoteOf = (id: string) => (r.gi.nodes.find((n) => n.id === r.gi.edges.find((e) => e.type === 'SUPPORTED_BY' && e.from === id)!.to) as Extract<GiNode, { type: 'Quote' }>).text;
+
+  it('the speakers of the cues are people in the graph; the show is not', () => {
+    expect(kg.get('person:alex-kretzschmar')).toMatchObject({ type: 'Person', role: 'guest' });
+    expect(kg.get('person:chris-fisher')).toMatchObject({ type: 'Person', role: 'guest' });
+    const people = r.kg.nodes.filter((n) => n.type === 'Person').map((n) => (n as { name: string }).name);
+    expect(people.filter((p) => /show/i.test(p))).toEqual([]);
+  });
+
+  it('RAID and NAS are topics, not organisations; the products are found; filler is no topic', () => {
+    const orgs = r.kg.nodes.filter((n) => n.type === 'Organization').map((n) => (n as { name: string }).name);
+    expect(orgs).not.toContain('RAID');
+    expect(orgs).not.toContain('NAS');
+    for (const id of ['topic:raid', 'topic:nas', 'topic:backblaze-b2', 'topic:postgres']) expect(kg.has(id), id).toBe(true);
+    for (const filler of ['use', 'twelve', 'others', 'ask', 'it']) expect(kg.has(`topic:${filler}`), filler).toBe(false);
+  });
+
+  it('insights are no questions, not said to the co-host, not pronoun-led, and headline rather than restate their quote', () => {
+    expect(insights.length).toBeGreaterThanOrEqual(3);
+    for (const i of insights) {
+      const q = quoteOf(i.id);
+      expect(q).not.toContain('?');
+      expect(q).not.toMatch(/^It /);
+      expect(normaliseText(i.text)).not.toBe(normaliseText(q));
+      expect(i.confidence).toBeGreaterThan(0);
+      expect(i.confidence).toBeLessThan(1);
+    }
+    const byQuote = new Map(insights.map((i) => [quoteOf(i.id), i]));
+    expect(byQuote.get('You should use Backblaze B2 for offsite copies of your backups, it is cheap and boring.')).toMatchObject({
+      insight_type: 'recommendation',
+      text: 'Use Backblaze B2 for offsite copies of your backups',
+    });
+    expect(byQuote.get('Last year I lost two terabytes of family photos when my Synology died during a RAID rebuild.')).toMatchObject({ insight_type: 'anecdote' });
+    expect(new Set(insights.map((i) => i.confidence)).size).toBeGreaterThan(1);
+  });
+
+  it('insightProblem says why a sentence is no insight', () => {
+    expect(insightProblem('Chris, you lost data last year, didn\u2019t you.')).toBe('addressed to a co-host');
+    expect(insightProblem('Why would anyone do that?')).toBe('question');
+    expect(insightProblem('So it was terrible.')).toBe('pronoun without antecedent');
+    expect(insightProblem('Backups that were never restored are only hopes.')).toBeNull();
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../src/artifacts/store';
 import { loadConfig, type Config } from '../src/config/config';
 import { silentLogger } from '../src/core/logger';
+import { EXTRACTIVE_VERSION } from '../src/enrich/extractive';
 import type { SummaryArtifact, GiArtifact, KgArtifact } from '../src/enrich/types';
 import { loadFeed } from '../src/feeds/load';
 import type { FeedEpisode } from '../src/feeds/types';
@@ -137,7 +138,7 @@ describe('enrich stage', () => {
 
   it('the fingerprint parts name method, model, prompt file versions and the schema version', () => {
     const llm = enrichPlanParts(configFor({ LLM_MODEL: 'm1', OPENAI_BASE_URL: ai.url }), episode);
-    expect(llm).toMatchObject({ method: 'llm', model: 'm1', schema_version: 1, extractive: 'textrank-v1' });
+    expect(llm).toMatchObject({ method: 'llm', model: 'm1', schema_version: 1, extractive: EXTRACTIVE_VERSION, degraded_transcripts: false });
     expect((llm.prompts as Record<string, string>).summary).toMatch(/^summary\.v1@[0-9a-f]{16}$/);
     expect(enrichPlanParts(configFor({ LLM_MODEL: 'm2', OPENAI_BASE_URL: ai.url }), episode)).not.toEqual(llm);
     expect(enrichPlanParts(configFor(), episode)).toMatchObject({ method: 'extractive' });

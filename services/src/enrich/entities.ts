@@ -1,12 +1,42 @@
+import nlp from 'compromise';
 import type { Sentence } from '../text/transcript-text';
 import { ENRICH_STOPWORDS } from '../text/stopwords';
-import { contentWords, slugify } from '../text/words';
+import { slugify } from '../text/words';
 
 /**
- * Heuristic entity extraction for the extractive KG: capitalised multi-word names become
- * people or organisations, salient keywords become topics. Ids are stable across episodes
+ * Entity extraction for the extractive KG. compromise (an NLP library with its English lexicon
+ * and tagger shipped in the npm package, no download) names the people, places, organisations
+ * and noun phrases of each sentence; the older name-shape rules below only add multi-word names
+ * it does not know, seen mid-sentence or after a title (credit lists, non-English names).
+ * Acronyms of technical terms (RAID, NAS) are topics, never organisations or people; a show's
+ * own name is never a person; filler nouns ("use", "others", "twelve") are never topics; product
+ * and place names (Backblaze B2, Postgres, Berlin) are topics. Ids are stable across episodes
  * (`person:<slug>`, `org:<slug>`, `topic:<slug>`), so the corpus graph is the union.
  */
+
+/** Acronyms that name technology, not an organisation: topics. */
+const TECH_ACRONYMS = new Set(
+  (
+    'raid nas san ssd ssds hdd hdds nvme cpu cpus gpu gpus ram rom api apis sdk ui ux os vm vms vpn dns dhcp ip tcp udp http https ssh ftp sftp smb nfs ' +
+    'zfs lvm usb hdmi wifi lan wan iot ai ml llm llms sql db json xml yaml csv html css js rss url cdn saas ci cd k8s ecc ups poe tls ssl 2fa mfa ' +
+    'gpl mit oss bios uefi iso dvd cd rgb led lcd oled 4k hdr'
+  ).split(' '),
+);
+/** Nouns that are no topic however often they are said. */
+const FILLER_TOPICS = new Set(
+  (
+    'use uses used using user thing things stuff lot lots way ways kind kinds sort sorts bit bits others other another ask asks asked question questions ' +
+    'answer answers point points time times day days year years people person guy guys folks everyone everybody someone somebody something anything ' +
+    'nothing everything one ones zero two three four five six seven eight nine ten eleven twelve twenty thirty hundred thousand million billion ' +
+    'idea ideas fact facts case cases reason reasons problem problems place places end start number numbers yeah okay ok word words minute second ' +
+    'seconds today tomorrow yesterday morning night evening name names man men woman women friend friends right left side sides top bottom ' +
+    'moment moments story stories mind sense matter matters example examples question part piece pieces level levels couple half rest place ' +
+    'lol um uh hmm mm huh gonna wanna kinda sorta i me you we they he she it them us him her something'
+  ).split(' '),
+);
+const PRONOUN = /^(i|i'm|i've|i'd|i'll|me|my|mine|you|your|yours|you're|we|we're|our|ours|us|they|they're|them|their|he|him|his|she|her|hers|it|it's|its|this|that|these|those|who|what|which|there|here|someone|anyone|everyone|nobody)$/i;
+/** Names with these words are shows, not people ("the Self-Hosted Show"). */
+const SHOW_WORDS = /\b(show|podcast|podcasts|radio|hour|live|weekly|daily|cast|episode|network|tv)\b/i;
 
 /** Shouted words and everyday abbreviations that are not organisations. */
 const ACRONYM_STOP = new Set('i tv ok rip os vp ceo cto cfo coo ps pm am diy faq lol omg fyi asap aka etc usb pdf dm dms pr ama lgbt lgbtq uk us usa eu final long new free now all and the not yes no'.split(' '));
@@ -181,9 +211,60 @@ export interface ExtractedEntities {
   topics: Entity[];
 }
 
-export function extractEntities(sentences: readonly Sentence[], opts: { maxTopics?: number; knownPeople?: string[] } = {}): ExtractedEntities {
+export interface EntityOptions {
+  maxTopics?: number;
+  /** Hosts and guests the feed names: found by their full name. */
+  knownPeople?: string[];
+  /** Names of the show and feed: never people or organisations. */
+  showNames?: string[];
+  /** At most this many product/place/technology names besides the topics (default 10). */
+  maxNames?: number;
+}
+
+/** Punctuation around a name, a possessive, a title in front ("Dr.", "General"). */
+function cleanName(raw: string): string {
+  let tokens = raw
+    .replace(/[’]/g, "'")
+    .replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '')
+    .replace(/'s$/i, '')
+    .split(/\s+/)
+    .filter(Boolean);
+  while (tokens.length > 1 && (HONORIFICS.has(tokens[0].toLowerCase().replace(/\.$/, '')) || PERSON_TITLES.has(tokens[0].toLowerCase()))) tokens = tokens.slice(1);
+  return tokens.join(' ').replace(/[.,;:!?]+$/, '');
+}
+
+const isAcronym = (name: string) => /^[A-Z][A-Z0-9]{1,5}s?$/.test(name) && /[A-Z]{2}/.test(name);
+
+interface Phrase {
+  label: string;
+  proper: boolean;
+}
+
+/** What compromise finds in one sentence. */
+function analyseSentence(text: string): { people: string[]; orgs: string[]; places: string[]; phrases: Phrase[] } {
+  const doc = nlp(text);
+  // "YouTube, Twitter": a list comes back as one match.
+  const list = (matches: string[]) => matches.flatMap((m) => m.split(/,\s*|\s+(?:and|&)\s+/)).map(cleanName).filter(Boolean);
+  const people = list(doc.people().out('array') as string[]);
+  const orgs = list(doc.organizations().out('array') as string[]);
+  const places = list(doc.places().out('array') as string[]);
+  const phrases: Phrase[] = [];
+  const first = /^[^\p{L}\p{N}]*([\p{L}\p{N}'-]+)/u.exec(text)?.[1] ?? '';
+  for (const n of doc.nouns().json() as { noun?: { root?: string } ; text: string }[]) {
+    const root = cleanName(n.noun?.root ?? n.text);
+    let tokens = root.split(' ').filter((t) => !PRONOUN.test(t) && !/^\d+$/.test(t));
+    while (tokens.length && ENRICH_STOPWORDS.has(tokens[0].toLowerCase())) tokens = tokens.slice(1);
+    while (tokens.length && ENRICH_STOPWORDS.has(tokens[tokens.length - 1].toLowerCase())) tokens = tokens.slice(0, -1);
+    if (!tokens.length || tokens.length > 3) continue;
+    // A capital that only starts the sentence proves nothing; one inside it, a digit in a name (B2) or an acronym does.
+    const proper = tokens.some((t, k) => (/^\p{Lu}/u.test(t) && !(k === 0 && t === first && root.startsWith(first))) || isAcronym(t) || (/^\p{Lu}/u.test(t) && /\d/.test(t)));
+    phrases.push({ label: proper ? tokens.join(' ') : tokens.join(' ').toLowerCase(), proper });
+  }
+  return { people, orgs, places, phrases };
+}
+
+export function extractEntities(sentences: readonly Sentence[], opts: EntityOptions = {}): ExtractedEntities {
   const names = new Map<string, Entity>();
-  const singles = new Map<string, { name: string; sentences: number[] }>();
   const add = (kind: 'person' | 'org', name: string, sentences: number[]) => {
     const slug = slugify(name);
     if (!slug) return;
@@ -194,62 +275,112 @@ export function extractEntities(sentences: readonly Sentence[], opts: { maxTopic
     names.set(id, e);
   };
   const known = (opts.knownPeople ?? []).map((n) => ({ name: n, lower: n.toLowerCase() }));
+  const knownLower = new Set(known.map((k) => k.lower));
+  const showSlugs = (opts.showNames ?? []).map(slugify).filter(Boolean);
+  const isShow = (name: string) => SHOW_WORDS.test(name) || showSlugs.some((s) => slugify(name) === s || slugify(name).includes(s));
   const personRuns: { name: string; titled: boolean; atStart: boolean; sentence: number }[] = [];
+  /** Products, places, technology: proper names that are neither people nor organisations. */
+  const things = new Map<string, { label: string; sentences: number[] }>();
+  const thing = (label: string, i: number) => {
+    const key = slugify(label);
+    if (!key) return;
+    const e = things.get(key) ?? { label, sentences: [] };
+    e.sentences.push(i);
+    things.set(key, e);
+  };
+  const phraseCounts = new Map<string, { count: number; sentences: Set<number> }>();
+  const orgAcronyms = new Map<string, number[]>();
 
   sentences.forEach((s, i) => {
+    const found = analyseSentence(s.text);
+    const taken = new Set<string>();
+    for (const name of found.people) {
+      if (isAcronym(name)) {
+        if (TECH_ACRONYMS.has(name.toLowerCase())) thing(name, i);
+        taken.add(name);
+        continue;
+      }
+      // A lone first name ("Mike,") is a speaker addressed, found through the speakers; the show is nobody.
+      if (!name.includes(' ') || isShow(name) || knownLower.has(name.toLowerCase())) continue;
+      personRuns.push({ name, titled: false, atStart: false, sentence: i });
+      taken.add(name);
+    }
+    for (const raw of found.orgs) {
+      const name = raw.replace(/^the\s+/i, '');
+      taken.add(raw);
+      taken.add(name);
+      // "The power", "British press", "Coinkite's design": an organisation's name is capitalised throughout.
+      if (isShow(name) || !name.split(' ').every((w) => /^[\p{Lu}\d&]/u.test(w) || /^(of|for|and|de|la|the)$/.test(w))) continue;
+      if (isAcronym(name)) {
+        if (TECH_ACRONYMS.has(name.toLowerCase())) thing(name, i);
+        else (orgAcronyms.get(name) ?? orgAcronyms.set(name, []).get(name)!).push(i);
+      } else add('org', name, [i]);
+    }
+    for (const name of found.places) {
+      taken.add(name);
+      thing(name, i);
+    }
+    // The name-shape rules add what the lexicon does not know: names mid-sentence or after a title, suffixed organisations.
     for (const c of nameCandidates(s.text)) {
-      if (c.kind === 'single') {
-        const key = c.name.toLowerCase();
-        const e = singles.get(key) ?? { name: c.name, sentences: [] };
-        e.sentences.push(i);
-        singles.set(key, e);
-      } else if (c.kind === 'person') personRuns.push({ ...c, sentence: i });
-      else add('org', c.name, [i]);
+      // Untitled capitalised runs are as often films, bands and shows as people: only a title makes them one.
+      if (c.kind === 'person' && c.titled && !isShow(c.name) && !knownLower.has(c.name.toLowerCase())) personRuns.push({ ...c, sentence: i });
+      else if (c.kind === 'org' && c.name.includes(' ') && !isShow(c.name)) {
+        add('org', c.name, [i]);
+        taken.add(c.name);
+      } else if (c.kind === 'org' && isAcronym(c.name) && !taken.has(c.name)) {
+        if (TECH_ACRONYMS.has(c.name.toLowerCase())) thing(c.name, i);
+        else (orgAcronyms.get(c.name) ?? orgAcronyms.set(c.name, []).get(c.name)!).push(i);
+      }
+      if (c.kind !== 'single') taken.add(c.name);
+    }
+    for (const p of found.phrases) {
+      if ([...taken].some((t) => t.toLowerCase() === p.label.toLowerCase())) continue;
+      if (p.proper) {
+        if (!isShow(p.label) && !(isAcronym(p.label) && !TECH_ACRONYMS.has(p.label.toLowerCase()))) thing(p.label, i);
+        continue;
+      }
+      const e = phraseCounts.get(p.label) ?? { count: 0, sentences: new Set<number>() };
+      e.count++;
+      e.sentences.add(i);
+      phraseCounts.set(p.label, e);
     }
   });
-  const knownLower = new Set(known.map((k) => k.lower));
-  for (const [name, e] of resolvePeople(personRuns)) if (!knownLower.has(name.toLowerCase())) add('person', name, e.sentences);
+  const seenRuns = new Set<string>();
+  const uniqueRuns = personRuns.filter((r) => {
+    const key = `${r.sentence}|${r.name}|${r.titled}`;
+    return !seenRuns.has(key) && !!seenRuns.add(key);
+  });
+  for (const [name, e] of resolvePeople(uniqueRuns)) if (!knownLower.has(name.toLowerCase())) add('person', name, e.sentences);
   for (const k of known) {
     const hits = sentences.flatMap((s, i) => (s.text.toLowerCase().includes(k.lower) ? [i] : []));
     if (hits.length) add('person', k.name, hits);
   }
-
-  const people = [...names.values()].filter((e) => e.kind === 'person');
   // A lone acronym said once is as likely shouting as an organisation.
-  const orgs = [...names.values()].filter((e) => e.kind === 'org' && (e.name.includes(' ') || e.count >= 2));
-  // Words of people's names are not topics; organisation words may be ("Bitcoin" in "Bitcoin Ventures").
-  const inNames = new Map<string, number>();
-  for (const p of people) for (const w of p.name.toLowerCase().split(' ')) inNames.set(w, (inNames.get(w) ?? 0) + p.count);
+  for (const [name, list] of orgAcronyms) if (list.length >= 2 && !ACRONYM_STOP.has(name.toLowerCase())) add('org', name, list);
 
-  // Topics: content-word salience = frequency × spread over sentences, plus repeated proper nouns.
-  const tf = new Map<string, { count: number; sentences: Set<number> }>();
-  sentences.forEach((s, i) => {
-    const ws = contentWords(s.text);
-    for (let j = 0; j < ws.length; j++) {
-      const terms = [ws[j]];
-      if (j + 1 < ws.length) terms.push(`${ws[j]} ${ws[j + 1]}`);
-      for (const t of terms) {
-        const e = tf.get(t) ?? { count: 0, sentences: new Set<number>() };
-        e.count++;
-        e.sentences.add(i);
-        tf.set(t, e);
-      }
+  // A one-word "organisation" that other names are built on (Bitcoin in Bitcoin Beach, Bitcoin Ventures) is a field: a topic.
+  const allNames = [...names.values()];
+  for (const e of allNames) {
+    if (e.kind !== 'org' || e.name.includes(' ')) continue;
+    const builtOn = allNames.filter((o) => o !== e && o.name.split(' ').length > 1 && o.name.split(' ')[0].toLowerCase().startsWith(e.name.toLowerCase())).length;
+    if (builtOn >= 2) {
+      names.delete(e.id);
+      for (const i of e.sentences) thing(e.name, i);
     }
-  });
-  // A word of a person's name is no topic, unless it is mostly said on its own
-  // ("Bitcoin" in "Bitcoin Beach" and a hundred times alone).
-  const nameWords = new Set([...inNames].filter(([w, c]) => (tf.get(w)?.count ?? 0) - c < 2 * c).map(([w]) => w));
-  const scored: { label: string; score: number; sentences: number[]; count: number }[] = [];
-  for (const [term, e] of tf) {
-    const isBigram = term.includes(' ');
-    if (isBigram ? e.count < 3 : e.count < 2) continue;
-    if (term.split(' ').some((w) => nameWords.has(w) || TOPIC_STOP.has(w))) continue;
-    const score = e.count * Math.log(1 + e.sentences.size) * (isBigram ? 1.6 : 1) * Math.min(1, term.length / 6);
-    scored.push({ label: term, score, sentences: [...e.sentences], count: e.count });
   }
-  for (const [key, e] of singles) {
-    if (e.sentences.length < 2 || nameWords.has(key) || ENRICH_STOPWORDS.has(key) || TOPIC_STOP.has(key)) continue;
-    scored.push({ label: e.name, score: e.sentences.length * Math.log(1 + e.sentences.length) * 2, sentences: e.sentences, count: e.sentences.length });
+  const people = [...names.values()].filter((e) => e.kind === 'person');
+  const orgs = [...names.values()].filter((e) => e.kind === 'org');
+  const nameWords = new Set(people.flatMap((p) => p.name.toLowerCase().split(' ')));
+  const orgSlugs = new Set(orgs.map((o) => o.slug));
+
+  // Topics: noun phrases by frequency × spread, multi-word phrases favoured; never filler.
+  const scored: { label: string; score: number; sentences: number[]; count: number }[] = [];
+  for (const [label, e] of phraseCounts) {
+    const ws = label.split(' ');
+    if (e.count < 2 || ws.some((w) => nameWords.has(w)) || ws.every((w) => FILLER_TOPICS.has(w) || TOPIC_STOP.has(w) || ENRICH_STOPWORDS.has(w))) continue;
+    if (ws.length === 1 && (FILLER_TOPICS.has(label) || TOPIC_STOP.has(label) || label.length < 3)) continue;
+    const score = e.count * Math.log(1 + e.sentences.size) * (ws.length > 1 ? 1.6 : 1) * Math.min(1, label.length / 6);
+    scored.push({ label, score, sentences: [...e.sentences], count: e.count });
   }
   scored.sort((a, b) => b.score - a.score || a.label.localeCompare(b.label));
   const best = scored.length ? scored[0].score : 1;
@@ -258,11 +389,20 @@ export function extractEntities(sentences: readonly Sentence[], opts: { maxTopic
   for (const t of scored) {
     if (topics.length >= (opts.maxTopics ?? 8)) break;
     const slug = slugify(t.label);
-    const ws = t.label.toLowerCase().split(' ');
+    const ws = t.label.split(' ');
     // "machine learning" wins over "machine" and "learning" once chosen (and vice versa).
     if (!slug || ws.every((w) => seenWords.has(w))) continue;
     ws.forEach((w) => seenWords.add(w));
     topics.push({ id: `topic:${slug}`, kind: 'topic', name: t.label, slug, count: t.count, score: Math.round((t.score / best) * 100) / 100, sentences: t.sentences });
+  }
+  // Named things (products, places, technology), most mentioned first, besides the topics.
+  const namedThings = [...things.entries()]
+    .filter(([slug, e]) => !orgSlugs.has(slug) && !people.some((p) => p.slug === slug) && !e.label.split(' ').every((w) => nameWords.has(w.toLowerCase())) && !topics.some((t) => t.slug === slug))
+    .sort((a, b) => b[1].sentences.length - a[1].sentences.length || a[0].localeCompare(b[0]))
+    .slice(0, opts.maxNames ?? 10);
+  for (const [slug, e] of namedThings) {
+    const sentencesOf = [...new Set(e.sentences)];
+    topics.push({ id: `topic:${slug}`, kind: 'topic', name: e.label, slug, count: e.sentences.length, score: Math.round(Math.min(1, e.sentences.length / 3) * 100) / 100, sentences: sentencesOf });
   }
 
   const byCount = (a: Entity, b: Entity) => b.count - a.count || a.name.localeCompare(b.name);

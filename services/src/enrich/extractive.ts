@@ -1,19 +1,20 @@
 import { buildGi, buildKg, feedPeople, type EpisodeInfo, type InsightDraft, type KgDraft } from './assemble';
 import { extractEntities, type Entity } from './entities';
-import { Grounder } from './grounding';
+import { Grounder, normalise } from './grounding';
 import { rankSentences } from './rank';
 import { splitSentences, type Sentence, type TranscriptText } from '../text/transcript-text';
 import { ENRICH_SCHEMA_VERSION, type EnrichResult, type EnrichStatus, type InsightType, type SummaryArtifact } from './types';
-import { shorten, words } from '../text/words';
+import { shorten, slugify, words } from '../text/words';
 
 /**
  * The extractive fallback (no LLM configured, or LLM output unusable): TextRank summary,
- * insights from the most salient sentences (typed by simple rules, each grounded by
- * itself), and a KG from heuristic entity extraction. Deterministic for a given transcript.
+ * insights from the most salient statements (typed by cue phrases, headlined by their key
+ * clause, each grounded by its sentence verbatim), and a KG from NLP entity extraction plus the
+ * transcript's named speakers. Deterministic for a given transcript.
  */
 
 /** Bumped when the extractive output changes; part of the enrich fingerprint. */
-export const EXTRACTIVE_VERSION = 'textrank-v1';
+export const EXTRACTIVE_VERSION = 'textrank-v2-nlp';
 
 export interface ExtractiveOptions {
   bullets?: number;
@@ -22,12 +23,67 @@ export interface ExtractiveOptions {
   maxTopics?: number;
 }
 
+/** Cue phrases, strongest first within each type. */
+const RECOMMENDATION = /\b(you should|you shouldn't|you should not|i recommend|i'd recommend|i would recommend|we recommend|i suggest|i'd suggest|my advice|make sure|be sure to|don't forget|never ever|you need to|you have to|you must|you ought to|always|avoid|try to|try the|i'd go with|go with)\b/i;
+const ANECDOTE = /\b(last (?:year|week|month|summer|winter|time)|when i was|i remember|one time|years ago|a while ago|back in (?:the )?(?:\d{4}|day)|i once|the other day|yesterday|this morning|when we were|that time i|i had a|i lost|happened to me)\b/i;
+const CLAIM = /\b(the (?:fact|truth|reality) is|in fact|actually|research|studies|study|data shows?|proves?|percent|%|\d+ (?:times|percent|x)|always|never|every|most|more than|less than|because|causes?|means?)\b/i;
+const STRONG_CUE = /\b(you should|i recommend|i'd recommend|make sure|my advice|last year|when i was|i remember|the fact is|research|studies|percent|%)\b/i;
+
 export function classifyInsight(sentence: string): InsightType {
   const s = sentence.trim();
   if (/\?["')\]]*$/.test(s)) return 'question';
-  if (/\b(should|must|ought to|need to|needs to|recommend\w*|suggest\w*|try|make sure|have to|avoid|don't|never)\b/i.test(s)) return 'recommendation';
-  if (/\d/.test(s) || /\b(is|are|was|were|will|has|have|causes?|means?|shows?|proves?)\b/i.test(s)) return 'claim';
+  if (ANECDOTE.test(s) && /\b(i|we|my|our)\b/i.test(s)) return 'anecdote';
+  if (RECOMMENDATION.test(s) || /^(?:so,? |and |but )?(?:try|use|avoid|never|always|don't|do not|make|keep|get|buy|install|back up|check)\b/i.test(s)) return 'recommendation';
+  if (/\d/.test(s) || CLAIM.test(s) || /\b(is|are|was|were|will|has|have)\b/i.test(s)) return 'claim';
   return 'observation';
+}
+
+/** Words at the head of a sentence that say nothing: "So,", "Well, you know,", "And I think". */
+const LEAD_FILLER = /^(?:(?:so|and|but|well|yeah|yes|okay|ok|oh|um|uh|like|now|right|look|listen|honestly|basically|i mean|you know|i think|i guess|i feel like)\b[,.]?\s+)+/i;
+/** A sentence that opens with a pronoun has its subject somewhere else: not an insight on its own. */
+const PRONOUN_LED = /^(?:it|it's|its|this|that|that's|these|those|they|they're|them|he|he's|she|she's|him|her|his|their|there|which)\b/i;
+/** "…, didn't you", "…, right", "…, isn't it": said to the co-host, not to the listener. */
+const TAG_QUESTION = /,\s*(?:didn't|don't|doesn't|isn't|aren't|wasn't|weren't|won't|wouldn't|haven't|hasn't|can't|couldn't|shouldn't)\s+(?:you|it|they|we|he|she|i)\b|,\s*(?:right|huh|eh|yeah|no)\s*[.!?]*$/i;
+
+/** Why a sentence cannot stand as an insight, or null when it can. */
+export function insightProblem(sentence: string, speakers: readonly string[] = []): string | null {
+  const s = sentence.trim();
+  if (/\?/.test(s)) return 'question';
+  if (TAG_QUESTION.test(s)) return 'addressed to a co-host';
+  const body = s.replace(LEAD_FILLER, '');
+  if (PRONOUN_LED.test(body)) return 'pronoun without antecedent';
+  // "Mike, you lost data": talking to someone in the room.
+  const vocative = /^([A-Z][\p{L}'-]+),\s+(?:you|your|did|do|have|are|were|can|could|would|will)\b/u.exec(body);
+  if (vocative && (speakers.some((sp) => sp.split(' ')[0] === vocative[1]) || /^[A-Z][a-z]+$/.test(vocative[1]))) return 'addressed to a co-host';
+  return null;
+}
+
+/**
+ * The insight's headline: the key clause of its sentence, not the sentence again. For advice,
+ * what to do (from the cue on); otherwise the sentence without its lead-in filler, cut at the
+ * first clause break when long. Extractive: every word comes from the sentence.
+ */
+export function headline(sentence: string, type: InsightType): string {
+  let s = sentence.trim().replace(LEAD_FILLER, '');
+  if (type === 'recommendation') {
+    const cue = /\b(?:you should|you need to|you have to|you must|you ought to|i recommend|i'd recommend|i would recommend|we recommend|i suggest|i'd suggest|make sure(?: that)?|be sure to|don't forget to|my advice is(?: to)?|try to)\s+/i.exec(s);
+    if (cue) {
+      const rest = s.slice(cue.index + cue[0].length);
+      const verbFirst = /^(make sure|be sure)/i.test(cue[0]) || /^(use|get|keep|buy|try|avoid|set|run|turn|check|back|test|install|read|put|have|pick|go|stop|start|write|do|don't|never|always)\b/i.test(rest);
+      s = verbFirst || /^(?:you|i|we)\b/i.test(cue[0]) ? rest : s;
+      if (/^(?:i|we) (?:recommend|suggest)/i.test(cue[0]) && !verbFirst) s = `Recommended: ${rest}`;
+    }
+  }
+  // The main clause: what follows ", it is cheap" or ", because …" is an aside.
+  const aside = /,\s+(?:it|it's|this|that|they|which|and|but|so|because|though|although)\b/i.exec(s);
+  if (aside && s.slice(0, aside.index).split(/\s+/).length >= 4) s = s.slice(0, aside.index);
+  const words = s.split(/\s+/);
+  if (words.length > 16) {
+    const cut = /[,;:–—-]\s/.exec(s);
+    s = cut && cut.index > 20 ? s.slice(0, cut.index) : `${words.slice(0, 14).join(' ')}…`;
+  }
+  s = s.replace(/[,;:.!]+$/, '').replace(/\s+/g, ' ').trim();
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 /** Sentences worth showing: not too short to say anything, not a run-on wall of text. */
@@ -46,6 +102,21 @@ export interface Analysis {
   scores: number[];
   grounder: Grounder;
   entities: { people: Entity[]; orgs: Entity[]; topics: Entity[] };
+  /** Named speakers of the transcript's cues (`<v Name>`, `Name:`), with how many segments each spoke. */
+  speakers: { name: string; segments: number }[];
+}
+
+/** Diarisation labels and placeholders are no names. */
+const GENERIC_SPEAKER = /^(?:speaker|spk|spkr|voice|person|unknown|host|guest|narrator|s)[\s_-]*\d*$|^\d+$/i;
+
+export function transcriptSpeakers(tt: TranscriptText): { name: string; segments: number }[] {
+  const counts = new Map<string, number>();
+  for (const seg of tt.segments) {
+    const name = seg.speaker?.trim();
+    if (!name || GENERIC_SPEAKER.test(name) || name.length < 2 || name.split(/\s+/).length > 4) continue;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts.entries()].map(([name, segments]) => ({ name, segments })).sort((a, b) => b.segments - a.segments || a.name.localeCompare(b.name));
 }
 
 const MAX_SENTENCE_WORDS = 70;
@@ -89,8 +160,9 @@ function transcriptSentences(tt: TranscriptText): Sentence[] {
 export function analyse(tt: TranscriptText, episode: EpisodeInfo, opts: ExtractiveOptions = {}): Analysis {
   const sentences = transcriptSentences(tt);
   const scores = rankSentences(sentences.map((s) => s.text));
-  const knownPeople = feedPeople(episode).map((p) => p.name);
-  return { tt, sentences, scores, grounder: new Grounder(tt), entities: extractEntities(sentences, { maxTopics: opts.maxTopics, knownPeople }) };
+  const speakers = transcriptSpeakers(tt);
+  const knownPeople = [...new Set([...feedPeople(episode).map((p) => p.name), ...speakers.map((sp) => sp.name)])];
+  return { tt, sentences, scores, grounder: new Grounder(tt), entities: extractEntities(sentences, { maxTopics: opts.maxTopics, knownPeople }), speakers };
 }
 
 /** Picks sentences best first, skipping near-duplicates (Jaccard ≥ 0.6 of their word sets). */
@@ -161,16 +233,45 @@ export function extractiveSummary(a: Analysis, episode: EpisodeInfo, opts: Extra
 
 export function extractiveInsights(a: Analysis, opts: ExtractiveOptions = {}): InsightDraft[] {
   const k = opts.maxInsights ?? Math.min(12, Math.max(3, Math.round(a.sentences.length / 25)));
-  return topSentences(a, k).map((i) => {
+  const speakers = a.speakers.map((sp) => sp.name);
+  const p = new Picker(a);
+  const out: InsightDraft[] = [];
+  for (const i of byScore(a)) {
+    if (out.length >= k) break;
     const s = a.sentences[i];
-    return {
-      text: s.text,
-      insight_type: classifyInsight(s.text),
-      confidence: a.scores[i],
+    if (insightProblem(s.text, speakers)) continue;
+    const type = classifyInsight(s.text);
+    let text = headline(s.text, type);
+    if (normalise(text).text.replace(/[.!…]+$/, '') === normalise(s.text).text.replace(/[.!…]+$/, '')) {
+      // Already as short as a headline gets: its main clause, or it is no insight.
+      const cut = /,\s/.exec(s.text);
+      if (!cut || cut.index < 20) continue;
+      text = headline(s.text.slice(0, cut.index), type);
+    }
+    if (!p.tryPick(i)) continue;
+    const topics = a.entities.topics.filter((t) => t.sentences.includes(i));
+    out.push({
+      text,
+      insight_type: type,
+      confidence: insightConfidence(a.scores[i], topics, s.text, type),
       quotes: [a.grounder.fromOffsets(s.char_start, s.char_end)],
-      topics: a.entities.topics.filter((t) => t.sentences.includes(i)).map((t) => t.name),
-    };
-  });
+      topics: topics.map((t) => t.name),
+    });
+  }
+  return out;
+}
+
+/**
+ * How sure the extractive path is, from what it measured: the sentence's TextRank score, how much
+ * of the episode is about its topics (mentions across the episode) and how strong its cue
+ * phrase is. Never 1: a rule is not a reader.
+ */
+export function insightConfidence(rank: number, topics: readonly Entity[], sentence: string, type: InsightType): number {
+  const mentions = topics.reduce((n, t) => n + t.count, 0);
+  const repetition = Math.min(1, Math.log1p(mentions) / Math.log1p(20));
+  const cue = STRONG_CUE.test(sentence) ? 1 : type === 'observation' ? 0 : 0.5;
+  const c = 0.25 + 0.35 * Math.max(0, Math.min(1, rank)) + 0.2 * repetition + 0.15 * cue;
+  return Math.round(Math.min(0.95, c) * 100) / 100;
 }
 
 /** Caps per episode: a name said once in a long credit list should not flood the corpus graph. */
@@ -200,8 +301,13 @@ export function extractiveKgDraft(a: Analysis): KgDraft {
     }
   }
   const relations = [...pairs.values()].sort((x, y) => y.weight - x.weight || x.from.localeCompare(y.from)).slice(0, 40);
+  // Named speakers are in the episode, not just mentioned: guests unless the feed says they host.
+  const speakerSlugs = new Set(a.speakers.map((sp) => slugify(sp.name)));
   return {
-    people: people.map((p) => ({ name: p.name, role: 'mentioned' as const, count: p.count })),
+    people: [
+      ...people.filter((p) => !speakerSlugs.has(p.slug)).map((p) => ({ name: p.name, role: 'mentioned' as const, count: p.count })),
+      ...a.speakers.map((sp) => ({ name: sp.name, role: 'guest' as const, count: sp.segments })),
+    ],
     orgs: orgs.map((o) => ({ name: o.name, count: o.count })),
     topics: topics.map((t) => ({ name: t.name, count: t.count })),
     relations,
@@ -210,7 +316,7 @@ export function extractiveKgDraft(a: Analysis): KgDraft {
 
 export function entityNames(a: Analysis, episode: EpisodeInfo): { people: string[]; orgs: string[]; topics: string[] } {
   return {
-    people: [...new Set([...a.entities.people.map((p) => p.name), ...feedPeople(episode).map((p) => p.name)])],
+    people: [...new Set([...a.entities.people.map((p) => p.name), ...feedPeople(episode).map((p) => p.name), ...a.speakers.map((sp) => sp.name)])],
     orgs: a.entities.orgs.map((o) => o.name),
     topics: a.entities.topics.map((t) => t.name),
   };

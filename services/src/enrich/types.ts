@@ -36,7 +36,8 @@ export interface SummaryArtifact {
   problem?: string;
 }
 
-export type InsightType = 'claim' | 'recommendation' | 'observation' | 'question';
+/** question: only from an LLM (the extractive path never makes a question an insight); anecdote: a story the speaker tells. */
+export type InsightType = 'claim' | 'recommendation' | 'observation' | 'question' | 'anecdote';
 
 export type GiNode =
   | { id: string; type: 'Insight'; text: string; insight_type: InsightType; confidence: number; grounded: boolean }
