@@ -1133,7 +1133,7 @@ export interface components {
         InsightView: {
             id: string;
             text: string;
-            /** @description claim, recommendation, observation or question */
+            /** @description claim, recommendation, anecdote, observation or question (question: LLM only) */
             insight_type: string;
             confidence: number;
             grounded: boolean;
@@ -1165,10 +1165,23 @@ export interface components {
             episode_title: string | null;
             feed_id: string;
             feed_title: string | null;
+            /** @description where the sentence that matched best starts */
             start_ms: number;
+            /** @description the end of the hit (overlapping passages of one episode are merged into one hit) */
             end_ms: number;
+            /** @description plain text centred on that sentence (never markup) */
             snippet: string;
-            score: number;
+            /** @description the query words in `snippet`: [start, end) character offsets */
+            highlights: {
+                start: number;
+                end: number;
+            }[];
+            /** @description query terms (stemmed) found in the hit */
+            matched_terms: string[];
+            /** @description why this is a hit: "matched: fruit, fly" or "similar meaning" */
+            why: string;
+            /** @description 0–1 for tools: share of query terms matched, or the cosine where only the meaning matched */
+            relevance: number;
         };
         SearchResult: {
             query: string;

@@ -121,7 +121,7 @@ export const quote = z.object({ id: z.string(), text: z.string(), start_ms: coun
 export const insight = z.object({
   id: z.string(),
   text: z.string(),
-  insight_type: z.string().describe('claim, recommendation, observation or question'),
+  insight_type: z.string().describe('claim, recommendation, anecdote, observation or question (question: LLM only)'),
   confidence: z.number(),
   grounded: z.boolean(),
   quotes: z.array(quote),
