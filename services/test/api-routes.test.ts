@@ -346,7 +346,7 @@ describe('api: search', () => {
     expect(keys).not.toContain('hidden-00001');
     expect(r.body.hits[0]).toMatchObject({ feed_id: 'feedb', feed_title: 'Feed B', chunk_id: expect.stringContaining('#') });
     expect(r.body.hits[0].snippet.length).toBeGreaterThan(0);
-    expect(r.body.hits.every((h: { score: number }) => h.score > 0)).toBe(true);
+    expect(r.body.hits.every((h: { why: string; relevance: number }) => h.why.startsWith('matched: ') && h.relevance > 0 && h.relevance <= 1)).toBe(true);
   });
 
   it('validates q and k', async () => {

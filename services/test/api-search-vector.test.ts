@@ -35,6 +35,11 @@ beforeAll(async () => {
   await pg.query(`INSERT INTO subscriptions (tenant_id, feed_id) VALUES ('default', 'feed-a')`);
   for (const e of episodes) {
     await pg.query(`INSERT INTO episodes (episode_key, feed_id, title, transcripts, source, state) VALUES ($1, $2, $3, '[]', '{}', 'done')`, [e.key, e.feedId, e.title]);
+    const [transcript] = await store.list(e.feedId, e.key, 'transcribe');
+    const segments = JSON.parse(await fs.readFile(path.join(transcript.dir, 'transcript.json'), 'utf8')).segments as { start_ms: number; end_ms: number; text: string }[];
+    for (const [i, s] of segments.entries()) {
+      await pg.query(`INSERT INTO transcript_segments (episode_key, fingerprint, idx, start_ms, end_ms, text) VALUES ($1, $2, $3, $4, $5, $6)`, [e.key, transcript.fingerprint, i, s.start_ms, s.end_ms, s.text]);
+    }
     const [ref] = await store.list(e.feedId, e.key, 'index');
     const lines = (await fs.readFile(path.join(ref.dir, 'chunks.jsonl'), 'utf8')).split('\n').filter(Boolean);
     for (const line of lines) {
@@ -57,13 +62,36 @@ describe('api: hybrid search (FAISS + Postgres full-text)', () => {
     const r = await call(api.base, 'GET', '/api/search?q=black%20hole%20telescope&k=5');
     expect(r.status).toBe(200);
     expect(r.body.vector).toBe(true);
-    const hits = r.body.hits as { episode_key: string; feed_id: string; score: number; snippet: string }[];
+    const hits = r.body.hits as { episode_key: string; feed_id: string; snippet: string; highlights: { start: number; end: number }[]; why: string; relevance: number }[];
     expect(hits.length).toBeGreaterThan(0);
     expect(hits.every((h) => h.feed_id === 'feed-a')).toBe(true);
     expect(hits[0].episode_key).toBe('feed-a:astronomy-1');
-    // One list alone scores at most 1/(60+1); the top hit ranks in both lists.
-    expect(hits[0].score).toBeGreaterThan(1 / 61 + 1e-6);
     expect(hits[0].snippet.toLowerCase()).toMatch(/black hole|telescope/);
+    // Plain text with highlight ranges on the query's words; why instead of a fusion score.
+    expect(hits[0].snippet).not.toMatch(/[«»<>]/);
+    expect(hits[0].highlights.map((h) => hits[0].snippet.slice(h.start, h.end).toLowerCase())).toEqual(expect.arrayContaining(['black', 'hole', 'telescope']));
+    expect(hits[0]).toMatchObject({ why: 'matched: black, hole, telescope', relevance: 1 });
+    expect(hits[0]).not.toHaveProperty('score');
+  });
+
+  it('a hit starts at the sentence that matched (from the projected segments), not at its chunk', async () => {
+    const r = await call(api.base, 'GET', '/api/search?q=goalkeeper%20penalty&k=3');
+    const top = r.body.hits[0] as { episode_key: string; start_ms: number; end_ms: number; snippet: string; highlights: unknown[] };
+    expect(top.episode_key).toBe('feed-a:football-1');
+    const sentences = topicEpisodes().find((e) => e.key === top.episode_key)!.sentences;
+    // makeTranscript: sentence i is the segment [i·4 s, (i+1)·4 s).
+    expect(top.start_ms % 4000).toBe(0);
+    expect(sentences[top.start_ms / 4000]).toMatch(/goalkeeper saved a penalty/);
+    expect(top.start_ms).toBeGreaterThan(0);
+    expect(top.end_ms).toBeGreaterThan(top.start_ms);
+  });
+
+  it('nonsense finds nothing, even with both halves answering', async () => {
+    for (const q of ['xqzv blorf', 'asdf qwerty']) {
+      const r = await call(api.base, 'GET', `/api/search?q=${encodeURIComponent(q)}&k=10`);
+      expect(r.status).toBe(200);
+      expect(r.body.hits, q).toEqual([]);
+    }
   });
 
   it('episodes of a feed the tenant subscribes to later become searchable at once', async () => {

@@ -61,7 +61,9 @@ describe('podbrain search (built CLI)', () => {
   it('prints a readable list by default', async () => {
     const { code, stdout } = await podbrain('search', 'sourdough bread', '--out', dataDir);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^ 1\. (All about|More) cooking {2}\[\d\d:\d\d–\d\d:\d\d\] {2}score /);
+    // Why it is a hit, never a raw fusion score.
+    expect(stdout).toMatch(/^ 1\. (All about|More) cooking {2}\[\d\d:\d\d–\d\d:\d\d\] {2}matched: sourdough, bread\n/);
+    expect(stdout).not.toMatch(/score/);
     expect(stdout).toContain('«sourdough»');
     expect(stdout).toMatch(/\n\d+ hits? in [1-6] episodes? \(searched 6 episodes, \d+ chunks, flat index\) in [\d.]+ ms\n$/);
   });
@@ -88,13 +90,16 @@ describe('podbrain search (built CLI)', () => {
     expect(c.stderr).toMatch(/k must be a whole number from 1 to 100/);
     const d = await podbrain('search', 'bread', '--out', dataDir);
     expect(d.code).toBe(0);
+    const nonsense = await podbrain('search', 'xqzv blorf', '--out', dataDir);
+    expect(nonsense.code).toBe(0);
+    expect(nonsense.stdout).toMatch(/^no matches for "xqzv blorf" in 6 episodes, \d+ chunks\n$/);
   });
 });
 
 describe('formatHits: counts and plurals', () => {
   const hit = (episode: string, chunk: number): SearchHit => ({
     episode_key: episode, feed_id: 'f1', title: `Episode ${episode}`, chunk_no: chunk, start_ms: chunk * 1000, end_ms: chunk * 1000 + 900,
-    snippet: '«bread»', score: 0.03, vector_rank: 1, keyword_rank: 1,
+    snippet: '«bread»', matched_terms: ['bread'], why: 'matched: bread', relevance: 1, score: 0.03, vector_rank: 1, keyword_rank: 1,
   });
   const response = (hits: SearchHit[], episodes = 3, vectors = 40): SearchResponse => ({
     query: 'bread', k: 10, took_ms: 4, hits, index: { generation: 1, type: 'flat', vectors, episodes },

@@ -1,4 +1,6 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
+import { ArtifactStore } from '../artifacts/store';
 import type { Config } from '../config/config';
 import { PodbrainError, errorMessage } from '../core/errors';
 import { type Logger, silentLogger } from '../core/logger';
@@ -7,8 +9,8 @@ import { Bm25Index } from './bm25';
 import type { Chunk } from './chunking';
 import { createEmbeddingProvider, embeddingsUnavailableReason } from './embeddings';
 import { type EmbeddingProvider, spaceOf } from './embeddings/types';
+import { BASELINE_MARGIN, GIBBERISH_PROBES, MIN_COSINE, type Snippet, type TimedSegment, bestSentence, centredSnippet, judge, markedSnippet, matchesIn, mergeOverlapping, queryTerms, timeAtOffset } from './hits';
 import { reciprocalRankFusion } from './rrf';
-import { makeSnippet } from './snippet';
 import { type IndexedEpisode, type Loaded, type UpdateResult, type VectorHit, type VectorIndexStore, vectorIndexFor } from './vector-store';
 
 /** A hit as `podbrain search` prints it (`--json`). */
@@ -17,11 +19,19 @@ export interface SearchHit {
   feed_id: string;
   title: string | null;
   chunk_no: number;
+  /** Where the best-matching sentence starts. */
   start_ms: number;
+  /** The end of the hit's span (overlapping chunks of the episode merged). */
   end_ms: number;
-  /** The chunk around the query's words, matches marked «…». */
+  /** Text centred on that sentence, the query's words marked «…». */
   snippet: string;
-  /** Reciprocal rank fusion score. */
+  /** Query terms (stemmed) found in the hit. */
+  matched_terms: string[];
+  /** "matched: fruit, fly" or "similar meaning". */
+  why: string;
+  /** 0–1: the share of query terms matched, or the cosine where only the meaning matched. */
+  relevance: number;
+  /** Reciprocal rank fusion score (ordering only; not comparable across queries). */
   score: number;
   /** 1-based ranks in the vector and keyword lists, null where the chunk was not in that list. */
   vector_rank: number | null;
@@ -87,8 +97,20 @@ export interface FusedHit {
   /** `<feed_id>/<episode_key>#<chunk_no>` (chunkId). */
   id: string;
   chunk: FoundChunk;
-  /** The chunk around the query's words, matches marked «…». */
+  /** Where the best-matching sentence of the chunk starts. */
+  start_ms: number;
+  /** The end of the hit's span: overlapping hits of one episode are merged into the best-ranked one. */
+  end_ms: number;
+  /** Text centred on the best-matching sentence with the query's words as highlight ranges. */
+  excerpt: Snippet;
+  /** `excerpt` with the highlights marked «…» (terminals). */
   snippet: string;
+  /** Query terms (stemmed) found in the hit. */
+  matched_terms: string[];
+  /** Why this is a hit: "matched: fruit, fly" or "similar meaning". */
+  why: string;
+  /** 0–1: the share of query terms matched, or the cosine where only the meaning matched. */
+  relevance: number;
   /** Reciprocal rank fusion score, 6 decimals. */
   score: number;
   vector_rank: number | null;
@@ -111,7 +133,7 @@ export interface FusedResponse {
 
 const MAX_QUERY_CHARS = 1000;
 export const MAX_K = 100;
-/** Vector neighbours below this cosine share no meaning with the query (e.g. a hash query of unknown words). */
+/** Vector neighbours below this cosine are not even candidates (e.g. a hash query of unknown words). */
 const MIN_SIMILARITY = 0.05;
 const RRF_K = 60;
 
@@ -163,6 +185,58 @@ class ChunkFileLookup implements ChunkLookup {
   async find(hits: readonly VectorHit[]): Promise<FoundChunk[]> {
     const found = await Promise.all(hits.map((h) => this.source.chunk(h.episode, h.chunkNo, this.log)));
     return found.filter((c) => c !== null);
+  }
+}
+
+/**
+ * Segments of the chunks' transcripts read from the episodes' transcribe artifacts (`podbrain
+ * search`): the newest transcript whose text holds the chunk (hits.ts timeAtOffset checks the fit).
+ */
+class TranscriptFileSegments implements SegmentSource {
+  private readonly cache = new Map<string, Promise<TimedSegment[][]>>();
+
+  constructor(
+    private readonly store: ArtifactStore,
+    private readonly log?: Logger,
+  ) {}
+
+  async segments(chunks: readonly FoundChunk[]): Promise<Map<string, TimedSegment[]>> {
+    const out = new Map<string, TimedSegment[]>();
+    for (const c of chunks) {
+      const transcripts = await this.transcripts(c.feed_id, c.episode_key);
+      const head = c.text.slice(0, 80);
+      for (const segs of transcripts) {
+        const around = segs.filter((s) => s.end_ms >= c.start_ms && s.start_ms <= c.end_ms);
+        if (around.some((s) => head.startsWith(s.text.trim().slice(0, 20)) || s.text.includes(head.slice(0, 20)))) {
+          out.set(idOf(c), around);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  private transcripts(feedId: string, episodeKey: string): Promise<TimedSegment[][]> {
+    const key = `${feedId}/${episodeKey}`;
+    let p = this.cache.get(key);
+    if (!p) {
+      p = (async () => {
+        const refs = await this.store.list(feedId, episodeKey, 'transcribe');
+        const out: TimedSegment[][] = [];
+        for (const r of refs) {
+          try {
+            const t = JSON.parse(await fs.readFile(path.join(r.dir, 'transcript.json'), 'utf8')) as { segments?: TimedSegment[] };
+            if (Array.isArray(t.segments)) out.push(t.segments.filter((s) => typeof s.text === 'string' && s.text.trim() !== ''));
+          } catch (err) {
+            this.log?.debug({ dir: r.dir, err: errorMessage(err) }, 'transcript unreadable; hit times shared out over the chunk');
+          }
+        }
+        return out;
+      })();
+      this.cache.set(key, p);
+      while (this.cache.size > 200) this.cache.delete(this.cache.keys().next().value as string);
+    }
+    return p;
   }
 }
 
@@ -220,12 +294,19 @@ class Bm25KeywordSearcher implements KeywordSearcher {
   }
 }
 
+/** Transcript segments around chunks, for sentence times. */
+export interface SegmentSource {
+  segments(chunks: readonly FoundChunk[]): Promise<Map<string, TimedSegment[]>>;
+}
+
 export interface SearchServiceDeps {
   dataDir: string;
   /** The vector side; null where embeddings are not configured. */
   vectors: { provider: EmbeddingProvider; store: VectorIndexStore } | null;
   keywords: KeywordSearcher;
   chunks: ChunkLookup;
+  /** The transcript segments of hit chunks (keyed by chunk id), for the time of the sentence that matched; absent: times shared out over the chunk. */
+  timeline?: SegmentSource;
   /**
    * true (`podbrain search`): the vector index is the corpus: nothing indexed is an error, and so
    * is a failing vector side. false (the api): without a usable vector index (embeddings off,
@@ -265,9 +346,12 @@ export class SearchService {
         feed_id: h.chunk.feed_id,
         title: h.chunk.episode_title,
         chunk_no: h.chunk.chunk_no,
-        start_ms: h.chunk.start_ms,
-        end_ms: h.chunk.end_ms,
+        start_ms: h.start_ms,
+        end_ms: h.end_ms,
         snippet: h.snippet,
+        matched_terms: h.matched_terms,
+        why: h.why,
+        relevance: h.relevance,
         score: h.score,
         vector_rank: h.vector_rank,
         keyword_rank: h.keyword_rank,
@@ -308,15 +392,43 @@ export class SearchService {
     const missing = vectorHits.filter((h) => !found.has(idOfHit(h)));
     if (missing.length) for (const c of await this.deps.chunks.find(missing)) found.set(idOf(c), c);
     const vectorList = vectorHits.map((h) => ({ id: idOfHit(h) })).filter((v) => found.has(v.id));
-    const fused = reciprocalRankFusion([vectorList, keywordHits.map((c) => ({ id: idOf(c) }))], RRF_K).slice(0, k);
+    const fused = reciprocalRankFusion([vectorList, keywordHits.map((c) => ({ id: idOf(c) }))], RRF_K);
 
-    const hits: FusedHit[] = [];
+    const answered = vector && 'hits' in vector ? vector : null;
+    const similarity = new Map(vectorHits.map((h) => [idOfHit(h), h.similarity]));
+    const floor = answered ? await this.vectorFloor(answered.loaded) : Number.POSITIVE_INFINITY;
+    const q = queryTerms(query);
+    // The relevance floor (hits.ts judge): fused ranks always exist, so each chunk must earn its place.
+    const kept = [];
     for (const f of fused) {
       const chunk = found.get(f.id);
       if (!chunk) continue;
-      hits.push({ id: f.id, chunk, snippet: makeSnippet(chunk.text, query), score: Number(f.score.toFixed(6)), vector_rank: f.ranks[0], keyword_rank: f.ranks[1] });
+      const { matched } = matchesIn(chunk.text, q);
+      const verdict = judge({ matched, coverage: q.terms.length ? matched.length / q.terms.length : 0, similarity: similarity.get(f.id) ?? null }, q, floor);
+      if (verdict.keep) kept.push({ f, chunk, verdict, matched, episodeKey: `${chunk.feed_id}/${chunk.episode_key}`, spanStart: chunk.start_ms, spanEnd: chunk.end_ms });
     }
-    const answered = vector && 'hits' in vector ? vector : null;
+    const merged = mergeOverlapping(kept).slice(0, k);
+    const timeline = merged.length && this.deps.timeline ? await this.deps.timeline.segments(merged.map((m) => m.chunk)) : null;
+
+    const hits: FusedHit[] = merged.map(({ f, chunk, verdict, matched, spanEnd }) => {
+      const sentence = bestSentence(chunk.text, q);
+      const excerpt = centredSnippet(chunk.text, sentence, q);
+      const byWords = verdict.why !== 'similar meaning';
+      return {
+        id: f.id,
+        chunk,
+        start_ms: timeAtOffset(chunk, sentence.start, timeline?.get(f.id) ?? null),
+        end_ms: spanEnd,
+        excerpt,
+        snippet: markedSnippet(excerpt),
+        matched_terms: matched,
+        why: byWords ? `matched: ${matched.join(', ')}` : verdict.why,
+        relevance: byWords ? Math.max(verdict.relevance, Math.round((matched.length / Math.max(1, q.terms.length)) * 100) / 100) : verdict.relevance,
+        score: Number(f.score.toFixed(6)),
+        vector_rank: f.ranks[0],
+        keyword_rank: f.ranks[1],
+      };
+    });
     return {
       query,
       k,
@@ -326,6 +438,32 @@ export class SearchService {
       index: answered && statsOf(answered.loaded),
       note: vector && 'note' in vector ? vector.note : null,
     };
+  }
+
+  private baseline: { index: Loaded; floor: Promise<number> } | null = null;
+
+  /**
+   * The least cosine that makes a vector-only hit: the provider's minimum, and a margin above the
+   * best cosine gibberish gets against this index (cached per loaded index).
+   */
+  private vectorFloor(loaded: Loaded): Promise<number> {
+    if (!this.deps.vectors) return Promise.resolve(Number.POSITIVE_INFINITY);
+    const { provider, store } = this.deps.vectors;
+    const min = MIN_COSINE[provider.name] ?? 0.3;
+    if (!Number.isFinite(min)) return Promise.resolve(min);
+    if (this.baseline?.index !== loaded) {
+      const floor = (async () => {
+        const probes = await provider.embed(GIBBERISH_PROBES);
+        let best = -1;
+        for (const v of probes) for (const h of await store.search(v, 1)) best = Math.max(best, h.similarity);
+        return Math.max(min, best + BASELINE_MARGIN);
+      })();
+      floor.catch(() => {
+        if (this.baseline?.floor === floor) this.baseline = null;
+      });
+      this.baseline = { index: loaded, floor };
+    }
+    return this.baseline.floor;
   }
 
   /** Nearest chunks to the query, similar enough and within scope (over-fetched: out-of-scope ones are dropped after the search). */
@@ -405,6 +543,7 @@ export function createSearchService(config: Config, log: Logger = silentLogger):
     vectors: { provider, store },
     keywords: new Bm25KeywordSearcher(chunks, store, log),
     chunks: new ChunkFileLookup(chunks, log),
+    timeline: new TranscriptFileSegments(new ArtifactStore(config.dataDir), log),
     requireVectors: true,
     log,
   });

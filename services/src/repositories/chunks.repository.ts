@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { Database } from '../db/database';
-import type { ChunkLookup, FoundChunk, KeywordSearcher, SearchScope } from '../index/search.service';
+import type { TimedSegment } from '../index/hits';
+import type { ChunkLookup, FoundChunk, KeywordSearcher, SearchScope, SegmentSource } from '../index/search.service';
 import type { VectorHit } from '../index/vector-store';
 
 /**
@@ -10,7 +11,7 @@ import type { VectorHit } from '../index/vector-store';
  * vector side's hits.
  */
 @Injectable()
-export class ChunkRepository implements KeywordSearcher, ChunkLookup {
+export class ChunkRepository implements KeywordSearcher, ChunkLookup, SegmentSource {
   constructor(private readonly database: Database) {}
 
   private get db() {
@@ -50,5 +51,33 @@ export class ChunkRepository implements KeywordSearcher, ChunkLookup {
     return this.chunks()
       .innerJoin(wanted, (j) => j.onRef('want.episode_key', '=', 'c.episode_key').onRef('want.idx', '=', 'c.idx'))
       .execute();
+  }
+
+  /** The projected transcript segments within each chunk's time span (keyed `<feed_id>/<episode_key>#<chunk_no>`), in order: the times of a hit's sentence. */
+  async segments(chunks: readonly FoundChunk[]): Promise<Map<string, TimedSegment[]>> {
+    const out = new Map<string, TimedSegment[]>();
+    if (!chunks.length) return out;
+    const rows = await this.db
+      .selectFrom('transcript_segments as s')
+      .innerJoin(
+        sql<{ episode_key: string; from_ms: number; to_ms: number; n: number }>`unnest(${chunks.map((c) => c.episode_key)}::text[], ${chunks.map((c) => c.start_ms)}::int[], ${chunks.map((c) => c.end_ms)}::int[], ${chunks.map((_, i) => i)}::int[])`.as<'want'>(
+          sql`want(episode_key, from_ms, to_ms, n)`,
+        ),
+        (j) => j.onRef('want.episode_key', '=', 's.episode_key'),
+      )
+      .whereRef('s.end_ms', '>=', 'want.from_ms')
+      .whereRef('s.start_ms', '<=', 'want.to_ms')
+      .select(['want.n', 's.start_ms', 's.end_ms', 's.text'])
+      .orderBy('want.n')
+      .orderBy('s.idx')
+      .execute();
+    for (const r of rows) {
+      const c = chunks[r.n];
+      const id = `${c.feed_id}/${c.episode_key}#${c.chunk_no}`;
+      let list = out.get(id);
+      if (!list) out.set(id, (list = []));
+      if (r.text.trim()) list.push({ start_ms: r.start_ms, end_ms: r.end_ms, text: r.text });
+    }
+    return out;
   }
 }

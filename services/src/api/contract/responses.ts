@@ -146,10 +146,13 @@ export const searchHit = z.object({
   episode_title: nullableText,
   feed_id: z.string(),
   feed_title: nullableText,
-  start_ms: count,
-  end_ms: count,
-  snippet: z.string(),
-  score: z.number(),
+  start_ms: count.describe('where the sentence that matched best starts'),
+  end_ms: count.describe('the end of the hit (overlapping passages of one episode are merged into one hit)'),
+  snippet: z.string().describe('plain text centred on that sentence (never markup)'),
+  highlights: z.array(z.object({ start: count, end: count })).describe('the query words in `snippet`: [start, end) character offsets'),
+  matched_terms: z.array(z.string()).describe('query terms (stemmed) found in the hit'),
+  why: z.string().describe('why this is a hit: "matched: fruit, fly" or "similar meaning"'),
+  relevance: z.number().min(0).max(1).describe('0–1 for tools: share of query terms matched, or the cosine where only the meaning matched'),
 });
 
 export const searchResult = z.object({

@@ -27,16 +27,19 @@ export class ApiSearchService implements OnModuleDestroy {
     const feeds = new Set(await this.tenants.subscribedFeedIds(tenantId));
     if (!feeds.size) return { hits: [], took_ms: 0, vector: false, note: null };
     const r = await this.service().find(query, { k, scope: { feeds } });
-    const hits = r.hits.map(({ id, chunk, snippet, score }) => ({
-      chunk_id: id,
-      episode_key: chunk.episode_key,
-      episode_title: chunk.episode_title,
-      feed_id: chunk.feed_id,
-      feed_title: chunk.feed_title,
-      start_ms: chunk.start_ms,
-      end_ms: chunk.end_ms,
-      snippet,
-      score,
+    const hits = r.hits.map((h) => ({
+      chunk_id: h.id,
+      episode_key: h.chunk.episode_key,
+      episode_title: h.chunk.episode_title,
+      feed_id: h.chunk.feed_id,
+      feed_title: h.chunk.feed_title,
+      start_ms: h.start_ms,
+      end_ms: h.end_ms,
+      snippet: h.excerpt.text,
+      highlights: h.excerpt.highlights,
+      matched_terms: h.matched_terms,
+      why: h.why,
+      relevance: h.relevance,
     }));
     return { hits, took_ms: Math.round((performance.now() - t0) * 10) / 10, vector: r.vector, note: r.note ?? this.embeddingsNote };
   }
@@ -66,6 +69,7 @@ export class ApiSearchService implements OnModuleDestroy {
       vectors: provider && { provider, store: vectorIndexFromConfig(config, provider, log, { onForeignSpace: 'ignore' }) },
       keywords: this.chunks,
       chunks: this.chunks,
+      timeline: this.chunks,
       requireVectors: false,
       log,
     }));

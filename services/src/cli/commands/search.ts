@@ -21,7 +21,7 @@ export function formatHits(r: SearchResponse): string {
   if (!r.hits.length) return `no matches for "${r.query}" in ${corpus}\n`;
   const lines = r.hits.map((h, i) => {
     const where = `${timestamp(h.start_ms)}–${timestamp(h.end_ms)}`;
-    return `${String(i + 1).padStart(2)}. ${h.title ?? h.episode_key}  [${where}]  score ${h.score.toFixed(4)}\n    ${h.snippet}\n    ${h.feed_id}/${h.episode_key}`;
+    return `${String(i + 1).padStart(2)}. ${h.title ?? h.episode_key}  [${where}]  ${h.why}\n    ${h.snippet}\n    ${h.feed_id}/${h.episode_key}`;
   });
   // The episodes the hits come from, not the size of the corpus searched.
   const hitEpisodes = new Set(r.hits.map((h) => `${h.feed_id}/${h.episode_key}`)).size;
