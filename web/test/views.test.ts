@@ -132,28 +132,52 @@ describe('LibraryView paging', () => {
 });
 
 describe('SearchView', () => {
-  it('marks matches from «…» or <b>…</b> snippets and never renders snippet HTML', async () => {
-    vi.stubGlobal(
-      'fetch',
-      vi.fn(async () =>
-        jsonResponse(200, {
-          hits: [
-            { chunk_id: 'c1', episode_key: 'e1', episode_title: 'Ep', feed_id: 'f', feed_title: 'Show', start_ms: 65_000, end_ms: 70_000, snippet: 'ask «not» what <img src=x onerror="alert(1)"> your <b>country</b>', score: 1 },
-          ],
-        }),
-      ),
-    );
+  const mountSearch = async (body: unknown, q = 'country') => {
+    vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(200, body)));
     const { default: SearchView } = await import('../src/views/SearchView.vue');
     const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/search', component: SearchView }, { path: '/episodes/:key', component: SearchView }] });
-    await router.push('/search?q=country');
+    await router.push(`/search?q=${encodeURIComponent(q)}`);
     const w = mount(SearchView, { global: { plugins: [router] } });
     await flushPromises();
-    const hit = w.find('[data-testid=search-results] a');
-    expect(hit.findAll('mark').map((m) => m.text())).toEqual(['not', 'country']);
-    expect(hit.find('img').exists()).toBe(false);
-    expect(hit.text()).toContain('<img src=x');
-    expect(hit.text()).toContain('Show · 1:05');
-    expect(hit.attributes('href')).toBe('/episodes/e1?t=65000');
+    return w;
+  };
+  const snippet = 'ask «not» what <img src=x onerror="alert(1)"> your <b>country</b> can do';
+  const hit = (extra: Record<string, unknown> = {}) => ({
+    chunk_id: 'c1', episode_key: 'e1', episode_title: 'Ep', feed_id: 'f', feed_title: 'Show', start_ms: 65_000, end_ms: 90_000,
+    snippet, highlights: [{ start: snippet.indexOf('country'), end: snippet.indexOf('country') + 7 }], matched_terms: ['country'], why: 'matched: country', relevance: 1, ...extra,
+  });
+
+  it('marks the highlight ranges as text, never renders the snippet as HTML, links to the sentence and says why', async () => {
+    const w = await mountSearch({ query: 'country', took_ms: 1, vector: true, note: null, hits: [hit()] });
+    const a = w.find('[data-testid=search-results] a');
+    expect(a.findAll('mark').map((m) => m.text())).toEqual(['country']);
+    expect(a.find('img').exists()).toBe(false);
+    expect(a.find('b').exists()).toBe(false);
+    expect(a.text()).toContain('ask «not» what <img src=x onerror="alert(1)"> your <b>');
+    expect(a.text()).toContain('Show · 1:05');
+    expect(a.attributes('href')).toBe('/episodes/e1?t=65000');
+    expect(a.find('[data-testid=hit-why]').text()).toBe('matched: country');
+    expect(w.text()).not.toMatch(/score|relevance|0\.0\d/);
+    expect(w.find('[data-testid=search-note]').exists()).toBe(false);
+  });
+
+  it('says "similar meaning" for a vector-only hit and skips bogus highlight ranges', async () => {
+    const w = await mountSearch({
+      query: 'country', took_ms: 1, vector: true, note: null,
+      hits: [hit({ why: 'similar meaning', matched_terms: [], highlights: [{ start: 50, end: 40 }, { start: 0, end: 999 }, { start: 0, end: 3 }, { start: 1, end: 5 }] })],
+    });
+    const a = w.find('[data-testid=search-results] a');
+    expect(a.findAll('mark').map((m) => m.text())).toEqual(['ask']);
+    expect(a.text()).toContain(snippet.slice(3));
+    expect(a.find('[data-testid=hit-why]').text()).toBe('similar meaning');
+  });
+
+  it('shows the empty state for no hits and the search note quietly', async () => {
+    const note = 'searching with keyword hashing because the embedding model is not present';
+    const w = await mountSearch({ query: 'xqzv blorf', took_ms: 1, vector: true, note, hits: [] }, 'xqzv blorf');
+    expect(w.find('[data-testid=search-results]').exists()).toBe(false);
+    expect(w.find('[role=status]').text()).toBe('Nothing in your episodes matches “xqzv blorf”. Try other words, or fewer of them.');
+    expect(w.find('[data-testid=search-note]').text()).toBe(note);
   });
 });
 

@@ -273,8 +273,11 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
           feed_title: ep.detail.feed_title,
           start_ms: s.start_ms,
           end_ms: s.end_ms,
-          snippet: `${s.text.slice(0, at)}«${s.text.slice(at, at + needle.length)}»${s.text.slice(at + needle.length)}`,
-          score: 1 / (hits.length + 1),
+          snippet: s.text,
+          highlights: [{ start: at, end: at + needle.length }],
+          matched_terms: [needle],
+          why: `matched: ${needle}`,
+          relevance: 1,
         });
       });
     }
