@@ -5,7 +5,7 @@ import { PodbrainError } from '../src/core/errors';
 import { Bm25Index } from '../src/index/bm25';
 import { reciprocalRankFusion } from '../src/index/rrf';
 import { createSearchService, type SearchService } from '../src/index/search.service';
-import { makeSnippet } from '../src/index/snippet';
+import { bestSentence, centredSnippet, markedSnippet, queryTerms } from '../src/index/hits';
 import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes } from './support/index-corpus';
 
 afterAll(removeTempDataDirs);
@@ -39,12 +39,14 @@ describe('BM25 and snippets', () => {
 
   it('marks matched words with «» in a window around the densest match', () => {
     const text = `${'Filler words here. '.repeat(30)}Black holes bend light. The telescope saw a black hole. ${'More filler text. '.repeat(30)}`;
-    const s = makeSnippet(text, 'black hole telescope', 120);
+    const q = queryTerms('black hole telescope');
+    const makeSnippet = (t: string, max?: number) => markedSnippet(centredSnippet(t, bestSentence(t, q), q, max));
+    const s = makeSnippet(text, 120);
     expect(s).toMatch(/^…/);
     expect(s).toMatch(/…$/);
     expect(s).toContain('«Black» «holes» bend light. The «telescope» saw a «black» «hole».');
     expect(s.replace(/[«»…]/g, '').length).toBeLessThanOrEqual(120);
-    expect(makeSnippet('Short text without the words.', 'zebra')).toBe('Short text without the words.');
+    expect(makeSnippet('Short text without the words.')).toBe('Short text without the words.');
   });
 });
 
