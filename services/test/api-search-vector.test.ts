@@ -70,7 +70,7 @@ describe('api: hybrid search (FAISS + Postgres full-text)', () => {
     // Plain text with highlight ranges on the query's words; why instead of a fusion score.
     expect(hits[0].snippet).not.toMatch(/[«»<>]/);
     expect(hits[0].highlights.map((h) => hits[0].snippet.slice(h.start, h.end).toLowerCase())).toEqual(expect.arrayContaining(['black', 'hole', 'telescope']));
-    expect(hits[0]).toMatchObject({ why: 'matched: black, hole, telescope', relevance: 1 });
+    expect(hits[0]).toMatchObject({ why: expect.stringMatching(/^matched: black, holes?, telescopes?$/), relevance: 1 });
     expect(hits[0]).not.toHaveProperty('score');
   });
 

@@ -59,19 +59,28 @@ export function sentenceSpans(text: string): SentenceSpan[] {
   return out;
 }
 
-/** Where the query's terms occur in `text`, and which of them (as written in the query's stems). */
-export function matchesIn(text: string, q: QueryTerms): { spans: Highlight[]; matched: string[] } {
+/**
+ * Where the query's terms occur in `text`: their ranges, which terms (stems, in query order) and
+ * each one's first form in the text ("flies" for the term "fly"), which is what people are shown.
+ */
+export function matchesIn(text: string, q: QueryTerms): { spans: Highlight[]; matched: string[]; words: string[] } {
   const wanted = new Set(q.terms);
   const spans: Highlight[] = [];
-  const matched = new Set<string>();
+  const seen = new Map<string, string>();
   for (const w of wordSpans(text)) {
     if (isStopword(w.word)) continue;
     const s = stem(w.word);
     if (!wanted.has(s)) continue;
     spans.push({ start: w.start, end: w.end });
-    matched.add(s);
+    if (!seen.has(s)) seen.set(s, w.word);
   }
-  return { spans, matched: q.terms.filter((t) => matched.has(t)) };
+  const matched = q.terms.filter((t) => seen.has(t));
+  return { spans, matched, words: matched.map((t) => seen.get(t) as string) };
+}
+
+/** The query's own words (stopwords dropped, as typed, lower-cased, once each). */
+export function queryWords(query: string): string[] {
+  return [...new Set(wordSpans(query).filter((w) => !isStopword(w.word)).map((w) => w.word))];
 }
 
 /** The sentence with the most distinct query terms (earliest on ties); the first one when none matched. */
@@ -176,38 +185,46 @@ export const GIBBERISH_PROBES = ['xqzv blorf', 'asdf qwerty', 'zzkq vrrp wmph'];
 export const MIN_TERM_COVERAGE = 0.4;
 
 export interface Evidence {
-  /** Query terms in the chunk. */
+  /** Query terms in the chunk, as they appear in it. */
   matched: string[];
   /** Their share of the query's terms, 0–1. */
   coverage: number;
   /** Cosine of the query and the chunk, null where the vector side did not return it. */
   similarity: number | null;
+  /** The keyword searcher matched it by its own rules, which are the floor (Postgres full text: every term, with its stemming). */
+  keywordMatched?: boolean;
 }
 
 /** Whether a chunk is a hit at all, and why: enough of the query's words, or close enough in meaning. */
 export function judge(e: Evidence, q: QueryTerms, vectorFloor: number): { keep: boolean; why: string; relevance: number } {
-  const byWords = e.matched.length > 0 && e.matched.length >= Math.ceil(MIN_TERM_COVERAGE * q.terms.length);
+  const byWords = e.keywordMatched === true || (e.matched.length > 0 && e.matched.length >= Math.ceil(MIN_TERM_COVERAGE * q.terms.length));
   const byMeaning = e.similarity !== null && e.similarity >= vectorFloor;
   const why = byWords ? `matched: ${e.matched.join(', ')}` : 'similar meaning';
-  const relevance = Math.max(byWords ? e.coverage : 0, byMeaning && e.similarity !== null ? e.similarity : 0);
+  const relevance = Math.max(byWords ? (e.keywordMatched ? 1 : e.coverage) : 0, byMeaning && e.similarity !== null ? e.similarity : 0);
   return { keep: byWords || byMeaning, why, relevance: Math.round(Math.min(1, relevance) * 100) / 100 };
 }
 
 /**
  * Overlapping hits of one episode (chunks overlap by design) folded into the best-ranked one:
- * its sentence and snippet stay, the span and matched terms grow. `hits` is best first.
+ * its sentence and snippet stay, the span and matched terms grow. `hits` is best first;
+ * `terms` are the matched stems and `matched` their words, index for index.
  */
-export function mergeOverlapping<H extends { episodeKey: string; spanStart: number; spanEnd: number; matched: string[] }>(hits: readonly H[]): H[] {
+export function mergeOverlapping<H extends { episodeKey: string; spanStart: number; spanEnd: number; terms: string[]; matched: string[] }>(hits: readonly H[]): H[] {
   const out: H[] = [];
   for (const h of hits) {
     const into = out.find((o) => o.episodeKey === h.episodeKey && h.spanStart < o.spanEnd && o.spanStart < h.spanEnd);
     if (!into) {
-      out.push({ ...h, matched: [...h.matched] });
+      out.push({ ...h, terms: [...h.terms], matched: [...h.matched] });
       continue;
     }
     into.spanStart = Math.min(into.spanStart, h.spanStart);
     into.spanEnd = Math.max(into.spanEnd, h.spanEnd);
-    for (const t of h.matched) if (!into.matched.includes(t)) into.matched.push(t);
+    // By term, so "holes" in one chunk and "hole" in the next are one match.
+    h.terms.forEach((t, i) => {
+      if (into.terms.includes(t)) return;
+      into.terms.push(t);
+      into.matched.push(h.matched[i]);
+    });
   }
   return out;
 }

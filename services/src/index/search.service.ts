@@ -9,7 +9,7 @@ import { Bm25Index } from './bm25';
 import type { Chunk } from './chunking';
 import { createEmbeddingProvider, embeddingsUnavailableReason } from './embeddings';
 import { type EmbeddingProvider, spaceOf } from './embeddings/types';
-import { BASELINE_MARGIN, GIBBERISH_PROBES, MIN_COSINE, type Snippet, type TimedSegment, bestSentence, centredSnippet, judge, markedSnippet, matchesIn, mergeOverlapping, queryTerms, timeAtOffset } from './hits';
+import { BASELINE_MARGIN, GIBBERISH_PROBES, MIN_COSINE, type Snippet, type TimedSegment, bestSentence, centredSnippet, judge, markedSnippet, matchesIn, mergeOverlapping, queryTerms, queryWords, timeAtOffset } from './hits';
 import { reciprocalRankFusion } from './rrf';
 import { type IndexedEpisode, type Loaded, type UpdateResult, type VectorHit, type VectorIndexStore, vectorIndexFor } from './vector-store';
 
@@ -84,6 +84,12 @@ export interface SearchScope {
 export interface KeywordSearcher {
   /** The best `k` keyword matches, best first, within `scope` (null: all chunks). */
   search(query: string, k: number, scope: SearchScope | null): Promise<FoundChunk[]>;
+  /**
+   * true: every hit already meets the keyword floor by the searcher's own rules (Postgres
+   * websearch: all terms, english stemming), so it is not judged by term coverage again.
+   * Otherwise (BM25: any term) a hit must hold enough of the query's terms (hits.ts).
+   */
+  readonly selective?: boolean;
 }
 
 /** Where the vector side's hits get their text: the chunk files (ChunkFileLookup) or Postgres (ChunkRepository). */
@@ -398,14 +404,18 @@ export class SearchService {
     const similarity = new Map(vectorHits.map((h) => [idOfHit(h), h.similarity]));
     const floor = answered ? await this.vectorFloor(answered.loaded) : Number.POSITIVE_INFINITY;
     const q = queryTerms(query);
+    const byKeywords = this.deps.keywords.selective ? new Set(keywordHits.map(idOf)) : null;
     // The relevance floor (hits.ts judge): fused ranks always exist, so each chunk must earn its place.
     const kept = [];
     for (const f of fused) {
       const chunk = found.get(f.id);
       if (!chunk) continue;
-      const { matched } = matchesIn(chunk.text, q);
-      const verdict = judge({ matched, coverage: q.terms.length ? matched.length / q.terms.length : 0, similarity: similarity.get(f.id) ?? null }, q, floor);
-      if (verdict.keep) kept.push({ f, chunk, verdict, matched, episodeKey: `${chunk.feed_id}/${chunk.episode_key}`, spanStart: chunk.start_ms, spanEnd: chunk.end_ms });
+      const m = matchesIn(chunk.text, q);
+      const keywordMatched = byKeywords?.has(f.id) ?? false;
+      // A searcher with its own stemming may match words ours does not see: then name the query's words.
+      const [terms, matched] = keywordMatched && !m.matched.length ? [queryWords(query), queryWords(query)] : [m.matched, m.words];
+      const verdict = judge({ matched: m.matched, coverage: q.terms.length ? m.matched.length / q.terms.length : 0, similarity: similarity.get(f.id) ?? null, keywordMatched }, q, floor);
+      if (verdict.keep) kept.push({ f, chunk, verdict, terms, matched, episodeKey: `${chunk.feed_id}/${chunk.episode_key}`, spanStart: chunk.start_ms, spanEnd: chunk.end_ms });
     }
     const merged = mergeOverlapping(kept).slice(0, k);
     const timeline = merged.length && this.deps.timeline ? await this.deps.timeline.segments(merged.map((m) => m.chunk)) : null;
@@ -423,7 +433,7 @@ export class SearchService {
         snippet: markedSnippet(excerpt),
         matched_terms: matched,
         why: byWords ? `matched: ${matched.join(', ')}` : verdict.why,
-        relevance: byWords ? Math.max(verdict.relevance, Math.round((matched.length / Math.max(1, q.terms.length)) * 100) / 100) : verdict.relevance,
+        relevance: verdict.relevance,
         score: Number(f.score.toFixed(6)),
         vector_rank: f.ranks[0],
         keyword_rank: f.ranks[1],

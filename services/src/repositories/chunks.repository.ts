@@ -12,6 +12,9 @@ import type { VectorHit } from '../index/vector-store';
  */
 @Injectable()
 export class ChunkRepository implements KeywordSearcher, ChunkLookup, SegmentSource {
+  /** websearch_to_tsquery ANDs the terms: its hits are the keyword floor (search.service KeywordSearcher). */
+  readonly selective = true;
+
   constructor(private readonly database: Database) {}
 
   private get db() {
