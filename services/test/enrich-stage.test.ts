@@ -183,7 +183,8 @@ describe('enrich stage on a transcript the quality gate calls garbage', () => {
          <podcast:transcript url="episode.srt" type="application/srt"/></item></channel></rss>`,
     );
     const loaded = await loadFeed(path.join(gdir, 'feed.xml'), loadConfig({ env: { DATA_DIR: gdir } }));
-    garbageEpisode = loaded!.episodes[0];
+    if (!loaded.episodes?.length) throw new Error('the garbage feed did not parse');
+    garbageEpisode = loaded.episodes[0];
   });
 
   afterAll(() => rmSync(gdir, { recursive: true, force: true }));
