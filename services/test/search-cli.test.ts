@@ -14,7 +14,7 @@ afterAll(removeTempDataDirs);
 const run = promisify(execFile);
 const SERVICES = path.resolve(__dirname, '..');
 const CLI = path.join(SERVICES, 'dist/cli/main.js');
-const SOURCES = ['cli/main.ts', 'cli/commands/search.ts', 'index/search.service.ts', 'index/vector-store.ts', 'index/embeddings/hash.ts', 'index/snippet.ts'];
+const SOURCES = ['cli/main.ts', 'cli/commands/search.ts', 'index/search.service.ts', 'index/vector-store.ts', 'index/embeddings/hash.ts', 'index/hits.ts'];
 
 function distIsStale(): boolean {
   try {
