@@ -269,7 +269,8 @@ describe('the agent with an LLM, against a prompt injection planted in the logs'
 
     const approved = await call(api.base, 'POST', `/api/admin/incidents/${i.id}/actions/1/approve`, { key: KEY });
     expect(approved.status).toBe(200);
-    expect(approved.body.actions[0]).toMatchObject({ status: 'approved', decided_by: 'admin-key' });
+    // the approval wakes the agent: by the time the answer reads the incident back it may have run already
+    expect(approved.body.actions[0]).toMatchObject({ status: expect.stringMatching(/^(approved|executed)$/), decided_by: 'admin-key' });
     await waitFor(async () => (await incidentById(i.id)).actions[0].status === 'executed');
     expect(await transcribe.getWaitingCount()).toBe(0);
     expect((await agentAudit())[0]).toMatchObject({ path: 'drain-queue', params: { incident: i.id, step: 'clean-now', args: { queue: QUEUE } } });

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEventLoopWatchdog, WATCHDOG_EXIT_STATUS } from '../src/core/watchdog';
-import { ensureBuilt, SERVICES_DIR, startStack, type Stack } from './support/stack';
+import { ensureBuilt, SERVICES_DIR, startStack, waitFor, type Stack } from './support/stack';
 
 const BLOCKER = path.join(__dirname, 'support/block-event-loop.cjs');
 const WATCHDOG_JS = path.join(SERVICES_DIR, 'dist/core/watchdog.js');
@@ -61,7 +61,8 @@ describe('event-loop watchdog (core/watchdog.ts)', () => {
     it('whose event loop blocks is ended by the watchdog within EVENT_LOOP_WATCHDOG_S + margin', async () => {
       const trigger = path.join(stack.dataDir, 'block-now');
       const role = await stack.start('scheduler', { env: { EVENT_LOOP_WATCHDOG_S: '1', BLOCK_EVENT_LOOP_FILE: trigger, NODE_OPTIONS: `--require ${BLOCKER}` } });
-      expect(stack.logs('scheduler')).toContain('event-loop watchdog armed');
+      // armed right after the role is up (which is when start() returns): wait for the line, do not race it
+      await waitFor('the watchdog armed', async () => stack.logs('scheduler').includes('event-loop watchdog armed'), 10_000, 50);
       writeFileSync(trigger, '');
       const t0 = Date.now();
       const exited = await Promise.race([role.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 10_000))]);

@@ -70,7 +70,7 @@ describe('worker-io against ordinary HTTP/1.0 servers', () => {
     writeFileSync(path.join(dir.dir, 'feed.xml'), `<?xml version="1.0"?><rss version="2.0"><channel><title>Plain server show</title>${items.join('')}</channel></rss>`);
 
     // feed-only ASR: nothing can transcribe, so after ingest each episode is projected as skipped (a final state)
-    stack = await startStack({ name: 'badpeer', env: { ALLOW_PRIVATE_NETWORK: 'true', ASR_ENGINES: 'feed', QUEUE_BACKOFF_MS: '200' } });
+    stack = await startStack({ name: 'badpeer', env: { ALLOW_PRIVATE_NETWORK: 'true', ASR_ENGINES: 'feed', QUEUE_BACKOFF_MS: '200', FEED_BACKFILL_DEFAULT: 'all' } });
     const io = await stack.start('worker-io');
     await stack.start('scheduler');
     await addFeed(stack.db, py.url('/feed.xml'), { pollIntervalS: 3600 });
