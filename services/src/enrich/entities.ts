@@ -240,9 +240,13 @@ interface Phrase {
   proper: boolean;
 }
 
+type SentenceAnalysis = { people: string[]; orgs: string[]; places: string[]; phrases: Phrase[] };
+
 /** What compromise finds in one sentence. */
-function analyseSentence(text: string): { people: string[]; orgs: string[]; places: string[]; phrases: Phrase[] } {
+function analyseSentence(text: string): SentenceAnalysis {
+  // cache(): each match below first checks the words and tags it needs against the sentence's index, not term by term.
   const doc = nlp(text);
+  doc.cache();
   // "YouTube, Twitter": a list comes back as one match.
   const list = (matches: string[]) => matches.flatMap((m) => m.split(/,\s*|\s+(?:and|&)\s+/)).map(cleanName).filter(Boolean);
   const people = list(doc.people().out('array') as string[]);
@@ -250,8 +254,8 @@ function analyseSentence(text: string): { people: string[]; orgs: string[]; plac
   const places = list(doc.places().out('array') as string[]);
   const phrases: Phrase[] = [];
   const first = /^[^\p{L}\p{N}]*([\p{L}\p{N}'-]+)/u.exec(text)?.[1] ?? '';
-  for (const n of doc.nouns().json() as { noun?: { root?: string } ; text: string }[]) {
-    const root = cleanName(n.noun?.root ?? n.text);
+  for (const raw of nounRoots(doc.nouns())) {
+    const root = cleanName(raw);
     let tokens = root.split(' ').filter((t) => !PRONOUN.test(t) && !/^\d+$/.test(t));
     while (tokens.length && ENRICH_STOPWORDS.has(tokens[0].toLowerCase())) tokens = tokens.slice(1);
     while (tokens.length && ENRICH_STOPWORDS.has(tokens[tokens.length - 1].toLowerCase())) tokens = tokens.slice(0, -1);
@@ -261,6 +265,78 @@ function analyseSentence(text: string): { people: string[]; orgs: string[]; plac
     phrases.push({ label: proper ? tokens.join(' ') : tokens.join(' ').toLowerCase(), proper });
   }
   return { people, orgs, places, phrases };
+}
+
+/** A compromise term, as `View.docs` hands it out. */
+interface Term {
+  text: string;
+  normal?: string;
+  pre: string;
+  post: string;
+  tags: Set<string>;
+}
+type NounView = ReturnType<ReturnType<typeof nlp>['nouns']>;
+
+/** Tags compromise's noun parser removes from a noun run to find its root. */
+const NOT_ROOT_TAGS = ['Adjective', 'Preposition', 'Determiner', 'Value'];
+
+/**
+ * The root of each noun phrase, the text compromise's `nouns().json()` gives as `noun.root` (the
+ * first run of nouns without adjectives, determiners, numbers, prepositions and possessives), read
+ * straight from the tagged terms: `json()` also parses numbers, plurals and offsets for every
+ * phrase and cost more than the tagging itself. A run that would lose a term inside it goes
+ * through compromise's own parser, which rewrites the document to do so (a safety net: compromise's
+ * tag rules keep those tags off nouns).
+ */
+export function nounRoots(nouns: NounView): string[] {
+  const docs = nouns.docs as unknown as Term[][];
+  const pointers = nouns.fullPointer;
+  return docs.map((terms, k) => {
+    const start = pointers[k][1] ?? 0;
+    const runs: Term[][] = [];
+    let run: Term[] | null = null;
+    for (const t of terms) {
+      if (t.tags.has('Noun')) (run ??= []).push(t);
+      else if (run) {
+        runs.push(run);
+        run = null;
+      }
+    }
+    if (run) runs.push(run);
+    if (runs.some((r) => r.some((t) => NOT_ROOT_TAGS.some((tag) => t.tags.has(tag))))) return compromiseRoot(nouns.eq(k));
+    for (const r of runs) {
+      const from = r.findIndex((t) => !t.tags.has('Possessive'));
+      if (from < 0) continue;
+      let to = from;
+      while (to < r.length && !r[to].tags.has('Possessive')) to++;
+      return viewText(r.slice(from, to), start + terms.indexOf(r[from]));
+    }
+    return viewText(terms, start);
+  });
+}
+
+/** compromise's noun root (nouns/api/parse.js getRoot), for the runs it has to rewrite. */
+function compromiseRoot(m: ReturnType<NounView['eq']>): string {
+  const root = m.clone().match('#NN+').remove('(#Adj|#Prep|#Det|#Val)').not('#Poss').first();
+  return (root.found ? root : m).text();
+}
+
+const TEXT_END_PUNCTUATION = /[,:;)\]*.?~!\u0022\uFF02\u201D\u2019\u00BB\u203A\u2032\u2033\u2034\u301E\u00B4—-]/;
+const TEXT_START_PUNCTUATION = /^[(['"*~\uFF02\u201C\u2018\u201F\u201B\u201E\u2E42\u201A\u00AB\u2039\u2035\u2036\u2037\u301D\u0060\u301F]+/;
+
+/** `View.text()` of a part of one sentence (compromise's output/api/text.js and _text.js, default format). */
+function viewText(terms: Term[], start: number): string {
+  let text = terms.reduce((s, t) => s + (t.pre || '') + (t.text || t.normal || '') + (t.post || ''), '').trim();
+  const last = terms[terms.length - 1];
+  if (!terms.length || (start === 0 && !/^\s+[-—]\s+$/.test(last.post ?? ''))) return text;
+  if (!terms[0].tags.has('Emoticon')) text = text.replace(TEXT_START_PUNCTUATION, '');
+  if (!last.tags.has('Emoticon')) {
+    let end = text.length;
+    while (end > 0 && TEXT_END_PUNCTUATION.test(text[end - 1])) end--;
+    text = text.slice(0, end).trimEnd();
+  }
+  if (text.endsWith("'") && !text.endsWith("s'")) text = text.replace(/'/, '');
+  return text;
 }
 
 export function extractEntities(sentences: readonly Sentence[], opts: EntityOptions = {}): ExtractedEntities {
@@ -291,8 +367,11 @@ export function extractEntities(sentences: readonly Sentence[], opts: EntityOpti
   const phraseCounts = new Map<string, { count: number; sentences: Set<number> }>();
   const orgAcronyms = new Map<string, number[]>();
 
+  // Ad reads, intros and catchphrases come back word for word: each distinct sentence is tagged once.
+  const analysed = new Map<string, SentenceAnalysis>();
   sentences.forEach((s, i) => {
-    const found = analyseSentence(s.text);
+    let found = analysed.get(s.text);
+    if (!found) analysed.set(s.text, (found = analyseSentence(s.text)));
     const taken = new Set<string>();
     for (const name of found.people) {
       if (isAcronym(name)) {
