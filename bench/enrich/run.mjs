@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const dist = path.join(root, 'services/dist');
+// BENCH_DIST: another build of the services (e.g. an older commit's) to measure it on the same machine.
+const dist = process.env.BENCH_DIST ? path.resolve(process.env.BENCH_DIST) : path.join(root, 'services/dist');
 const require = createRequire(path.join(root, 'services/package.json'));
 if (!existsSync(path.join(dist, 'enrich/extractive.js'))) {
   console.error(`missing ${dist}/enrich/extractive.js: run "npm run build -w services" first`);
