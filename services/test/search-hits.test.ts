@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Config, loadConfig } from '../src/config/config';
 import { closeEmbeddingProviders } from '../src/index/embeddings';
-import { centredSnippet, judge, mergeOverlapping, queryTerms, sentenceSpans, timeAtOffset } from '../src/index/hits';
+import { centredSnippet, judge, mergeOverlapping, queryTerms, sentenceSpans, termCoverage, timeAtOffset } from '../src/index/hits';
 import { createSearchService, type SearchResponse, type SearchService } from '../src/index/search.service';
 import { testEmbeddingModel } from './support/embedding-model';
 import { buildCorpus, removeTempDataDirs, tempDataDir, topicEpisodes } from './support/index-corpus';
@@ -137,7 +137,13 @@ describe('hit pieces (pure)', () => {
   it('judges: enough query words, or a cosine over the floor; never a bare rank', () => {
     const q4 = queryTerms('how do I get rid of fruit flies');
     expect(q4.terms).toEqual(['get', 'rid', 'fruit', 'fly']);
-    expect(judge({ matched: ['get'], coverage: 0.25, similarity: 0.2 }, q4, Number.POSITIVE_INFINITY).keep).toBe(false);
+    // idf-weighted: a common word carries little of a long question.
+    const idf = new Map([['get', 0.2], ['rid', 2], ['fruit', 3], ['fly', 3]]);
+    expect(termCoverage(['get'], q4, idf)).toBeCloseTo(0.2 / 8.2, 6);
+    expect(termCoverage(['fruit'], q4, idf)).toBeCloseTo(3 / 8.2, 6);
+    expect(termCoverage(['get'], q4, null)).toBe(0.25);
+    expect(judge({ matched: ['get'], coverage: termCoverage(['get'], q4, idf), similarity: 0.2 }, q4, Number.POSITIVE_INFINITY).keep).toBe(false);
+    expect(judge({ matched: ['fruit'], coverage: termCoverage(['fruit'], q4, idf), similarity: null }, q4, Number.POSITIVE_INFINITY)).toEqual({ keep: true, why: 'matched: fruit', relevance: 0.37 });
     expect(judge({ matched: ['fruit', 'fly'], coverage: 0.5, similarity: null }, q4, 0.3)).toEqual({ keep: true, why: 'matched: fruit, fly', relevance: 0.5 });
     expect(judge({ matched: [], coverage: 0, similarity: 0.62 }, q4, 0.3)).toEqual({ keep: true, why: 'similar meaning', relevance: 0.62 });
     expect(judge({ matched: [], coverage: 0, similarity: 0.29 }, q4, 0.3).keep).toBe(false);

@@ -39,6 +39,13 @@ export class Bm25Index {
     }
   }
 
+  /** Inverse document frequency of a (stemmed) term; a term no chunk has gets the highest. */
+  idf(term: string): number {
+    const n = this.ids.length;
+    const df = this.postings.get(term)?.length ?? 0;
+    return Math.log(1 + (n - df + 0.5) / (df + 0.5));
+  }
+
   search(query: string, k: number): Bm25Hit[] {
     const n = this.ids.length;
     if (!n) return [];

@@ -181,13 +181,24 @@ export const BASELINE_MARGIN = 0.05;
 /** Nonsense probes whose best cosine against the index is the baseline a real query must beat. */
 export const GIBBERISH_PROBES = ['xqzv blorf', 'asdf qwerty', 'zzkq vrrp wmph'];
 
-/** Share of the query's terms a chunk must contain to be a keyword hit (at least one term). */
-export const MIN_TERM_COVERAGE = 0.4;
+/**
+ * Share of the query's weight a chunk's matched terms must carry to be a keyword hit (at least
+ * one term). Weighted by idf where the keyword side knows it (BM25), so a common word ("get") of
+ * a long question does not make a hit while a rare one ("bitcoin") does.
+ */
+export const MIN_TERM_COVERAGE = 0.2;
+
+/** idf-weighted share of the query's terms in `matched` (uniform without weights). */
+export function termCoverage(matched: readonly string[], q: QueryTerms, weights: ReadonlyMap<string, number> | null): number {
+  const w = (t: string) => weights?.get(t) ?? 1;
+  const total = q.terms.reduce((sum, t) => sum + w(t), 0);
+  return total > 0 ? matched.reduce((sum, t) => sum + w(t), 0) / total : 0;
+}
 
 export interface Evidence {
   /** Query terms in the chunk, as they appear in it. */
   matched: string[];
-  /** Their share of the query's terms, 0–1. */
+  /** Their share of the query's terms, 0–1 (termCoverage). */
   coverage: number;
   /** Cosine of the query and the chunk, null where the vector side did not return it. */
   similarity: number | null;
@@ -197,7 +208,7 @@ export interface Evidence {
 
 /** Whether a chunk is a hit at all, and why: enough of the query's words, or close enough in meaning. */
 export function judge(e: Evidence, q: QueryTerms, vectorFloor: number): { keep: boolean; why: string; relevance: number } {
-  const byWords = e.keywordMatched === true || (e.matched.length > 0 && e.matched.length >= Math.ceil(MIN_TERM_COVERAGE * q.terms.length));
+  const byWords = e.keywordMatched === true || (e.matched.length > 0 && e.coverage >= MIN_TERM_COVERAGE);
   const byMeaning = e.similarity !== null && e.similarity >= vectorFloor;
   const why = byWords ? `matched: ${e.matched.join(', ')}` : 'similar meaning';
   const relevance = Math.max(byWords ? (e.keywordMatched ? 1 : e.coverage) : 0, byMeaning && e.similarity !== null ? e.similarity : 0);

@@ -9,7 +9,7 @@ import { Bm25Index } from './bm25';
 import type { Chunk } from './chunking';
 import { createEmbeddingProvider, embeddingsUnavailableReason } from './embeddings';
 import { type EmbeddingProvider, spaceOf } from './embeddings/types';
-import { BASELINE_MARGIN, GIBBERISH_PROBES, MIN_COSINE, type Snippet, type TimedSegment, bestSentence, centredSnippet, judge, markedSnippet, matchesIn, mergeOverlapping, queryTerms, queryWords, timeAtOffset } from './hits';
+import { BASELINE_MARGIN, GIBBERISH_PROBES, MIN_COSINE, type Snippet, type TimedSegment, bestSentence, centredSnippet, judge, markedSnippet, matchesIn, mergeOverlapping, queryTerms, queryWords, termCoverage, timeAtOffset } from './hits';
 import { reciprocalRankFusion } from './rrf';
 import { type IndexedEpisode, type Loaded, type UpdateResult, type VectorHit, type VectorIndexStore, vectorIndexFor } from './vector-store';
 
@@ -90,6 +90,8 @@ export interface KeywordSearcher {
    * Otherwise (BM25: any term) a hit must hold enough of the query's terms (hits.ts).
    */
   readonly selective?: boolean;
+  /** idf of these (stemmed) terms in the corpus last searched, where the searcher knows it (BM25). */
+  termWeights?(terms: readonly string[]): Map<string, number> | null;
 }
 
 /** Where the vector side's hits get their text: the chunk files (ChunkFileLookup) or Postgres (ChunkRepository). */
@@ -277,6 +279,11 @@ class Bm25KeywordSearcher implements KeywordSearcher {
     return found.filter((c) => c !== null);
   }
 
+  termWeights(terms: readonly string[]): Map<string, number> | null {
+    const bm25 = this.built?.bm25;
+    return bm25 ? new Map(terms.map((t) => [t, bm25.idf(t)])) : null;
+  }
+
   private async index(episodes: readonly IndexedEpisode[], generation: number): Promise<Bm25Build> {
     if (this.built?.generation === generation) return this.built;
     this.building ??= (async () => {
@@ -405,6 +412,7 @@ export class SearchService {
     const floor = answered ? await this.vectorFloor(answered.loaded) : Number.POSITIVE_INFINITY;
     const q = queryTerms(query);
     const byKeywords = this.deps.keywords.selective ? new Set(keywordHits.map(idOf)) : null;
+    const weights = this.deps.keywords.termWeights?.(q.terms) ?? null;
     // The relevance floor (hits.ts judge): fused ranks always exist, so each chunk must earn its place.
     const kept = [];
     for (const f of fused) {
@@ -414,7 +422,7 @@ export class SearchService {
       const keywordMatched = byKeywords?.has(f.id) ?? false;
       // A searcher with its own stemming may match words ours does not see: then name the query's words.
       const [terms, matched] = keywordMatched && !m.matched.length ? [queryWords(query), queryWords(query)] : [m.matched, m.words];
-      const verdict = judge({ matched: m.matched, coverage: q.terms.length ? m.matched.length / q.terms.length : 0, similarity: similarity.get(f.id) ?? null, keywordMatched }, q, floor);
+      const verdict = judge({ matched: m.matched, coverage: termCoverage(m.matched, q, weights), similarity: similarity.get(f.id) ?? null, keywordMatched }, q, floor);
       if (verdict.keep) kept.push({ f, chunk, verdict, terms, matched, episodeKey: `${chunk.feed_id}/${chunk.episode_key}`, spanStart: chunk.start_ms, spanEnd: chunk.end_ms });
     }
     const merged = mergeOverlapping(kept).slice(0, k);
