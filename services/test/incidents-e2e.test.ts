@@ -406,7 +406,8 @@ describe('simulated incidents (real Prometheus, Alertmanager, agent, socket prox
       const approved = await admin('POST', `/api/admin/incidents/${first.id}/actions/${step.n}/approve`);
       expect(approved.status, JSON.stringify(approved.body)).toBe(200);
       expect(approved.body.actions.find((a: any) => a.n === step.n)).toMatchObject({ status: expect.stringMatching(/^(approved|executed)$/), decided_by: 'admin-key' });
-      const ran = await waitIncident(first.id, 'clean-artifacts executed', (i) => i.actions.find((a: any) => a.n === step.n).status === 'executed');
+      // the action's status is written just before its timeline event: wait for both
+      const ran = await waitIncident(first.id, 'clean-artifacts executed', (i) => i.actions.find((a: any) => a.n === step.n).status === 'executed' && i.events.some((e: any) => e.kind === 'executed'));
       expect(ran.actions.find((a: any) => a.n === step.n).detail).toMatch(/audio file\(s\) of \d+ finished episode\(s\) deleted/);
       expect(ran.events.map((e: any) => e.kind)).toEqual(expect.arrayContaining(['approved', 'executed']));
       expect((await admin('POST', `/api/admin/incidents/${first.id}/actions/${step.n}/approve`)).status).toBe(409);

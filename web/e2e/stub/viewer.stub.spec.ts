@@ -111,7 +111,7 @@ test('contract stub: a search hit shows snippet, episode, feed and time, and ope
   await expect(row(page, 2)).toHaveAttribute('aria-current', 'true');
 
   await page.goto('/search?q=zebra');
-  await expect(page.getByText('No matches.')).toBeVisible();
+  await expect(page.getByText('Nothing in your episodes matches “zebra”', { exact: false })).toBeVisible();
 });
 
 test('contract stub: graph lists a node\'s episodes; admin shows role health, queue depths and retries a failed job', async ({ page, stub }) => {
