@@ -1,3 +1,4 @@
+import { readCapped } from '../net/read-capped';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import { PodbrainError, errorMessage } from '../core/errors';
@@ -78,22 +79,8 @@ export function stripControl(text: string): string {
 
 export class DiagnoseHttpError extends PodbrainError {}
 
-async function readCapped(res: Response, maxBytes: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      break;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+async function readCappedText(res: Response, maxBytes: number): Promise<string> {
+  return (await readCapped(res.body, maxBytes)).bytes.toString('utf8');
 }
 
 /** A GET bounded by a timeout (headers and body) and a body size; network errors become DiagnoseHttpError. */
@@ -101,7 +88,7 @@ async function getText(what: string, url: string, opts: { timeoutMs: number; sig
   const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs);
   try {
     const res = await fetch(url, { signal, headers: { accept: 'application/json' }, redirect: 'error' });
-    return { status: res.status, body: await readCapped(res, MAX_BODY_BYTES) };
+    return { status: res.status, body: await readCappedText(res, MAX_BODY_BYTES) };
   } catch (e) {
     const timedOut = signal.aborted && !opts.signal?.aborted;
     throw new DiagnoseHttpError(timedOut ? 'diagnose_timeout' : 'diagnose_unreachable', timedOut ? `${what} did not answer within ${opts.timeoutMs} ms` : `${what} cannot be reached: ${errorMessage(e)}`, { url });

@@ -1,3 +1,4 @@
+import { readCapped } from '../net/read-capped';
 import { PodbrainError } from '../core/errors';
 
 /** Raised when an HTTP answer is larger than the cap; the body is never held in full. */
@@ -23,22 +24,11 @@ export function cappedFetch(maxBytes: number, inner: typeof fetch = fetch): type
       throw new AnswerTooLargeError(maxBytes);
     }
     if (!res.body) return res;
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw new AnswerTooLargeError(maxBytes);
-      }
-      chunks.push(value);
-    }
+    const { bytes, size, overflow } = await readCapped(res.body, maxBytes);
+    if (overflow) throw new AnswerTooLargeError(maxBytes);
     const headers = new Headers(res.headers);
     headers.delete('content-encoding'); // already decoded by fetch
     headers.set('content-length', String(size));
-    return new Response(Buffer.concat(chunks), { status: res.status, statusText: res.statusText, headers });
+    return new Response(bytes, { status: res.status, statusText: res.statusText, headers });
   };
 }

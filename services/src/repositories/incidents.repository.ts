@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { Database } from '../db/database';
-import type { IncidentActionStatus, IncidentStatus } from '../db/schema';
+import type { IncidentActionStatus, IncidentActionsTable, IncidentsTable, IncidentStatus } from '../db/schema';
 
 /** An incident as the agent and the api use it (incidents + its timeline and actions when loaded). */
 export interface Incident {
@@ -61,23 +61,8 @@ export interface FiringAlert {
 const LIVE: IncidentStatus[] = ['open', 'escalated'];
 const now = () => sql<Date>`now()`;
 
-type IncidentRow = {
-  id: string;
-  fingerprint: string;
-  alertname: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  runbook: string | null;
-  status: IncidentStatus;
-  mode: string;
-  summary: string | null;
-  plan: string[] | null;
-  diagnosed_at: Date | null;
-  notified_status: string | null;
-  opened_at: Date;
-  resolved_at: Date | null;
-  updated_at: Date;
-};
+/** The rows as the migrations define them (db/schema.ts). */
+type IncidentRow = Selectable<IncidentsTable>;
 
 function toIncident(r: IncidentRow): Incident {
   return {
@@ -99,23 +84,7 @@ function toIncident(r: IncidentRow): Incident {
   };
 }
 
-type ActionRow = {
-  incident_id: string;
-  n: number;
-  step_id: string;
-  action: string | null;
-  args: Record<string, unknown>;
-  mode: string;
-  status: IncidentActionStatus;
-  detail: string | null;
-  decided_by: string | null;
-  runbook: string | null;
-  executed_at: Date | null;
-  verify_by: Date | null;
-  verified: string | null;
-  at: Date;
-  updated_at: Date;
-};
+type ActionRow = Selectable<IncidentActionsTable>;
 
 function toAction(r: ActionRow): IncidentAction {
   return {
