@@ -15,7 +15,7 @@ import { WorkerHost } from '../src/queue/worker-host';
 import { createRoleContext, type RoleContext } from '../src/roles/context';
 import { Scheduler } from '../src/scheduler/scheduler';
 import { call, startApi } from './api-support';
-import { addFeed, sqlRows } from './support/db';
+import { addFeed } from './support/db';
 import { fixture } from './support/fixtures';
 import { serveBody, serveFile, startFixtureServer, type FixtureServer } from './support/http-fixture-server';
 import { TOPICS } from './support/index-corpus';

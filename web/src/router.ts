@@ -7,6 +7,10 @@ const routes = [
   { path: '/episodes/:key', component: () => import('./views/EpisodeView.vue'), meta: { title: 'Episode' } },
   { path: '/search', component: () => import('./views/SearchView.vue'), meta: { title: 'Search' } },
   { path: '/feeds', component: () => import('./views/FeedsView.vue'), meta: { title: 'Feeds' } },
+  { path: '/digests', component: () => import('./views/DigestView.vue'), meta: { title: 'Digest' } },
+  // The link a digest's notification and its RSS items carry (<PUBLIC_URL>/digests/<id>).
+  { path: '/digests/:id', component: () => import('./views/DigestView.vue'), meta: { title: 'Digest' } },
+  { path: '/saved-searches', component: () => import('./views/SavedSearchesView.vue'), meta: { title: 'Saved searches' } },
   { path: '/graph', component: () => import('./views/GraphView.vue'), meta: { title: 'Graph' } },
   { path: '/incidents', component: () => import('./views/IncidentsView.vue'), meta: { title: 'Incidents' } },
   // The link an incident's notifications carry (<PUBLIC_URL>/incidents/<id>).

@@ -25,6 +25,14 @@ import { API_HEALTH, HealthController } from './health/health.controller';
 import { SearchController } from './search/search.controller';
 import { ApiSearchService } from './search/search.service';
 import { SessionController } from './session/session.controller';
+import { DigestsController } from './digests/digests.controller';
+import { DigestsService } from './digests/digests.service';
+import { SavedSearchesController } from './saved-searches/saved-searches.controller';
+import { SavedSearchesService } from './saved-searches/saved-searches.service';
+import { RefeedController } from './refeed/refeed.controller';
+import { RefeedService } from './refeed/refeed.service';
+import { ExportController } from './export/export.controller';
+import { ExportService } from './export/export.service';
 
 @Module({})
 export class ApiModule {
@@ -33,7 +41,7 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [DatabaseModule.forRoot(deps.database, deps.repositories)],
-      controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, ControlActionsController, IncidentsController, EventsController, SessionController],
+      controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, ControlActionsController, IncidentsController, EventsController, SessionController, DigestsController, SavedSearchesController, RefeedController, ExportController],
       providers: [
         { provide: ApiContext, useValue: deps.ctx },
         { provide: EventHub, useValue: deps.hub },
@@ -47,6 +55,10 @@ export class ApiModule {
         JobsService,
         ControlService,
         IncidentsService,
+        DigestsService,
+        SavedSearchesService,
+        RefeedService,
+        ExportService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_INTERCEPTOR, useClass: AdminAuditInterceptor },
         { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.ctx.log) },

@@ -159,6 +159,13 @@ const SETTINGS = {
   REPROCESS_AUTO: ['reprocess.auto', bool, false],
   REPROCESS_WINDOW: ['reprocess.window', z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM-HH:MM (local time, e.g. 01:00-06:00)'), '01:00-06:00'],
   REPROCESS_BATCH: ['reprocess.batch', int(1, 10_000), 50],
+  DIGEST_SCHEDULE: ['digest.schedule', z.string().trim().min(1), '0 6 * * 1'],
+  DIGEST_WINDOW_DAYS: ['digest.windowDays', int(1, 366), 7],
+  DIGEST_MAX_CLUSTERS: ['digest.maxClusters', int(1, 100), 12],
+  SAVED_SEARCH_MIN_INTERVAL_S: ['savedSearches.minIntervalS', int(0, 30 * 86_400), 3600],
+  SAVED_SEARCH_MAX: ['savedSearches.maxPerTenant', int(1, 10_000), 200],
+  CHAPTERS_GENERATE: ['chapters.generate', bool, true],
+  CHAPTERS_MAX_BYTES: ['chapters.maxBytes', int(1024, 64 * 2 ** 20), 2 ** 20],
   COMPOSE_PROJECT_NAME: ['control.composeProject', z.string().regex(/^[a-z0-9][a-z0-9_-]*$|^$/, 'a compose project name (lower-case letters, digits, _ or -)'), ''],
 } as const satisfies Record<string, readonly [string, z.ZodTypeAny, unknown]>;
 
@@ -344,6 +351,16 @@ export interface Config {
    * stale episodes one call or tick queues (the window adds more as the queued ones drain).
    */
   reprocess: { auto: boolean; window: string; batch: number };
+  /**
+   * The digest (digest/): schedule: when the scheduler leader generates one (5-field cron in the
+   * TZ of the process, e.g. `0 6 * * 1` = Mondays 06:00; `off` = only on demand); windowDays: the
+   * default window (the last N days); maxClusters: story clusters kept per digest.
+   */
+  digest: { schedule: string; windowDays: number; maxClusters: number };
+  /** Saved searches (standing alerts): minIntervalS: the default least time between two notifications of one search; maxPerTenant: how many a tenant may keep. */
+  savedSearches: { minIntervalS: number; maxPerTenant: number };
+  /** Chapters: generate: episodes without publisher chapters get chapters from topic shifts; maxBytes: the largest publisher chapters document fetched. */
+  chapters: { generate: boolean; maxBytes: number };
 }
 
 export class ConfigError extends Error {

@@ -167,11 +167,66 @@ export interface ChunksTable {
 
 export interface DigestsTable {
   id: BigId;
-  period_start: ColumnType<Date, string, string>;
-  period_end: ColumnType<Date, string, string>;
+  tenant_id: Defaulted<string>;
+  period_start: Timestamp;
+  period_end: Timestamp;
   kind: Defaulted<string>;
+  /** scheduled | manual */
+  trigger: Defaulted<string>;
   body: Json<unknown>;
+  duration_ms: number | null;
   created_at: DefaultedTimestamp;
+}
+
+/** An episode's chapters as projected (publisher podcast:chapters, else generated); replaced whole. */
+export interface ChaptersTable {
+  episode_key: string;
+  fingerprint: string;
+  idx: number;
+  start_ms: number;
+  end_ms: number | null;
+  title: string;
+  /** publisher | generated */
+  source: string;
+  url: string | null;
+  image: string | null;
+}
+
+/** A standing search of a tenant that notifies when a newly indexed episode matches it. */
+export interface SavedSearchesTable {
+  id: BigId;
+  tenant_id: string;
+  name: string;
+  query: string;
+  threshold: Defaulted<number>;
+  notify: Defaulted<boolean>;
+  min_interval_s: Defaulted<number>;
+  last_notified_at: Timestamp | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+/** An episode that matched a saved search (its best moment); at most one per (search, episode). */
+export interface SavedSearchHitsTable {
+  id: BigId;
+  saved_search_id: string;
+  episode_key: string;
+  chunk_id: string | null;
+  score: number;
+  text: string;
+  start_ms: number;
+  found_at: DefaultedTimestamp;
+  notified_at: Timestamp | null;
+}
+
+/** A secret-token URL of a private re-feed (feed_id null: the tenant's combined feed). */
+export interface RefeedTokensTable {
+  id: BigId;
+  tenant_id: string;
+  feed_id: string | null;
+  token: string;
+  created_at: DefaultedTimestamp;
+  revoked_at: Timestamp | null;
 }
 
 export interface TenantsTable {
@@ -301,6 +356,10 @@ export interface DB {
   kg_edges: KgEdgesTable;
   chunks: ChunksTable;
   digests: DigestsTable;
+  chapters: ChaptersTable;
+  saved_searches: SavedSearchesTable;
+  saved_search_hits: SavedSearchHitsTable;
+  refeed_tokens: RefeedTokensTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   subscriptions: SubscriptionsTable;

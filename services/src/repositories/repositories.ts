@@ -8,9 +8,13 @@ import { SettingsRepository } from './settings.repository';
 import { ProjectionRepository } from './projection.repository';
 import { StageRunRepository } from './stage-runs.repository';
 import { TenantRepository } from './tenants.repository';
+import { DigestRepository } from './digests.repository';
+import { SavedSearchRepository } from './saved-searches.repository';
+import { ChapterRepository } from './chapters.repository';
+import { RefeedRepository } from './refeed.repository';
 
 /**
  * Every repository DatabaseModule provides (Nest injects them into services, workers and the
  * scheduler). Each takes the Database and nothing else, so a role may also build one by hand.
  */
-export const REPOSITORIES = [EpisodeRepository, StageRunRepository, FeedRepository, TenantRepository, ContentRepository, ProjectionRepository, ChunkRepository, AuditRepository, IncidentRepository, SettingsRepository] as const;
+export const REPOSITORIES = [EpisodeRepository, StageRunRepository, FeedRepository, TenantRepository, ContentRepository, ProjectionRepository, ChunkRepository, AuditRepository, IncidentRepository, SettingsRepository, DigestRepository, SavedSearchRepository, ChapterRepository, RefeedRepository] as const;

@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { EPISODE_STATES } from '../../db/schema';
 import { key, KEY, KEY_MESSAGE, text } from '../validation';
 import { policyInputSchema } from '../../feeds/policy';
+import { chapterRequests } from './chapters';
+import { digestRequests } from './digests';
+import { refeedRequests } from './refeed';
+import { savedSearchRequests } from './saved-searches';
 
 const HTTP_URL = /^https?:\/\//i;
 /** Alert labels or annotations: names and values as Alertmanager sends them, bounded. */
@@ -115,4 +119,8 @@ export const schemas = {
   /** An OPML document (text/xml body). */
   opml: text(5 * 1024 * 1024),
   key,
+  ...digestRequests,
+  ...savedSearchRequests,
+  ...chapterRequests,
+  ...refeedRequests,
 };

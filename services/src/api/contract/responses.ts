@@ -8,6 +8,11 @@ import { EPISODE_STATES } from '../../db/schema';
  * Nothing validates answers at run time: the types bind the server code to these schemas.
  */
 
+export * from './digests';
+export * from './saved-searches';
+export * from './chapters';
+export * from './refeed';
+
 const nullableText = z.string().nullable();
 const dateTime = z.string().meta({ format: 'date-time' });
 const count = z.number().int();
