@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EPISODE_STATES } from '../../db/schema';
+import { chapter, chapterList } from './chapters';
 
 /**
  * What the API answers: the one description of every JSON body it sends. The server's view types
@@ -409,6 +410,8 @@ export const components = {
   IncidentSignal: incidentSignal,
   AgentSettings: agentSettings,
   Session: session,
+  Chapter: chapter,
+  ChapterList: chapterList,
 } satisfies Record<string, z.ZodType>;
 
 export type ApiErrorBody = z.output<typeof apiError>;

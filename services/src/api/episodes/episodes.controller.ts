@@ -88,6 +88,15 @@ export class EpisodesController {
     return this.episodes.insights(tenant, parseInput(schemas.key, key, 'path'));
   }
 
+  @Get('episodes/:key/chapters')
+  @ApiOperation({ summary: "The episode's chapters: the publisher's podcast:chapters, else generated from topic shifts ({source, items}; items [] when none)" })
+  @ApiAnswer(responses.chapterList)
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
+  @ApiParamOf('key', schemas.key)
+  chapters(@Tenant() tenant: string, @Param('key') key: string) {
+    return this.episodes.chapters(tenant, parseInput(schemas.key, key, 'path'));
+  }
+
   @Get('episodes/:key/graph')
   @ApiAnswer(responses.graph)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })

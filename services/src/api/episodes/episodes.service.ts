@@ -7,6 +7,8 @@ import { ContentRepository } from '../../repositories/content.repository';
 import { EpisodeMediaService, playableEnclosureUrl, type AudioFile } from './episode-media.service';
 import { ControlPlane } from '../../control/control-plane';
 import { ApiContext } from '../context';
+import { ChapterRepository } from '../../repositories/chapters.repository';
+import type { ChapterListView } from '../contract/chapters';
 
 const notYet = (what: string, key: string) => new ApiError(404, 'not_found', `episode ${key} has no ${what} yet`);
 
@@ -20,6 +22,7 @@ export class EpisodesService {
     private readonly media: EpisodeMediaService,
     private readonly plane: ControlPlane,
     private readonly ctx: ApiContext,
+    private readonly chapterRows: ChapterRepository,
   ) {}
 
   /**
@@ -84,6 +87,13 @@ export class EpisodesService {
     const g = await this.content.episodeGraph(key);
     if (!g) throw notYet('graph', key);
     return g;
+  }
+
+  /** Chapters as projected: [] (source null) when none, not 404 — the player simply shows no list. */
+  async chapters(tenantId: string, key: string): Promise<ChapterListView> {
+    await this.requireVisible(tenantId, key);
+    const items = await this.chapterRows.forEpisode(key);
+    return { source: items[0]?.source ?? null, items };
   }
 
   corpusGraph(tenantId: string) {
