@@ -4,7 +4,7 @@ import { ArtifactStore } from '../artifacts/store';
 import type { Config } from '../config/config';
 import { PodbrainError, errorMessage } from '../core/errors';
 import { type Logger, silentLogger } from '../core/logger';
-import { readChunks } from './artifacts';
+import { readChunks, readVectors } from './artifacts';
 import { Bm25Index } from './bm25';
 import type { Chunk } from './chunking';
 import { createEmbeddingProvider, embeddingsUnavailableReason } from './embeddings';
@@ -72,9 +72,16 @@ export interface FoundChunk extends ChunkRef {
   feed_title: string | null;
 }
 
-/** Which chunks a search may return: those of these feeds (a tenant's subscriptions). */
+/** Which chunks a search may return: those of these feeds (a tenant's subscriptions), and of these episodes where given (a saved search matched against a new episode). */
 export interface SearchScope {
   feeds: ReadonlySet<string>;
+  /** Episode keys; absent: every episode of the feeds. */
+  episodes?: ReadonlySet<string>;
+}
+
+/** Whether a chunk of this feed and episode is within `scope` (null: everything is). */
+export function inScope(scope: SearchScope | null, feedId: string, episodeKey: string): boolean {
+  return !scope || (scope.feeds.has(feedId) && (!scope.episodes || scope.episodes.has(episodeKey)));
 }
 
 /**
@@ -273,7 +280,7 @@ class Bm25KeywordSearcher implements KeywordSearcher {
     const found = await Promise.all(
       bm25.search(query, k).map((h) => {
         const ref = refs.get(h.id);
-        return ref && (!scope || scope.feeds.has(ref.episode.feed_id)) ? this.source.chunk(ref.episode, ref.chunkNo, this.log) : null;
+        return ref && inScope(scope, ref.episode.feed_id, ref.episode.episode_key) ? this.source.chunk(ref.episode, ref.chunkNo, this.log) : null;
       }),
     );
     return found.filter((c) => c !== null);
@@ -489,8 +496,45 @@ export class SearchService {
     if (!this.deps.vectors) return [];
     const { provider, store } = this.deps.vectors;
     const [queryVector] = await provider.embed([query], { signal });
+    if (scope?.episodes) return (await this.nearestWithin(loaded, queryVector, scope)).filter((h) => h.similarity >= MIN_SIMILARITY).slice(0, candidates);
     const hits = await store.search(queryVector, scope ? Math.min(candidates * 4, loaded.manifest.ntotal) : candidates);
-    return hits.filter((h) => h.similarity >= MIN_SIMILARITY && (!scope || scope.feeds.has(h.episode.feed_id))).slice(0, candidates);
+    return hits.filter((h) => h.similarity >= MIN_SIMILARITY && inScope(scope, h.episode.feed_id, h.episode.episode_key)).slice(0, candidates);
+  }
+
+  private readonly episodeVectors = new Map<string, Promise<Float32Array>>();
+
+  /**
+   * An episode scope (a few episodes): every chunk of those episodes scored exactly against their
+   * vectors (the index artifact's vectors.f32, the rows the index holds), best first. The index's
+   * nearest neighbours would miss them in a large corpus, and a few hundred dot products are cheaper
+   * than a search of the whole index.
+   */
+  private async nearestWithin(loaded: Loaded, query: Float32Array, scope: SearchScope): Promise<VectorHit[]> {
+    const dim = query.length;
+    const hits: VectorHit[] = [];
+    for (const e of loaded.manifest.episodes) {
+      if (!inScope(scope, e.feed_id, e.episode_key)) continue;
+      let rows = this.episodeVectors.get(e.artifact);
+      if (!rows) {
+        rows = readVectors(path.join(this.deps.dataDir, e.artifact), dim, e.count);
+        this.episodeVectors.set(e.artifact, rows);
+        rows.catch(() => this.episodeVectors.delete(e.artifact));
+        while (this.episodeVectors.size > 32) this.episodeVectors.delete(this.episodeVectors.keys().next().value as string);
+      }
+      let vectors: Float32Array;
+      try {
+        vectors = await rows;
+      } catch (err) {
+        this.deps.log?.warn({ artifact: e.artifact, err: errorMessage(err) }, 'indexed vectors unreadable; episode searched by keywords only');
+        continue;
+      }
+      for (let i = 0; i < e.count; i++) {
+        let dot = 0;
+        for (let d = 0, o = i * dim; d < dim; d++) dot += vectors[o + d] * query[d];
+        hits.push({ episode: e, chunkNo: i, similarity: dot });
+      }
+    }
+    return hits.sort((a, b) => b.similarity - a.similarity);
   }
 
   /**

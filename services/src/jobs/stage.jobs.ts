@@ -30,6 +30,8 @@ export interface PipelineDeps {
   episodes: EpisodeRepository;
   stageRuns: StageRunRepository;
   feeds: FeedRepository;
+  /** Saved searches (saved-searches/): told of each episode projected done, after the commit; absent: no standing alerts here. */
+  savedSearches?: { episodeProjected(episodeKey: string): void };
 }
 
 /** The project step's fingerprint: what it projects (every input's fingerprint) and how. */
@@ -207,6 +209,14 @@ export class StageJobs {
       throw e;
     }
     await events.publish({ episode_key: episodeKey, feed_id: episode.feedId, state: final.state, stage: 'project', ...(final.reason ? { reason: final.reason } : {}) });
+    // Best effort and not awaited: matching the saved searches never fails nor slows the job.
+    if (final.state === 'done') {
+      try {
+        this.deps.savedSearches?.episodeProjected(episodeKey);
+      } catch (e) {
+        log.warn({ episode_key: episodeKey, err: errorMessage(e) }, 'saved searches not told of the episode');
+      }
+    }
     return 'projected';
   }
 

@@ -32,7 +32,7 @@ export class ChunkRepository implements KeywordSearcher, ChunkLookup, SegmentSou
 
   /**
    * Full-text matches (websearch syntax, english stemming), best `ts_rank_cd` first, of the
-   * feeds in scope (null: all feeds).
+   * feeds in scope (null: all feeds), and of its episodes where the scope names them.
    */
   search(query: string, k: number, scope: SearchScope | null): Promise<FoundChunk[]> {
     const tsquery = sql<string>`websearch_to_tsquery('english', ${query})`.as('query');
@@ -40,6 +40,7 @@ export class ChunkRepository implements KeywordSearcher, ChunkLookup, SegmentSou
       .crossJoin(tsquery)
       .where(sql<boolean>`c.tsv @@ query`)
       .$if(scope !== null, (q) => q.where('e.feed_id', '=', (eb) => eb.fn.any(eb.val([...(scope?.feeds ?? [])]))))
+      .$if(!!scope?.episodes, (q) => q.where('c.episode_key', '=', (eb) => eb.fn.any(eb.val([...(scope?.episodes ?? [])]))))
       .orderBy(sql`ts_rank_cd(c.tsv, query)`, 'desc')
       .orderBy('c.episode_key')
       .orderBy('c.idx')

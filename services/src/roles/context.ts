@@ -11,10 +11,13 @@ import { StageRunRepository } from '../repositories/stage-runs.repository';
 import { buildStages } from '../pipeline/stages';
 import { createRedis, Queues } from '../queue/queues';
 import type { PipelineDeps } from '../jobs/stage.jobs';
+import { SavedSearchAlerts } from '../saved-searches/saved-search-alerts';
 
 export interface RoleContext extends PipelineDeps {
   /** Commands (publish, lock, queue producers). */
   redis: Redis;
+  /** Standing alerts: matched where episodes are projected, swept by the scheduler leader (built lazily: costs nothing where unused). */
+  savedSearches: SavedSearchAlerts;
   close(): Promise<void>;
 }
 
@@ -26,6 +29,7 @@ export async function createRoleContext(config: Config, opts: { log?: Logger; po
   redis.on('error', (e) => log.debug({ err: e.message }, 'redis connection error'));
   const queues = Queues.fromConfig(config, redis);
   const store = new ArtifactStore(config.dataDir);
+  const savedSearches = new SavedSearchAlerts({ config, database, log });
   return {
     config,
     database,
@@ -38,8 +42,10 @@ export async function createRoleContext(config: Config, opts: { log?: Logger; po
     episodes: new EpisodeRepository(database),
     stageRuns: new StageRunRepository(database),
     feeds: new FeedRepository(database),
+    savedSearches,
     /** Bounded (core/shutdown.ts): a queue close waits on Redis, a pool end on Postgres; either may be unreachable. */
     async close() {
+      if ((await settleWithin(savedSearches.close(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('saved-search matching still running: leaving it');
       if ((await settleWithin(queues.close(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('queues did not close (Redis unreachable?): disconnecting');
       redis.disconnect();
       if ((await settleWithin(database.close(), SHUTDOWN_BUDGET_MS.close)) === 'timeout') log.warn('Postgres pool did not close in time: leaving it');

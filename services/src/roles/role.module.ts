@@ -71,8 +71,11 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   readonly scheduler: Scheduler;
   /** The on-call agent (agent/agent.ts): acts only while this scheduler holds the leader lock. */
   readonly agent: ReturnType<typeof createSchedulerAgent>;
+  /** Saved-search notifications an interval held back, sent by the leader once it has passed (saved-searches/). */
+  private sweep: NodeJS.Timeout | undefined;
+  private sweeping: Promise<unknown> | null = null;
 
-  constructor(@Inject(ROLE_CONTEXT) ctx: RoleContext, stageJobs: StageJobs) {
+  constructor(@Inject(ROLE_CONTEXT) private readonly ctx: RoleContext, stageJobs: StageJobs) {
     this.scheduler = new Scheduler(ctx, stageJobs, ctx.queues, ctx.redis);
     this.agent = createSchedulerAgent(ctx, () => this.scheduler.lock.isLeader);
   }
@@ -80,10 +83,19 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   onApplicationBootstrap(): void {
     this.scheduler.start();
     this.agent.agent.start();
+    this.sweep = setInterval(() => {
+      if (!this.scheduler.lock.isLeader || this.sweeping) return;
+      this.sweeping = this.ctx.savedSearches
+        .sweep()
+        .catch((e: unknown) => this.ctx.log.warn({ err: String(e) }, 'saved-search sweep failed'))
+        .finally(() => (this.sweeping = null));
+    }, this.ctx.config.scheduler.tickMs);
+    this.sweep.unref();
   }
 
   /** Side by side: each is bounded on its own, and in a row their bounds would add up past the grace period. */
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweep);
     await Promise.all([this.agent.close(), this.scheduler.stop()]);
   }
 }
