@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { backfillSpecSchema, type Backfill } from '../feeds/policy';
 import { audioRetentionSchema, type AudioRetention } from '../audio/retention-policy';
+import { digestCron } from '../digest/cron';
 
 /**
  * The one config model shared by the CLI and every role.
@@ -159,7 +160,17 @@ const SETTINGS = {
   REPROCESS_AUTO: ['reprocess.auto', bool, false],
   REPROCESS_WINDOW: ['reprocess.window', z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM-HH:MM (local time, e.g. 01:00-06:00)'), '01:00-06:00'],
   REPROCESS_BATCH: ['reprocess.batch', int(1, 10_000), 50],
-  DIGEST_SCHEDULE: ['digest.schedule', z.string().trim().min(1), '0 6 * * 1'],
+  DIGEST_SCHEDULE: [
+    'digest.schedule',
+    z.string().trim().min(1).superRefine((v, ctx) => {
+      try {
+        digestCron(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
+    '0 6 * * 1',
+  ],
   DIGEST_WINDOW_DAYS: ['digest.windowDays', int(1, 366), 7],
   DIGEST_MAX_CLUSTERS: ['digest.maxClusters', int(1, 100), 12],
   SAVED_SEARCH_MIN_INTERVAL_S: ['savedSearches.minIntervalS', int(0, 30 * 86_400), 3600],

@@ -1,3 +1,4 @@
+import { digestJobHandler } from '../digest/digest-job';
 import type { EpisodeJobStage } from '../queue/queues';
 import type { JobHandler, JobHandlers } from '../queue/worker-host';
 import { pollFeedJob } from './poll.jobs';
@@ -20,9 +21,6 @@ export function jobHandlers(deps: PipelineDeps, stageJobs: StageJobs): JobHandle
     enrich: stage('enrich'),
     index: stage('index'),
     project: stage('project'),
-    digest: async (_data, ctx) => {
-      ctx.log.info('digest is a later wave (ARCHITECTURE §11): nothing to do yet');
-      return { digest: 'not implemented' };
-    },
+    digest: digestJobHandler(deps),
   };
 }

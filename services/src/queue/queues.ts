@@ -88,8 +88,17 @@ export interface PollJobData {
   feedId: string;
 }
 
-/** The corpus digest (ARCHITECTURE §11, a later issue): nothing reads its payload yet. */
-export type DigestJobData = Record<string, unknown>;
+/** A scheduled digest (digest/digest-job.ts): one tenant's window, ISO datetimes. */
+export interface DigestJobData {
+  tenantId: string;
+  from: string;
+  to: string;
+}
+
+/** One digest job per tenant and scheduled time: two schedulers or a restart never make two. */
+export function digestJobId(tenantId: string, scheduledAt: Date): string {
+  return `digest.${tenantId.replace(/[^A-Za-z0-9_-]/g, '_')}.${scheduledAt.getTime()}`;
+}
 
 /**
  * Every job of the platform and its payload: producers (`Queues.add*`) and handlers
@@ -226,6 +235,13 @@ export class Queues {
   async addPollJob(feedId: string, correlationId?: string): Promise<string> {
     const id = pollJobId(feedId);
     await this.add('poll', { feedId }, correlationId, { jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+    return id;
+  }
+
+  /** The scheduled digest of a tenant's window (digestJobId: once per tenant and scheduled time). */
+  async addDigestJob(data: DigestJobData, scheduledAt: Date, correlationId?: string): Promise<string> {
+    const id = digestJobId(data.tenantId, scheduledAt);
+    await this.add('digest', data, correlationId, { jobId: id });
     return id;
   }
 

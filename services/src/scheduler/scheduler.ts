@@ -17,6 +17,7 @@ import { EPISODE_STAGES } from '../pipeline/stage-names';
 import { projectFingerprint, type PipelineDeps, type StageJobs } from '../jobs/stage.jobs';
 import { LeaderLock } from './leader-lock';
 import { insideWindow, StaleWork, type ReprocessStaleResult } from '../control/stale-work';
+import { DigestSchedule } from '../digest/digest-schedule';
 
 export interface SchedulerOptions {
   /** The DATA_DIR disk check (telemetry/health.ts `diskCheck`); tests inject one that simulates a full disk. */
@@ -78,6 +79,7 @@ export class Scheduler {
     this.reprocessAuto = config.reprocess.auto;
     this.staleWork = new StaleWork(deps, () => stageJobs);
     this.retention = new AudioRetention(deps);
+    this.digests = new DigestSchedule(deps, queues, this.now);
   }
 
   start(): void {
@@ -116,7 +118,11 @@ export class Scheduler {
     await this.pruneAudit();
     await this.reprocessStale().catch((e) => this.log.warn({ err: errorMessage(e) }, 'automatic reprocessing of stale episodes failed'));
     await this.retention.tick().catch((e) => this.log.warn({ err: errorMessage(e) }, 'audio retention failed'));
+    await this.digests.tick().catch((e) => this.log.warn({ err: errorMessage(e) }, 'scheduled digest failed'));
   }
+
+  /** DIGEST_SCHEDULE (digest/digest-schedule.ts): enqueues the scheduled digest jobs. */
+  readonly digests: DigestSchedule;
 
   /** AUDIO_RETENTION and the DATA_MAX_GB budget (control/retention.ts), due-checked every tick. */
   readonly retention: AudioRetention;

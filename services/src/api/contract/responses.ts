@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EPISODE_STATES } from '../../db/schema';
 import { chapter, chapterList } from './chapters';
+import { digest, digestList } from './digests';
 
 /**
  * What the API answers: the one description of every JSON body it sends. The server's view types
@@ -412,6 +413,8 @@ export const components = {
   Session: session,
   Chapter: chapter,
   ChapterList: chapterList,
+  Digest: digest,
+  DigestList: digestList,
 } satisfies Record<string, z.ZodType>;
 
 export type ApiErrorBody = z.output<typeof apiError>;

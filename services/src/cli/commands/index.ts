@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerDbCommands } from './db';
+import { registerDigestCommand } from './digest';
 import { registerDoctorCommand } from './doctor';
 import { registerEvalCommands } from './eval';
 import { registerFeedCommands } from './feed';
@@ -21,4 +22,5 @@ export function registerCommands(program: Command): void {
   registerDbCommands(program);
   registerNotifyCommands(program);
   registerReprocessCommands(program);
+  registerDigestCommand(program);
 }
