@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EPISODE_STATES } from '../../db/schema';
 import { chapter, chapterList } from './chapters';
 import { digest, digestList } from './digests';
+import { savedSearch, savedSearchHit, savedSearchHitList, savedSearchList } from './saved-searches';
 
 /**
  * What the API answers: the one description of every JSON body it sends. The server's view types
@@ -415,6 +416,10 @@ export const components = {
   ChapterList: chapterList,
   Digest: digest,
   DigestList: digestList,
+  SavedSearch: savedSearch,
+  SavedSearchHit: savedSearchHit,
+  SavedSearchList: savedSearchList,
+  SavedSearchHitList: savedSearchHitList,
 } satisfies Record<string, z.ZodType>;
 
 export type ApiErrorBody = z.output<typeof apiError>;
