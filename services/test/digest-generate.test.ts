@@ -239,7 +239,8 @@ describe('digest api', () => {
       const d = (await call(open.base, 'POST', '/api/digests', { json: {} })).body;
       const md = (await call(open.base, 'GET', `/api/digests/${d.id}.md`)).text;
       expect(md).not.toContain('<script>');
-      expect(md).not.toContain('](javascript:');
+      expect(md).not.toMatch(/(?<!\\)\]\(javascript:/);
+      expect(md).toContain('\\<script\\>');
       const rss = (await call(open.base, 'GET', '/api/digests/feed.xml')).text;
       expect(rss).not.toContain('<script>');
       expect(() => parseFeed(rss)).not.toThrow();
@@ -256,6 +257,8 @@ describe('digest api', () => {
     };
     await bad({ from: 'last tuesday' }, /from: an ISO date/);
     await bad({ from: '2026-02-30T25:00:00Z' }, /an ISO date/);
+    await bad({ from: '2026-02-30' }, /that exists/);
+    await bad({ to: '2026-02-29T10:00:00Z' }, /that exists/);
     await bad({ from: '2026-03-01', to: '2026-02-01' }, /`from` must be before `to`/);
     await bad({ from: '2020-01-01', to: '2026-01-01' }, /at most 366 days/);
     await bad({ from: '2099-01-01' }, /must be before `to`/);

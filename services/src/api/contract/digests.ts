@@ -12,6 +12,15 @@ export const DIGEST_MAX_WINDOW_DAYS = 366;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
+function validWhen(s: string): boolean {
+  if (DATE_ONLY.test(s)) {
+    const t = Date.parse(`${s}T00:00:00Z`);
+    // 2026-02-30 parses (as March 2): only a day that exists round-trips.
+    return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
+  }
+  return DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)) && Number(s.slice(8, 10)) <= new Date(Date.UTC(Number(s.slice(0, 4)), Number(s.slice(5, 7)), 0)).getUTCDate();
+}
+
 /** An ISO date (YYYY-MM-DD, UTC) or date-time; a date as `to` means the end of that day. */
 const when = (edge: 'from' | 'to') =>
   text(40)
@@ -19,7 +28,7 @@ const when = (edge: 'from' | 'to') =>
     .pipe(
       z
         .string()
-        .refine((s) => (DATE_ONLY.test(s) || DATE_TIME.test(s)) && !Number.isNaN(Date.parse(DATE_ONLY.test(s) ? `${s}T00:00:00Z` : s)), 'an ISO date (2026-12-01) or date-time (2026-12-01T06:00:00Z)')
+        .refine(validWhen, 'an ISO date (2026-12-01) or date-time (2026-12-01T06:00:00Z) that exists')
         .transform((s) => (DATE_ONLY.test(s) ? new Date(Date.parse(`${s}T00:00:00Z`) + (edge === 'to' ? DAY_MS : 0)) : new Date(s))),
     )
     .describe(edge === 'from' ? 'start of the window (inclusive); a date is its 00:00 UTC; default: DIGEST_WINDOW_DAYS days before `to`' : 'end of the window (exclusive); a date means the end of that day (UTC); default: now');
@@ -29,6 +38,8 @@ export const digestRequests = {
     .object({ from: when('from').optional(), to: when('to').optional() })
     .strict()
     .superRefine((b, ctx) => {
+      // A field that failed its own check is no Date: its problem is said already.
+      if ((b.from !== undefined && !(b.from instanceof Date)) || (b.to !== undefined && !(b.to instanceof Date))) return;
       if (b.from && b.to) {
         if (b.from >= b.to) ctx.addIssue({ code: 'custom', message: '`from` must be before `to`', path: ['from'] });
         else if (b.to.getTime() - b.from.getTime() > DIGEST_MAX_WINDOW_DAYS * DAY_MS) ctx.addIssue({ code: 'custom', message: `the window is at most ${DIGEST_MAX_WINDOW_DAYS} days`, path: ['to'] });
