@@ -29,20 +29,31 @@ export class CachedEmbeddings implements EmbeddingProvider {
 
   /** Embeds (one batch) those of the texts not cached yet. */
   async warm(texts: readonly string[], opts?: { signal?: AbortSignal }): Promise<void> {
-    const missing = [...new Set(texts.filter((t) => !this.cache.has(t)))];
-    if (!missing.length) return;
-    const vectors = await this.inner.embed(missing, opts);
-    missing.forEach((t, i) => this.put(t, vectors[i]));
+    await this.fill(texts, opts);
   }
 
   async embed(texts: readonly string[], opts?: { signal?: AbortSignal }): Promise<Float32Array[]> {
-    await this.warm(texts, opts);
+    const fresh = await this.fill(texts, opts);
     return texts.map((t) => {
-      const v = this.cache.get(t) as Float32Array;
+      const v = this.cache.get(t);
+      if (!v) return fresh.get(t) as Float32Array; // a batch larger than the cache pushed it out again
       this.cache.delete(t);
       this.cache.set(t, v);
       return v;
     });
+  }
+
+  /** Embeds the texts not cached yet (one batch) and caches them; answers those it embedded. */
+  private async fill(texts: readonly string[], opts?: { signal?: AbortSignal }): Promise<Map<string, Float32Array>> {
+    const missing = [...new Set(texts.filter((t) => !this.cache.has(t)))];
+    const fresh = new Map<string, Float32Array>();
+    if (!missing.length) return fresh;
+    const vectors = await this.inner.embed(missing, opts);
+    missing.forEach((t, i) => {
+      fresh.set(t, vectors[i]);
+      this.put(t, vectors[i]);
+    });
+    return fresh;
   }
 
   private put(text: string, v: Float32Array): void {
