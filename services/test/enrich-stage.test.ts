@@ -96,7 +96,7 @@ describe('enrich stage', () => {
     const ref = byStage.enrich.ref!;
     extractiveFp = ref.fingerprint;
     transcribeFp = byStage.transcribe.fingerprint!;
-    expect(ref.meta.files).toEqual(['gi.json', 'kg.json', 'summary.json']);
+    expect(ref.meta.files).toEqual(['chapters.json', 'gi.json', 'kg.json', 'summary.json']);
     expect(ref.meta.info).toMatchObject({ method: 'extractive', model: null, status: 'valid', quotes_dropped: 0 });
     const summary = read<SummaryArtifact>(ref.dir, 'summary.json');
     expect(summary).toMatchObject({ schema_version: 1, method: 'extractive', status: 'valid', title: 'Bitcoin fluid dispensers', episode_key: episode.episodeKey });

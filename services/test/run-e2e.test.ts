@@ -86,7 +86,7 @@ describe('podbrain run end to end (atomic mode)', () => {
     expect(transcript.segments[1]).toMatchObject({ start_ms: 4000, end_ms: 11000 });
     const fleurs = r1.episodes.find((e) => e.title === 'Read speech')!;
     expect(JSON.parse(readFileSync(path.join(dirOf(fleurs, 'transcribe'), 'transcript.json'), 'utf8')).engine).toBe('whisper-cpp');
-    for (const f of ['summary.json', 'gi.json', 'kg.json']) expect(existsSync(path.join(dirOf(jfk, 'enrich'), f)), f).toBe(true);
+    for (const f of ['summary.json', 'gi.json', 'kg.json', 'chapters.json']) expect(existsSync(path.join(dirOf(jfk, 'enrich'), f)), f).toBe(true);
     expect(existsSync(path.join(dirOf(jfk, 'index'), 'chunks.jsonl'))).toBe(true);
 
     const second = await podbrain(['run', '--feed', srv.url('/feed.xml'), '--out', out, '--json'], env);

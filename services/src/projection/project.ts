@@ -4,6 +4,7 @@ import type { ArtifactRef, ArtifactStore } from '../artifacts/store';
 import type { Transcript } from '../asr/types';
 import type { Executor } from '../db/database';
 import { GI_FILE, KG_FILE, SUMMARY_FILE } from '../enrich/types';
+import { CHAPTERS_FILE } from '../chapters/types';
 import type { FeedEpisode } from '../feeds/types';
 import type { StageName } from '../pipeline/stage';
 import { type EpisodeProjection, ProjectionRepository } from '../repositories/projection.repository';
@@ -37,13 +38,14 @@ export async function projectEpisode(
     kgNodes: projection.kgNodes.length,
     kgEdges: projection.kgEdges.length,
     chunks: projection.chunks.length,
+    chapters: projection.chapters.length,
   };
 }
 
 /** The rows of an episode's artifacts (the mapping; ProjectionRepository writes them). */
 async function readProjection(store: ArtifactStore, episode: FeedEpisode, inputs: Partial<Record<StageName, ArtifactRef>>): Promise<EpisodeProjection> {
   const key = episode.episodeKey;
-  const p: EpisodeProjection = { episodeKey: key, segments: [], summary: null, insights: [], quotes: [], support: [], kgNodes: [], kgEdges: [], chunks: [] };
+  const p: EpisodeProjection = { episodeKey: key, segments: [], summary: null, insights: [], quotes: [], support: [], kgNodes: [], kgEdges: [], chunks: [], chapters: [] };
 
   const transcribe = inputs.transcribe;
   const transcript = transcribe && (await readOptionalJson<Transcript>(store, transcribe, 'transcript.json'));
@@ -76,6 +78,9 @@ async function readProjection(store: ArtifactStore, episode: FeedEpisode, inputs
     if (gi) Object.assign(p, giRows(key, enrich.fingerprint, gi));
     const kg = await readOptionalJson<GraphArtifact>(store, enrich, KG_FILE);
     if (kg) Object.assign(p, kgRows(key, enrich.fingerprint, kg));
+    // Episodes enriched before chapters have no chapters.json: no chapters, no error.
+    const chapters = await readOptionalJson<ChaptersArtifactLike>(store, enrich, CHAPTERS_FILE);
+    if (chapters) p.chapters = chapterRows(key, enrich.fingerprint, chapters);
   }
 
   const index = inputs.index;
@@ -112,6 +117,7 @@ export interface ProjectionCounts {
   kgNodes: number;
   kgEdges: number;
   chunks: number;
+  chapters: number;
 }
 
 interface SummaryArtifact {
@@ -216,6 +222,36 @@ function kgRows(key: string, fp: string, kg: GraphArtifact): Pick<EpisodeProject
     }),
     kgEdges: edges.map((e) => ({ episode_key: key, fingerprint: fp, source_id: e.source, target_id: e.target, kind: e.kind, props: JSON.stringify(e.props) })),
   };
+}
+
+interface ChaptersArtifactLike {
+  source?: unknown;
+  chapters?: unknown;
+}
+
+const httpOrNull = (v: unknown) => (typeof v === 'string' && /^https?:\/\//i.test(v) ? v.slice(0, 2048) : null);
+
+/** chapters.json → rows (chapters/types.ts ChaptersArtifact); entries without a usable start are skipped. */
+function chapterRows(key: string, fp: string, a: ChaptersArtifactLike): EpisodeProjection['chapters'] {
+  if ((a.source !== 'publisher' && a.source !== 'generated') || !Array.isArray(a.chapters)) return [];
+  const source = a.source;
+  return (a.chapters as Record<string, unknown>[])
+    .filter((c) => c && typeof c === 'object' && num(c.start_ms) !== null && Number(c.start_ms) >= 0 && Number(c.start_ms) < 2 ** 31)
+    .map((c, idx) => {
+      const start = ms(c.start_ms);
+      const end = int(c.end_ms);
+      return {
+        episode_key: key,
+        fingerprint: fp,
+        idx,
+        start_ms: start,
+        end_ms: end !== null && end > start && end < 2 ** 31 ? end : null,
+        title: String(c.title ?? '').slice(0, 500),
+        source,
+        url: httpOrNull(c.url),
+        image: httpOrNull(c.image),
+      };
+    });
 }
 
 async function readOptionalText(_store: ArtifactStore, ref: ArtifactRef, name: string): Promise<string | null> {

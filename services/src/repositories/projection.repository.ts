@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Insertable } from 'kysely';
 import type { Executor } from '../db/database';
-import type { ChunksTable, InsightSupportTable, InsightsTable, KgEdgesTable, KgNodesTable, QuotesTable, SummariesTable, TranscriptSegmentsTable } from '../db/schema';
+import type { ChaptersTable, ChunksTable, InsightSupportTable, InsightsTable, KgEdgesTable, KgNodesTable, QuotesTable, SummariesTable, TranscriptSegmentsTable } from '../db/schema';
 
 /** Everything projected of one episode (projection/project.ts maps the artifacts to these rows). */
 export interface EpisodeProjection {
@@ -15,6 +15,8 @@ export interface EpisodeProjection {
   kgNodes: Insertable<KgNodesTable>[];
   kgEdges: Insertable<KgEdgesTable>[];
   chunks: Insertable<ChunksTable>[];
+  /** From the enrich stage's chapters.json; [] when it has none (or was enriched before chapters). */
+  chapters: Insertable<ChaptersTable>[];
 }
 
 /** Multi-row INSERTs in batches that stay under Postgres's 65535 bind parameters. */
@@ -44,6 +46,7 @@ export class ProjectionRepository {
     await trx.deleteFrom('chunks').where('episode_key', '=', key).execute();
     await trx.deleteFrom('transcript_segments').where('episode_key', '=', key).execute();
     await trx.deleteFrom('summaries').where('episode_key', '=', key).execute();
+    await trx.deleteFrom('chapters').where('episode_key', '=', key).execute();
 
     for (const b of batches(p.segments)) await trx.insertInto('transcript_segments').values(b).execute();
     if (p.summary) await trx.insertInto('summaries').values(p.summary).execute();
@@ -60,5 +63,6 @@ export class ProjectionRepository {
     }
     for (const b of batches(p.kgEdges)) await trx.insertInto('kg_edges').values(b).execute();
     for (const b of batches(p.chunks)) await trx.insertInto('chunks').values(b).execute();
+    for (const b of batches(p.chapters)) await trx.insertInto('chapters').values(b).execute();
   }
 }

@@ -15,6 +15,10 @@ import { ENRICH_SCHEMA_VERSION, GI_FILE, KG_FILE, SUMMARY_FILE, type EnrichResul
 import { LlmProvider, llmConfigured } from '../llm/provider';
 import { metrics } from '../telemetry/metrics';
 import type { Stage, StageContext } from '../pipeline/stage';
+import { buildChapters } from '../chapters/build';
+import { chapterTitlesPromptVersion } from '../chapters/llm-titles';
+import { CHAPTERS_FILE, CHAPTERS_VERSION } from '../chapters/types';
+import { isLocalFeedLocation } from '../feeds/load';
 
 const TRANSCRIPT_FILE = 'transcript.json';
 /** LLM calls of one episode in flight at once (map parts × tasks); the output does not depend on it. */
@@ -22,13 +26,20 @@ const LLM_MAP_CONCURRENCY = 2;
 
 /** The configured part of enrich's plan (its recipe): method, model, prompt file hashes, schema and algorithm versions. */
 export function enrichRecipe(config: Config): Record<string, unknown> {
-  const common = { schema_version: ENRICH_SCHEMA_VERSION, extractive: EXTRACTIVE_VERSION, degraded_transcripts: config.llm.enrichDegraded };
+  const common = {
+    schema_version: ENRICH_SCHEMA_VERSION,
+    extractive: EXTRACTIVE_VERSION,
+    degraded_transcripts: config.llm.enrichDegraded,
+    chapters: CHAPTERS_VERSION,
+    chapters_generate: config.chapters.generate,
+    chapters_max_bytes: config.chapters.maxBytes,
+  };
   if (!llmConfigured(config)) return { method: 'extractive', ...common };
   return {
     method: 'llm',
     model: config.llm.model,
     base_url: (config.openai.baseUrl || 'https://api.openai.com/v1').replace(/\/+$/, ''),
-    prompts: promptVersions(),
+    prompts: { ...promptVersions(), chapter_titles: chapterTitlesPromptVersion() },
     context_tokens: config.llm.contextTokens,
     max_output_tokens: config.llm.maxOutputTokens,
     ...common,
@@ -42,6 +53,8 @@ export function enrichPlanParts(config: Config, episode: StageContext['episode']
     // Hosts/guests from the feed shape the KG roles.
     feed_people: hashOf(feedPeople(episode)).slice(0, 16),
     title: episode.title,
+    // The publisher's podcast:chapters: a new URL fetches them again.
+    chapters_url: episode.chaptersUrl ?? null,
   };
 }
 
@@ -98,6 +111,7 @@ export function createEnrichStage(): Stage {
       const t0 = performance.now();
 
       let result: EnrichResult;
+      let provider: LlmProvider | null = null;
       let llm: LlmEnrichStats | null = null;
       let fallback: { reason: 'unreachable'; error_type: string; problem: string } | null = null;
       const blocker = ctx.config.llm.enrichDegraded ? null : enrichBlocker(transcript.quality, ctx.config.asr.maxRepetition);
@@ -106,7 +120,7 @@ export function createEnrichStage(): Stage {
         ctx.log.warn({ reason: blocker }, 'enrich: no summary or insights for a degraded transcript (ENRICH_DEGRADED_TRANSCRIPTS=false)');
         ctx.progress(1);
       } else if (llmConfigured(ctx.config)) {
-        const provider = new LlmProvider(ctx.config, { logger: ctx.log });
+        provider = new LlmProvider(ctx.config, { logger: ctx.log });
         try {
           const r = await enrichWithLlm(tt, ctx.episode, provider, {
             contextTokens: ctx.config.llm.contextTokens,
@@ -136,6 +150,18 @@ export function createEnrichStage(): Stage {
       await out.writeJson(SUMMARY_FILE, result.summary);
       await out.writeJson(GI_FILE, result.gi);
       await out.writeJson(KG_FILE, result.kg);
+      const chapters = await buildChapters({
+        config: ctx.config,
+        episode: ctx.episode,
+        segments: tt.segments,
+        log: ctx.log,
+        signal: ctx.signal,
+        blocker,
+        // An LLM that just failed after its retries is not asked again for titles.
+        llm: fallback ? null : provider,
+        allowLocalFiles: isLocalFeedLocation(ctx.episode.feedUrl),
+      });
+      await out.writeJson(CHAPTERS_FILE, chapters);
 
       const degraded = [result.summary, result.gi, result.kg].some((a) => a.status !== 'valid');
       const info = {
@@ -150,6 +176,7 @@ export function createEnrichStage(): Stage {
         ungrounded_insights: result.gi.stats.ungrounded_insights,
         kg_nodes: result.kg.nodes.length,
         kg_edges: result.kg.edges.length,
+        chapters: { source: chapters.source, count: chapters.chapters.length, ...(chapters.titles ? { titles: chapters.titles } : {}), ...(chapters.note ? { note: chapters.note } : {}) },
         enrich_ms: Math.round(performance.now() - t0),
         ...(llm ? { llm } : {}),
         ...(fallback ? { llm_fallback: { reason: fallback.reason, error_type: fallback.error_type, model: ctx.config.llm.model, problem: fallback.problem } } : {}),
