@@ -3,6 +3,7 @@ import type { tracing } from '@opentelemetry/sdk-node';
 import { correlationIdOfJob, currentLogContext, withCorrelationData, withLogContext, type LogContext } from './correlation';
 import { heartbeat } from './heartbeat';
 import { metrics } from './metrics';
+import { redactSecretPath } from './redact-path';
 
 /**
  * OpenTelemetry traces (ARCHITECTURE §9). The SDK starts only when an OTLP endpoint is
@@ -69,6 +70,12 @@ export function startTracing(opts: {
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => IGNORED_PATHS.some((p) => (req.url ?? '').startsWith(p)),
+        // A re-feed token in the path is a credential: the span keeps the path without it.
+        startIncomingSpanHook: (req) => {
+          const path = ('url' in req ? (req.url ?? '') : '').split('?')[0];
+          const redacted = redactSecretPath(path);
+          return redacted === path ? {} : { 'url.path': redacted };
+        },
       }),
       new PgInstrumentation(),
       new IORedisInstrumentation(),

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Injectable } from '@nestjs/common';
+import type { Response } from 'express';
 import { readJson } from '../../artifacts/store';
 import { StageRunRepository } from '../../repositories/stage-runs.repository';
 
@@ -35,6 +36,21 @@ export function playableEnclosureUrl(raw: string | null | undefined): string | n
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || !url.hostname) return null;
   return url.href;
+}
+
+/**
+ * Answers with an episode's audio as EpisodesService.audio found it: our copy (HTTP ranges, so
+ * players seek), else a 302 to the publisher's http(s) enclosure — not cached (the local copy may
+ * appear or go later), no referrer to the publisher. For every route that serves audio.
+ */
+export async function sendEpisodeAudio(res: Response, file: AudioFile | { redirect: string }): Promise<void> {
+  if ('redirect' in file) {
+    res.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).redirect(302, file.redirect);
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    res.sendFile(file.path, { headers: { 'content-type': file.contentType }, acceptRanges: true, cacheControl: false }, (err) => (err && !res.headersSent ? reject(err) : resolve()));
+  });
 }
 
 /** Files of an episode's artifacts that the api serves (the player's audio). */

@@ -8,6 +8,8 @@ import { ApiAnswer, ApiParamOf, openApiSchema, responses, schemas } from '../con
 import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
 import { FeedsService } from './feeds.service';
+import { originOf } from '../refeed/refeed.controller';
+import { RefeedService } from '../refeed/refeed.service';
 
 @ApiTags('feeds')
 @Reads()
@@ -16,6 +18,7 @@ export class FeedsController {
   constructor(
     private readonly feeds: FeedsService,
     private readonly ctx: ApiContext,
+    private readonly refeed: RefeedService,
   ) {}
 
   @Get()
@@ -48,6 +51,16 @@ export class FeedsController {
   async export(@Tenant() tenant: string, @Res() res: Response) {
     const xml = await this.feeds.exportOpml(tenant);
     res.status(200).type('text/x-opml; charset=utf-8').set('Content-Disposition', 'attachment; filename="podbrain.opml"').send(xml);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One subscribed feed (as in the list) with refeed_url: its private RSS feed for podcast apps (made on first need)' })
+  @ApiAnswer(responses.feed.extend({ refeed_url: responses.refeedUrl }))
+  @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError), description: 'not subscribed' })
+  @ApiParamOf('id', schemas.key)
+  async get(@Tenant() tenant: string, @Param('id') id: string, @Req() req: Request) {
+    const feed = await this.feeds.get(tenant, parseInput(schemas.key, id, 'path'));
+    return { ...feed, refeed_url: (await this.refeed.link(tenant, feed.id, originOf(req))).url };
   }
 
   @Post('import')

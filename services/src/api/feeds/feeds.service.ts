@@ -77,6 +77,13 @@ export class FeedsService {
     return { feed, created, subscribed };
   }
 
+  /** One subscribed feed's view; 404 when the tenant does not follow it. */
+  async get(tenantId: string, feedId: string): Promise<FeedView> {
+    const feed = await this.repo.getSubscribed(tenantId, feedId, this.audioDefaults);
+    if (!feed) throw notFound(`feed ${feedId}`);
+    return feed;
+  }
+
   /** Subscribes to a feed already in the catalog; `created`: false when the tenant already was subscribed. */
   async subscribe(tenantId: string, feedId: string): Promise<{ feed: FeedView | null; created: boolean }> {
     if (!(await this.repo.exists(feedId))) throw new ApiError(404, 'not_found', `feed ${feedId} is not in the catalog; add it by URL with POST /api/feeds`);
