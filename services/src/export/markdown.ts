@@ -30,7 +30,11 @@ export function momentUrl(viewerBase: string, episodeKey: string, startMs?: numb
 
 /** Text safe inside Markdown inline context: no accidental headings, links, emphasis or HTML. */
 export function mdEscape(text: string): string {
-  return text.replace(/[\\`*_{}[\]<>#|]/g, (c) => `\\${c}`).replace(/\s+/g, ' ').trim();
+  return text
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/[\\`*_{}[\]<>#|]/g, (c) => `\\${c}`)
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** A verbatim quote as a block quote, then its timestamp link: `> text` / `> — [12:34](url)`. */
