@@ -11,6 +11,7 @@ import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
   AgentSettings,
+  Digest,
   EpisodeDetail,
   EpisodeEvent,
   EpisodeState,
@@ -54,7 +55,64 @@ export interface StubApi {
   agent: AgentSettings;
   /** Opens an incident (PodbrainDiskLow with one action awaiting approval unless `over` says otherwise), signalled over SSE. */
   addIncident(over?: Partial<Incident>): Incident;
+  /** Stored digests, newest first; POST /api/digests adds stubDigest()'s. */
+  digests: Digest[];
   close(): void;
+}
+
+/** A digest with two stories across shows, trends and show lines (over: changes on top). */
+export function stubDigest(id: string, over: Partial<Digest> = {}): Digest {
+  const to = new Date(Date.UTC(2026, 11, 7, 6));
+  const from = new Date(to.getTime() - 7 * 86_400_000);
+  const ep = (episode_key: string, title: string, feed_id: string, feed_title: string) => ({ episode_key, title, feed_id, feed_title });
+  return {
+    id,
+    from: from.toISOString(),
+    to: to.toISOString(),
+    kind: 'weekly',
+    trigger: 'manual',
+    created_at: to.toISOString(),
+    duration_ms: 412,
+    episodes: [
+      { ...ep('money-etf', 'The ETF that changed bitcoin', 'money', 'Money Talk'), published_at: '2026-12-05T10:00:00.000Z', state: 'done', summary: 'Spot bitcoin ETFs and institutional money' },
+      { ...ep('tech-etf', 'Wall Street buys bitcoin', 'tech', 'Tech Weekly'), published_at: '2026-12-04T10:00:00.000Z', state: 'done', summary: 'How a spot bitcoin ETF works' },
+      { ...ep('garden-sourdough', 'Starters, not seeds', 'garden', 'Garden Hour'), published_at: '2026-12-03T10:00:00.000Z', state: 'done', summary: 'Keeping a sourdough starter alive' },
+      { ...ep('tech-pending', 'Not transcribed yet', 'tech', 'Tech Weekly'), published_at: '2026-12-06T10:00:00.000Z', state: 'pending', summary: null },
+    ],
+    clusters: [
+      {
+        title: 'Wall Street gets its bitcoin ETF',
+        title_source: 'llm',
+        episodes: [ep('money-etf', 'The ETF that changed bitcoin', 'money', 'Money Talk'), ep('tech-etf', 'Wall Street buys bitcoin', 'tech', 'Tech Weekly')],
+        entities: ['Bitcoin', 'SEC'],
+        quotes: [
+          { text: 'The day the SEC approved the spot bitcoin ETF, institutional money started buying bitcoin.', episode_key: 'money-etf', start_ms: 754_000, episode_title: 'The ETF that changed bitcoin', feed_title: 'Money Talk' },
+          { text: 'With a spot bitcoin ETF, institutions can hold bitcoin without touching a wallet.', episode_key: 'tech-etf', start_ms: 1_203_500, episode_title: 'Wall Street buys bitcoin', feed_title: 'Tech Weekly' },
+        ],
+        feeds: 2,
+      },
+      {
+        title: 'Sourdough',
+        title_source: 'extractive',
+        episodes: [ep('garden-sourdough', 'Starters, not seeds', 'garden', 'Garden Hour'), ep('money-etf', 'The ETF that changed bitcoin', 'money', 'Money Talk')],
+        entities: ['Sourdough'],
+        quotes: [{ text: 'Feed your sourdough starter flour and water every day.', episode_key: 'garden-sourdough', start_ms: 95_000, episode_title: 'Starters, not seeds', feed_title: 'Garden Hour' }],
+        feeds: 2,
+      },
+    ],
+    trends: [
+      { label: 'Bitcoin', kind: 'topic', count: 2, before: 0, change: 'new' },
+      { label: 'Interest rates', kind: 'topic', count: 3, before: 1, change: 'rising' },
+      { label: 'Roses', kind: 'topic', count: 0, before: 1.5, change: 'falling' },
+    ],
+    shows: [
+      { feed_id: 'money', feed_title: 'Money Talk', episodes: 1, line: 'Spot bitcoin ETFs and institutional money' },
+      { feed_id: 'tech', feed_title: 'Tech Weekly', episodes: 2, line: 'How a spot bitcoin ETF works; Not transcribed yet (1 not processed yet)' },
+      { feed_id: 'garden', feed_title: 'Garden Hour', episodes: 1, line: 'Keeping a sourdough starter alive' },
+    ],
+    stats: { episodes: 4, processed: 3, passages: 9, trend_windows: 4, llm_problem: null, embeddings: 'hash hash-v1' },
+    ...over,
+  };
 }
 
 const JFK_AUDIO = fixture('audio', 'jfk.mp3');
@@ -482,6 +540,49 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
         });
       return json(res, 200, incident);
     }
+    if (p === '/digests' && method === 'GET') {
+      const items = api.digests.map((d) => ({ id: d.id, from: d.from, to: d.to, kind: d.kind, trigger: d.trigger, created_at: d.created_at, duration_ms: d.duration_ms, counts: { episodes: d.episodes.length, clusters: d.clusters.length, trends: d.trends.length, shows: d.shows.length } }));
+      return json(res, 200, { items, next_before: null });
+    }
+    if (p === '/digests' && method === 'POST') {
+      const d = stubDigest(String(api.digests.length + 1), { created_at: new Date().toISOString() });
+      api.digests.unshift(d);
+      return json(res, 201, d);
+    }
+    if (p === '/digests/latest' && method === 'GET') {
+      return api.digests[0] ? json(res, 200, api.digests[0]) : fail(res, 404, 'not_found', 'no digest yet: generate one now');
+    }
+    m = /^\/digests\/(\d+)$/.exec(p);
+    if (m && method === 'GET') {
+      const d = api.digests.find((x) => x.id === m![1]);
+      return d ? json(res, 200, d) : fail(res, 404, 'not_found', `digest ${m[1]} not found`);
+    }
+    if (p === '/saved-searches' && method === 'GET') return json(res, 200, { items: api.savedSearches, max: 200 });
+    if (p === '/saved-searches' && method === 'POST') {
+      const input = JSON.parse(await body(req)) as { query?: string; name?: string };
+      const query = String(input.query ?? '').trim();
+      if (!query) return fail(res, 400, 'invalid_request', 'invalid body: query: give some words to watch for');
+      const now = new Date().toISOString();
+      const s: SavedSearch = { id: String(api.savedSearches.length + 1), name: input.name ?? query, query, threshold: 0.5, notify: true, min_interval_s: 3600, last_notified_at: null, created_at: now, updated_at: now, hits: 0, pending: 0, last_hit: null };
+      api.savedSearches.unshift(s);
+      return json(res, 201, s);
+    }
+    m = /^\/saved-searches\/(\d+)(\/hits)?$/.exec(p);
+    if (m) {
+      const i = api.savedSearches.findIndex((x) => x.id === m![1]);
+      if (i < 0) return fail(res, 404, 'not_found', `saved search ${m[1]} not found`);
+      if (m[2] && method === 'GET') return json(res, 200, { items: api.savedSearchHits.get(m[1]) ?? [] });
+      if (method === 'PATCH') {
+        api.savedSearches[i] = { ...api.savedSearches[i], ...(JSON.parse(await body(req)) as Partial<SavedSearch>), updated_at: new Date().toISOString() };
+        return json(res, 200, api.savedSearches[i]);
+      }
+      if (method === 'DELETE') {
+        api.savedSearches.splice(i, 1);
+        res.writeHead(204).end();
+        return;
+      }
+      if (method === 'GET') return json(res, 200, api.savedSearches[i]);
+    }
     return fail(res, 404, 'not_found', `No route ${method} ${url.pathname}`);
   }
 
@@ -497,6 +598,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     incidents: [],
     agent: { mode: 'shadow', kill_switch: false },
     addIncident,
+    digests: [],
     close() {
       for (const t of timers) clearTimeout(t);
       for (const c of clients) c.end();

@@ -142,6 +142,13 @@ export const api = {
       : call('post', '/api/admin/incidents/{id}/actions/{n}/deny', { path: { id, n } }),
   agentSettings: () => call('get', '/api/admin/agent'),
   setAgentSettings: (body: Body<'/api/admin/agent', 'put'>) => call('put', '/api/admin/agent', { body }),
+  /** Digests (issue 17): newest first, `before` a digest id for the next page; latest is null while there is none. */
+  digests: (before?: string | null) => call('get', '/api/digests', { query: { limit: 20, before: before ?? undefined } }),
+  latestDigest: () => optional(call('get', '/api/digests/latest')),
+  digest: (id: string) => call('get', '/api/digests/{id}', { path: { id } }),
+  generateDigest: (body: Body<'/api/digests', 'post'> = {}) => call('post', '/api/digests', { body }),
+  digestMarkdownUrl: (id: string) => `${base}/digests/${encodeURIComponent(id)}.md`,
+  digestFeedUrl: () => `${base}/digests/feed.xml`,
 };
 
 /** A refusal for want of the right API key: the page shows the key form instead of an error. */

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { safeFileName } from '../../export/markdown';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
-import { ApiAnswer, ApiParamOf, openApiSchema, responses, schemas } from '../contract';
+import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
 import { DIGEST_MAX_WINDOW_DAYS } from '../contract/digests';
 import { ApiError } from '../errors';
 import { Tenant } from '../tenant.decorator';
@@ -45,6 +45,7 @@ export class DigestsController {
   @Get()
   @ApiOperation({ summary: 'The stored digests, newest first (window, trigger, counts), a page at a time' })
   @ApiAnswer(responses.digestList)
+  @ApiQueryOf(schemas.digestList)
   async list(@Tenant() tenant: string, @Query() query: unknown) {
     const { limit, before } = parseInput(schemas.digestList, query, 'query');
     return this.service.list(tenant, limit, before);
