@@ -140,6 +140,14 @@ export const api = {
     decision === 'approve'
       ? call('post', '/api/admin/incidents/{id}/actions/{n}/approve', { path: { id, n } })
       : call('post', '/api/admin/incidents/{id}/actions/{n}/deny', { path: { id, n } }),
+  savedSearches: () => call('get', '/api/saved-searches'),
+  /** Saves a search that notifies when a new episode matches it (name: the query when left out). */
+  saveSearch: (body: Body<'/api/saved-searches', 'post'>) => call('post', '/api/saved-searches', { body }),
+  /** Only the fields given change. */
+  updateSavedSearch: (id: string, body: Body<'/api/saved-searches/{id}', 'patch'>) => call('patch', '/api/saved-searches/{id}', { path: { id }, body }),
+  deleteSavedSearch: (id: string) => call('delete', '/api/saved-searches/{id}', { path: { id } }),
+  savedSearchHits: (id: string, limit = 10) => call('get', '/api/saved-searches/{id}/hits', { path: { id }, query: { limit } }),
+  savedSearchMarkdownUrl: (id: string) => `${base}/saved-searches/${encodeURIComponent(id)}/hits.md`,
   agentSettings: () => call('get', '/api/admin/agent'),
   setAgentSettings: (body: Body<'/api/admin/agent', 'put'>) => call('put', '/api/admin/agent', { body }),
   /** Digests (issue 17): newest first, `before` a digest id for the next page; latest is null while there is none. */

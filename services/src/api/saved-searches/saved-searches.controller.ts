@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { safeFileName } from '../../export/markdown';
 import { Authenticated, Reads } from '../access';
 import { ApiContext } from '../context';
-import { ApiAnswer, ApiParamOf, openApiSchema, responses, schemas } from '../contract';
+import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
 import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
 import { SavedSearchesService } from './saved-searches.service';
@@ -73,6 +73,7 @@ export class SavedSearchesController {
   @ApiAnswer(responses.savedSearchHitList)
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   @ApiParamOf('id', schemas.savedSearchId)
+  @ApiQueryOf(schemas.savedSearchHits)
   async hits(@Tenant() tenant: string, @Param('id') id: string, @Query() query: unknown) {
     const { limit } = parseInput(schemas.savedSearchHits, query, 'query');
     return { items: await this.service.hits(tenant, parseInput(schemas.savedSearchId, id, 'path'), limit) };
