@@ -588,32 +588,6 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       }
       if (method === 'GET') return json(res, 200, api.savedSearches[i]);
     }
-    if (p === '/saved-searches' && method === 'GET') return json(res, 200, { items: api.savedSearches, max: 200 });
-    if (p === '/saved-searches' && method === 'POST') {
-      const input = JSON.parse(await body(req)) as { query?: string; name?: string };
-      const query = String(input.query ?? '').trim();
-      if (!query) return fail(res, 400, 'invalid_request', 'invalid body: query: give some words to watch for');
-      const now = new Date().toISOString();
-      const s: SavedSearch = { id: String(api.savedSearches.length + 1), name: input.name ?? query, query, threshold: 0.5, notify: true, min_interval_s: 3600, last_notified_at: null, created_at: now, updated_at: now, hits: 0, pending: 0, last_hit: null };
-      api.savedSearches.unshift(s);
-      return json(res, 201, s);
-    }
-    m = /^\/saved-searches\/(\d+)(\/hits)?$/.exec(p);
-    if (m) {
-      const i = api.savedSearches.findIndex((x) => x.id === m![1]);
-      if (i < 0) return fail(res, 404, 'not_found', `saved search ${m[1]} not found`);
-      if (m[2] && method === 'GET') return json(res, 200, { items: api.savedSearchHits.get(m[1]) ?? [] });
-      if (method === 'PATCH') {
-        api.savedSearches[i] = { ...api.savedSearches[i], ...(JSON.parse(await body(req)) as Partial<SavedSearch>), updated_at: new Date().toISOString() };
-        return json(res, 200, api.savedSearches[i]);
-      }
-      if (method === 'DELETE') {
-        api.savedSearches.splice(i, 1);
-        res.writeHead(204).end();
-        return;
-      }
-      if (method === 'GET') return json(res, 200, api.savedSearches[i]);
-    }
     return fail(res, 404, 'not_found', `No route ${method} ${url.pathname}`);
   }
 
