@@ -11,6 +11,7 @@ import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
   AgentSettings,
+  ChapterList,
   Digest,
   EpisodeDetail,
   EpisodeEvent,
@@ -36,6 +37,8 @@ interface StubEpisode {
   summary: SummaryView | null;
   insights: InsightView[];
   graph: GraphView;
+  /** GET /api/episodes/:key/chapters once done (issue 17). */
+  chapters: ChapterList;
   /** Where the state machine stops (failed episodes stop at transcribing). */
   fails?: string;
 }
@@ -253,6 +256,14 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
         { id: `${key}-i1`, text: 'Citizens should ask what they can do for their country.', insight_type: 'recommendation', confidence: 0.9, grounded: true, quotes: [{ id: `${key}-q1`, text: 'ask what you can do for your country', start_ms: 8000, end_ms: 11000, speaker: 'JFK' }] },
         { id: `${key}-i2`, text: 'The speech was written by a committee.', insight_type: 'claim', confidence: 0.3, grounded: false, quotes: [] },
       ],
+      chapters: {
+        source: 'publisher',
+        items: [
+          { start_ms: 0, end_ms: 3000, title: 'Opening', source: 'publisher', url: null, image: null },
+          { start_ms: 3000, end_ms: 8000, title: 'The question', source: 'publisher', url: 'https://example.com/the-question', image: null },
+          { start_ms: 8000, end_ms: null, title: 'The answer', source: 'publisher', url: null, image: null },
+        ],
+      },
       graph: {
         nodes: [
           { id: 'person:john-f-kennedy', type: 'Person', label: 'John F. Kennedy' },
@@ -426,7 +437,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       const items = [...episodes.values()].map((e) => e.detail).sort((a, b) => (b.published_at ?? '').localeCompare(a.published_at ?? ''));
       return json(res, 200, { items, next_cursor: null });
     }
-    m = /^\/episodes\/([^/]+)(?:\/(transcript|summary|insights|graph|audio))?$/.exec(p);
+    m = /^\/episodes\/([^/]+)(?:\/(transcript|summary|insights|graph|audio|chapters))?$/.exec(p);
     if (m) {
       const ep = episodes.get(decodeURIComponent(m[1]));
       if (!ep) return fail(res, 404, 'not_found', `No episode ${m[1]}`);
@@ -444,6 +455,8 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
           return json(res, 200, { insights: done ? ep.insights : [] });
         case 'graph':
           return json(res, 200, done ? ep.graph : { nodes: [], edges: [] });
+        case 'chapters':
+          return json(res, 200, done ? ep.chapters : { source: null, items: [] });
       }
     }
     if (p === '/graph') return json(res, 200, corpusGraph());

@@ -117,6 +117,8 @@ export const api = {
   summary: (key: string) => optional(call('get', '/api/episodes/{key}/summary', { path: { key } })),
   insights: (key: string) => optional(call('get', '/api/episodes/{key}/insights', { path: { key } })),
   episodeGraph: (key: string) => optional(call('get', '/api/episodes/{key}/graph', { path: { key } })),
+  /** The episode's chapters (publisher or generated): `{source, items}`, items [] when none. */
+  chapters: (key: string) => optional(call('get', '/api/episodes/{key}/chapters', { path: { key } })),
   graph: () => call('get', '/api/graph'),
   search: (query: string, k = 20) => call('get', '/api/search', { query: { q: query, k } }),
   health: () => call('get', '/api/health'),
