@@ -11,7 +11,7 @@ import { ensureBuilt } from './support/stack';
 
 const TABLES = [
   'admin_audit', 'api_keys', 'bookmarks', 'chapters', 'chunks', 'digests', 'episodes', 'feeds', 'incident_actions', 'incident_events', 'incidents', 'insight_support',
-  'insights', 'kg_edges', 'kg_nodes', 'notes', 'quotes', 'refeed_tokens', 'runtime_settings', 'saved_search_hits', 'saved_searches', 'stage_runs', 'subscriptions', 'summaries', 'tenants', 'transcript_segments',
+  'insights', 'kg_edges', 'kg_nodes', 'notes', 'playback', 'quotes', 'refeed_tokens', 'runtime_settings', 'saved_search_hits', 'saved_searches', 'stage_runs', 'subscriptions', 'summaries', 'tenants', 'transcript_segments',
 ];
 
 async function tables(ds: DataSource): Promise<string[]> {

@@ -40,3 +40,12 @@ export const WEBHOOK_TOKEN_KEY = 'podbrain:webhook-token';
  * as the Bearer (when set), so Alertmanager's config holds a token that can do nothing else.
  */
 export const AlertWebhook = () => applyDecorators(Access('admin'), SetMetadata(WEBHOOK_TOKEN_KEY, true), ApiExtension('x-podbrain-webhook-token', true));
+
+export const SESSION_WRITE_KEY = 'podbrain:session-write';
+
+/**
+ * A write that a signed-in viewer's session cookie may make as well as a key (the listener's own
+ * playback state, nothing else): the cookie otherwise opens reads only. Refused when another site
+ * starts the request (Origin); SameSite=Strict already keeps the cookie off such requests.
+ */
+export const SessionWrite = () => applyDecorators(Access('write'), SetMetadata(SESSION_WRITE_KEY, true), ApiExtension('x-podbrain-session-write', true));

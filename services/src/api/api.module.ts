@@ -33,6 +33,8 @@ import { RefeedController } from './refeed/refeed.controller';
 import { RefeedService } from './refeed/refeed.service';
 import { ExportController } from './export/export.controller';
 import { ExportService } from './export/export.service';
+import { PlaybackController } from './playback/playback.controller';
+import { PlaybackService } from './playback/playback.service';
 
 @Module({})
 export class ApiModule {
@@ -41,7 +43,7 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [DatabaseModule.forRoot(deps.database, deps.repositories)],
-      controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, ControlActionsController, IncidentsController, EventsController, SessionController, DigestsController, SavedSearchesController, RefeedController, ExportController],
+      controllers: [HealthController, FeedsController, SubscriptionsController, EpisodesController, SearchController, JobsController, AdminController, ControlActionsController, IncidentsController, EventsController, SessionController, DigestsController, SavedSearchesController, RefeedController, ExportController, PlaybackController],
       providers: [
         { provide: ApiContext, useValue: deps.ctx },
         { provide: EventHub, useValue: deps.hub },
@@ -59,6 +61,7 @@ export class ApiModule {
         SavedSearchesService,
         RefeedService,
         ExportService,
+        PlaybackService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_INTERCEPTOR, useClass: AdminAuditInterceptor },
         { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.ctx.log) },

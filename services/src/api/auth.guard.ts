@@ -2,13 +2,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { type CanActivate, type ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { ACCESS_KEY, type AccessLevel, UNDECLARED_ACCESS, WEBHOOK_TOKEN_KEY } from './access';
+import { ACCESS_KEY, type AccessLevel, SESSION_WRITE_KEY, UNDECLARED_ACCESS, WEBHOOK_TOKEN_KEY } from './access';
 import { ApiContext } from './context';
 import { ApiError } from './errors';
 import { AuditRepository } from '../repositories/audit.repository';
 import { recordAdminCall } from './admin/audit.interceptor';
 import { readsArePrivate } from './private-reads';
-import { sessionToken, verifySession } from './session';
+import { crossSiteOrigin, sessionToken, verifySession } from './session';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -55,6 +55,7 @@ export class ApiKeyGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<Request & { podbrainTenant?: string; podbrainActor?: string }>();
     const level = this.levelOf(context, req.method);
     if (this.webhookTokenMatches(context, req)) return true;
+    if (level === 'write' && (await this.sessionMayWrite(context, req))) return true;
     if (level !== 'admin') return this.check(req, level);
     try {
       return await this.check(req, level);
@@ -72,6 +73,18 @@ export class ApiKeyGuard implements CanActivate {
     const token = bearerToken(req.headers.authorization);
     if (token === null || !keyMatches(token, expected)) return false;
     req.podbrainActor = 'alertmanager';
+    return true;
+  }
+
+  /**
+   * A SessionWrite route (api/access.ts) called with a valid session cookie and no Bearer; one
+   * that another site started is refused. Anything else goes on to the ordinary write check.
+   */
+  private async sessionMayWrite(context: ExecutionContext, req: Request & { podbrainTenant?: string; podbrainActor?: string }): Promise<boolean> {
+    if (!this.reflector.getAllAndOverride<boolean | undefined>(SESSION_WRITE_KEY, [context.getHandler(), context.getClass()])) return false;
+    if (bearerToken(req.headers.authorization) !== null || (await this.session(req)) !== 'valid') return false;
+    const origin = crossSiteOrigin(req);
+    if (origin !== null) throw new ApiError(403, 'forbidden', `a request started by another site (Origin ${origin}) cannot write with the session cookie`);
     return true;
   }
 

@@ -25,6 +25,7 @@ import { ApiSearchService } from './search/search.service';
 import { ChunkRepository } from '../repositories/chunks.repository';
 import { ControlPlane } from '../control/control-plane';
 import { embeddingsHealthCheck } from '../index/embeddings';
+import { resolveViewerDir, viewerSecurityHeaders, viewerStatic } from './static/viewer-static';
 
 const XML_TYPES = ['text/xml', 'application/xml', 'text/x-opml', 'application/x-opml+xml', 'text/x-opml+xml'];
 
@@ -52,6 +53,8 @@ export function listeningPort(app: INestApplication): number {
 export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?: boolean } = {}): Promise<INestApplication> {
   // Before anything connects: an exposed box with private reads but no key must not start.
   assertReadAccessConfigured(config);
+  // Without Docker the api serves the viewer too (WEB_DIST_DIR); a named directory without index.html fails here.
+  const viewerDir = resolveViewerDir(config.web.distDir);
   const log = opts.log ?? createLogger({ service: 'podbrain-api', level: config.logLevel });
   if (readsArePrivate(config)) log.info({ auth_reads: config.authReads, domain: config.domain || undefined }, 'reads are private: they need the API key or a session');
   // Fail fast: while Postgres is down a request answers 503 within seconds; the pool reconnects by itself.
@@ -105,6 +108,11 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   app.set('etag', false);
   // First, so every answer (body-parser errors included) carries x-correlation-id.
   app.use(correlationMiddleware());
+  // The viewer on this port (not counted in the api's request metrics); anything of the api's goes on.
+  if (viewerDir) {
+    app.use(viewerSecurityHeaders());
+    app.use(viewerStatic(viewerDir));
+  }
   // SSE streams live for hours: they would only skew the request-duration histogram.
   if (config.telemetry.apiRequestMetrics) app.use(apiMetricsMiddleware({ skip: (p) => p === '/metrics' || p === '/healthz' || p === '/api/events' }));
   app.use(jsonErrors(express.json({ limit: '1mb' }), log));
@@ -118,7 +126,7 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
     const server = app.getHttpServer() as import('node:http').Server;
     server.keepAliveTimeout = 65_000;
     await app.listen(config.apiPort, '0.0.0.0');
-    log.info({ port: listeningPort(app) }, 'api listening');
+    log.info({ port: listeningPort(app), viewer: viewerDir ?? undefined }, viewerDir ? 'api listening, serving the viewer' : 'api listening');
   }
   return app;
 }

@@ -47,6 +47,7 @@ const SETTINGS = {
   AUTH_SESSION_DAYS: ['authSessionDays', int(1, 365), 30],
   DOMAIN: ['domain', z.string(), ''],
   API_HEALTH_TARGETS: ['apiHealthTargets', z.string(), ''],
+  WEB_DIST_DIR: ['web.distDir', z.string().trim().min(1), 'auto'],
   ALLOW_PRIVATE_NETWORK: ['net.allowPrivateNetwork', bool, false],
   ALLOW_LINK_LOCAL_NETWORK: ['net.allowLinkLocalNetwork', bool, false],
   HTTP_TIMEOUT_MS: ['net.timeoutMs', int(100), 30_000],
@@ -202,6 +203,12 @@ export interface Config {
   domain: string;
   /** GET /api/health also asks these roles: `role=http://host:port/healthz` comma list ('' = only this api process). */
   apiHealthTargets: string;
+  /**
+   * The viewer the api serves on its own port (api/static/viewer-static.ts): `auto` = web/dist next
+   * to services/ when built (a checkout, `podbrain serve`; not the appliance image, where Caddy
+   * serves it); `off`; or a directory with an index.html.
+   */
+  web: { distDir: string };
   /** allowLinkLocalNetwork: 169.254.0.0/16 and fe80::/10 (cloud metadata), refused even under allowPrivateNetwork unless set. */
   net: { allowPrivateNetwork: boolean; allowLinkLocalNetwork: boolean; timeoutMs: number; maxRedirects: number; userAgent: string };
   /**

@@ -10,6 +10,7 @@ import { Incidents1764374400000 } from './migrations/1764374400000-incidents';
 import { FeedPolicy1764460800000 } from './migrations/1764460800000-feed-policy';
 import { StageRecipe1764633600000 } from './migrations/1764633600000-stage-recipe';
 import { Brain1764806400000 } from './migrations/1764806400000-brain';
+import { Playback1764892800005 } from './migrations/1764892800005-playback';
 import { Digest1764892800001 } from './migrations/1764892800001-digest';
 
 /**
@@ -19,7 +20,7 @@ import { Digest1764892800001 } from './migrations/1764892800001-digest';
  */
 
 /** In order. Hand-written; `synchronize` is never used. */
-export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000, AdminAudit1764115200000, RuntimeSettings1764201600000, FeedPaused1764288000000, Incidents1764374400000, FeedPolicy1764460800000, StageRecipe1764633600000, Brain1764806400000, Digest1764892800001];
+export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000, AdminAudit1764115200000, RuntimeSettings1764201600000, FeedPaused1764288000000, Incidents1764374400000, FeedPolicy1764460800000, StageRecipe1764633600000, Brain1764806400000, Digest1764892800001, Playback1764892800005];
 
 export function createMigrationDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
   return new DataSource({

@@ -229,6 +229,16 @@ export interface RefeedTokensTable {
   revoked_at: Timestamp | null;
 }
 
+/** Where a tenant's listener left an episode (resume) and whether it is played (issue 18). */
+export interface PlaybackTable {
+  tenant_id: string;
+  episode_key: string;
+  position_ms: Defaulted<number>;
+  duration_ms: number | null;
+  played: Defaulted<boolean>;
+  updated_at: DefaultedTimestamp;
+}
+
 export interface TenantsTable {
   id: string;
   name: string;
@@ -360,6 +370,7 @@ export interface DB {
   saved_searches: SavedSearchesTable;
   saved_search_hits: SavedSearchHitsTable;
   refeed_tokens: RefeedTokensTable;
+  playback: PlaybackTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   subscriptions: SubscriptionsTable;

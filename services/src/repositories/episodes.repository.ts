@@ -9,15 +9,16 @@ import { DEFAULT_PRIORITY_CLASS, isPriorityClass, type PriorityClass } from '../
 import type { FeedEpisode, ParsedEpisode } from '../feeds/types';
 import { readStoredPolicy } from '../feeds/policy';
 import type { EpisodeDetailView, EpisodePage, EpisodeSummaryView } from '../api/contract/responses';
+import { NOT_STARTED, PlaybackRepository, type PlaybackMark } from './playback.repository';
 
 // The views the api answers with are the API contract's (api/contract/responses.ts).
 export type { EpisodeDetailView, EpisodePage, EpisodeSummaryView } from '../api/contract/responses';
 
-/** A summary as Postgres returns it (summaryColumns), plus the keyset sort key. */
-type SummaryRow = EpisodeSummaryView & { sort_key: string };
+/** A summary as Postgres returns it (summaryColumns), plus the keyset sort key; the caller's playback comes from its own read. */
+type SummaryRow = Omit<EpisodeSummaryView, keyof PlaybackMark> & { sort_key: string };
 
 // Field by field: detail rows carry more columns (source, enclosure) that are not part of a summary.
-const toSummary = (r: SummaryRow): EpisodeSummaryView => ({
+const toSummary = (r: SummaryRow, playback: PlaybackMark = NOT_STARTED): EpisodeSummaryView => ({
   episode_key: r.episode_key,
   feed_id: r.feed_id,
   feed_title: r.feed_title,
@@ -29,6 +30,8 @@ const toSummary = (r: SummaryRow): EpisodeSummaryView => ({
   failed_stage: r.failed_stage,
   last_error: r.last_error,
   updated_at: r.updated_at,
+  position_ms: playback.position_ms,
+  played: playback.played,
 });
 
 /** A cursor this API did not hand out (→ 400 invalid_cursor). */
@@ -218,6 +221,12 @@ export class EpisodeRepository {
 
   private get db() {
     return this.database.db;
+  }
+
+  private playbackRows?: PlaybackRepository;
+  /** The caller's playback state of the episodes a Library read answers with (issue 18). */
+  private get playback(): PlaybackRepository {
+    return (this.playbackRows ??= new PlaybackRepository(this.database));
   }
 
   // ------------------------------------------------------------------ worker side (catalog, states)
@@ -461,7 +470,8 @@ export class EpisodeRepository {
     const more = rows.length > p.limit;
     const page = more ? rows.slice(0, p.limit) : rows;
     const last = page[page.length - 1];
-    return { items: page.map(toSummary), next_cursor: more && last ? encodeCursor(last.sort_key, last.episode_key) : null };
+    const marks = await this.playback.marksFor(tenantId, page.map((r) => r.episode_key));
+    return { items: page.map((r) => toSummary(r, marks.get(r.episode_key))), next_cursor: more && last ? encodeCursor(last.sort_key, last.episode_key) : null };
   }
 
   /** The tenant's subscribed feeds (optionally one of them), as a subquery. */
@@ -580,8 +590,9 @@ export class EpisodeRepository {
     const src: Partial<ParsedEpisode> & { summary?: unknown } = r.source ?? {};
     const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
     const enclosureUrl = str(r.enclosure?.url);
+    const marks = await this.playback.marksFor(tenantId, [r.episode_key]);
     return {
-      ...toSummary(r),
+      ...toSummary(r, marks.get(r.episode_key)),
       description: str(src.description) ?? str(src.summary) ?? str(src.contentHtml),
       image: str(src.image),
       enclosure_url: enclosureUrl,

@@ -12,9 +12,10 @@ import { DigestRepository } from './digests.repository';
 import { SavedSearchRepository } from './saved-searches.repository';
 import { ChapterRepository } from './chapters.repository';
 import { RefeedRepository } from './refeed.repository';
+import { PlaybackRepository } from './playback.repository';
 
 /**
  * Every repository DatabaseModule provides (Nest injects them into services, workers and the
  * scheduler). Each takes the Database and nothing else, so a role may also build one by hand.
  */
-export const REPOSITORIES = [EpisodeRepository, StageRunRepository, FeedRepository, TenantRepository, ContentRepository, ProjectionRepository, ChunkRepository, AuditRepository, IncidentRepository, SettingsRepository, DigestRepository, SavedSearchRepository, ChapterRepository, RefeedRepository] as const;
+export const REPOSITORIES = [EpisodeRepository, StageRunRepository, FeedRepository, TenantRepository, ContentRepository, ProjectionRepository, ChunkRepository, AuditRepository, IncidentRepository, SettingsRepository, DigestRepository, SavedSearchRepository, ChapterRepository, RefeedRepository, PlaybackRepository] as const;

@@ -6,6 +6,7 @@ import { chapterRequests } from './chapters';
 import { digestRequests } from './digests';
 import { refeedRequests } from './refeed';
 import { savedSearchRequests } from './saved-searches';
+import { playbackRequests } from './playback';
 
 const HTTP_URL = /^https?:\/\//i;
 /** Alert labels or annotations: names and values as Alertmanager sends them, bounded. */
@@ -123,4 +124,5 @@ export const schemas = {
   ...savedSearchRequests,
   ...chapterRequests,
   ...refeedRequests,
+  ...playbackRequests,
 };

@@ -15,6 +15,8 @@ export * from './digests';
 export * from './saved-searches';
 export * from './chapters';
 export * from './refeed';
+export * from './playback';
+import { playback, playbackMarkResult } from './playback';
 
 const nullableText = z.string().nullable();
 const dateTime = z.string().meta({ format: 'date-time' });
@@ -89,6 +91,8 @@ export const episodeSummary = z.object({
   failed_stage: nullableText,
   last_error: nullableText.describe('why the last attempt failed (e.g. "cannot resolve the host of …"); null if it never failed'),
   updated_at: dateTime,
+  position_ms: count.describe("the caller's playback position (PUT /api/episodes/{key}/playback); 0: not started"),
+  played: z.boolean().describe('whether the caller has played it (or marked it played)'),
 });
 
 export const episodeDetail = episodeSummary.extend({
@@ -420,6 +424,8 @@ export const components = {
   SavedSearchHit: savedSearchHit,
   SavedSearchList: savedSearchList,
   SavedSearchHitList: savedSearchHitList,
+  Playback: playback,
+  PlaybackMarkResult: playbackMarkResult,
 } satisfies Record<string, z.ZodType>;
 
 export type ApiErrorBody = z.output<typeof apiError>;

@@ -9,6 +9,7 @@ import { registerNotifyCommands } from './notify';
 import { registerReprocessCommands } from './reprocess';
 import { registerRunCommand } from './run';
 import { registerSearchCommand } from './search';
+import { registerServeCommand } from './serve';
 import { registerTranscribeCommand } from './transcribe';
 
 export function registerCommands(program: Command): void {
@@ -23,4 +24,5 @@ export function registerCommands(program: Command): void {
   registerNotifyCommands(program);
   registerReprocessCommands(program);
   registerDigestCommand(program);
+  registerServeCommand(program);
 }
