@@ -21,6 +21,8 @@ const skippedEpisode = (key: string, title: string): EpisodeSummary => ({
   failed_stage: null,
   last_error: null,
   updated_at: '2026-11-20T10:00:00Z',
+  position_ms: 0,
+  played: false,
 });
 
 interface Sent {

@@ -33,6 +33,8 @@ const episode = (key: string, state: EpisodeSummary['state']): EpisodeSummary =>
   failed_stage: null,
   last_error: null,
   updated_at: '2026-11-20T10:00:00Z',
+  position_ms: 0,
+  played: false,
 });
 
 function jsonResponse(status: number, body: unknown): Response {

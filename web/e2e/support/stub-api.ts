@@ -241,6 +241,8 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       failed_stage: null,
       last_error: null,
       updated_at: new Date().toISOString(),
+      position_ms: 0,
+      played: false,
       description: 'A short speech.',
       image: null,
       enclosure_url: `${feed.url.replace(/\/[^/]*$/, '')}/ep${n}.mp3`,
@@ -373,6 +375,10 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     return { nodes: [...nodes.values()], edges };
   }
 
+  /** Re-feeds (issue 17): the generation of each feed's URL ('all': the combined one); a rotation bumps it. */
+  const refeeds = new Map<string, number>();
+  const refeedUrl = (req: IncomingMessage, id: string) => `http://${req.headers.host}/api/refeed/${id}-token-${refeeds.get(id) ?? 1}/feed.xml`;
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://stub');
     const p = url.pathname.replace(/^\/api/, '');
@@ -421,7 +427,33 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       }
       return json(res, 200, { added, skipped: urls.length - added, errors: [] });
     }
-    let m = /^\/feeds\/([^/]+)(\/refresh)?$/.exec(p);
+    // Re-feed URLs and Markdown export (issue 17).
+    let m = /^\/(?:feeds\/([^/]+)\/)?refeed(\/rotate)?$/.exec(p);
+    if (m) {
+      const id = m[1] ? decodeURIComponent(m[1]) : 'all';
+      if (id !== 'all' && !feeds.some((f) => f.id === id)) return fail(res, 404, 'not_found', 'No such feed');
+      if (m[2] && method === 'POST') refeeds.set(id, (refeeds.get(id) ?? 1) + 1);
+      return json(res, 200, { feed_id: id === 'all' ? null : id, url: refeedUrl(req, id) });
+    }
+    m = /^\/export\/feeds\/([^/]+)\.zip$/.exec(p);
+    if (m) {
+      if (!feeds.some((f) => f.id === decodeURIComponent(m![1]))) return fail(res, 404, 'not_found', 'No such feed');
+      res.writeHead(200, { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${m[1]}.zip"` }).end('PK\u0005\u0006' + '\u0000'.repeat(18));
+      return;
+    }
+    m = /^\/episodes\/([^/]+)\/export\.md$/.exec(p);
+    if (m) {
+      const ep = episodes.get(decodeURIComponent(m[1]));
+      if (!ep) return fail(res, 404, 'not_found', `No episode ${m[1]}`);
+      res.writeHead(200, { 'content-type': 'text/markdown; charset=utf-8', 'content-disposition': 'attachment; filename="episode.md"' }).end(`---\ntitle: ${JSON.stringify(ep.detail.title)}\n---\n\n# ${ep.detail.title}\n`);
+      return;
+    }
+    m = /^\/feeds\/([^/]+)$/.exec(p);
+    if (m && method === 'GET') {
+      const feed = feeds.find((f) => f.id === decodeURIComponent(m![1]));
+      return feed ? json(res, 200, { ...feed, refeed_url: refeedUrl(req, feed.id) }) : fail(res, 404, 'not_found', 'No such feed');
+    }
+    m = /^\/feeds\/([^/]+)(\/refresh)?$/.exec(p);
     if (m) {
       const i = feeds.findIndex((f) => f.id === decodeURIComponent(m![1]));
       if (i < 0) return fail(res, 404, 'not_found', 'No such feed');
