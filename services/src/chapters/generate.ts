@@ -189,8 +189,13 @@ function surfaceForms(segments: readonly TranscriptSegment[]): Map<string, strin
   return out;
 }
 
+/** Podcast talk about the talk: never what a chapter is about (stems, as `stem` makes them). */
+const TITLE_NOISE = new Set(['episode', 'show', 'podcast', 'talk', 'join', 'discuss', 'listen', 'listener', 'host', 'guest', 'chat', 'conversation', 'welcome', 'interview', 'question', 'point', 'stuff']);
+/** A name (written capitalised mid-sentence) says more about a chapter than a common word. */
+const NAME_BOOST = 1.5;
+
 /** Each chapter's best phrases by tf·idf over the chapters (a two-word phrase said twice beats its words). */
-function keyPhrases(chapterSegs: readonly TranscriptSegment[][]): Phrase[][] {
+function keyPhrases(chapterSegs: readonly TranscriptSegment[][], forms: Map<string, string>): Phrase[][] {
   const per = chapterSegs.map((segs) => {
     const uni = new Map<string, number>();
     const bi = new Map<string, number>();
@@ -205,6 +210,10 @@ function keyPhrases(chapterSegs: readonly TranscriptSegment[][]): Phrase[][] {
           continue;
         }
         const st = stem(c);
+        if (TITLE_NOISE.has(st)) {
+          prev = null;
+          continue;
+        }
         uni.set(st, (uni.get(st) ?? 0) + 1);
         if (prev && prev !== st) bi.set(`${prev} ${st}`, (bi.get(`${prev} ${st}`) ?? 0) + 1);
         prev = st;
@@ -216,10 +225,14 @@ function keyPhrases(chapterSegs: readonly TranscriptSegment[][]): Phrase[][] {
   const df = new Map<string, number>();
   for (const p of per) for (const k of [...p.uni.keys(), ...p.bi.keys()]) df.set(k, (df.get(k) ?? 0) + 1);
   const idf = (k: string) => Math.log(1 + n / (df.get(k) ?? 1));
+  const boost = (stems: string[]) => (stems.some((st) => /^\p{Lu}/u.test(forms.get(st) ?? '')) ? NAME_BOOST : 1);
   return per.map(({ uni, bi }) => {
     const phrases: Phrase[] = [];
-    for (const [k, tf] of uni) if (tf >= 2 && k.length >= 3) phrases.push({ key: k, stems: [k], score: tf * idf(k) });
-    for (const [k, tf] of bi) if (tf >= 2) phrases.push({ key: k, stems: k.split(' '), score: 1.5 * tf * idf(k) });
+    for (const [k, tf] of uni) if (tf >= 2 && k.length >= 3) phrases.push({ key: k, stems: [k], score: tf * idf(k) * boost([k]) });
+    for (const [k, tf] of bi) {
+      const stems = k.split(' ');
+      if (tf >= 2) phrases.push({ key: k, stems, score: 1.5 * tf * idf(k) * boost(stems) });
+    }
     return phrases.sort((a, b) => b.score - a.score || a.key.localeCompare(b.key));
   });
 }
@@ -253,7 +266,7 @@ export function generateChapters(segments: readonly TranscriptSegment[]): Genera
   const starts = [0, ...bounds];
   const chapterSegs = starts.map((s, k) => segs.slice(s, k + 1 < starts.length ? starts[k + 1] : segs.length));
   const forms = surfaceForms(segs);
-  const phrases = keyPhrases(chapterSegs);
+  const phrases = keyPhrases(chapterSegs, forms);
   const keyTerms: string[][] = [];
   const chapters = starts.map((s, k): Chapter => {
     const { title, terms } = titleOf(phrases[k], forms);
