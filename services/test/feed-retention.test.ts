@@ -178,13 +178,14 @@ describe('per-feed audio retention', () => {
 describe('per-feed audio download (transcript first)', () => {
   const ITEMS = 2;
   const ORIGIN = 'https://mp3s.nashownotes.com/';
+  const CHAPTERS_ORIGIN = 'http://34.117.70.159/';
 
   /** The real Podcasting 2.0 fixture cut to its first ITEMS items, its transcripts and audio served under /<variant>/. */
   function serveVariant(variant: string): { feedUrl: string; audioPaths: string[] } {
     const xml = fs.readFileSync(fixture('feeds', 'real', 'pc20rss.xml'), 'utf8');
     const first = xml.indexOf('<item>');
     const items = [...xml.matchAll(/<item>[\s\S]*?<\/item>/g)].slice(0, ITEMS).map((m) => m[0]);
-    const cut = (xml.slice(0, first) + items.join('\n') + xml.slice(xml.lastIndexOf('</item>') + '</item>'.length)).split(ORIGIN).join(server.url(`/${variant}/`));
+    const cut = (xml.slice(0, first) + items.join('\n') + xml.slice(xml.lastIndexOf('</item>') + '</item>'.length)).split(ORIGIN).join(server.url(`/${variant}/`)).split(CHAPTERS_ORIGIN).join(server.url(`/${variant}/chapters/`)); // podcast:chapters: 404 here, never the internet
     const audioPaths: string[] = [];
     for (const ep of parseFeed(cut).episodes) {
       const audio = new URL(ep.enclosure!.url).pathname;

@@ -31,6 +31,7 @@ import { clearRedisPrefix, tempDir, waitFor } from './support/stack';
 const KEY = 'transcript-first-key';
 const ITEMS = 3;
 const ORIGIN = 'https://mp3s.nashownotes.com/';
+const CHAPTERS_ORIGIN = 'http://34.117.70.159/';
 const AUDIO_EXT = /\.(mp3|m4a|ogg|opus|wav|flac|aac|webm)$/i;
 
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -45,7 +46,8 @@ function pc20Feed(variant: string): string {
   const first = xml.indexOf('<item>');
   const items = [...xml.matchAll(/<item>[\s\S]*?<\/item>/g)].slice(0, ITEMS).map((m) => m[0]);
   const cut = xml.slice(0, first) + items.join('\n') + xml.slice(xml.lastIndexOf('</item>') + '</item>'.length);
-  return cut.split(ORIGIN).join(server.url(`/${variant}/`));
+  // The items' podcast:chapters (a public IP) are served here too: 404, so enrich generates its own without going out.
+  return cut.split(ORIGIN).join(server.url(`/${variant}/`)).split(CHAPTERS_ORIGIN).join(server.url(`/${variant}/chapters/`));
 }
 
 /** SRT cues from a fixture reference text. */
