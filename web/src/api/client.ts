@@ -109,6 +109,16 @@ export const api = {
   refreshFeed: (id: string) => call('post', '/api/feeds/{id}/refresh', { path: { id } }),
   importOpml: (opml: string) => call('post', '/api/feeds/import', { body: opml }),
   exportOpmlUrl: () => `${base}/feeds/export`,
+  /** One followed feed with its private re-feed URL (refeed_url; null once revoked). */
+  feed: (id: string) => call('get', '/api/feeds/{id}', { path: { id } }),
+  /** The combined re-feed (every followed feed) and its URL. */
+  combinedRefeed: () => call('get', '/api/refeed'),
+  /** A new re-feed URL for the feed (null: the combined one); the old URL stops working. */
+  rotateRefeed: (id: string | null) => (id ? call('post', '/api/feeds/{id}/refeed/rotate', { path: { id } }) : call('post', '/api/refeed/rotate')),
+  /** The feed's episodes as Markdown notes in a zip. */
+  feedZipUrl: (id: string) => `${base}/export/feeds/${encodeURIComponent(id)}.zip`,
+  /** The episode as a Markdown note (Obsidian-friendly). */
+  episodeMarkdownUrl: (key: string) => `${base}/episodes/${encodeURIComponent(key)}/export.md`,
   /** `cursor`: the page's next_cursor (null: the first page). */
   episodes: ({ cursor, ...p }: Omit<NonNullable<QueryParams<'/api/episodes', 'get'>>, 'cursor'> & { cursor?: string | null } = {}) =>
     call('get', '/api/episodes', { query: { ...p, cursor: cursor ?? undefined } }),

@@ -78,6 +78,7 @@ export class RefeedController {
   @ApiProduces('application/rss+xml')
   @ApiOperation({ summary: 'The re-feed (RSS 2.0 + Podcasting 2.0): the original enclosures and guids, podbrain transcripts and chapters, show notes with the summary and key insights; newest 500 episodes' })
   @ApiNotFoundResponse({ description: 'unknown or revoked token' })
+  @ApiParamOf('token', schemas.refeedToken)
   async feed(@Param('token') token: string, @Req() req: Request, @Res() res: Response) {
     const xml = await this.service.feedXml(token, originOf(req));
     res.status(200).set(PRIVATE_HEADERS).type('application/rss+xml; charset=utf-8').send(xml);
@@ -87,6 +88,8 @@ export class RefeedController {
   @Public()
   @ApiProduces('text/vtt')
   @ApiNotFoundResponse({ description: 'unknown or revoked token, episode not in the re-feed, or no transcript' })
+  @ApiParamOf('token', schemas.refeedToken)
+  @ApiParamOf('key', schemas.key)
   async vtt(@Param('token') token: string, @Param('key') key: string, @Res() res: Response) {
     await this.sendTranscript(res, token, key, 'vtt');
   }
@@ -95,6 +98,8 @@ export class RefeedController {
   @Public()
   @ApiProduces('application/x-subrip')
   @ApiNotFoundResponse({ description: 'unknown or revoked token, episode not in the re-feed, or no transcript' })
+  @ApiParamOf('token', schemas.refeedToken)
+  @ApiParamOf('key', schemas.key)
   async srt(@Param('token') token: string, @Param('key') key: string, @Res() res: Response) {
     await this.sendTranscript(res, token, key, 'srt');
   }
@@ -103,6 +108,8 @@ export class RefeedController {
   @Public()
   @ApiProduces('application/json')
   @ApiNotFoundResponse({ description: 'unknown or revoked token, episode not in the re-feed, or no transcript' })
+  @ApiParamOf('token', schemas.refeedToken)
+  @ApiParamOf('key', schemas.key)
   async json(@Param('token') token: string, @Param('key') key: string, @Res() res: Response) {
     await this.sendTranscript(res, token, key, 'json');
   }
@@ -111,6 +118,8 @@ export class RefeedController {
   @Public()
   @ApiProduces('application/json+chapters')
   @ApiNotFoundResponse({ description: 'unknown or revoked token, episode not in the re-feed, or no chapters' })
+  @ApiParamOf('token', schemas.refeedToken)
+  @ApiParamOf('key', schemas.key)
   async chapters(@Param('token') token: string, @Param('key') key: string, @Res() res: Response) {
     const doc = await this.service.chaptersOf(token, parseInput(schemas.key, key, 'path'));
     res.status(200).set(PRIVATE_HEADERS).type('application/json+chapters; charset=utf-8').send(JSON.stringify(doc));
@@ -120,6 +129,8 @@ export class RefeedController {
   @Public()
   @ApiOperation({ summary: "podbrain's copy of the audio (HTTP ranges), else a 302 to the publisher's http(s) enclosure" })
   @ApiNotFoundResponse({ description: 'unknown or revoked token, episode not in the re-feed, or no audio' })
+  @ApiParamOf('token', schemas.refeedToken)
+  @ApiParamOf('key', schemas.key)
   async audio(@Param('token') token: string, @Param('key') key: string, @Res() res: Response) {
     await sendEpisodeAudio(res, await this.service.audio(token, parseInput(schemas.key, key, 'path')));
   }
