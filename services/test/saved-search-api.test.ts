@@ -116,6 +116,9 @@ describe('api: saved searches', () => {
     expect(hits.body.items[0].notified_at).toBeNull();
     const one = await call(api.base, 'GET', `/api/saved-searches/${id}`, { key: KEY });
     expect(one.body).toMatchObject({ hits: 2, last_hit: { episode_key: 'ep-2' } });
+    const listed = (await call(api.base, 'GET', '/api/saved-searches', { key: KEY })).body.items as { id: string; hits: number; pending: number; last_hit: { episode_key: string } | null }[];
+    expect(listed.find((s) => s.id === id)).toMatchObject({ hits: 2, pending: 0, last_hit: { episode_key: 'ep-2' } }); // notify is off: nothing waits
+    expect(listed.filter((s) => s.id !== id).every((s) => s.hits === 0 && s.last_hit === null)).toBe(true);
 
     const md = await call(api.base, 'GET', `/api/saved-searches/${id}/hits.md`, { key: KEY });
     expect(md.status).toBe(200);

@@ -114,6 +114,19 @@ export class SavedSearchRepository {
     return this.hitRows().where('h.saved_search_id', '=', savedSearchId).orderBy('h.found_at', 'desc').orderBy('h.id', 'desc').limit(limit).execute();
   }
 
+  /** The newest hit of each of these searches (one query for a whole list). */
+  async lastHits(savedSearchIds: readonly string[]): Promise<Map<string, SavedSearchHitRow>> {
+    if (!savedSearchIds.length) return new Map();
+    const rows = await this.hitRows()
+      .distinctOn('h.saved_search_id')
+      .where('h.saved_search_id', 'in', [...savedSearchIds])
+      .orderBy('h.saved_search_id')
+      .orderBy('h.found_at', 'desc')
+      .orderBy('h.id', 'desc')
+      .execute();
+    return new Map(rows.map((r) => [r.saved_search_id, r]));
+  }
+
   private hitRows() {
     return this.db
       .selectFrom('saved_search_hits as h')

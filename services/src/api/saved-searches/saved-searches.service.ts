@@ -44,11 +44,14 @@ export class SavedSearchesService {
 
   async list(tenant: string): Promise<SavedSearchView[]> {
     const rows = await this.repo.list(tenant);
-    return Promise.all(rows.map((r) => this.view(r)));
+    const last = await this.repo.lastHits(rows.filter((r) => r.hits > 0).map((r) => r.id));
+    return rows.map((r) => this.view(r, last.get(r.id) ?? null));
   }
 
   async get(tenant: string, id: string): Promise<SavedSearchView> {
-    return this.view(await this.row(tenant, id));
+    const r = await this.row(tenant, id);
+    const last = r.hits ? (await this.repo.lastHits([r.id])).get(r.id) : undefined;
+    return this.view(r, last ?? null);
   }
 
   async create(tenant: string, input: SavedSearchInput): Promise<SavedSearchView> {
@@ -113,8 +116,7 @@ export class SavedSearchesService {
     return r;
   }
 
-  private async view(r: SavedSearchWithCounts): Promise<SavedSearchView> {
-    const [last] = r.hits ? await this.repo.hits(r.id, 1) : [];
+  private view(r: SavedSearchWithCounts, last: SavedSearchHitRow | null): SavedSearchView {
     return {
       id: r.id,
       name: r.name,
