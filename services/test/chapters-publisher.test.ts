@@ -97,6 +97,14 @@ describe('publisher chapters: fetching through the guarded client', () => {
     expect(srv.requests.find((q) => q.path === '/ok.json')?.headers.accept).toMatch(/application\/json\+chapters/);
   });
 
+  it("the real Podcasting 2.0 feed's items (pc20rss.xml): each podcast:chapters URL, served here, is fetched and read", async () => {
+    const xml = fs.readFileSync(fixture('feeds', 'real', 'pc20rss.xml'), 'utf8').split('http://34.117.70.159/').join(srv.url('/pc20/'));
+    const items = parseFeed(xml).episodes.slice(0, 3);
+    expect(items.every((e) => e.chaptersUrl?.startsWith(srv.url('/pc20/')))).toBe(true);
+    for (const e of items) srv.route(new URL(e.chaptersUrl!).pathname, serveBody(JSON.stringify(PC20_CHAPTERS), { contentType: 'application/json+chapters' }));
+    for (const e of items) expect((await fetchPublisherChapters(open, e.chaptersUrl!, opts())).ok).toBe(true);
+  });
+
   it.each([
     ['/huge.json', /larger than the limit of 4096 bytes/],
     ['/announced.json', /Content-Length announces/],
