@@ -73,3 +73,18 @@ test('contract stub: a saved search is edited inline, shows its matches linked t
   expect(asked).toContain('Fruit flies at home');
   expect(stub.savedSearches).toEqual([]);
 });
+
+test('contract stub: the saved searches page in light and dark, and on a phone without sideways scrolling', async ({ page, stub }) => {
+  const now = new Date().toISOString();
+  stub.savedSearches.push({ id: '3', name: 'A rather long name for a saved search about fruit flies in the kitchen', query: 'fruit flies kitchen vinegar trap', threshold: 0.5, notify: true, min_interval_s: 86_400, last_notified_at: now, created_at: now, updated_at: now, hits: 4, pending: 2, last_hit: null });
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.goto('/saved-searches');
+    await expect(page.locator('[data-saved-search="3"]')).toContainText('2 waiting');
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(scheme === 'dark' ? 'rgb(11, 16, 32)' : 'rgb(255, 255, 255)');
+  }
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.goto('/saved-searches');
+  await expect(page.locator('[data-saved-search="3"]')).toBeVisible();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+});
