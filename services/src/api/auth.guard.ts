@@ -31,7 +31,8 @@ function bearerToken(header: string | undefined): string | null {
  *  - AUTH_API_KEY set: every write needs a Bearer key — the deployment key or a tenant key
  *    (api_keys) — and every admin route needs the deployment key. Reads stay open unless they
  *    are private (AUTH_READS, api/private-reads.ts): then a read needs one of those keys or a
- *    session cookie (api/session.ts). The cookie opens reads only, never a write.
+ *    session cookie (api/session.ts). The cookie opens reads only, and the few SessionWrite
+ *    routes (the listener's playback state), never another write.
  * The caller's tenant is the tenant key's (or its session's), else the default tenant.
  */
 @Injectable()

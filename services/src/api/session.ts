@@ -6,8 +6,9 @@ import type { Request } from 'express';
  * Authorization header, so POST /api/session turns the API key into a cookie that opens reads.
  * The token is stateless: `v1.<payload>.<HMAC-SHA256>` with a secret derived from AUTH_API_KEY,
  * so rotating that key ends every session; a tenant key's session names the key's hash and ends
- * when that key is revoked (the guard looks it up on each request). The cookie never authorizes
- * a write: writes need the Bearer header, which a cross-site page cannot set.
+ * when that key is revoked (the guard looks it up on each request). The cookie authorizes no
+ * write but the listener's own playback state (SessionWrite, api/access.ts): writes need the
+ * Bearer header, which a cross-site page cannot set.
  */
 export const SESSION_COOKIE = 'podbrain_session';
 const VERSION = 'v1';

@@ -581,7 +581,8 @@ export class EpisodeRepository {
     const r = await this.db
       .selectFrom('episodes as e')
       .innerJoin('feeds as f', 'f.id', 'e.feed_id')
-      .select([...summaryColumns(), sql<string>`COALESCE(e.published_at, '-infinity'::timestamptz)::text`.as('sort_key'), 'e.source', 'e.enclosure'])
+      .leftJoin('playback as pb', (j) => j.onRef('pb.episode_key', '=', 'e.episode_key').on('pb.tenant_id', '=', tenantId))
+      .select([...summaryColumns(), sql<string>`COALESCE(e.published_at, '-infinity'::timestamptz)::text`.as('sort_key'), 'e.source', 'e.enclosure', 'pb.position_ms', 'pb.played'])
       .where('e.episode_key', '=', key)
       .where('e.feed_id', 'in', this.subscribedFeeds(tenantId))
       .executeTakeFirst();
@@ -590,9 +591,8 @@ export class EpisodeRepository {
     const src: Partial<ParsedEpisode> & { summary?: unknown } = r.source ?? {};
     const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
     const enclosureUrl = str(r.enclosure?.url);
-    const marks = await this.playback.marksFor(tenantId, [r.episode_key]);
     return {
-      ...toSummary(r, marks.get(r.episode_key)),
+      ...toSummary(r, { position_ms: r.position_ms ?? 0, played: r.played ?? false }),
       description: str(src.description) ?? str(src.summary) ?? str(src.contentHtml),
       image: str(src.image),
       enclosure_url: enclosureUrl,
