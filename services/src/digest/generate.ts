@@ -36,6 +36,13 @@ export const PASSAGES_PER_EPISODE = { insights: 6, chunks: 2, chunksWithoutInsig
 const ENTITIES_PER_EPISODE = 20;
 const QUOTES_PER_CLUSTER = 3;
 const SHOW_LINE_CHARS = 240;
+/** Words of a chunk that are embedded for the clustering. */
+const CHUNK_WORDS_EMBEDDED = 120;
+
+function firstWords(text: string, n: number): string {
+  const words = text.split(/\s+/);
+  return words.length <= n ? text : words.slice(0, n).join(' ');
+}
 
 /** How close two passages must be per provider: hash vectors share words, model vectors meaning. */
 function clusterThreshold(provider: EmbeddingProvider['name']): number {
@@ -158,7 +165,10 @@ async function storyClusters(
   for (const c of rows.chunks) chunksOf.set(c.episode_key, [...(chunksOf.get(c.episode_key) ?? []), c]);
   for (const [key, list] of chunksOf) {
     const top = (entitiesOf.get(key) ?? []).slice(0, ENTITIES_PER_EPISODE);
-    const limit = insightCount.get(key) ? PASSAGES_PER_EPISODE.chunks : PASSAGES_PER_EPISODE.chunksWithoutInsights;
+    // A model pays per passage (the cost of a digest with onnx/openai is its embedding): there, an
+    // episode's insights stand for it and its chunks come in only when it has none.
+    const withInsights = deps.embeddings.name === 'hash' ? PASSAGES_PER_EPISODE.chunks : 0;
+    const limit = insightCount.get(key) ? withInsights : PASSAGES_PER_EPISODE.chunksWithoutInsights;
     // The chunks that name the most of the episode's own entities carry its subjects.
     const ranked = list
       .map((c) => {
@@ -176,8 +186,9 @@ async function storyClusters(
   }
   if (!passages.length) return { clusters: [], passages: 0, llmProblem: null };
 
+  // A chunk's opening words carry its subject well enough; the rest only costs embedding time.
   const vectors = await deps.embeddings.embed(
-    passages.map((p) => p.text),
+    passages.map((p) => (p.kind === 'chunk' ? firstWords(p.text, CHUNK_WORDS_EMBEDDED) : p.text)),
     { signal },
   );
   passages.forEach((p, i) => (p.vector = vectors[i]));
