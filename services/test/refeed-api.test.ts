@@ -84,6 +84,12 @@ describe('re-feed: the feed validates with podbrain’s own parser', () => {
     expect(res.status).toBe(200);
     expect(res.type).toMatch(/^application\/rss\+xml/);
     expect(res.headers.get('cache-control')).toContain('private');
+    // The same content is the same document: apps' conditional GET gets a 304.
+    const etag = res.headers.get('etag');
+    expect(etag).toBeTruthy();
+    // (fetch() adds `cache-control: no-cache` to a conditional request unless one is given; an app sends none.)
+    const again = await fetch(`${open.base}${pathOf(url)}`, { headers: { 'if-none-match': etag!, 'cache-control': 'max-age=0' } });
+    expect([again.status, again.headers.get('etag')]).toEqual([304, etag]);
     expect(res.text).toContain('xmlns:podcast="https://podcastindex.org/namespace/1.0"');
     const feed = parseFeed(res.text);
     expect(feed.warnings.filter((w) => !/unknown entity/i.test(w))).toEqual([]);

@@ -75,6 +75,12 @@ function item(i: RefeedItem): string {
     .join('\n')}\n    </item>`;
 }
 
+function newest(items: readonly RefeedItem[]): Date | null {
+  let max: Date | null = null;
+  for (const i of items) if (i.published && !Number.isNaN(i.published.getTime()) && (!max || i.published > max)) max = i.published;
+  return max;
+}
+
 export function renderRss(channel: RefeedChannel, items: readonly RefeedItem[]): string {
   const head = [
     el('title', channel.title),
@@ -83,7 +89,8 @@ export function renderRss(channel: RefeedChannel, items: readonly RefeedItem[]):
     el('description', channel.description),
     el('language', channel.language),
     el('generator', 'podbrain'),
-    el('lastBuildDate', new Date().toUTCString()),
+    // The newest item's date, not now: the same content gives the same document (and ETag: apps' conditional GET).
+    el('lastBuildDate', newest(items)?.toUTCString()),
     // A private feed: directories must not list it.
     '<itunes:block>Yes</itunes:block>',
     channel.image ? `<image><url>${xml(channel.image)}</url><title>${xml(channel.title)}</title><link>${xml(channel.link)}</link></image>` : '',

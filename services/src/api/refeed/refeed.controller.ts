@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -81,7 +82,13 @@ export class RefeedController {
   @ApiParamOf('token', schemas.refeedToken)
   async feed(@Param('token') token: string, @Req() req: Request, @Res() res: Response) {
     const xml = await this.service.feedXml(token, originOf(req));
-    res.status(200).set(PRIVATE_HEADERS).type('application/rss+xml; charset=utf-8').send(xml);
+    // The api turns Express's ETag off; apps poll feeds often, so this one answers conditional GETs.
+    res.set(PRIVATE_HEADERS).set('etag', `"${createHash('sha256').update(xml).digest('base64url').slice(0, 32)}"`);
+    if (req.fresh) {
+      res.status(304).end();
+      return;
+    }
+    res.status(200).type('application/rss+xml; charset=utf-8').send(xml);
   }
 
   @Get('refeed/:token/episodes/:key/transcript.vtt')
