@@ -5,6 +5,8 @@
 //  - one listener: `--requests` sequential PUTs, each a new position of the same episode (the upsert's update path);
 //  - `--listeners` at once, each saving its own episode (the insert path once, then updates);
 // Baseline in the same run and the same loop: GET /api/episodes/:key (the episode page's read).
+// Also: what the Library page pays for its playback columns — PlaybackRepository.marksFor for a page
+// of 50 keys (with 50 saved rows) against EpisodeRepository.list for that page, in this process.
 // Usage: npm run build -w services && npm run bench:playback [-- --requests 2000 --listeners 16]
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -92,6 +94,30 @@ try {
     for (let i = 0; i < per; i++) concGet.push(await timed(() => getDetail(key)));
   }));
   results.push(summary(`baseline: GET /api/episodes/:key, ${L} at once`, concGet));
+  // The Library page's share: marksFor(50 keys) vs the page query, sequential, interleaved.
+  const { Database } = require(path.join(dist, 'db/database.js'));
+  const { EpisodeRepository } = require(path.join(dist, 'repositories/episodes.repository.js'));
+  const { PlaybackRepository } = require(path.join(dist, 'repositories/playback.repository.js'));
+  const { silentLogger } = require(path.join(dist, 'core/logger.js'));
+  const database = new Database({ databaseUrl: dbUrl }, silentLogger, { poolSize: 4, applicationName: 'bench-playback' });
+  const episodesRepo = new EpisodeRepository(database);
+  const playbackRepo = new PlaybackRepository(database);
+  const page = await episodesRepo.list('default', { limit: 50 });
+  const pageKeys = page.items.map((e) => e.episode_key);
+  await playbackRepo.mark('default', pageKeys, true);
+  const listLat = [];
+  const marksLat = [];
+  for (let i = 0; i < N + 200; i++) {
+    let t = performance.now();
+    await episodesRepo.list('default', { limit: 50 });
+    if (i >= 200) listLat.push(performance.now() - t);
+    t = performance.now();
+    await playbackRepo.marksFor('default', pageKeys);
+    if (i >= 200) marksLat.push(performance.now() - t);
+  }
+  await database.close();
+  results.push(summary('Library page: list(limit 50) with its playback read, in-process', listLat));
+  results.push(summary('  of which the playback read alone: marksFor(50 keys)', marksLat));
   const rows = (await pg.query(`SELECT count(*)::int AS n FROM playback`)).rows[0].n;
   console.log(`ratio PUT/GET p50: sequential ×${(results[0].p50_ms / results[1].p50_ms).toFixed(2)}, ${L} at once ×${(results[2].p50_ms / results[3].p50_ms).toFixed(2)}; playback rows: ${rows}; load: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`BENCH_JSON ${JSON.stringify({ results, rows, load: os.loadavg() })}`);
