@@ -1,4 +1,6 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- API replies are JSON */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/config';
@@ -11,6 +13,7 @@ import { LlmProvider } from '../src/llm/provider';
 import { apiConfig, call, freshDatabase, startApi } from './api-support';
 import { BITCOIN_QUOTE_MONEY, BITCOIN_QUOTE_TECH, DAY, seedDigestCorpus, SOURDOUGH_QUOTE_GARDEN, SOURDOUGH_QUOTE_MONEY } from './support/digest-corpus';
 import { raw, startFakeOpenAi } from './support/fake-openai';
+import { ensureBuilt } from './support/stack';
 
 const DB = 'podbrain_test_digest';
 const KEY = 'digest-secret-key';
@@ -278,4 +281,39 @@ describe('digest api', () => {
     expect(missing.body.error.message).toBe('digest 987654 not found');
     expect((await call(open.base, 'GET', '/api/digests/987654.md')).status).toBe(404);
   });
+});
+
+describe('podbrain digest (built CLI)', () => {
+  const CLI = path.join(__dirname, '..', 'dist/cli/main.js');
+  const run = (args: string[], env: Record<string, string>) =>
+    promisify(execFile)(process.execPath, [CLI, 'digest', ...args], { env: { ...process.env, PODBRAIN_CONFIG: '', LOG_LEVEL: 'error', EMBEDDINGS_PROVIDER: 'hash', ...env } }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+
+  beforeAll(async () => {
+    await ensureBuilt();
+  }, 300_000);
+
+  it('generates, stores and prints a digest (Markdown by default, JSON on request)', async () => {
+    const before = Number((await pg.query(`SELECT count(*) FROM digests`)).rows[0].count);
+    const md = await run([], { DATABASE_URL: db.url, PUBLIC_URL: 'https://brain.example' });
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout.startsWith('---\n')).toBe(true);
+    expect(md.stdout).toContain('## Stories across shows');
+    expect(md.stdout).toContain('(https://brain.example/episodes/feed-money%3Aetf?t=754)');
+    const json = await run(['--format', 'json', '--from', '2001-01-01', '--to', '2001-01-07'], { DATABASE_URL: db.url });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ from: '2001-01-01T00:00:00.000Z', to: '2001-01-08T00:00:00.000Z', trigger: 'manual', body: { episodes: [], clusters: [] } });
+    expect(Number((await pg.query(`SELECT count(*) FROM digests`)).rows[0].count)).toBe(before + 2);
+  }, 60_000);
+
+  it('says clearly when Postgres is unreachable or the input is wrong', async () => {
+    const down = await run([], { DATABASE_URL: 'postgres://postgres@127.0.0.1:9/podbrain' });
+    expect(down.code).toBe(2);
+    expect(down.stderr).toMatch(/^podbrain: cannot reach Postgres at postgres:\/\/127\.0\.0\.1:9\/podbrain \(DATABASE_URL\)/m);
+    const bad = await run(['--from', '2026-03-01', '--to', '2026-02-01'], { DATABASE_URL: db.url });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--from: `from` must be before `to`/);
+  }, 60_000);
 });

@@ -34,10 +34,11 @@ export function registerDigestCommand(program: Command): void {
       const database = new Database(config, log, { poolSize: 4, failFast: true, applicationName: 'podbrain-cli' });
       try {
         const { digest } = await generateDigest(digestDeps(config, database, log), { tenantId: opts.tenant, from, to, trigger: 'manual' }).catch((e: unknown) => {
-          if (isDatabaseUnreachable(e)) {
-            const where = config.databaseUrl.replace(/\/\/[^@/]*@/, '//');
-            throw new PodbrainError('database_unavailable', `cannot reach Postgres at ${where} (DATABASE_URL): is the appliance's database running, and migrated (podbrain db migrate)?`);
-          }
+          const where = config.databaseUrl.replace(/\/\/[^@/]*@/, '//');
+          if (isDatabaseUnreachable(e)) throw new PodbrainError('database_unavailable', `cannot reach Postgres at ${where} (DATABASE_URL): is the appliance's database running?`);
+          const code = (e as { code?: unknown }).code;
+          if (code === '3D000') throw new PodbrainError('database_missing', `${(e as Error).message} at ${where} (DATABASE_URL): point DATABASE_URL at the appliance's database`);
+          if (code === '42P01' || code === '42703') throw new PodbrainError('database_not_migrated', `the database at ${where} is not migrated (${(e as Error).message}): run podbrain db migrate`);
           throw e;
         });
         const viewer = config.notify.publicUrl || `http://127.0.0.1:${config.apiPort}`;
