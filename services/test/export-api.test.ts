@@ -144,6 +144,19 @@ describe('export: a feed as a zip of notes', () => {
     expect(splitNote(z.files['Show Two/Show Two.md']).meta.episodes).toBe(1 + 3 + 1500);
   });
 
+  it('a client that leaves half-way costs nothing more: the api goes on answering', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${open.base}/api/export/feeds/${F2}.zip`, { signal: ac.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(first.value?.length).toBeGreaterThan(0);
+    ac.abort();
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await call(open.base, 'GET', `/api/episodes/${EP_A}/export.md`)).status).toBe(200);
+    expect((await zipOf(F1)).status).toBe(200);
+  });
+
   it('404 for a feed the tenant does not follow', async () => {
     expect((await zipOf(F3)).status).toBe(404);
     expect((await zipOf('nope')).status).toBe(404);

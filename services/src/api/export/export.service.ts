@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Injectable } from '@nestjs/common';
 import type { Response } from 'express';
 import { strToU8, Zip, ZipDeflate } from 'fflate';
@@ -12,6 +11,19 @@ import { notFound } from '../errors';
 
 /** Most episodes one feed export holds (newest first); the index note says when more were left out. */
 export const EXPORT_MAX_EPISODES = 5000;
+
+/** Until the response can take more, or is gone (a client that left never drains). */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
 
 /** `Content-Disposition: attachment` with an ASCII fallback name and the UTF-8 one. */
 export function attachment(fileName: string): string {
@@ -94,6 +106,8 @@ export class ExportService {
         res.destroy(err);
         return;
       }
+      // A client that went away: nothing more is written (a write to a destroyed response would emit an error).
+      if (res.destroyed) return;
       res.write(chunk);
       if (final) res.end();
     });
@@ -102,7 +116,7 @@ export class ExportService {
       if (mtime && mtime.getTime() > Date.UTC(1980, 0, 2)) file.mtime = mtime;
       zip.add(file);
       file.push(strToU8(text), true);
-      if (res.writableNeedDrain) await once(res, 'drain');
+      if (res.writableNeedDrain && !res.destroyed) await drained(res);
     };
 
     const taken = new Set<string>();
