@@ -64,6 +64,11 @@ describe('re-feed: URLs', () => {
     expect(rows.rows[0].n).toBe(1);
   });
 
+  it('behind Caddy terminating TLS (X-Forwarded-Proto: https) the links are https', async () => {
+    const res = await fetch(`${open.base}/api/feeds/${F1}`, { headers: { 'x-forwarded-proto': 'https' } });
+    expect(((await res.json()) as { refeed_url: string }).refeed_url).toMatch(new RegExp(`^https://${new URL(open.base).host}/api/refeed/`));
+  });
+
   it('uses PUBLIC_URL for the links when it is set', async () => {
     const other = await startApi(apiConfig(db.url, { PUBLIC_URL: 'https://pod.example.org/' }));
     try {

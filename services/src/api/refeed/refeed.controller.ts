@@ -5,12 +5,13 @@ import type { Request, Response } from 'express';
 import { Authenticated, Public, Reads } from '../access';
 import { ApiAnswer, ApiParamOf, openApiSchema, responses, schemas } from '../contract';
 import { sendEpisodeAudio } from '../episodes/episode-media.service';
+import { cameOverHttps } from '../session';
 import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
 import { RefeedService, type TranscriptFormat } from './refeed.service';
 
-/** The request's own origin (links when PUBLIC_URL is not set). */
-export const originOf = (req: Request) => `${req.protocol}://${req.get('host')}`;
+/** The request's own origin (links when PUBLIC_URL is not set): https also behind Caddy terminating TLS (X-Forwarded-Proto). */
+export const originOf = (req: Request) => `${cameOverHttps(req) ? 'https' : 'http'}://${req.get('host')}`;
 
 /** Headers of everything a token URL answers: private to the one listener, never indexed, no referrer carrying the token. */
 const PRIVATE_HEADERS = { 'cache-control': 'private, no-cache', 'x-robots-tag': 'noindex, nofollow', 'referrer-policy': 'no-referrer' };
