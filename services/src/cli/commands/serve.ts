@@ -5,6 +5,7 @@ import { migrateUp, openMigrationDataSource } from '../../db/migrate';
 import { startRole } from '../../roles/roles';
 import { buildInfo } from '../../telemetry/health';
 import { initMetrics } from '../../telemetry/metrics';
+import { resolveViewerDir } from '../../api/static/viewer-static';
 import { configFrom } from '../context';
 
 interface ServeOptions {
@@ -66,6 +67,10 @@ export function registerServeCommand(program: Command): void {
         running.push(await startRole('worker', { ...config, role: 'worker' }, { log: log.child({ role: 'worker' }), queues: 'all' }));
       }
       const url = `http://127.0.0.1:${listeningPort(app)}/`;
+      if (!resolveViewerDir(config.web.distDir)) {
+        const why = config.web.distDir === 'off' ? 'WEB_DIST_DIR=off' : 'no built web/dist next to services/: `npm run build -w web`';
+        process.stderr.write(`podbrain: serving the API only (${why})\n`);
+      }
       process.stdout.write(`podbrain: serving on ${url} (API at ${url}api, docs at ${url}api/docs); Ctrl-C stops\n`);
       await new Promise<void>((resolve) => {
         let stopping = false;
