@@ -91,6 +91,8 @@ export class DigestsController {
   @ApiNotFoundResponse({ schema: openApiSchema(responses.apiError) })
   @ApiParamOf('id', schemas.digestId)
   async get(@Tenant() tenant: string, @Param('id') id: string) {
+    // Express matches paths case-insensitively: /digests/LATEST lands here, and is no digest.
+    if (/^(latest|feed\.xml)$/i.test(id)) throw new ApiError(404, 'not_found', `no route GET /api/digests/${id} (paths are lower-case: /api/digests/${id.toLowerCase()})`);
     return digestView(await this.service.get(tenant, parseInput(schemas.digestId, id, 'path')));
   }
 
