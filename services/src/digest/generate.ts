@@ -144,12 +144,7 @@ async function storyClusters(
   signal?: AbortSignal,
 ): Promise<{ clusters: StoryCluster[]; passages: number; llmProblem: string | null }> {
   const index = new Map(done.map((e, i) => [e.episode_key, i]));
-  const entitiesOf = new Map<string, EntityRow[]>();
-  for (const r of rows.entities) {
-    const list = entitiesOf.get(r.episode_key) ?? [];
-    list.push(r);
-    entitiesOf.set(r.episode_key, list);
-  }
+  const entitiesOf = groupBy(rows.entities, (r) => r.episode_key);
   for (const list of entitiesOf.values()) list.sort((a, b) => b.weight - a.weight || a.id.localeCompare(b.id));
 
   // The passages: each episode's best insights (the rows come best first) and a few chunks.
@@ -161,8 +156,7 @@ async function storyClusters(
     insightCount.set(r.episode_key, n + 1);
     passages.push({ key: r.episode_key, kind: 'insight', text: r.text, insightId: r.id, episode: index.get(r.episode_key)!, feed: '', vector: new Float32Array(0), entities: [], weight: 0.5 + (r.confidence ?? 0.5) / 2 });
   }
-  const chunksOf = new Map<string, ChunkRow[]>();
-  for (const c of rows.chunks) chunksOf.set(c.episode_key, [...(chunksOf.get(c.episode_key) ?? []), c]);
+  const chunksOf = groupBy(rows.chunks, (c) => c.episode_key);
   for (const [key, list] of chunksOf) {
     const top = (entitiesOf.get(key) ?? []).slice(0, ENTITIES_PER_EPISODE);
     // A model pays per passage (the cost of a digest with onnx/openai is its embedding): there, an
@@ -202,12 +196,11 @@ async function storyClusters(
     maxClusters: deps.config.digest.maxClusters,
   });
 
-  const quotesOfInsight = new Map<string, QuoteRow[]>();
-  const quotesOfEpisode = new Map<string, QuoteRow[]>();
-  for (const q of rows.quotes) {
-    if (q.insight_id) quotesOfInsight.set(`${q.episode_key}\u0000${q.insight_id}`, [...(quotesOfInsight.get(`${q.episode_key}\u0000${q.insight_id}`) ?? []), q]);
-    quotesOfEpisode.set(q.episode_key, [...(quotesOfEpisode.get(q.episode_key) ?? []), q]);
-  }
+  const quotesOfInsight = groupBy(
+    rows.quotes.filter((q) => q.insight_id),
+    (q) => `${q.episode_key}\u0000${q.insight_id}`,
+  );
+  const quotesOfEpisode = groupBy(rows.quotes, (q) => q.episode_key);
   const quotesOf = (p: Passage): QuoteRow[] => {
     if (p.kind === 'insight') return quotesOfInsight.get(`${p.key}\u0000${p.insightId}`) ?? [];
     return (quotesOfEpisode.get(p.key) ?? []).filter((q) => q.start_ms >= (p.startMs ?? 0) && q.start_ms < (p.endMs ?? 0));
@@ -280,9 +273,19 @@ function quoteFit(text: string): number {
   return n < 60 ? 60 - n : n > 240 ? n - 240 : 0;
 }
 
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    const list = out.get(k);
+    if (list) list.push(t);
+    else out.set(k, [t]);
+  }
+  return out;
+}
+
 function showLines(episodes: readonly WindowEpisodeRow[]): ShowLine[] {
-  const byFeed = new Map<string, WindowEpisodeRow[]>();
-  for (const e of episodes) byFeed.set(e.feed_id, [...(byFeed.get(e.feed_id) ?? []), e]);
+  const byFeed = groupBy(episodes, (e) => e.feed_id);
   const out: ShowLine[] = [];
   for (const [feedId, list] of byFeed) {
     const parts = list.map((e) => (e.state === 'done' ? (summaryLine(e) ?? e.title) : e.title));
