@@ -211,3 +211,29 @@ describe("the viewer's session cookie saves playback (and nothing else)", () => 
     expect(forged.status).toBe(401);
   });
 });
+
+describe('GET /api/playback (continue listening)', () => {
+  it('in progress by default, played or all on request, most recently saved first, per tenant', async () => {
+    await call(api.base, 'PUT', `/api/episodes/${EP2}/playback`, { key: KEY, json: { position_ms: 1_000 } });
+    const inProgress = await call(api.base, 'GET', '/api/playback');
+    expect(inProgress.status).toBe(200);
+    expect(inProgress.headers.get('cache-control')).toBe('no-store');
+    expect(inProgress.body.items.map((i: any) => i.episode_key)).toEqual([EP2]);
+    expect(inProgress.body.items[0]).toMatchObject({ episode_key: EP2, position_ms: 1_000, played: false, title: 'Episode 2', feed_id: 'feedpb', feed_title: 'Feed PB', duration_s: 3600 });
+    const played = await call(api.base, 'GET', '/api/playback?filter=played');
+    expect(played.body.items.map((i: any) => i.episode_key)).toEqual([EP3, EP1]);
+    const all = await call(api.base, 'GET', '/api/playback?filter=all&limit=2');
+    expect(all.body.items.map((i: any) => i.episode_key)).toEqual([EP2, EP3]);
+    const t2 = await call(api.base, 'GET', '/api/playback', { key: T2_KEY });
+    expect(t2.body.items.map((i: any) => i.episode_key)).toEqual([OTHER]);
+  });
+
+  it('episodes of a feed no longer followed drop out; hostile queries are a 400', async () => {
+    await pg.query(`DELETE FROM subscriptions WHERE tenant_id = 't2' AND feed_id = 'feedother'`);
+    expect((await call(api.base, 'GET', '/api/playback', { key: T2_KEY })).body.items).toEqual([]);
+    for (const q of ['filter=bogus', 'limit=0', 'limit=201', 'limit=abc', 'filter=%00']) {
+      const r = await call(api.base, 'GET', `/api/playback?${q}`);
+      expect(r.status, q).toBe(400);
+    }
+  });
+});

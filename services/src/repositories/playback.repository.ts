@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { Database, QueryTemplate } from '../db/database';
-import type { PlaybackView } from '../api/contract/playback';
+import type { PlaybackEntryView, PlaybackView } from '../api/contract/playback';
 
 export type { PlaybackView } from '../api/contract/playback';
 
@@ -92,6 +92,23 @@ export class PlaybackRepository {
       .executeTakeFirst();
     if (!r) return null;
     return { episode_key: r.episode_key, position_ms: r.position_ms ?? 0, duration_ms: r.duration_ms ?? null, played: r.played ?? false, updated_at: r.updated_at ?? null };
+  }
+
+  /**
+   * The tenant's saved states of episodes it still follows, most recently saved first: in progress
+   * (started, not played: "continue listening", the partial index), played, or all.
+   */
+  async list(tenantId: string, p: { filter: 'in_progress' | 'played' | 'all'; limit: number }): Promise<PlaybackEntryView[]> {
+    let q = this.db
+      .selectFrom('playback as p')
+      .innerJoin('episodes as e', 'e.episode_key', 'p.episode_key')
+      .innerJoin('feeds as f', 'f.id', 'e.feed_id')
+      .select(['p.episode_key', 'p.position_ms', 'p.duration_ms', 'p.played', isoText('p.updated_at').as('updated_at'), 'e.title', 'e.feed_id', 'f.title as feed_title', 'e.duration_s'])
+      .where('p.tenant_id', '=', tenantId)
+      .where('e.feed_id', 'in', this.subscribedFeeds(tenantId));
+    if (p.filter === 'in_progress') q = q.where('p.played', '=', false).where('p.position_ms', '>', 0);
+    if (p.filter === 'played') q = q.where('p.played', '=', true);
+    return q.orderBy('p.updated_at', 'desc').orderBy('p.episode_key').limit(p.limit).execute();
   }
 
   /**

@@ -31,6 +31,11 @@ export const playbackRequests = {
       played: z.boolean().describe('true: played (the position is kept); false: unplayed (the position goes back to 0)'),
     })
     .strict(),
+  /** GET playback: the caller's saved states, most recently saved first ("continue listening"). */
+  playbackList: z.object({
+    filter: z.enum(['in_progress', 'played', 'all']).default('in_progress').describe('in_progress: started and not played (the default); played; all'),
+    limit: z.coerce.number().int().min(1).max(200).default(20),
+  }),
 } satisfies Record<string, z.ZodTypeAny>;
 
 export const playback = z.object({
@@ -41,6 +46,15 @@ export const playback = z.object({
   updated_at: z.string().meta({ format: 'date-time' }).nullable().describe('when it was last saved; null: never'),
 });
 
+export const playbackEntry = playback.extend({
+  title: z.string(),
+  feed_id: z.string(),
+  feed_title: z.string().nullable(),
+  duration_s: z.number().int().nullable().describe("the feed's duration of the episode"),
+});
+
+export const playbackList = z.object({ items: z.array(playbackEntry).describe('most recently saved first') });
+
 export const playbackMarkResult = z.object({
   played: z.boolean(),
   updated: z.number().int().describe('episodes whose state was written'),
@@ -48,4 +62,6 @@ export const playbackMarkResult = z.object({
 });
 
 export type PlaybackView = z.output<typeof playback>;
+export type PlaybackEntryView = z.output<typeof playbackEntry>;
+export type PlaybackListView = z.output<typeof playbackList>;
 export type PlaybackMarkResultView = z.output<typeof playbackMarkResult>;

@@ -16,7 +16,7 @@ export * from './saved-searches';
 export * from './chapters';
 export * from './refeed';
 export * from './playback';
-import { playback, playbackMarkResult } from './playback';
+import { playback, playbackEntry, playbackMarkResult } from './playback';
 
 const nullableText = z.string().nullable();
 const dateTime = z.string().meta({ format: 'date-time' });
@@ -426,6 +426,7 @@ export const components = {
   SavedSearchHitList: savedSearchHitList,
   Playback: playback,
   PlaybackMarkResult: playbackMarkResult,
+  PlaybackEntry: playbackEntry,
 } satisfies Record<string, z.ZodType>;
 
 export type ApiErrorBody = z.output<typeof apiError>;

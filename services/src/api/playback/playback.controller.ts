@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Header, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiNotFoundResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { Reads, SessionWrite } from '../access';
-import { ApiAnswer, ApiParamOf, openApiSchema, responses, schemas } from '../contract';
+import { ApiAnswer, ApiParamOf, ApiQueryOf, openApiSchema, responses, schemas } from '../contract';
 import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
 import { PlaybackService } from './playback.service';
@@ -17,6 +17,16 @@ import { PlaybackService } from './playback.service';
 @Controller()
 export class PlaybackController {
   constructor(private readonly playback: PlaybackService) {}
+
+  @Get('playback')
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({ summary: "The caller's saved playback states with their episodes, most recently saved first: in_progress (started, not played: \"continue listening\", the default), played or all; episodes of feeds it no longer follows are left out" })
+  @ApiQueryOf(schemas.playbackList)
+  @ApiAnswer(responses.playbackList)
+  @ApiBadRequestResponse({ schema: openApiSchema(responses.apiError) })
+  list(@Tenant() tenant: string, @Query() query: unknown) {
+    return this.playback.list(tenant, parseInput(schemas.playbackList, query, 'query'));
+  }
 
   @Get('episodes/:key/playback')
   @Header('Cache-Control', 'no-store')

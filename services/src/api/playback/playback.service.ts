@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PlaybackRepository } from '../../repositories/playback.repository';
-import type { PlaybackMarkResultView, PlaybackView } from '../contract/playback';
+import type { PlaybackListView, PlaybackMarkResultView, PlaybackView } from '../contract/playback';
 import { notFound } from '../errors';
 
 /** The listener's playback state (issue 18), per tenant: resume where it was left, played / unplayed. */
@@ -12,6 +12,10 @@ export class PlaybackService {
     const p = await this.playback.read(tenantId, key);
     if (!p) throw notFound(`episode ${key}`);
     return p;
+  }
+
+  async list(tenantId: string, p: { filter: 'in_progress' | 'played' | 'all'; limit: number }): Promise<PlaybackListView> {
+    return { items: await this.playback.list(tenantId, p) };
   }
 
   /** One upsert, whatever the state was: the player calls it every few seconds. */
