@@ -36,6 +36,8 @@ export const PASSAGES_PER_EPISODE = { insights: 6, chunks: 2, chunksWithoutInsig
 const ENTITIES_PER_EPISODE = 20;
 const QUOTES_PER_CLUSTER = 3;
 const SHOW_LINE_CHARS = 240;
+/** At most this many passages are compared (≈ 4.5 M pairs). */
+export const MAX_PASSAGES = 3000;
 /** Words of a chunk that are embedded for the clustering. */
 const CHUNK_WORDS_EMBEDDED = 120;
 
@@ -173,6 +175,7 @@ async function storyClusters(
       .slice(0, limit);
     for (const { c } of ranked) passages.push({ key, kind: 'chunk', text: c.text, startMs: c.start_ms, endMs: c.end_ms, episode: index.get(key)!, feed: '', vector: new Float32Array(0), entities: [], weight: 0.3 });
   }
+  trimPassages(passages);
   for (const p of passages) {
     p.feed = done[p.episode].feed_id;
     const t = lower(p.text);
@@ -265,6 +268,22 @@ async function storyClusters(
     feeds: d.feeds,
   }));
   return { clusters, passages: passages.length, llmProblem: titled.problem };
+}
+
+/**
+ * The pairwise comparison is quadratic: a long window of a big library keeps MAX_PASSAGES in all,
+ * the same number of each episode's best passages (its insights first) for every episode.
+ */
+export function trimPassages<P extends { key: string }>(passages: P[]): void {
+  if (passages.length <= MAX_PASSAGES) return;
+  const byEpisode = groupBy(passages, (p) => p.key);
+  const sizes = [...byEpisode.values()].map((l) => l.length);
+  let k = Math.max(...sizes);
+  while (k > 1 && sizes.reduce((sum, n) => sum + Math.min(n, k), 0) > MAX_PASSAGES) k--;
+  const keep = new Set([...byEpisode.values()].flatMap((l) => l.slice(0, k)));
+  const kept = passages.filter((p) => keep.has(p));
+  passages.length = 0;
+  passages.push(...kept);
 }
 
 /** Lower is better: a quote of one or two sentences (60–240 characters) reads best in a digest. */
