@@ -26,7 +26,8 @@ export function digestView(d: StoredDigest): DigestView {
     clusters: b.clusters ?? [],
     trends: b.trends ?? [],
     shows: b.shows ?? [],
-    stats: b.stats,
+    // A body stored by an older version may lack some of it.
+    stats: { episodes: b.episodes?.length ?? 0, processed: 0, passages: 0, trend_windows: 0, llm_problem: null, embeddings: '', ...b.stats },
   };
 }
 
