@@ -27,7 +27,7 @@ export function digestView(d: StoredDigest): DigestView {
     trends: b.trends ?? [],
     shows: b.shows ?? [],
     // A body stored by an older version may lack some of it.
-    stats: { episodes: b.episodes?.length ?? 0, processed: 0, passages: 0, trend_windows: 0, llm_problem: null, embeddings: '', ...b.stats },
+    stats: (b.stats as DigestView['stats'] | undefined) ?? { episodes: b.episodes?.length ?? 0, processed: 0, passages: 0, trend_windows: 0, llm_problem: null, embeddings: '' },
   };
 }
 
