@@ -6,6 +6,24 @@ export function formatTime(ms: number): string {
   return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
+/**
+ * The `t` of a moment link (`/episodes/<key>?t=<seconds>`): seconds, to a tenth where the moment
+ * is not on a whole second (a quote at 1203.5 s must not open on the line before it).
+ */
+export function momentParam(ms: number): string {
+  return String(Math.round(Math.max(0, ms) / 100) / 10);
+}
+
+/** `?t=` of a moment link as milliseconds: seconds (`83`, `5.5`) or a clock (`1:02:03`, `2:03`); null when it is not one. */
+export function parseMomentParam(t: unknown): number | null {
+  const v = Array.isArray(t) ? t[0] : t;
+  if (typeof v !== 'string' || !v.trim()) return null;
+  const parts = v.trim().split(':');
+  if (parts.length > 3 || !parts.every((p) => /^\d+(\.\d+)?$/.test(p))) return null;
+  const s = parts.reduce((acc, p) => acc * 60 + Number(p), 0);
+  return Number.isFinite(s) ? Math.round(s * 1000) : null;
+}
+
 export function formatDate(iso: string | null): string {
   if (!iso) return '—';
   const d = new Date(iso);

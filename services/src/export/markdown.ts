@@ -21,11 +21,15 @@ export function clock(ms: number): string {
   return h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
+/** The viewer's path to a moment: `/episodes/<key>?t=<seconds>`, to a tenth off the whole second (the viewer's momentParam), so a quote at 1203.5 s opens on its own line. */
+export function momentPath(episodeKey: string, startMs?: number | null): string {
+  const at = startMs != null && startMs >= 0 ? `?t=${Math.round(startMs / 100) / 10}` : '';
+  return `/episodes/${encodeURIComponent(episodeKey)}${at}`;
+}
+
 /** The viewer's link to a moment of an episode; `viewerBase` is PUBLIC_URL (or the request's origin), no trailing slash needed. */
 export function momentUrl(viewerBase: string, episodeKey: string, startMs?: number | null): string {
-  const base = viewerBase.replace(/\/+$/, '');
-  const at = startMs != null && startMs >= 0 ? `?t=${Math.floor(startMs / 1000)}` : '';
-  return `${base}/episodes/${encodeURIComponent(episodeKey)}${at}`;
+  return `${viewerBase.replace(/\/+$/, '')}${momentPath(episodeKey, startMs)}`;
 }
 
 /** Text safe inside Markdown inline context: no accidental headings, links, emphasis or HTML. */

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config';
 import { errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { clock } from '../export/markdown';
+import { clock, momentPath } from '../export/markdown';
 import { viewerLink, type Notification } from '../notifications/notification';
 import type { NotificationService } from '../notifications/notification.service';
 import type { SavedSearchHitRow, SavedSearchRepository, SavedSearchRow } from '../repositories/saved-searches.repository';
@@ -11,8 +11,6 @@ const QUOTES_PER_NOTIFICATION = 3;
 /** Searches one sweep looks at. */
 const SWEEP_BATCH = 200;
 
-/** The viewer's path to a moment: `/episodes/<key>?t=<seconds>`. */
-export const momentPath = (episodeKey: string, startMs: number) => `/episodes/${encodeURIComponent(episodeKey)}?t=${Math.floor(Math.max(0, startMs) / 1000)}`;
 
 const oneLine = (s: string, max = 280) => {
   const t = s.replace(/\s+/g, ' ').trim();

@@ -106,7 +106,7 @@ test('contract stub: a search hit shows snippet, episode, feed and time, and ope
   await expect(hit).toContainText('The Stub Show');
   await expect(hit.locator('mark')).toHaveText('country');
   await hit.click();
-  await expect(page).toHaveURL(new RegExp(`/episodes/${key}\\?t=5500$`));
+  await expect(page).toHaveURL(new RegExp(`/episodes/${key}\\?t=5.5$`));
   await expect.poll(() => playerTime(page)).toBeCloseTo(5.5, 0);
   await expect(row(page, 2)).toHaveAttribute('aria-current', 'true');
 

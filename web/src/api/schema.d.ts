@@ -57,6 +57,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/feeds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One subscribed feed (as in the list) with refeed_url: its private RSS feed for podcast apps (made on first need) */
+        get: operations["FeedsController_get"];
+        put?: never;
+        post?: never;
+        /** Unsubscribe (a feed nobody follows leaves the catalog) */
+        delete: operations["FeedsController_remove"];
+        options?: never;
+        head?: never;
+        /** Pause/resume the feed (paused: no polls, nothing new queued) and change its policy; only the fields sent change */
+        patch: operations["FeedsController_update"];
+        trace?: never;
+    };
     "/api/feeds/import": {
         parameters: {
             query?: never;
@@ -72,24 +91,6 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
-        trace?: never;
-    };
-    "/api/feeds/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /** Unsubscribe (a feed nobody follows leaves the catalog) */
-        delete: operations["FeedsController_remove"];
-        options?: never;
-        head?: never;
-        /** Pause/resume the feed (paused: no polls, nothing new queued) and change its policy; only the fields sent change */
-        patch: operations["FeedsController_update"];
         trace?: never;
     };
     "/api/feeds/{id}/process-skipped": {
@@ -268,6 +269,23 @@ export interface paths {
             cookie?: never;
         };
         get: operations["EpisodesController_insights"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/episodes/{key}/chapters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The episode's chapters: the publisher's podcast:chapters, else generated from topic shifts ({source, items}; items [] when none) */
+        get: operations["EpisodesController_chapters"];
         put?: never;
         post?: never;
         delete?: never;
@@ -970,6 +988,433 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/digests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The stored digests, newest first (window, trigger, counts), a page at a time */
+        get: operations["DigestsController_list"];
+        put?: never;
+        /** Generate a digest now for a window (default: the last DIGEST_WINDOW_DAYS days up to now; ISO dates or date-times; from before to; at most 366 days) and store it: new episodes, story clusters across shows with their quotes, trends, one line per show */
+        post: operations["DigestsController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/digests/latest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The newest digest (404 while there is none) */
+        get: operations["DigestsController_latest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/digests/feed.xml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** RSS 2.0 feed of the digests (newest 20): each item links to its page in the viewer, its description the digest as HTML */
+        get: operations["DigestsController_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/digests/{id}.md": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A digest as Markdown (YAML front matter; quotes as block quotes with timestamp links to the moment in the viewer) */
+        get: operations["DigestsController_markdownDotMd"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/digests/{id}/markdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A digest as Markdown (the same as /api/digests/{id}.md) */
+        get: operations["DigestsController_markdown"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/digests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One digest */
+        get: operations["DigestsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/saved-searches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's saved searches (standing alerts), newest first, each with its hit counts and newest hit */
+        get: operations["SavedSearchesController_list"];
+        put?: never;
+        /** Save a search: each newly indexed episode of a subscribed feed is matched against it (semantic + keyword); its best moment at or above the threshold is kept and notified (at most once per min_interval_s; matches in between go out together). 409 when the tenant already has SAVED_SEARCH_MAX */
+        post: operations["SavedSearchesController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/saved-searches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One saved search */
+        get: operations["SavedSearchesController_get"];
+        put?: never;
+        post?: never;
+        /** Delete a saved search and its hits (no more matching or notifications) */
+        delete: operations["SavedSearchesController_remove"];
+        options?: never;
+        head?: never;
+        /** Change a saved search (name, query, threshold, notify, min_interval_s); only the fields sent change */
+        patch: operations["SavedSearchesController_update"];
+        trace?: never;
+    };
+    "/api/saved-searches/{id}/hits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A saved search's hits, newest first: the episode, its feed, the quote, where it starts, its relevance, when it was found and notified */
+        get: operations["SavedSearchesController_hits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/saved-searches/{id}/hits.md": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A saved search's hits as Markdown (YAML front matter; each quote a block quote with a timestamp link to the moment in the viewer) */
+        get: operations["SavedSearchesController_markdown"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/refeed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The combined re-feed's private URL (every followed feed in one RSS feed for podcast apps); made on first need; url null once revoked */
+        get: operations["RefeedController_combined"];
+        put?: never;
+        post?: never;
+        /** Revoke the combined re-feed URL (404 from now on); POST refeed/rotate makes a new one */
+        delete: operations["RefeedController_revokeCombined"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/refeed/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new URL for the combined re-feed; the old one stops working at once */
+        post: operations["RefeedController_rotateCombined"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/feeds/{id}/refeed/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new URL for the feed's re-feed; the old one stops working at once */
+        post: operations["RefeedController_rotate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/feeds/{id}/refeed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke the feed's re-feed URL (404 from now on); POST …/refeed/rotate makes a new one */
+        delete: operations["RefeedController_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/refeed/{token}/feed.xml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The re-feed (RSS 2.0 + Podcasting 2.0): the original enclosures and guids, podbrain transcripts and chapters, show notes with the summary and key insights; newest 500 episodes */
+        get: operations["RefeedController_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/refeed/{token}/episodes/{key}/transcript.vtt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["RefeedController_vtt"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/refeed/{token}/episodes/{key}/transcript.srt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["RefeedController_srt"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/refeed/{token}/episodes/{key}/transcript.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["RefeedController_json"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/refeed/{token}/episodes/{key}/chapters.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["RefeedController_chapters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/refeed/{token}/episodes/{key}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** podbrain's copy of the audio (HTTP ranges), else a 302 to the publisher's http(s) enclosure */
+        get: operations["RefeedController_audio"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/episodes/{key}/export.md": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The episode as a Markdown note (YAML front matter, summary, key insights with their quotes and timestamp links to the viewer, chapters, people; ?transcript=true adds the transcript) */
+        get: operations["ExportController_episode"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/export/feeds/{id}.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The feed's episodes as Markdown notes in a zip (one note each, and an index note for the show); streamed; the newest 5000 episodes */
+        get: operations["ExportController_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/playback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's saved playback states with their episodes, most recently saved first: in_progress (started, not played: "continue listening", the default), played or all; episodes of feeds it no longer follows are left out */
+        get: operations["PlaybackController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/episodes/{key}/playback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's playback state of an episode (never saved: position 0, unplayed, updated_at null); 404 when it is not an episode of a subscribed feed */
+        get: operations["PlaybackController_read"];
+        /** Save the playback position (the player, every few seconds: one upsert); played marks it played or unplayed (unchanged when omitted). A key or the viewer's session cookie (the only write a session may make; not from another site). 404 when it is not an episode of a subscribed feed */
+        put: operations["PlaybackController_save"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/playback/mark": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark episodes played (position kept) or unplayed (position back to 0), at most 500 at once; keys that are not episodes of a subscribed feed are listed in not_found (404 when none is). A key or the session cookie, as for PUT playback */
+        post: operations["PlaybackController_mark"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1068,6 +1513,10 @@ export interface components {
             last_error: string | null;
             /** Format: date-time */
             updated_at: string;
+            /** @description the caller's playback position (PUT /api/episodes/{key}/playback); 0: not started */
+            position_ms: number;
+            /** @description whether the caller has played it (or marked it played) */
+            played: boolean;
         };
         EpisodeDetail: {
             episode_key: string;
@@ -1084,6 +1533,10 @@ export interface components {
             last_error: string | null;
             /** Format: date-time */
             updated_at: string;
+            /** @description the caller's playback position (PUT /api/episodes/{key}/playback); 0: not started */
+            position_ms: number;
+            /** @description whether the caller has played it (or marked it played) */
+            played: boolean;
             description: string | null;
             image: string | null;
             enclosure_url: string | null;
@@ -1428,6 +1881,237 @@ export interface components {
             /** @description whether this server needs a key or a session for reads (AUTH_READS) */
             reads_private: boolean;
         };
+        Chapter: {
+            /** @description where the chapter starts, ms from the start of the audio */
+            start_ms: number;
+            /** @description where it ends (the publisher's endTime, else the next chapter's start); null: the last chapter, to the end */
+            end_ms: number | null;
+            title: string;
+            /**
+             * @description publisher: the feed's podcast:chapters; generated: podbrain's, from topic shifts in the transcript
+             * @enum {string}
+             */
+            source: "publisher" | "generated";
+            /** @description the publisher's link for this chapter (http(s) only) */
+            url: string | null;
+            /** @description the publisher's image for this chapter (http(s) only) */
+            image: string | null;
+        };
+        ChapterList: {
+            /**
+             * @description where the chapters come from; null: none (not enriched yet, too short, or none could be made)
+             * @enum {string|null}
+             */
+            source: "publisher" | "generated" | null;
+            /** @description ordered by start; [] when none */
+            items: components["schemas"]["Chapter"][];
+        };
+        Digest: {
+            id: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @description weekly (a 7-day window) or custom */
+            kind: string;
+            /** @enum {string} */
+            trigger: "scheduled" | "manual";
+            /** Format: date-time */
+            created_at: string;
+            duration_ms: number | null;
+            episodes: {
+                episode_key: string;
+                title: string;
+                feed_id: string;
+                feed_title: string;
+                /**
+                 * Format: date-time
+                 * @description its publication time, or when podbrain first saw it when the feed gave none
+                 */
+                published_at: string;
+                /** @description only done episodes carry a summary and take part in clusters and trends */
+                state: string;
+                summary: string | null;
+            }[];
+            clusters: {
+                title: string;
+                /** @enum {string} */
+                title_source: "llm" | "extractive";
+                episodes: {
+                    episode_key: string;
+                    title: string;
+                    feed_id: string;
+                    feed_title: string;
+                }[];
+                /** @description topics, people and organisations at least two of its episodes mention */
+                entities: string[];
+                quotes: {
+                    /** @description verbatim from the transcript */
+                    text: string;
+                    episode_key: string;
+                    /** @description the viewer opens /episodes/{key}?t={seconds} */
+                    start_ms: number;
+                    episode_title: string;
+                    feed_title: string;
+                }[];
+                /** @description how many shows it spans */
+                feeds: number;
+            }[];
+            trends: {
+                label: string;
+                /** @enum {string} */
+                kind: "topic" | "person" | "organization";
+                /** @description episodes of the window that mention it */
+                count: number;
+                /** @description the average per window over the windows before */
+                before: number;
+                /** @enum {string} */
+                change: "new" | "rising" | "steady" | "falling";
+            }[];
+            shows: {
+                feed_id: string;
+                feed_title: string;
+                episodes: number;
+                line: string;
+            }[];
+            stats: {
+                episodes: number;
+                processed: number;
+                passages: number;
+                trend_windows: number;
+                llm_problem: string | null;
+                embeddings: string;
+            };
+        };
+        DigestList: {
+            items: {
+                id: string;
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+                kind: string;
+                trigger: string;
+                /** Format: date-time */
+                created_at: string;
+                duration_ms: number | null;
+                counts: {
+                    episodes: number;
+                    clusters: number;
+                    trends: number;
+                    shows: number;
+                };
+            }[];
+            /** @description pass as ?before= for the next page; null: no more */
+            next_before: string | null;
+        };
+        SavedSearch: {
+            id: string;
+            name: string;
+            query: string;
+            threshold: number;
+            notify: boolean;
+            min_interval_s: number;
+            /** Format: date-time */
+            last_notified_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description episodes that matched */
+            hits: number;
+            /** @description hits no notification has carried yet */
+            pending: number;
+            /** @description the newest hit; null: none yet */
+            last_hit: {
+                id: string;
+                episode_key: string;
+                episode_title: string | null;
+                feed_id: string;
+                feed_title: string | null;
+                /** @description the quote: the transcript around the sentence that matched best */
+                text: string;
+                /** @description where that sentence starts (the viewer opens /episodes/{key}?t={seconds}) */
+                start_ms: number;
+                /** @description its relevance, 0–1 */
+                score: number;
+                /** Format: date-time */
+                found_at: string;
+                /**
+                 * Format: date-time
+                 * @description when a notification carried it; null: not yet (interval), or the search does not notify
+                 */
+                notified_at: string | null;
+            } | null;
+        };
+        SavedSearchHit: {
+            id: string;
+            episode_key: string;
+            episode_title: string | null;
+            feed_id: string;
+            feed_title: string | null;
+            /** @description the quote: the transcript around the sentence that matched best */
+            text: string;
+            /** @description where that sentence starts (the viewer opens /episodes/{key}?t={seconds}) */
+            start_ms: number;
+            /** @description its relevance, 0–1 */
+            score: number;
+            /** Format: date-time */
+            found_at: string;
+            /**
+             * Format: date-time
+             * @description when a notification carried it; null: not yet (interval), or the search does not notify
+             */
+            notified_at: string | null;
+        };
+        SavedSearchList: {
+            /** @description newest first */
+            items: components["schemas"]["SavedSearch"][];
+            /** @description how many saved searches a tenant may keep (SAVED_SEARCH_MAX) */
+            max: number;
+        };
+        SavedSearchHitList: {
+            /** @description newest first */
+            items: components["schemas"]["SavedSearchHit"][];
+        };
+        Playback: {
+            episode_key: string;
+            /** @description where the listener left off (0: not started) */
+            position_ms: number;
+            /** @description the length the player last reported; null: never reported */
+            duration_ms: number | null;
+            played: boolean;
+            /**
+             * Format: date-time
+             * @description when it was last saved; null: never
+             */
+            updated_at: string | null;
+        };
+        PlaybackMarkResult: {
+            played: boolean;
+            /** @description episodes whose state was written */
+            updated: number;
+            /** @description keys that are not episodes of a subscribed feed (nothing written for them) */
+            not_found: string[];
+        };
+        PlaybackEntry: {
+            episode_key: string;
+            /** @description where the listener left off (0: not started) */
+            position_ms: number;
+            /** @description the length the player last reported; null: never reported */
+            duration_ms: number | null;
+            played: boolean;
+            /**
+             * Format: date-time
+             * @description when it was last saved; null: never
+             */
+            updated_at: string | null;
+            title: string;
+            feed_id: string;
+            feed_title: string | null;
+            /** @description the feed's duration of the episode */
+            duration_s: number | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -1473,6 +2157,17 @@ export type IncidentAction = components['schemas']['IncidentAction'];
 export type IncidentSignal = components['schemas']['IncidentSignal'];
 export type AgentSettings = components['schemas']['AgentSettings'];
 export type Session = components['schemas']['Session'];
+export type Chapter = components['schemas']['Chapter'];
+export type ChapterList = components['schemas']['ChapterList'];
+export type Digest = components['schemas']['Digest'];
+export type DigestList = components['schemas']['DigestList'];
+export type SavedSearch = components['schemas']['SavedSearch'];
+export type SavedSearchHit = components['schemas']['SavedSearchHit'];
+export type SavedSearchList = components['schemas']['SavedSearchList'];
+export type SavedSearchHitList = components['schemas']['SavedSearchHitList'];
+export type Playback = components['schemas']['Playback'];
+export type PlaybackMarkResult = components['schemas']['PlaybackMarkResult'];
+export type PlaybackEntry = components['schemas']['PlaybackEntry'];
 export type $defs = Record<string, never>;
 export interface operations {
     HealthController_aggregate: {
@@ -1598,25 +2293,86 @@ export interface operations {
             };
         };
     };
-    FeedsController_import: {
+    FeedsController_get: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                id: string;
+            };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "text/xml": string;
-            };
-        };
+        requestBody?: never;
         responses: {
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImportResult"];
+                    "application/json": {
+                        id: string;
+                        url: string;
+                        title: string | null;
+                        image: string | null;
+                        link: string | null;
+                        /** Format: date-time */
+                        last_polled_at: string | null;
+                        last_error: string | null;
+                        error_count: number;
+                        /** @description polling stopped (PATCH /api/feeds/:id {"paused": true}, or an admin): no polls, nothing new queued */
+                        paused: boolean;
+                        /** @description what gets processed; episodes left out are listed with state skipped */
+                        policy: {
+                            /** @description back catalogue processed when the feed was added; null: the server default (FEED_BACKFILL_DEFAULT) */
+                            backfill: ("all" | {
+                                newest: number;
+                            } | {
+                                /** Format: date */
+                                since: string;
+                            }) | null;
+                            /** @description title filters, any must match: a keyword or /regex/ (case-insensitive) */
+                            include: string[];
+                            /** @description title filters, none may match */
+                            exclude: string[];
+                            min_duration_s: number | null;
+                            max_duration_s: number | null;
+                            /** @description the feed's own audio retention (keep-all, delete-after-transcribe, last:N, days:D); null: the appliance's AUDIO_RETENTION */
+                            audio_retention: string | null;
+                            /**
+                             * @description the feed's own AUDIO_DOWNLOAD; null: the appliance's
+                             * @enum {string|null}
+                             */
+                            audio_download: "always" | "when-needed" | null;
+                        };
+                        /** @description how the feed's audio is kept: the feed's own choices, else the appliance's settings */
+                        audio: {
+                            /** @description the audio retention in effect for this feed */
+                            retention: string;
+                            /** @description true: the feed's own (policy.audio_retention), false: the appliance's AUDIO_RETENTION */
+                            retention_overridden: boolean;
+                            /**
+                             * @description AUDIO_DOWNLOAD in effect for this feed (when-needed: not downloaded when a publisher transcript comes first)
+                             * @enum {string}
+                             */
+                            download: "always" | "when-needed";
+                            /** @description true: the feed's own (policy.audio_download), false: the appliance's AUDIO_DOWNLOAD */
+                            download_overridden: boolean;
+                        };
+                        episode_count: number;
+                        /** @description episodes left out by the policy (or skipped by a stage): GET /api/episodes?state=skipped&feed_id= */
+                        skipped_count: number;
+                        /** @description the private RSS feed for podcast apps (the secret token in it is the credential: share it like a password); null: revoked (POST …/rotate makes a new one) */
+                        refeed_url: string | null;
+                    };
+                };
+            };
+            /** @description not subscribed */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
         };
@@ -1693,6 +2449,29 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    FeedsController_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/xml": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
                 };
             };
         };
@@ -2126,6 +2905,44 @@ export interface operations {
                     "application/json": {
                         insights: components["schemas"]["InsightView"][];
                     };
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Postgres unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    EpisodesController_chapters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChapterList"];
                 };
             };
             404: {
@@ -3248,6 +4065,859 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    DigestsController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DigestList"];
+                };
+            };
+        };
+    };
+    DigestsController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description start of the window (inclusive); a date is its 00:00 UTC; default: DIGEST_WINDOW_DAYS days before `to` */
+                    from?: string;
+                    /** @description end of the window (exclusive); a date means the end of that day (UTC); default: now */
+                    to?: string;
+                };
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Digest"];
+                };
+            };
+        };
+    };
+    DigestsController_latest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Digest"];
+                };
+            };
+            /** @description no digest yet */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    DigestsController_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    DigestsController_markdownDotMd: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/markdown": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    DigestsController_markdown: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/markdown": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    DigestsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Digest"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    SavedSearchesController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedSearchList"];
+                };
+            };
+        };
+    };
+    SavedSearchesController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    query: string;
+                    /** @description least relevance (0–1) of a hit, as search answers it; default 0.5 */
+                    threshold?: number;
+                    /** @description false: hits are kept but nobody is notified; default true */
+                    notify?: boolean;
+                    /** @description least seconds between two notifications of this search (matches in between go out together in the next one); default SAVED_SEARCH_MIN_INTERVAL_S */
+                    min_interval_s?: number;
+                };
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedSearch"];
+                };
+            };
+            /** @description the tenant has as many saved searches as it may keep */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    SavedSearchesController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedSearch"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    SavedSearchesController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    SavedSearchesController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    query?: string;
+                    /** @description least relevance (0–1) of a hit, as search answers it; default 0.5 */
+                    threshold?: number;
+                    /** @description false: hits are kept but nobody is notified; default true */
+                    notify?: boolean;
+                    /** @description least seconds between two notifications of this search (matches in between go out together in the next one); default SAVED_SEARCH_MIN_INTERVAL_S */
+                    min_interval_s?: number;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedSearch"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    SavedSearchesController_hits: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedSearchHitList"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    SavedSearchesController_markdown: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/markdown": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    RefeedController_combined: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the followed feed; null: the combined feed of every followed feed */
+                        feed_id: string | null;
+                        /** @description the private RSS feed for podcast apps (the secret token in it is the credential: share it like a password); null: revoked (POST …/rotate makes a new one) */
+                        url: string | null;
+                    };
+                };
+            };
+        };
+    };
+    RefeedController_revokeCombined: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    RefeedController_rotateCombined: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the followed feed; null: the combined feed of every followed feed */
+                        feed_id: string | null;
+                        /** @description the private RSS feed for podcast apps (the secret token in it is the credential: share it like a password); null: revoked (POST …/rotate makes a new one) */
+                        url: string | null;
+                    };
+                };
+            };
+        };
+    };
+    RefeedController_rotate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the followed feed; null: the combined feed of every followed feed */
+                        feed_id: string | null;
+                        /** @description the private RSS feed for podcast apps (the secret token in it is the credential: share it like a password); null: revoked (POST …/rotate makes a new one) */
+                        url: string | null;
+                    };
+                };
+            };
+            /** @description not subscribed */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    RefeedController_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description not subscribed */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    RefeedController_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unknown or revoked token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    RefeedController_vtt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unknown or revoked token, episode not in the re-feed, or no transcript */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    RefeedController_srt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unknown or revoked token, episode not in the re-feed, or no transcript */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    RefeedController_json: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unknown or revoked token, episode not in the re-feed, or no transcript */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    RefeedController_chapters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unknown or revoked token, episode not in the re-feed, or no chapters */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    RefeedController_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unknown or revoked token, episode not in the re-feed, or no audio */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ExportController_episode: {
+        parameters: {
+            query?: {
+                transcript?: "0" | "1" | "true" | "false";
+            };
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unknown or not subscribed */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/markdown": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    ExportController_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description not subscribed */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    PlaybackController_list: {
+        parameters: {
+            query?: {
+                filter?: "in_progress" | "played" | "all";
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description most recently saved first */
+                        items: components["schemas"]["PlaybackEntry"][];
+                    };
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Postgres unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    PlaybackController_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Playback"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Postgres unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    PlaybackController_save: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description where the listener is, ms from the start of the audio */
+                    position_ms: number;
+                    /** @description the audio's length as the player measured it (kept when omitted) */
+                    duration_ms?: number;
+                    /** @description mark it played (true) or unplayed (false); unchanged when omitted (false for a first save) */
+                    played?: boolean;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Playback"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Postgres unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    PlaybackController_mark: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the episodes (at most 500); ones not visible to the caller are listed in not_found */
+                    episode_keys: string[];
+                    /** @description true: played (the position is kept); false: unplayed (the position goes back to 0) */
+                    played: boolean;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlaybackMarkResult"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Postgres unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
             };
         };
     };
