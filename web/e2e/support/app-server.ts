@@ -24,6 +24,7 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
 };
 
 function serveStatic(distDir: string, req: IncomingMessage, res: ServerResponse): void {
