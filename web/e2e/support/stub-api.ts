@@ -21,6 +21,7 @@ import type {
   Incident,
   InsightView,
   JobInfo,
+  Playback,
   QueueInfo,
   SavedSearch,
   SavedSearchHit,
@@ -65,6 +66,10 @@ export interface StubApi {
   /** Saved searches (newest first) and their hits by search id; POST /api/saved-searches adds one. */
   savedSearches: SavedSearch[];
   savedSearchHits: Map<string, SavedSearchHit[]>;
+  /** Playback state by episode key (issue 18: PUT/GET /api/episodes/:key/playback, POST /api/playback/mark); episode reads carry it. */
+  playback: Map<string, Playback>;
+  /** Every playback write the viewer made, in order: `{key, body}` of a PUT, `{key: '*mark', body}` of a mark. */
+  playbackWrites: { key: string; body: Record<string, unknown> }[];
   close(): void;
 }
 
@@ -465,8 +470,40 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
         return;
       }
     }
+    // Playback state (issue 18).
+    m = /^\/episodes\/([^/]+)\/playback$/.exec(p);
+    if (m) {
+      const key = decodeURIComponent(m[1]);
+      if (!episodes.has(key)) return fail(res, 404, 'not_found', `No episode ${key}`);
+      const state = api.playback.get(key) ?? { episode_key: key, position_ms: 0, duration_ms: null, played: false, updated_at: null };
+      if (method === 'GET') return json(res, 200, state);
+      if (method === 'PUT') {
+        const input = JSON.parse(await body(req)) as { position_ms?: unknown; duration_ms?: unknown; played?: unknown };
+        if (typeof input.position_ms !== 'number' || !Number.isInteger(input.position_ms) || input.position_ms < 0) return fail(res, 400, 'invalid_request', 'invalid body: position_ms: a whole number of milliseconds');
+        if (input.duration_ms !== undefined && (typeof input.duration_ms !== 'number' || !Number.isInteger(input.duration_ms) || input.duration_ms < input.position_ms)) return fail(res, 400, 'invalid_request', 'invalid body: position_ms is past duration_ms');
+        api.playbackWrites.push({ key, body: input as Record<string, unknown> });
+        const next: Playback = { episode_key: key, position_ms: input.position_ms, duration_ms: typeof input.duration_ms === 'number' ? input.duration_ms : state.duration_ms, played: typeof input.played === 'boolean' ? input.played : state.played, updated_at: new Date().toISOString() };
+        api.playback.set(key, next);
+        return json(res, 200, next);
+      }
+    }
+    if (p === '/playback/mark' && method === 'POST') {
+      const input = JSON.parse(await body(req)) as { episode_keys: string[]; played: boolean };
+      api.playbackWrites.push({ key: '*mark', body: input as unknown as Record<string, unknown> });
+      const found = input.episode_keys.filter((k) => episodes.has(k));
+      for (const k of found) {
+        const state = api.playback.get(k) ?? { episode_key: k, position_ms: 0, duration_ms: null, played: false, updated_at: null };
+        api.playback.set(k, { ...state, played: input.played, position_ms: input.played ? state.position_ms : 0, updated_at: new Date().toISOString() });
+      }
+      if (!found.length) return fail(res, 404, 'not_found', 'none of these episodes');
+      return json(res, 200, { played: input.played, updated: found.length, not_found: input.episode_keys.filter((k) => !episodes.has(k)) });
+    }
+    const withPlayback = <T extends { episode_key: string; position_ms: number; played: boolean }>(d: T): T => {
+      const state = api.playback.get(d.episode_key);
+      return state ? { ...d, position_ms: state.position_ms, played: state.played } : d;
+    };
     if (p === '/episodes') {
-      const items = [...episodes.values()].map((e) => e.detail).sort((a, b) => (b.published_at ?? '').localeCompare(a.published_at ?? ''));
+      const items = [...episodes.values()].map((e) => withPlayback(e.detail)).sort((a, b) => (b.published_at ?? '').localeCompare(a.published_at ?? ''));
       return json(res, 200, { items, next_cursor: null });
     }
     m = /^\/episodes\/([^/]+)(?:\/(transcript|summary|insights|graph|audio|chapters))?$/.exec(p);
@@ -476,7 +513,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       const done = ep.detail.state === 'done';
       switch (m[2]) {
         case undefined:
-          return json(res, 200, ep.detail);
+          return json(res, 200, withPlayback(ep.detail));
         case 'audio':
           return serveAudio(req, res);
         case 'transcript':
@@ -651,6 +688,8 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     digests: [],
     savedSearches: [],
     savedSearchHits: new Map(),
+    playback: new Map(),
+    playbackWrites: [],
     close() {
       for (const t of timers) clearTimeout(t);
       for (const c of clients) c.end();

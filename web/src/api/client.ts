@@ -130,6 +130,13 @@ export const api = {
   /** The episode's chapters (publisher or generated): `{source, items}`, items [] when none. */
   chapters: (key: string) => optional(call('get', '/api/episodes/{key}/chapters', { path: { key } })),
   graph: () => call('get', '/api/graph'),
+  /** The caller's playback state of an episode (position 0, unplayed when never saved). */
+  playback: (key: string) => call('get', '/api/episodes/{key}/playback', { path: { key } }),
+  /** Saves the player's position (and played); `keepalive` lets it finish while the page unloads. */
+  savePlayback: (key: string, body: Body<'/api/episodes/{key}/playback', 'put'>, keepalive = false) =>
+    request<Answer<'/api/episodes/{key}/playback', 'put'>>('PUT', `/episodes/${encodeURIComponent(key)}/playback`, body, { keepalive }),
+  /** Marks episodes played (position kept) or unplayed (position back to 0). */
+  markPlayed: (keys: string[], played: boolean) => call('post', '/api/playback/mark', { body: { episode_keys: keys, played } }),
   search: (query: string, k = 20) => call('get', '/api/search', { query: { q: query, k } }),
   health: () => call('get', '/api/health'),
   queues: () => call('get', '/api/admin/queues'),
