@@ -75,8 +75,34 @@ describe('api: a failed episode says why', () => {
     expect(all.body.items.find((e: { episode_key: string }) => e.episode_key === 'ff-2').last_error).toBeNull();
     const detail = await call(api.base, 'GET', '/api/episodes/ff-1');
     expect(detail.body).toMatchObject({ state: 'failed', last_error: error });
+    // The episode page's failure panel: stage, the Admin page's cause, attempts, whether a retry may help.
+    expect(detail.body.failure).toEqual({ stage: 'ingest', cause: 'cannot resolve the host of https://cdn.dead.example/…', message: error, attempts: 3, retryable: true });
+    // The download failed because the publisher's host is gone: the player is offered nothing to play.
+    expect(detail.body.audio_url).toBeNull();
+    expect((await call(api.base, 'GET', '/api/episodes/ff-2')).body.failure).toBeNull();
     const doc = await call(api.base, 'GET', '/api/docs/json');
     expect(Object.keys(doc.body.paths['/api/episodes'].get.responses['200'].content['application/json'].schema.properties.items.items.properties)).toContain('last_error');
+  });
+
+  it('a failure a retry will not fix says so; one that is not the source keeps the enclosure playable', async () => {
+    const gone = 'the enclosure at https://cdn.example.com/ep3.mp3 returned HTTP 404';
+    const disk = 'ENOSPC: no space left on device, write';
+    await pg.query(
+      `INSERT INTO episodes (episode_key, feed_id, title, published_at, source, enclosure, state, failed_stage, attempts, last_error, state_reason)
+       VALUES ('ff-3', 'ff', 'Gone for good', now(), '{}', '{"url": "https://cdn.example.com/ep3.mp3"}', 'failed', 'ingest', 3, $1, $2),
+              ('ff-4', 'ff', 'Full disk', now(), '{}', '{"url": "https://cdn.example.com/ep4.mp3"}', 'failed', 'ingest', 2, $3, $4),
+              ('ff-5', 'ff', 'Rate limited', now(), '{}', '{"url": "https://cdn.example.com/ep5.mp3"}', 'failed', 'transcribe', 1, 'the enclosure at https://cdn.example.com/ep5.mp3 returned HTTP 429', NULL)`,
+      [gone, `ingest failed after 3 attempt(s): ${gone}`, disk, `ingest failed after 2 attempt(s): ${disk}`],
+    );
+    const g = (await call(api.base, 'GET', '/api/episodes/ff-3')).body;
+    expect(g.failure).toMatchObject({ stage: 'ingest', cause: 'the enclosure at https://cdn.example.com/… returned HTTP 404', attempts: 3, retryable: false });
+    expect(g.audio_url).toBeNull();
+    const d = (await call(api.base, 'GET', '/api/episodes/ff-4')).body;
+    expect(d.failure).toMatchObject({ stage: 'ingest', message: disk, attempts: 2, retryable: true });
+    expect(d.audio_url).toBe('https://cdn.example.com/ep4.mp3');
+    const r = (await call(api.base, 'GET', '/api/episodes/ff-5')).body;
+    expect(r.failure).toMatchObject({ stage: 'transcribe', retryable: true });
+    expect(r.audio_url).toBe('https://cdn.example.com/ep5.mp3');
   });
 
   it('an episode retried after a failure keeps its last error while it runs again and drops it once done', async () => {
@@ -117,7 +143,7 @@ describe('api: failed jobs grouped by cause, retried a group at a time', () => {
     try {
       for (const id of Object.keys(failing)) {
         const queue = id.startsWith('ingest') ? queues.ingest : queues.transcribe;
-        await queue.add(queue.name, { episodeKey: `ep-${id}` }, { jobId: id, attempts: 1 });
+        await queue.add(queue.name, { episodeKey: `ep-${id}`, feedId: id === 'ingest.a3' ? 'feed-b' : 'feed-a' }, { jobId: id, attempts: 1 });
         await new Promise((r) => setTimeout(r, 3)); // distinct timestamps: groups of one size are ordered newest first
       }
       await waitFor(async () => (await call(api.base, 'GET', '/api/admin/failures')).body.total === 5, 20_000);
@@ -134,6 +160,9 @@ describe('api: failed jobs grouped by cause, retried a group at a time', () => {
       ]);
       const dead = f.body.groups[0];
       expect(dead.queues).toEqual({ ingest: 3 });
+      expect(dead.feeds).toEqual({ 'feed-a': 2, 'feed-b': 1 });
+      expect(dead.first).toBeLessThan(dead.latest);
+      expect(f.body.groups[1].first).toBe(f.body.groups[1].latest);
       expect(dead.jobs.map((j: { id: string }) => j.id).sort()).toEqual(['ingest.a1', 'ingest.a2', 'ingest.a3']);
       expect(dead.jobs[0]).toMatchObject({ queue: 'ingest', failed_reason: expect.stringContaining('cdn.dead.example/'), cause: dead.cause });
       // The list of failed jobs carries the cause too.

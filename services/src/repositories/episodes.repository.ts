@@ -10,6 +10,7 @@ import type { FeedEpisode, ParsedEpisode } from '../feeds/types';
 import { readStoredPolicy } from '../feeds/policy';
 import type { EpisodeDetailView, EpisodePage, EpisodeSummaryView } from '../api/contract/responses';
 import { NOT_STARTED, PlaybackRepository, type PlaybackMark } from './playback.repository';
+import { episodeFailure } from '../api/episodes/episode-failure';
 
 // The views the api answers with are the API contract's (api/contract/responses.ts).
 export type { EpisodeDetailView, EpisodePage, EpisodeSummaryView } from '../api/contract/responses';
@@ -582,7 +583,7 @@ export class EpisodeRepository {
       .selectFrom('episodes as e')
       .innerJoin('feeds as f', 'f.id', 'e.feed_id')
       .leftJoin('playback as pb', (j) => j.onRef('pb.episode_key', '=', 'e.episode_key').on('pb.tenant_id', '=', tenantId))
-      .select([...summaryColumns(), sql<string>`COALESCE(e.published_at, '-infinity'::timestamptz)::text`.as('sort_key'), 'e.source', 'e.enclosure', 'pb.position_ms', 'pb.played'])
+      .select([...summaryColumns(), sql<string>`COALESCE(e.published_at, '-infinity'::timestamptz)::text`.as('sort_key'), 'e.source', 'e.enclosure', 'e.attempts', 'pb.position_ms', 'pb.played'])
       .where('e.episode_key', '=', key)
       .where('e.feed_id', 'in', this.subscribedFeeds(tenantId))
       .executeTakeFirst();
@@ -597,6 +598,7 @@ export class EpisodeRepository {
       image: str(src.image),
       enclosure_url: enclosureUrl,
       audio_url: enclosureUrl,
+      failure: episodeFailure(r),
     };
   }
 

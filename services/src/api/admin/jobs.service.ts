@@ -147,10 +147,13 @@ export class JobsService {
       for (const { queue: q, job } of jobs) {
         const view = toView(q, job, 'failed');
         const cause = view.cause ?? failureCause(null);
-        const g = groups.get(cause) ?? { cause, count: 0, queues: {}, latest: 0, jobs: [] };
+        const g = groups.get(cause) ?? { cause, count: 0, queues: {}, latest: 0, first: view.timestamp, feeds: {}, jobs: [] };
         g.count++;
         g.queues[q] = (g.queues[q] ?? 0) + 1;
         g.latest = Math.max(g.latest, view.timestamp);
+        g.first = Math.min(g.first, view.timestamp);
+        const feedId = (job.data as { feedId?: unknown })?.feedId;
+        if (typeof feedId === 'string') g.feeds[feedId] = (g.feeds[feedId] ?? 0) + 1;
         g.jobs.push(view);
         groups.set(cause, g);
       }

@@ -95,7 +95,18 @@ export const episodeSummary = z.object({
   played: z.boolean().describe('whether the caller has played it (or marked it played)'),
 });
 
+export const episodeFailure = z
+  .object({
+    stage: nullableText.describe('the stage that failed (ingest, transcribe, enrich, index, project)'),
+    cause: z.string().describe('the error without what differs per episode: the group GET /api/admin/failures lists it in'),
+    message: nullableText.describe('the last attempt\'s error as it was raised'),
+    attempts: count.describe('attempts the failed stage had'),
+    retryable: z.boolean().describe('false when a retry is expected to fail the same way (the publisher answered 404/410, the enclosure is not audio); POST /api/episodes/{key}/process still retries'),
+  })
+  .describe('why a failed episode failed; null unless state is failed');
+
 export const episodeDetail = episodeSummary.extend({
+  failure: episodeFailure.nullable(),
   description: nullableText,
   image: nullableText,
   enclosure_url: nullableText,
@@ -207,6 +218,8 @@ export const failureGroup = z.object({
   count,
   queues: z.record(z.string(), count).describe('failed jobs of this cause per queue'),
   latest: count.describe('when the newest of them was enqueued (ms)'),
+  first: count.describe('when the oldest of them was enqueued (ms)'),
+  feeds: z.record(z.string(), count).describe('failed jobs of this cause per feed id (jobs that name one)'),
   jobs: z.array(jobInfo).describe('the newest few, newest first'),
 });
 
@@ -385,6 +398,7 @@ export const components = {
   ProcessSkippedResult: processSkippedResult,
   EpisodeSummary: episodeSummary,
   EpisodeDetail: episodeDetail,
+  EpisodeFailure: episodeFailure,
   EpisodePage: episodePage,
   Segment: segment,
   TranscriptView: transcript,
@@ -446,6 +460,7 @@ export type ImportResult = z.output<typeof importResult>;
 export type QueueView = z.output<typeof queueInfo>;
 export type JobView = z.output<typeof jobInfo>;
 export type FailureGroup = z.output<typeof failureGroup>;
+export type EpisodeFailureView = z.output<typeof episodeFailure>;
 export type FailuresView = z.output<typeof failures>;
 export type RetryCauseResult = z.output<typeof retryCauseResult>;
 export type WorkersView = z.output<typeof workers>;

@@ -9,6 +9,7 @@ import { ControlPlane } from '../../control/control-plane';
 import { ApiContext } from '../context';
 import { ChapterRepository } from '../../repositories/chapters.repository';
 import type { ChapterListView } from '../contract/chapters';
+import { audioUnplayable } from './episode-failure';
 
 const notYet = (what: string, key: string) => new ApiError(404, 'not_found', `episode ${key} has no ${what} yet`);
 
@@ -46,7 +47,10 @@ export class EpisodesService {
     if (!d) throw notFound(`episode ${key}`);
     // The player streams our copy once the ingest stage has it (no third-party request, seekable);
     // without one (transcript first, or deleted by retention) the publisher's http(s) enclosure.
-    d.audio_url = (await this.media.audioFile(key)) ? `/api/episodes/${encodeURIComponent(key)}/audio` : playableEnclosureUrl(d.enclosure_url);
+    // Not when the download failed because the publisher's file is gone or unreachable: the
+    // player would fetch the same URL and show a dead 0:00 (the page says why instead).
+    const ours = await this.media.audioFile(key);
+    d.audio_url = ours ? `/api/episodes/${encodeURIComponent(key)}/audio` : audioUnplayable(d.failure) ? null : playableEnclosureUrl(d.enclosure_url);
     return d;
   }
 
