@@ -1,0 +1,222 @@
+// Installable (issue 18): the web app manifest, the service worker (app shell and opened episode
+// pages offline) and no layout shift while pages load — in Debian Chromium against the built
+// viewer (web/dist: the worker exists only in a production build) and the contract stub.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test';
+import { type AppServer, startAppServer } from '../support/app-server';
+import { DIST_DIR } from '../support/paths';
+import { screenshot } from '../support/screens';
+import { createStubApi, type StubApi } from '../support/stub-api';
+
+const test = base.extend<{ stub: StubApi; app: AppServer }>({
+  stub: async ({}, use) => {
+    const stub = createStubApi({ stepMs: 100 });
+    await use(stub);
+    stub.close();
+  },
+  app: async ({ stub }, use) => {
+    const app = await startAppServer({ api: stub.handle });
+    await use(app);
+    await app.close();
+  },
+  baseURL: async ({ app }, use) => use(app.origin),
+});
+
+const FEED = 'http://127.0.0.1:9/show/feed.xml';
+const TITLE = 'Ask not what your country can do for you';
+const row = (page: Page, i: number) => page.locator(`[data-testid=transcript] [data-index="${i}"]`);
+
+async function processedEpisode(stub: StubApi): Promise<string> {
+  const feed = stub.addFeed(FEED);
+  const key = `${feed.id}-ep1`;
+  await expect.poll(() => stub.episodes.get(key)?.detail.state).toBe('done');
+  return key;
+}
+
+/** Width and height from a PNG's IHDR. */
+function pngSize(b: Buffer): string {
+  expect(b.subarray(1, 4).toString('ascii')).toBe('PNG');
+  return `${b.readUInt32BE(16)}x${b.readUInt32BE(20)}`;
+}
+
+/** Fetches the manifest a page links to and checks what an install needs; returns it. */
+export async function checkManifest(page: Page, request: APIRequestContext) {
+  const href = await page.locator('link[rel=manifest]').getAttribute('href');
+  expect(href).toBe('/manifest.webmanifest');
+  const res = await request.get(new URL(href!, page.url()).href);
+  expect(res.status()).toBe(200);
+  expect(res.headers()['content-type']).toContain('application/manifest+json');
+  const m = await res.json();
+  expect(m).toMatchObject({ name: 'podbrain', short_name: 'podbrain', start_url: '/', scope: '/', display: 'standalone' });
+  expect(m.theme_color).toMatch(/^#[0-9a-f]{6}$/);
+  expect(m.background_color).toMatch(/^#[0-9a-f]{6}$/);
+  const icons = m.icons as { src: string; sizes: string; type: string; purpose: string }[];
+  for (const want of ['192x192', '512x512']) expect(icons.some((i) => i.sizes === want && i.type === 'image/png' && i.purpose === 'any')).toBe(true);
+  expect(icons.some((i) => i.purpose === 'maskable' && i.sizes === '512x512')).toBe(true);
+  expect(icons.some((i) => i.type === 'image/svg+xml')).toBe(true);
+  for (const icon of icons) {
+    const r = await request.get(new URL(icon.src, res.url()).href);
+    expect(r.status(), icon.src).toBe(200);
+    expect(r.headers()['content-type'], icon.src).toContain(icon.type);
+    if (icon.type === 'image/png') expect(pngSize(await r.body()), icon.src).toBe(icon.sizes);
+  }
+  const touch = await page.locator('link[rel=apple-touch-icon]').getAttribute('href');
+  const t = await request.get(new URL(touch!, page.url()).href);
+  expect(pngSize(await t.body())).toBe('180x180');
+  expect(await page.locator('meta[name=theme-color]').count()).toBe(2);
+  return m;
+}
+
+/** Waits until a service worker is active and controls the page. */
+export async function controlled(page: Page): Promise<string> {
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await expect.poll(() => page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state)).toBe('activated');
+  await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller?.scriptURL ?? null)).toMatch(/\/sw\.js$/);
+  return 'activated';
+}
+
+test('pwa stub: the manifest is linked and valid, its icons are there at their sizes', async ({ page, request }) => {
+  await page.goto('/');
+  await checkManifest(page, request);
+  const sw = await request.get('/sw.js');
+  expect(sw.status()).toBe(200);
+  expect(sw.headers()['content-type']).toContain('javascript');
+  const body = await sw.text();
+  // The build wrote its shell into the worker: index.html and the entry chunk of this build.
+  const entry = await page.locator('script[type=module]').getAttribute('src');
+  expect(body).toContain('"index.html"');
+  expect(body).toContain(JSON.stringify(entry!.slice(1)));
+  expect(body).not.toContain('__SHELL__');
+});
+
+test('pwa stub: the service worker activates, controls the page after a reload and precaches the shell', async ({ page }) => {
+  await page.goto('/');
+  await controlled(page);
+  await page.reload();
+  expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+  const cached = await page.evaluate(async () => {
+    const names = await caches.keys();
+    const shell = names.find((n) => n.startsWith('podbrain-shell-'));
+    const keys = shell ? (await (await caches.open(shell)).keys()).map((r) => new URL(r.url).pathname) : [];
+    return { names, keys };
+  });
+  expect(cached.keys).toContain('/index.html');
+  expect(cached.keys).toContain('/manifest.webmanifest');
+  expect(cached.keys.filter((k) => k.startsWith('/assets/')).length).toBeGreaterThan(5);
+});
+
+test('pwa stub: an episode opened once reads offline after a reload (title, transcript, summary); the event stream and writes are never cached', async ({ page, context, stub }) => {
+  const key = await processedEpisode(stub);
+  await page.goto('/');
+  await controlled(page);
+  await page.goto(`/episodes/${key}`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(TITLE);
+  await expect(row(page, 0)).toContainText('my fellow Americans');
+  await expect(page.getByTestId('insights')).toBeVisible();
+  // The four reads are in the episode cache (written after the answers, so poll).
+  await expect
+    .poll(() => page.evaluate(async () => (await (await caches.open('podbrain-episodes-v1')).keys()).map((r) => new URL(r.url).pathname).sort()))
+    .toEqual(expect.arrayContaining([`/api/episodes/${key}`, `/api/episodes/${key}/transcript`, `/api/episodes/${key}/summary`]));
+  const everything = await page.evaluate(async () => {
+    const out: string[] = [];
+    for (const n of await caches.keys()) for (const r of await (await caches.open(n)).keys()) out.push(new URL(r.url).pathname);
+    return out;
+  });
+  expect(everything.filter((p) => p.startsWith('/api/events') || p.includes('/audio') || p.startsWith('/api/admin'))).toEqual([]);
+
+  await context.setOffline(true);
+  await page.reload();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(TITLE);
+  await expect(row(page, 0)).toContainText('my fellow Americans');
+  await expect(row(page, 2)).toContainText('what your country can do for you');
+  await screenshot(page, 'stub-episode-offline');
+  // A page never opened has no copy: the app says it could not load, it does not hang.
+  await page.goto('/episodes/feed1-ep2');
+  await expect(page.getByRole('alert').first()).toBeVisible();
+  await context.setOffline(false);
+});
+
+/** Sums layout-shift entries (not caused by input) from the start of the document. */
+async function trackCls(page: Page) {
+  await page.addInitScript(() => {
+    const w = window as unknown as { __cls: number; __shifts: { value: number; at: number; sources: string[] }[] };
+    w.__cls = 0;
+    w.__shifts = [];
+    new PerformanceObserver((list) => {
+      type Rect = { y: number; height: number };
+      for (const e of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean; sources?: { node?: Node; previousRect: Rect; currentRect: Rect }[] })[]) {
+        if (e.hadRecentInput) continue;
+        w.__cls += e.value;
+        const where = (s: { node?: Node; previousRect: Rect; currentRect: Rect }) =>
+          `${s.node instanceof Element ? s.node.outerHTML.slice(0, 60) : String(s.node?.nodeName)} y ${s.previousRect.y}→${s.currentRect.y} h ${s.previousRect.height}→${s.currentRect.height}`;
+        w.__shifts.push({ value: e.value, at: Math.round(e.startTime), sources: (e.sources ?? []).map(where) });
+      }
+    }).observe({ type: 'layout-shift', buffered: true });
+  });
+}
+const cls = (page: Page) =>
+  page.evaluate(() => {
+    const w = window as unknown as { __cls: number; __shifts: unknown[] };
+    return { __cls: w.__cls, __shifts: w.__shifts };
+  });
+
+test('pwa stub: no layout shift while the Library and the Episode page load (CLS < 0.1, slow api)', async ({ browser, app, stub }) => {
+  const key = await processedEpisode(stub);
+  // No service worker here: every api answer comes through the page's own (delayed) route.
+  const context = await browser.newContext({ baseURL: app.origin, serviceWorkers: 'block' });
+  const page = await context.newPage();
+  await trackCls(page);
+  // Every api answer 400 ms late, so the loading states are on screen for a while.
+  await page.route('**/api/**', async (route) => {
+    if (!route.request().url().includes('/api/events')) await new Promise((r) => setTimeout(r, 400));
+    await route.continue();
+  });
+  for (const [name, path, ready] of [
+    ['library', '/', '[data-testid=episode-list]'],
+    ['episode', `/episodes/${key}`, '[data-testid=insights]'],
+  ] as const) {
+    await page.goto(path);
+    await expect(page.locator(ready).first()).toBeVisible();
+    await page.waitForTimeout(1500);
+    const { __cls, __shifts } = await cls(page);
+    console.log(`[pwa] CLS ${name}: ${__cls.toFixed(4)}`);
+    expect(__cls, `${name}: ${JSON.stringify(__shifts)}`).toBeLessThan(0.1);
+  }
+  await context.close();
+});
+
+test('pwa stub: a new build waits, the page offers "New version — reload", and the click swaps the worker', async ({ page, stub }) => {
+  // A copy of web/dist this test may change: a "new build" is a different sw.js.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'podbrain-pwa-'));
+  cpSync(DIST_DIR, dir, { recursive: true });
+  const app = await startAppServer({ api: stub.handle, distDir: dir });
+  try {
+    await page.goto(`${app.origin}/`);
+    await controlled(page);
+    const first = await page.evaluate(async () => (await caches.keys()).find((n) => n.startsWith('podbrain-shell-')));
+    const toast = page.getByTestId('update-toast');
+    // The same bytes are no update: no toast.
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.update());
+    await page.waitForTimeout(300);
+    await expect(toast).toHaveCount(0);
+
+    const sw = path.join(dir, 'sw.js');
+    writeFileSync(sw, readFileSync(sw, 'utf8').replace(/const VERSION = "[0-9a-f]+"/, 'const VERSION = "next-build"'));
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.update());
+    await expect(toast).toContainText('New version');
+    // It waits: the page is still run by the old worker until asked.
+    expect(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())!.waiting)).toBe(true);
+    await screenshot(page, 'stub-update-toast');
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    await Promise.all([page.waitForEvent('load'), toast.getByRole('button', { name: 'reload' }).click()]);
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBeUndefined();
+    await expect.poll(() => page.evaluate(async () => (await caches.keys()).filter((n) => n.startsWith('podbrain-shell-')))).toEqual(['podbrain-shell-next-build']);
+    expect(first).not.toBe('podbrain-shell-next-build');
+    await expect(toast).toHaveCount(0);
+  } finally {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
