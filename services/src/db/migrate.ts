@@ -12,6 +12,7 @@ import { StageRecipe1764633600000 } from './migrations/1764633600000-stage-recip
 import { Brain1764806400000 } from './migrations/1764806400000-brain';
 import { Playback1764892800005 } from './migrations/1764892800005-playback';
 import { Digest1764892800001 } from './migrations/1764892800001-digest';
+import { FeedDescription1764892800010 } from './migrations/1764892800010-feed-description';
 
 /**
  * TypeORM runs the migrations (db/migrations) and nothing else: no entities, no queries of the
@@ -20,7 +21,7 @@ import { Digest1764892800001 } from './migrations/1764892800001-digest';
  */
 
 /** In order. Hand-written; `synchronize` is never used. */
-export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000, AdminAudit1764115200000, RuntimeSettings1764201600000, FeedPaused1764288000000, Incidents1764374400000, FeedPolicy1764460800000, StageRecipe1764633600000, Brain1764806400000, Digest1764892800001, Playback1764892800005];
+export const MIGRATIONS = [InitialSchema1763856000000, EpisodeJobId1763942400000, EpisodesNewestIndex1764028800000, AdminAudit1764115200000, RuntimeSettings1764201600000, FeedPaused1764288000000, Incidents1764374400000, FeedPolicy1764460800000, StageRecipe1764633600000, Brain1764806400000, Digest1764892800001, Playback1764892800005, FeedDescription1764892800010];
 
 export function createMigrationDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
   return new DataSource({

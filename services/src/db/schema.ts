@@ -29,6 +29,8 @@ export interface FeedsTable {
   title: string | null;
   link: string | null;
   image: string | null;
+  /** The channel's description as plain text (markPolled); null until a poll saw one. */
+  description: Defaulted<string | null>;
   etag: string | null;
   last_modified: string | null;
   last_polled_at: Timestamp | null;

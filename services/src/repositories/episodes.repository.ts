@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { type Compilable, sql } from 'kysely';
+import { type Compilable, type ExpressionBuilder, sql } from 'kysely';
 import { PodbrainError } from '../core/errors';
 import { Database, type Executor, QueryTemplate } from '../db/database';
 import type { EpisodeRow, EpisodeStateName } from '../db/schema';
@@ -10,6 +10,7 @@ import type { FeedEpisode, ParsedEpisode } from '../feeds/types';
 import { readStoredPolicy } from '../feeds/policy';
 import type { EpisodeDetailView, EpisodePage, EpisodeSummaryView } from '../api/contract/responses';
 import { NOT_STARTED, PlaybackRepository, type PlaybackMark } from './playback.repository';
+import { sanitizeShowNotes } from '../text/show-notes';
 import { episodeFailure } from '../api/episodes/episode-failure';
 
 // The views the api answers with are the API contract's (api/contract/responses.ts).
@@ -33,6 +34,7 @@ const toSummary = (r: SummaryRow, playback: PlaybackMark = NOT_STARTED): Episode
   updated_at: r.updated_at,
   position_ms: playback.position_ms,
   played: playback.played,
+  image: r.image,
 });
 
 /** A cursor this API did not hand out (→ 400 invalid_cursor). */
@@ -82,7 +84,7 @@ const isoText = <T extends string | null>(column: string) => sql<T>`to_char(${sq
  * The summary columns of `e` (episodes, or the per-feed lateral rows) joined with `f` (feeds).
  * The same list in every Library query, so each page shape is one prepared statement.
  */
-const summaryColumns = () =>
+const summaryColumns = (itemImage = sql<string | null>`e.source->>'image'`) =>
   [
     sql.ref<string>('e.episode_key').as('episode_key'),
     sql.ref<string>('e.feed_id').as('feed_id'),
@@ -95,6 +97,8 @@ const summaryColumns = () =>
     sql.ref<string | null>('e.failed_stage').as('failed_stage'),
     sql.ref<string | null>('e.last_error').as('last_error'),
     isoText<string>('e.updated_at').as('updated_at'),
+    // The item's own cover (itunes:image), else the feed's.
+    sql<string | null>`COALESCE(NULLIF(${itemImage}, ''), f.image)`.as('image'),
   ] as const;
 
 /** The values of a Library page query (QueryTemplate stand-ins); a shape that does not use one ignores it. */
@@ -456,13 +460,13 @@ export class EpisodeRepository {
    * tenants' feeds, or as a top-N per subscribed feed over (feed_id, published_at DESC) merged
    * by Postgres. Every query is a named prepared statement (planned once per connection).
    */
-  async list(tenantId: string, p: { limit: number; cursor?: string; feedId?: string; state?: EpisodeStateName }): Promise<EpisodePage> {
+  async list(tenantId: string, p: ListFilters & { limit: number; cursor?: string }): Promise<EpisodePage> {
     const cursor = p.cursor ? decodeCursor(p.cursor) : null;
     const undatedPhase = cursor?.[0] === '-infinity';
     const want = p.limit + 1;
     let rows: SummaryRow[] = [];
     if (!undatedPhase) {
-      rows = !p.feedId && !p.state && (await this.readsNewestIndex(tenantId)) ? await this.listDatedNewest(tenantId, cursor, want) : await this.listDated(tenantId, p, cursor, want);
+      rows = !p.feedId && !p.state && p.played === undefined && (await this.readsNewestIndex(tenantId)) ? await this.listDatedNewest(tenantId, cursor, want) : await this.listDated(tenantId, p, cursor, want);
     }
     if (rows.length < want) {
       const undated = await this.listUndated(tenantId, p, undatedPhase && cursor ? cursor[1] : null, want - rows.length);
@@ -534,18 +538,19 @@ export class EpisodeRepository {
     return this.database.preparedTemplate(template, { tenantId, want, feedId: '', state: 'done', afterAt: cursor?.[0] ?? '', afterKey: cursor?.[1] ?? '' });
   }
 
-  private listDated(tenantId: string, p: { feedId?: string; state?: EpisodeStateName }, cursor: [string, string] | null, want: number): Promise<SummaryRow[]> {
-    const shape = `dated:${p.feedId ? 'feed' : 'all'}:${p.state ? 'state' : 'any'}:${cursor ? 'after' : 'first'}`;
+  private listDated(tenantId: string, p: ListFilters, cursor: [string, string] | null, want: number): Promise<SummaryRow[]> {
+    const shape = `dated:${p.feedId ? 'feed' : 'all'}:${p.state ? 'state' : 'any'}:${playedShape(p.played)}:${cursor ? 'after' : 'first'}`;
     const template = this.pageTemplate(shape, (v) =>
       this.db
         .selectFrom(this.subscribedFeeds(v.tenantId, p.feedId ? v.feedId : undefined).as('s'))
         .crossJoinLateral((eb) => {
           let e = eb
             .selectFrom('episodes as e')
-            .select(['e.episode_key', 'e.feed_id', 'e.title', 'e.published_at', 'e.duration_s', 'e.state', 'e.state_reason', 'e.failed_stage', 'e.last_error', 'e.updated_at'])
+            .select(['e.episode_key', 'e.feed_id', 'e.title', 'e.published_at', 'e.duration_s', 'e.state', 'e.state_reason', 'e.failed_stage', 'e.last_error', 'e.updated_at', sql<string | null>`e.source->>'image'`.as('item_image')])
             .whereRef('e.feed_id', '=', 's.feed_id')
             .where('e.published_at', 'is not', null);
           if (p.state) e = e.where('e.state', '=', v.state);
+          if (p.played !== undefined) e = e.where((eb) => playedBy(eb, v.tenantId, p.played!));
           if (cursor) {
             const at = timestampOf(v.afterAt);
             e = e.where('e.published_at', '<=', at).where((eb) => eb(eb.refTuple('e.published_at', 'e.episode_key'), '<', eb.tuple(at, v.afterKey)));
@@ -553,7 +558,7 @@ export class EpisodeRepository {
           return e.orderBy('e.published_at', 'desc').orderBy('e.episode_key', 'desc').limit(v.want).as('e');
         })
         .innerJoin('feeds as f', 'f.id', 'e.feed_id')
-        .select([...summaryColumns(), sql<string>`e.published_at::text`.as('sort_key')])
+        .select([...summaryColumns(sql`e.item_image`), sql<string>`e.published_at::text`.as('sort_key')])
         .orderBy('e.published_at', 'desc')
         .orderBy('e.episode_key', 'desc')
         .limit(v.want),
@@ -561,8 +566,8 @@ export class EpisodeRepository {
     return this.database.preparedTemplate(template, { tenantId, want, feedId: p.feedId ?? '', state: p.state ?? 'done', afterAt: cursor?.[0] ?? '', afterKey: cursor?.[1] ?? '' });
   }
 
-  private listUndated(tenantId: string, p: { feedId?: string; state?: EpisodeStateName }, afterKey: string | null, want: number): Promise<SummaryRow[]> {
-    const shape = `undated:${p.feedId ? 'feed' : 'all'}:${p.state ? 'state' : 'any'}:${afterKey !== null ? 'after' : 'first'}`;
+  private listUndated(tenantId: string, p: ListFilters, afterKey: string | null, want: number): Promise<SummaryRow[]> {
+    const shape = `undated:${p.feedId ? 'feed' : 'all'}:${p.state ? 'state' : 'any'}:${playedShape(p.played)}:${afterKey !== null ? 'after' : 'first'}`;
     const template = this.pageTemplate(shape, (v) => {
       let q = this.db
         .selectFrom('episodes as e')
@@ -571,6 +576,7 @@ export class EpisodeRepository {
         .where('e.feed_id', 'in', this.subscribedFeeds(v.tenantId, p.feedId ? v.feedId : undefined))
         .where('e.published_at', 'is', null);
       if (p.state) q = q.where('e.state', '=', v.state);
+      if (p.played !== undefined) q = q.where((eb) => playedBy(eb, v.tenantId, p.played!));
       if (afterKey !== null) q = q.where('e.episode_key', '<', v.afterKey);
       return q.orderBy('e.episode_key', 'desc').limit(v.want);
     });
@@ -595,9 +601,11 @@ export class EpisodeRepository {
     return {
       ...toSummary(r, { position_ms: r.position_ms ?? 0, played: r.played ?? false }),
       description: str(src.description) ?? str(src.summary) ?? str(src.contentHtml),
-      image: str(src.image),
+      image: str(src.image) ?? r.image,
       enclosure_url: enclosureUrl,
       audio_url: enclosureUrl,
+      // content:encoded is the full notes where a feed has both; description is often a teaser.
+      show_notes_html: sanitizeShowNotes(str(src.contentHtml) ?? str(src.description) ?? str(src.summary)),
       failure: episodeFailure(r),
     };
   }
@@ -611,6 +619,23 @@ export class EpisodeRepository {
       .executeTakeFirst();
     return r !== undefined;
   }
+}
+
+/** The Library's filters (GET /api/episodes): one feed, one state, played or not by the caller. */
+type ListFilters = { feedId?: string; state?: EpisodeStateName; played?: boolean };
+
+const playedShape = (played: boolean | undefined) => (played === undefined ? 'any' : played ? 'played' : 'unplayed');
+
+/** Whether `e` is (played) or is not (unplayed: never saved, or saved unplayed) played by the tenant. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- used inside differently shaped queries, each with an `e` episodes row
+function playedBy(eb: ExpressionBuilder<any, any>, tenantId: string, played: boolean) {
+  const mark = eb
+    .selectFrom('playback as pb')
+    .select(sql<number>`1`.as('one'))
+    .whereRef('pb.episode_key', '=', 'e.episode_key')
+    .where('pb.tenant_id', '=', tenantId)
+    .where('pb.played', '=', true);
+  return played ? eb.exists(mark) : eb.not(eb.exists(mark));
 }
 
 /** A cursor's timestamp (as Postgres printed it) back as timestamptz. */

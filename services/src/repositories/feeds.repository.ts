@@ -5,6 +5,7 @@ import type { FeedRow } from '../db/schema';
 import type { FeedCacheValidators } from '../feeds/load';
 import type { ParsedFeed } from '../feeds/types';
 import type { FeedView } from '../api/contract/responses';
+import { plainText } from '../text/show-notes';
 import { formatAudioRetention, type AudioRetention } from '../audio/retention-policy';
 import { effectiveAudioDownload, effectiveAudioRetention, readStoredPolicy, type AudioDownload, type FeedPolicy } from '../feeds/policy';
 
@@ -166,6 +167,7 @@ export class FeedRepository {
         'f.title',
         'f.image',
         'f.link',
+        'f.description',
         'f.last_polled_at',
         'f.last_error',
         'f.error_count',
@@ -248,6 +250,7 @@ export class FeedRepository {
         title: eb.fn.coalesce(eb.val(p.feed?.title ?? null), 'title'),
         link: eb.fn.coalesce(eb.val(p.feed?.link ?? null), 'link'),
         image: eb.fn.coalesce(eb.val(p.feed?.image ?? null), 'image'),
+        description: eb.fn.coalesce(eb.val(plainText(p.feed?.description)), 'description'),
         updated_at: now(),
       }))
       .where('id', '=', id)
@@ -271,6 +274,7 @@ function toView(r: {
   title: string | null;
   image: string | null;
   link: string | null;
+  description: string | null;
   last_polled_at: Date | null;
   last_error: string | null;
   error_count: number;
@@ -286,6 +290,7 @@ function toView(r: {
     title: r.title,
     image: r.image,
     link: r.link,
+    description: r.description,
     last_polled_at: r.last_polled_at ? new Date(r.last_polled_at).toISOString() : null,
     last_error: r.last_error,
     error_count: Number(r.error_count),

@@ -103,7 +103,7 @@ export class PlaybackRepository {
       .selectFrom('playback as p')
       .innerJoin('episodes as e', 'e.episode_key', 'p.episode_key')
       .innerJoin('feeds as f', 'f.id', 'e.feed_id')
-      .select(['p.episode_key', 'p.position_ms', 'p.duration_ms', 'p.played', isoText('p.updated_at').as('updated_at'), 'e.title', 'e.feed_id', 'f.title as feed_title', 'e.duration_s'])
+      .select(['p.episode_key', 'p.position_ms', 'p.duration_ms', 'p.played', isoText('p.updated_at').as('updated_at'), 'e.title', 'e.feed_id', 'f.title as feed_title', 'e.duration_s', sql<string | null>`COALESCE(NULLIF(e.source->>'image', ''), f.image)`.as('image')])
       .where('p.tenant_id', '=', tenantId)
       .where('e.feed_id', 'in', this.subscribedFeeds(tenantId));
     if (p.filter === 'in_progress') q = q.where('p.played', '=', false).where('p.position_ms', '>', 0);

@@ -51,6 +51,7 @@ export const playbackEntry = playback.extend({
   feed_id: z.string(),
   feed_title: z.string().nullable(),
   duration_s: z.number().int().nullable().describe("the feed's duration of the episode"),
+  image: z.string().nullable().describe("cover art: the item's own image, else the feed's (a remote URL that may not load)"),
 });
 
 export const playbackList = z.object({ items: z.array(playbackEntry).describe('most recently saved first') });

@@ -45,6 +45,11 @@ export const schemas = {
     cursor: text(500).optional(),
     feed_id: key.optional(),
     state: z.enum(EPISODE_STATES).optional(),
+    played: z
+      .enum(['true', 'false'], 'true or false')
+      .transform((v) => v === 'true')
+      .optional()
+      .describe("true: only episodes the caller has played; false: only ones it has not"),
   }),
   search: z.object({
     q: text(1000, 'required: give some words to search for')

@@ -33,6 +33,7 @@ export const feed = z.object({
   title: nullableText,
   image: nullableText,
   link: nullableText,
+  description: nullableText.describe("the channel's description as plain text (no markup); null until a poll saw one"),
   last_polled_at: dateTime.nullable(),
   last_error: nullableText,
   error_count: count,
@@ -93,6 +94,7 @@ export const episodeSummary = z.object({
   updated_at: dateTime,
   position_ms: count.describe("the caller's playback position (PUT /api/episodes/{key}/playback); 0: not started"),
   played: z.boolean().describe('whether the caller has played it (or marked it played)'),
+  image: nullableText.describe("cover art: the item's own image (itunes:image), else the feed's; a remote URL that may not load"),
 });
 
 export const episodeFailure = z
@@ -111,6 +113,7 @@ export const episodeDetail = episodeSummary.extend({
   image: nullableText,
   enclosure_url: nullableText,
   audio_url: nullableText.describe('where the player streams from: our copy once downloaded, else the enclosure'),
+  show_notes_html: nullableText.describe("the item's show notes (content:encoded, else description) sanitised on the server to a strict allowlist (p, br, a[href http(s)/mailto], lists, strong/em/b/i, blockquote, code/pre, h3–h6): safe to insert as HTML; null when none"),
 });
 
 export const episodePage = z.object({

@@ -25,7 +25,7 @@ export class EpisodesController {
   @ApiBadRequestResponse({ schema: openApiSchema(responses.apiError) })
   list(@Tenant() tenant: string, @Query() query: unknown) {
     const q = parseInput(schemas.episodeList, query, 'query');
-    return this.episodes.list(tenant, { limit: q.limit, cursor: q.cursor, feedId: q.feed_id, state: q.state });
+    return this.episodes.list(tenant, { limit: q.limit, cursor: q.cursor, feedId: q.feed_id, state: q.state, played: q.played });
   }
 
   @Get('episodes/:key')

@@ -38,7 +38,7 @@ export class EpisodesService {
     return { episode_key: key, queued: r.queued, state: r.state as EpisodeStateName, priority_class: r.priorityClass, job_id: r.jobId };
   }
 
-  list(tenantId: string, p: { limit: number; cursor?: string; feedId?: string; state?: EpisodeStateName }): Promise<EpisodePage> {
+  list(tenantId: string, p: { limit: number; cursor?: string; feedId?: string; state?: EpisodeStateName; played?: boolean }): Promise<EpisodePage> {
     return this.episodes.list(tenantId, p);
   }
 
