@@ -181,7 +181,7 @@ test('pwa stub: no layout shift while the Library and the Episode page load (CLS
     await expect(page.locator(ready).first()).toBeVisible();
     await page.waitForTimeout(1500);
     const { __cls, __shifts } = await cls(page);
-    console.log(`[pwa] CLS ${name}: ${__cls.toFixed(4)}`);
+    console.log(`[pwa] CLS ${name}: ${__cls.toFixed(4)}${__shifts.length ? ` ${JSON.stringify(__shifts)}` : ""}`);
     expect(__cls, `${name}: ${JSON.stringify(__shifts)}`).toBeLessThan(0.1);
   }
   await context.close();
