@@ -120,16 +120,17 @@ async function startFeedServer(): Promise<{ origin: string; close(): Promise<voi
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function recreateDatabase(): Promise<string> {
+async function recreateDatabase(name = DB_NAME): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a database name: ${name}`);
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${DB_NAME}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
-  return ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
+  return ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
 }
 
 async function clearRedisPrefix(prefix: string): Promise<void> {
@@ -163,11 +164,14 @@ async function waitHealthy(name: string, port: number, child: ChildProcess, outp
   }
 }
 
-/** `env`: settings on top of the defaults below, for every role (e.g. the agent's). */
-export async function startPlatform(opts: { env?: Record<string, string> } = {}): Promise<Platform> {
+/**
+ * `env`: settings on top of the defaults below, for every role (e.g. the agent's). `dbName`: a
+ * database of the spec's own (default podbrain_test_f), so specs run side by side do not drop each other's.
+ */
+export async function startPlatform(opts: { env?: Record<string, string>; dbName?: string } = {}): Promise<Platform> {
   const missing = platformMissing();
   if (missing) throw new Error(missing);
-  const dbUrl = await recreateDatabase();
+  const dbUrl = await recreateDatabase(opts.dbName);
   const prefix = `pbtest_f_${randomBytes(3).toString('hex')}`;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'podbrain-f-e2e-'));
   const modelsDir = path.join(dataDir, 'models');
