@@ -156,6 +156,8 @@ describe('player store', () => {
           puts.push({ url, body: JSON.parse(String(init.body)), keepalive: !!init.keepalive });
           if (failWith) return new Response(JSON.stringify({ error: { code: 'x', message: 'no' } }), { status: failWith, headers: { 'content-type': 'application/json' } });
         }
+        if (url.endsWith('/episodes/c')) return new Response(JSON.stringify({ ...ep('c'), position_ms: 0, played: false }), { headers: { 'content-type': 'application/json' } });
+        if (url.endsWith('/episodes/d')) return new Response(JSON.stringify({ ...ep('d'), audio_url: null }), { headers: { 'content-type': 'application/json' } });
         if (url.endsWith('/playback')) return new Response(JSON.stringify({ episode_key: 'b', position_ms: 30_000, duration_ms: null, played: false, updated_at: null }), { headers: { 'content-type': 'application/json' } });
         return new Response(JSON.stringify({ source: null, items: [] }), { headers: { 'content-type': 'application/json' } });
       }),
@@ -196,16 +198,19 @@ describe('player store', () => {
     audio.dispatchEvent(new Event('seeked'));
     await vi.runOnlyPendingTimersAsync();
     expect(puts.at(-1)!.body.position_ms).toBe(40_000);
-    // The page being hidden saves with keepalive.
+    // Leaving the page saves with keepalive (so the request outlives the page).
+    player.start();
     audio.currentTime = 41;
     window.dispatchEvent(new Event('pagehide'));
-    expect(puts).toHaveLength(4); // start() not called: no page-hide listener in this test
+    await vi.runOnlyPendingTimersAsync();
+    expect(puts).toHaveLength(5);
+    expect(puts.at(-1)).toMatchObject({ body: { position_ms: 41_000 }, keepalive: true });
   });
 
   it('marks played at 95 %, and at the end starts the next queued episode where it was left', async () => {
     const { player, audio } = await started();
     player.load(ep('a'), 90_000, false);
-    player.addToQueue(ep('b'));
+    await player.addToQueue(ep('b'));
     expect(player.queue.value.map((e) => e.episode_key)).toEqual(['b']);
     audio.currentTime = 90;
     player.play();
@@ -223,6 +228,16 @@ describe('player store', () => {
     expect(audio.getAttribute('src')).toBe('/api/episodes/b/audio');
     expect(audio.currentTime).toBe(30); // b's saved position (GET playback)
     expect(audio.paused).toBe(false);
+  });
+
+  it('queues a list entry (no audio_url field) by looking it up; one without audio is not queued', async () => {
+    const { player } = await started();
+    player.load(ep('a'), 0, false);
+    await player.addToQueue({ episode_key: 'c', title: 'Title c' });
+    expect(player.queue.value.map((e) => e.audio_url)).toEqual(['/api/episodes/c/audio']);
+    await player.playNext({ episode_key: 'd', title: 'Title d' });
+    expect(player.queue.value.map((e) => e.episode_key)).toEqual(['c']);
+    expect(player.status.value).toContain('no audio');
   });
 
   it('a failing save is said once and playback goes on', async () => {

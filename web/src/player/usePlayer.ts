@@ -104,6 +104,22 @@ async function savedPosition(key: string): Promise<number> {
 type EpisodeLike = Parameters<typeof toPlayerEpisode>[0] & { position_ms?: number; played?: boolean };
 
 /**
+ * What to play of `ep`: an episode detail as it is; a list entry (an episode summary: no `audio_url`
+ * field) is looked up first. Null when it has no audio.
+ */
+async function playable(ep: EpisodeLike): Promise<{ pe: PlayerEpisode; ep: EpisodeLike } | null> {
+  if (!('audio_url' in ep)) {
+    try {
+      ep = await api.episode(ep.episode_key);
+    } catch {
+      return null;
+    }
+  }
+  const pe = toPlayerEpisode(ep);
+  return pe ? { pe, ep } : null;
+}
+
+/**
  * The Episode page opened `ep`. A moment (`?t=`) opens it paused there; otherwise it opens at its
  * saved position — unless another episode is playing, which goes on (the page offers Play).
  */
@@ -133,9 +149,10 @@ function playAt(ep: EpisodeLike, ms: number) {
 }
 
 /** Play `ep` where it was left off (or carry on, when it is the one loaded). */
-async function playEpisode(ep: EpisodeLike) {
-  const pe = toPlayerEpisode(ep);
-  if (!pe) return;
+async function playEpisode(episode: EpisodeLike) {
+  const found = await playable(episode);
+  if (!found) return say('Nothing to play: this episode has no audio.');
+  const { pe, ep } = found;
   if (current.value?.episode_key === pe.episode_key) return play();
   const seq = loadSeq;
   const at = ep.position_ms !== undefined ? resumeAt({ ...ep, played: played.get(pe.episode_key) ?? ep.played }) : await savedPosition(pe.episode_key);
@@ -245,9 +262,10 @@ function setQueue(q: PlayerEpisode[]) {
 }
 
 /** Adds `ep` to the up-next queue (`next`: in front). With nothing loaded, it goes into the player (paused). */
-function addToQueue(ep: EpisodeLike, next = false) {
-  const pe = toPlayerEpisode(ep);
-  if (!pe) return;
+async function addToQueue(episode: EpisodeLike, next = false) {
+  const found = await playable(episode);
+  if (!found) return say('Nothing to queue: this episode has no audio.');
+  const { pe, ep } = found;
   if (!current.value) {
     load(pe, resumeAt(ep), false);
     say(`${pe.title} is in the player.`);
