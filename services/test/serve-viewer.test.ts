@@ -131,11 +131,27 @@ describe.skipIf(!built)('the api serves the viewer (WEB_DIST_DIR)', () => {
       expect(r.headers.get('cache-control'), p).toBe('no-cache');
       expect(await r.text(), p).toBe(index);
     }
-    for (const p of ['/assets/index-gone.js', '/assets/nothing', '/favicon.ico', '/sw.js', '/manifest.webmanifest']) {
+    for (const p of ['/assets/index-gone.js', '/assets/nothing', '/favicon.ico', '/icons/gone.png', '/old-sw.js', '/app.webmanifest']) {
       const r = await fetch(`${api.base}${p}`);
       expect(r.status, p).toBe(404);
       expect(await r.text(), p).not.toContain('<html');
     }
+  });
+
+  it('the service worker and the web app manifest are revalidated on each load, with their types (installable viewer)', async () => {
+    const sw = await fetch(`${api.base}/sw.js`);
+    expect(sw.status).toBe(200);
+    expect(sw.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(sw.headers.get('cache-control')).toBe('no-cache');
+    expect(await sw.text()).toContain('podbrain-shell-');
+    const m = await fetch(`${api.base}/manifest.webmanifest`);
+    expect(m.status).toBe(200);
+    expect(m.headers.get('content-type')).toBe('application/manifest+json; charset=utf-8');
+    expect(m.headers.get('cache-control')).toBe('no-cache');
+    expect(((await m.json()) as { start_url: string }).start_url).toBe('/');
+    const icon = await fetch(`${api.base}/icons/icon-192.png`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/png');
   });
 
   it('never shadows the api: /api, /healthz, /metrics answer as before, in any spelling', async () => {
