@@ -56,6 +56,8 @@ export interface StubApi {
   apiKey: string | null;
   addFeed(url: string): Feed;
   addLongEpisode(segmentCount: number): string;
+  /** Adds `count` failed jobs with one cause (the Admin page's groups), e.g. 56 identical download failures. */
+  addFailedJobs(count: number, over?: Partial<JobInfo>): void;
   /** The on-call agent's side: incidents (newest first) and its settings. */
   incidents: Incident[];
   agent: AgentSettings;
@@ -201,6 +203,9 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     ep.detail.state = state;
     ep.detail.state_reason = reason;
     ep.detail.failed_stage = state === 'failed' ? ep.fails ?? null : null;
+    // As the api words it (episode detail `failure`): only while failed.
+    const error = reason?.replace(/^\w+: /, '') ?? null;
+    ep.detail.failure = state === 'failed' ? { stage: ep.fails ?? null, cause: error ?? 'unknown', message: error, attempts: 3, retryable: !/HTTP 4\d\d/.test(error ?? '') } : null;
     ep.detail.updated_at = new Date().toISOString();
     emit({ episode_key: ep.detail.episode_key, feed_id: ep.detail.feed_id, state, stage: null, reason, at: ep.detail.updated_at });
   }
@@ -252,6 +257,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       image: null,
       enclosure_url: `${feed.url.replace(/\/[^/]*$/, '')}/ep${n}.mp3`,
       audio_url: `/api/episodes/${key}/audio`,
+      failure: null,
       ...over,
     };
     return {
@@ -296,6 +302,16 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       walk(ep);
     }
     return feed;
+  }
+
+  function addFailedJobs(count: number, over: Partial<JobInfo> = {}): void {
+    const t0 = Date.now() - count * 60_000;
+    for (let i = 0; i < count; i++) {
+      const reason = over.failed_reason ?? `cannot resolve the host of https://cdn.dead.example/ep${i}.mp3`;
+      const job: JobInfo = { id: `ingest.dead-${i}`, queue: 'ingest', name: 'ingest', episode_key: `dead-ep${i}`, failed_reason: reason, cause: 'cannot resolve the host of https://cdn.dead.example/…', attempts: 3, timestamp: t0 + i * 60_000, processed_on: null, finished_on: null, ...over };
+      failedJobs.push(job);
+      queues.find((x) => x.name === job.queue)!.failed++;
+    }
   }
 
   function addLongEpisode(segmentCount: number): string {
@@ -502,6 +518,25 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       const state = api.playback.get(d.episode_key);
       return state ? { ...d, position_ms: state.position_ms, played: state.played } : d;
     };
+    m = /^\/episodes\/([^/]+)\/process$/.exec(p);
+    if (m && method === 'POST') {
+      // Process now / Retry: a failed or skipped episode walks again from the start (its failed job is retried).
+      const ep = episodes.get(decodeURIComponent(m[1]));
+      if (!ep) return fail(res, 404, 'not_found', `No episode ${m[1]}`);
+      if (ep.detail.state === 'done') return fail(res, 409, 'conflict', 'episode is done');
+      const queued = ['failed', 'skipped', 'pending'].includes(ep.detail.state);
+      if (queued) {
+        for (let i = failedJobs.length - 1; i >= 0; i--) {
+          if (failedJobs[i].episode_key !== ep.detail.episode_key) continue;
+          queues.find((x) => x.name === failedJobs[i].queue)!.failed--;
+          failedJobs.splice(i, 1);
+        }
+        ep.fails = undefined;
+        setState(ep, 'pending');
+        walk(ep);
+      }
+      return json(res, 202, { episode_key: ep.detail.episode_key, queued, state: ep.detail.state, priority_class: 'interactive', job_id: `ingest.${ep.detail.episode_key}` });
+    }
     if (p === '/episodes') {
       const items = [...episodes.values()].map((e) => withPlayback(e.detail)).sort((a, b) => (b.published_at ?? '').localeCompare(a.published_at ?? ''));
       return json(res, 200, { items, next_cursor: null });
@@ -565,17 +600,20 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     }
     if (p === '/admin/reprocess-stale' && method === 'POST') return json(res, 202, { queued: 0, checked: 0, current: 0, unable: 0, remaining: 0 });
     if (p === '/admin/failures' && method === 'GET') {
-      const groups = new Map<string, { cause: string; count: number; queues: Record<string, number>; latest: number; jobs: JobInfo[] }>();
+      const groups = new Map<string, { cause: string; count: number; queues: Record<string, number>; latest: number; first: number; feeds: Record<string, number>; jobs: JobInfo[] }>();
       for (const j of failedJobs) {
         const cause = j.cause ?? j.failed_reason ?? 'unknown';
-        const g = groups.get(cause) ?? { cause, count: 0, queues: {}, latest: 0, jobs: [] };
+        const g = groups.get(cause) ?? { cause, count: 0, queues: {}, latest: 0, first: j.timestamp, feeds: {}, jobs: [] };
         g.count++;
         g.queues[j.queue] = (g.queues[j.queue] ?? 0) + 1;
         g.latest = Math.max(g.latest, j.timestamp);
+        g.first = Math.min(g.first, j.timestamp);
+        const feedId = j.episode_key ? episodes.get(j.episode_key)?.detail.feed_id : undefined;
+        if (feedId) g.feeds[feedId] = (g.feeds[feedId] ?? 0) + 1;
         g.jobs.push(j);
         groups.set(cause, g);
       }
-      return json(res, 200, { groups: [...groups.values()].sort((a, b) => b.count - a.count), total: failedJobs.length, truncated: false });
+      return json(res, 200, { groups: [...groups.values()].sort((a, b) => b.count - a.count).map((g) => ({ ...g, jobs: g.jobs.slice(-20).reverse() })), total: failedJobs.length, truncated: false });
     }
     if (p === '/admin/failures/retry' && method === 'POST') {
       let cause: unknown;
@@ -682,6 +720,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
     apiKey: null,
     addFeed,
     addLongEpisode,
+    addFailedJobs,
     incidents: [],
     agent: { mode: 'shadow', kill_switch: false },
     addIncident,
