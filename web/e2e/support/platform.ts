@@ -46,6 +46,8 @@ export function platformMissing(): string | null {
 export interface Platform {
   apiOrigin: string;
   feedUrl: string;
+  /** A feed of one item whose enclosure answers 404 (not added unless a test adds it). */
+  brokenFeedUrl: string;
   env: Record<string, string>;
   logs(): string;
   stop(): Promise<void>;
@@ -88,6 +90,28 @@ function feedXml(origin: string): string {
 `;
 }
 
+/** A second feed whose one item's enclosure is gone (the server answers 404): its download fails. */
+function brokenFeedXml(origin: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">
+  <channel>
+    <title>${BROKEN_FEED_TITLE}</title>
+    <link>${origin}/</link>
+    <description>A feed whose audio file is gone.</description>
+    <item>
+      <title>${BROKEN_EPISODE_TITLE}</title>
+      <guid isPermaLink="false">fixture-broken-1</guid>
+      <pubDate>Sat, 21 Nov 2026 10:00:00 GMT</pubDate>
+      <enclosure url="${origin}/audio/gone.mp3" length="123456" type="audio/mpeg"/>
+      <itunes:duration>11</itunes:duration>
+    </item>
+  </channel>
+</rss>
+`;
+}
+export const BROKEN_FEED_TITLE = 'Broken Links Weekly';
+export const BROKEN_EPISODE_TITLE = 'The episode whose audio is gone';
+
 const jfkVtt = () => `WEBVTT\n\n${JFK_CUES.map((c, i) => `${i + 1}\n${ms(c.start_ms)} --> ${ms(c.end_ms)}\n${c.text}\n`).join('\n')}`;
 
 async function startFeedServer(): Promise<{ origin: string; close(): Promise<void> }> {
@@ -95,6 +119,7 @@ async function startFeedServer(): Promise<{ origin: string; close(): Promise<voi
     const p = (req.url ?? '/').split('?')[0];
     const origin = `http://${req.headers.host}`;
     if (p === '/feed.xml') return void res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' }).end(feedXml(origin));
+    if (p === '/broken.xml') return void res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' }).end(brokenFeedXml(origin));
     if (p === '/transcripts/jfk.vtt') return void res.writeHead(200, { 'content-type': 'text/vtt' }).end(jfkVtt());
     const m = /^\/audio\/([\w.-]+)$/.exec(p);
     if (m && existsSync(fixture('audio', m[1]))) {
@@ -247,6 +272,7 @@ export async function startPlatform(opts: { env?: Record<string, string>; dbName
   return {
     apiOrigin: `http://127.0.0.1:${apiPort}`,
     feedUrl: `${feed.origin}/feed.xml`,
+    brokenFeedUrl: `${feed.origin}/broken.xml`,
     env: { ...env, FAKE_WHISPER_MODEL: fakeModel ? 'yes' : `no (${(fake.stderr || fake.stdout).trim().split('\n')[0]})` },
     logs: () => children.map((c) => `----- ${c.name}\n${c.output.join('').slice(-6000)}`).join('\n'),
     stop,
