@@ -7,6 +7,7 @@ const routes = [
   { path: '/episodes/:key', component: () => import('./views/EpisodeView.vue'), meta: { title: 'Episode' } },
   { path: '/search', component: () => import('./views/SearchView.vue'), meta: { title: 'Search' } },
   { path: '/feeds', component: () => import('./views/FeedsView.vue'), meta: { title: 'Feeds' } },
+  { path: '/feeds/:id', component: () => import('./views/FeedView.vue'), meta: { title: 'Feed' } },
   { path: '/digests', component: () => import('./views/DigestView.vue'), meta: { title: 'Digest' } },
   // The link a digest's notification and its RSS items carry (<PUBLIC_URL>/digests/<id>).
   { path: '/digests/:id', component: () => import('./views/DigestView.vue'), meta: { title: 'Digest' } },

@@ -23,6 +23,7 @@ const skippedEpisode = (key: string, title: string): EpisodeSummary => ({
   updated_at: '2026-11-20T10:00:00Z',
   position_ms: 0,
   played: false,
+  image: null,
 });
 
 interface Sent {
@@ -38,6 +39,7 @@ function fakeApi() {
     title: 'Show',
     image: null,
     link: null,
+    description: null,
     last_polled_at: '2026-11-20T10:00:00Z',
     last_error: null,
     error_count: 0,

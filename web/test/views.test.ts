@@ -35,6 +35,7 @@ const episode = (key: string, state: EpisodeSummary['state']): EpisodeSummary =>
   updated_at: '2026-11-20T10:00:00Z',
   position_ms: 0,
   played: false,
+  image: null,
 });
 
 function jsonResponse(status: number, body: unknown): Response {
@@ -75,6 +76,7 @@ describe('LibraryView', () => {
       'fetch',
       vi.fn(async (url: string) => {
         if (url.includes('/feeds')) return jsonResponse(200, { items: [] });
+        if (url.includes('/playback')) return jsonResponse(200, { items: [] });
         reads++;
         if (reads === 1) return jsonResponse(200, { items: [episode('a', 'pending')], next_cursor: null });
         // The second read was answered by the server before `a` moved on, but arrives after the event.
@@ -115,6 +117,7 @@ describe('LibraryView paging', () => {
       vi.fn(async (url: string) => {
         calls.push(url);
         if (url.includes('/feeds')) return jsonResponse(200, { items: [] });
+        if (url.includes('/playback')) return jsonResponse(200, { items: [] });
         if (url.includes('cursor=c2')) return jsonResponse(200, { items: [episode('old', 'done')], next_cursor: null });
         return jsonResponse(200, { items: [episode('new', 'done')], next_cursor: 'c2' });
       }),

@@ -254,7 +254,13 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       position_ms: 0,
       played: false,
       description: 'A short speech.',
-      image: null,
+      image: feed.image,
+      // As the server sends it: sanitised (services/src/text/show-notes.ts). The entity-escaped
+      // "tag" is text, and a <script> inserted as HTML never runs: the page must show both inert.
+      show_notes_html:
+        n === 1
+          ? '<p>The inaugural address, 1961. At 0:08 the famous line; from 0:03 the question.</p><p>&lt;img src=x onerror="window.__pwned=1"&gt;</p><script>window.__pwned = 2</script><ul><li><a href="https://example.com/jfk" rel="noopener nofollow ugc" target="_blank">The full text</a></li><li>Recorded 20 January 1961</li></ul><p>Line 1</p><p>Line 2</p><p>Line 3</p><p>Line 4</p><p>Line 5</p>'
+          : null,
       enclosure_url: `${feed.url.replace(/\/[^/]*$/, '')}/ep${n}.mp3`,
       audio_url: `/api/episodes/${key}/audio`,
       failure: null,
@@ -293,7 +299,8 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
 
   function addFeed(url: string): Feed {
     const id = `feed${feeds.length + 1}`;
-    const feed: Feed = { id, url, title: 'The Stub Show', image: null, link: null, last_polled_at: new Date().toISOString(), last_error: null, error_count: 0, paused: false, policy: { backfill: { newest: 3 }, include: [], exclude: [], min_duration_s: null, max_duration_s: null, audio_retention: null, audio_download: null }, audio: { retention: 'keep-all', retention_overridden: false, download: 'when-needed', download_overridden: false }, episode_count: 2, skipped_count: 0 };
+    // A cover URL that never loads (nothing listens on port 9): the viewer shows its placeholder, never a broken image.
+    const feed: Feed = { id, url, title: 'The Stub Show', image: 'http://127.0.0.1:9/cover.jpg', link: 'https://example.com/stub-show', description: 'Famous speeches, one at a time, with a few words on each.', last_polled_at: new Date().toISOString(), last_error: null, error_count: 0, paused: false, policy: { backfill: { newest: 3 }, include: [], exclude: [], min_duration_s: null, max_duration_s: null, audio_retention: null, audio_download: null }, audio: { retention: 'keep-all', retention_overridden: false, download: 'when-needed', download_overridden: false }, episode_count: 2, skipped_count: 0 };
     feeds.push(feed);
     for (const [n, fails] of [[1, undefined], [2, 'transcribe']] as const) {
       const ep = makeEpisode(feed, n, {}, fails);
@@ -315,7 +322,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
   }
 
   function addLongEpisode(segmentCount: number): string {
-    const feed: Feed = { id: 'long', url: 'http://127.0.0.1/long.xml', title: 'Long Talks', image: null, link: null, last_polled_at: null, last_error: null, error_count: 0, paused: false, policy: { backfill: 'all', include: [], exclude: [], min_duration_s: null, max_duration_s: null, audio_retention: null, audio_download: null }, audio: { retention: 'keep-all', retention_overridden: false, download: 'when-needed', download_overridden: false }, episode_count: 1, skipped_count: 0 };
+    const feed: Feed = { id: 'long', url: 'http://127.0.0.1/long.xml', title: 'Long Talks', image: null, link: null, description: null, last_polled_at: null, last_error: null, error_count: 0, paused: false, policy: { backfill: 'all', include: [], exclude: [], min_duration_s: null, max_duration_s: null, audio_retention: null, audio_download: null }, audio: { retention: 'keep-all', retention_overridden: false, download: 'when-needed', download_overridden: false }, episode_count: 1, skipped_count: 0 };
     feeds.push(feed);
     const words = LOREM.split(' ');
     const segments: Segment[] = Array.from({ length: segmentCount }, (_, i) => {
@@ -479,6 +486,12 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       const i = feeds.findIndex((f) => f.id === decodeURIComponent(m![1]));
       if (i < 0) return fail(res, 404, 'not_found', 'No such feed');
       if (m[2] && method === 'POST') return json(res, 202, { job_id: `ingest:${feeds[i].id}` });
+      if (!m[2] && method === 'PATCH') {
+        // Pause/resume and the policy: only the fields sent change (as PATCH /api/feeds/:id).
+        const { paused, ...policy } = JSON.parse(await body(req)) as { paused?: boolean } & Partial<Feed['policy']>;
+        feeds[i] = { ...feeds[i], ...(paused === undefined ? {} : { paused }), policy: { ...feeds[i].policy, ...policy } };
+        return json(res, 200, feeds[i]);
+      }
       if (method === 'DELETE') {
         const [f] = feeds.splice(i, 1);
         for (const [k, e] of episodes) if (e.detail.feed_id === f.id) episodes.delete(k);
@@ -538,8 +551,28 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       return json(res, 202, { episode_key: ep.detail.episode_key, queued, state: ep.detail.state, priority_class: 'interactive', job_id: `ingest.${ep.detail.episode_key}` });
     }
     if (p === '/episodes') {
-      const items = [...episodes.values()].map((e) => withPlayback(e.detail)).sort((a, b) => (b.published_at ?? '').localeCompare(a.published_at ?? ''));
+      // The feed page's filters (feed_id, state, played), as the server applies them.
+      const feedId = url.searchParams.get('feed_id');
+      const state = url.searchParams.get('state');
+      const played = url.searchParams.get('played');
+      if (played !== null && played !== 'true' && played !== 'false') return fail(res, 400, 'invalid_request', 'invalid query: played: true or false');
+      const items = [...episodes.values()]
+        .map((e) => withPlayback(e.detail))
+        .filter((e) => (!feedId || e.feed_id === feedId) && (!state || e.state === state) && (played === null || e.played === (played === 'true')))
+        .sort((a, b) => (b.published_at ?? '').localeCompare(a.published_at ?? ''));
       return json(res, 200, { items, next_cursor: null });
+    }
+    if (p === '/playback' && method === 'GET') {
+      // Continue listening: started, not played, most recently saved first.
+      const filter = url.searchParams.get('filter') ?? 'in_progress';
+      const items = [...api.playback.values()]
+        .filter((s) => episodes.has(s.episode_key) && (filter === 'all' || (filter === 'played' ? s.played : !s.played && s.position_ms > 0)))
+        .sort((a, b) => (b.updated_at ?? '').localeCompare(a.updated_at ?? ''))
+        .map((s) => {
+          const d = episodes.get(s.episode_key)!.detail;
+          return { ...s, title: d.title, feed_id: d.feed_id, feed_title: d.feed_title, duration_s: d.duration_s, image: d.image };
+        });
+      return json(res, 200, { items });
     }
     m = /^\/episodes\/([^/]+)(?:\/(transcript|summary|insights|graph|audio|chapters))?$/.exec(p);
     if (m) {

@@ -135,6 +135,8 @@ export const api = {
   /** Saves the player's position (and played); `keepalive` lets it finish while the page unloads. */
   savePlayback: (key: string, body: Body<'/api/episodes/{key}/playback', 'put'>, keepalive = false) =>
     request<Answer<'/api/episodes/{key}/playback', 'put'>>('PUT', `/episodes/${encodeURIComponent(key)}/playback`, body, { keepalive }),
+  /** The caller's started, unplayed episodes, most recently listened first (the Library's "Continue listening"). */
+  continueListening: (limit = 12) => call('get', '/api/playback', { query: { filter: 'in_progress', limit } }),
   /** Marks episodes played (position kept) or unplayed (position back to 0). */
   markPlayed: (keys: string[], played: boolean) => call('post', '/api/playback/mark', { body: { episode_keys: keys, played } }),
   search: (query: string, k = 20) => call('get', '/api/search', { query: { q: query, k } }),
