@@ -5,7 +5,7 @@
 import { test as base, expect, type Page } from '@playwright/test';
 import { type AppServer, startAppServer } from '../support/app-server';
 import { playerTime, screenshot } from '../support/screens';
-import { createStubApi, type StubApi } from '../support/stub-api';
+import { createStubApi, stubDigest, type StubApi } from '../support/stub-api';
 
 const test = base.extend<{ stub: StubApi; app: AppServer }>({
   stub: async ({}, use) => {
@@ -113,6 +113,23 @@ test('contract stub: a quote opens a share card; copy link and copy text, Esc cl
   expect(box!.x + box!.width).toBeLessThanOrEqual(390);
   await screenshot(phone, 'share-card-phone');
   await phone.close();
+});
+
+test('contract stub: a digest quote shares the same way (link to the moment in its episode)', async ({ page, stub, app, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.origin });
+  stub.digests.push(stubDigest('1'));
+  await page.goto('/digests');
+  const quote = page.getByTestId('clusters').locator('blockquote').first();
+  await quote.getByTestId('quote-share').click();
+  const card = page.getByRole('dialog');
+  await expect(card.getByTestId('share-show')).toHaveText('Money Talk');
+  await expect(card.getByTestId('share-episode')).toHaveText('The ETF that changed bitcoin');
+  await expect(card.getByTestId('share-time')).toHaveText('12:34');
+  await card.getByTestId('share-copy-link').click();
+  expect(await clipboard(page)).toBe(`${app.origin}/episodes/money-etf?t=754`);
+  await card.getByRole('button', { name: 'Close' }).click();
+  await expect(card).toHaveCount(0);
+  await expect(quote.getByTestId('quote-share')).toBeFocused();
 });
 
 test('contract stub: a failed episode shows the cause and Retry, no empty shells and no player; Retry queues it and the page follows it to done', async ({ page, stub, browser, app }) => {
