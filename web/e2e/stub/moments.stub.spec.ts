@@ -207,8 +207,13 @@ test('contract stub: a skipped episode says why, with Process now where that hel
 });
 
 test('contract stub: Admin shows 56 identical failures as one collapsed group and stays short; Retry all asks first and says what it did', async ({ page, stub }) => {
-  stub.addFailedJobs(56);
+  // The page without failures, then with 56 identical ones: the group adds one short block, not 56 rows.
   await page.goto('/admin');
+  await expect(page.getByText('No failed jobs.')).toBeVisible();
+  const pageHeight = () => page.evaluate(() => document.documentElement.scrollHeight);
+  const without = await pageHeight();
+  stub.addFailedJobs(56);
+  await page.reload();
   const groups = page.getByTestId('failure-group');
   await expect(groups).toHaveCount(1);
   const group = groups.first();
@@ -217,8 +222,11 @@ test('contract stub: Admin shows 56 identical failures as one collapsed group an
   await expect(group.getByTestId('failure-seen')).toContainText(/first seen .+ · last seen .+/);
   // Collapsed: the examples are behind a summary.
   await expect(group.locator('.jobs li').first()).toBeHidden();
-  const height = await page.evaluate(() => document.documentElement.scrollHeight);
-  expect(height).toBeLessThan(1500);
+  const height = await pageHeight();
+  console.log(`[moments] admin page height: ${without} px without failures, ${height} px with 56 identical ones`);
+  expect(height - without).toBeLessThan(250);
+  expect(height).toBeLessThan(2000); // the issue measured 4,392 px; 1,469 px here with the other sections as they are
+  expect((await page.getByTestId('failure-groups').boundingBox())!.height).toBeLessThan(200);
   await screenshot(page, 'admin-failures-56');
 
   await group.getByText('20 newest of 56').click();
