@@ -168,6 +168,21 @@ test('contract stub: a failed episode shows the cause and Retry, no empty shells
   await expect(page.getByTestId('episode-problem')).toHaveCount(0);
 });
 
+test('contract stub: a Retry the api refuses says so in the panel and leaves the episode failed', async ({ page, stub }) => {
+  await feedWithBothEpisodes(stub);
+  failAtDownload(stub, 'feed1-ep2');
+  await page.goto('/episodes/feed1-ep2');
+  const panel = page.getByTestId('episode-problem');
+  await expect(panel.getByRole('button', { name: 'Retry' })).toBeVisible();
+  stub.down = true;
+  await panel.getByRole('button', { name: 'Retry' }).click();
+  await expect(panel.getByRole('alert')).toContainText('Could not queue it:');
+  await expect(panel.getByRole('alert')).toContainText('not reachable');
+  await expect(panel.getByRole('button', { name: 'Retry' })).toBeEnabled();
+  stub.down = false;
+  expect(stub.episodes.get('feed1-ep2')!.detail.state).toBe('failed');
+});
+
 test('contract stub: while an episode is processed the page shows the stage it is at, not empty shells', async ({ page, stub }) => {
   stub.addFeed('http://127.0.0.1:9/show/feed.xml');
   await expect.poll(() => stub.episodes.get('feed1-ep1')?.detail.state).toBe('done');
