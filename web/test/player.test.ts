@@ -69,7 +69,7 @@ describe('up-next queue', () => {
 
   it('an episode without audio is nothing to play', () => {
     expect(toPlayerEpisode({ episode_key: 'k', title: 't', audio_url: null })).toBeNull();
-    expect(toPlayerEpisode({ episode_key: 'k', title: 't', audio_url: '/a' })).toEqual({ episode_key: 'k', title: 't', feed_title: null, image: null, audio_url: '/a', duration_s: null });
+    expect(toPlayerEpisode({ episode_key: 'k', title: 't', audio_url: '/a' })).toEqual({ episode_key: 'k', title: 't', feed_title: null, feed_id: null, image: null, audio_url: '/a', duration_s: null });
   });
 });
 

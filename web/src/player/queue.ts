@@ -5,6 +5,8 @@ export interface PlayerEpisode {
   episode_key: string;
   title: string;
   feed_title: string | null;
+  /** The show's id: its placeholder cover's colour (optional: entries stored before it). */
+  feed_id?: string | null;
   image: string | null;
   audio_url: string;
   duration_s: number | null;
@@ -14,9 +16,9 @@ const QUEUE_KEY = 'podbrain.player.queue';
 const MAX_QUEUE = 200;
 
 /** An episode detail as a queue entry; null when it has no audio (nothing to play). */
-export function toPlayerEpisode(ep: { episode_key: string; title: string; feed_title?: string | null; image?: string | null; audio_url?: string | null; duration_s?: number | null }): PlayerEpisode | null {
+export function toPlayerEpisode(ep: { episode_key: string; title: string; feed_id?: string | null; feed_title?: string | null; image?: string | null; audio_url?: string | null; duration_s?: number | null }): PlayerEpisode | null {
   if (!ep.audio_url) return null;
-  return { episode_key: ep.episode_key, title: ep.title, feed_title: ep.feed_title ?? null, image: ep.image ?? null, audio_url: ep.audio_url, duration_s: ep.duration_s ?? null };
+  return { episode_key: ep.episode_key, title: ep.title, feed_title: ep.feed_title ?? null, feed_id: ep.feed_id ?? null, image: ep.image ?? null, audio_url: ep.audio_url, duration_s: ep.duration_s ?? null };
 }
 
 /** `ep` added at the end (`next`: at the front); an episode already queued moves instead of appearing twice. */
