@@ -30,7 +30,7 @@ test.describe.serial(missing ? `real api failures (NOT RUN: ${missing})` : 'real
   test.beforeAll(async () => {
     test.setTimeout(120_000);
     // Retries a few ms apart, so the three download attempts take seconds, not the production backoff.
-    platform = await startPlatform({ env: { QUEUE_BACKOFF_MS: '100' } });
+    platform = await startPlatform({ env: { QUEUE_BACKOFF_MS: '100' }, dbName: 'podbrain_test_f_failures' });
     app = await startAppServer({ api: platform.apiOrigin });
   });
 
