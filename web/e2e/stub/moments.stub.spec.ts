@@ -132,6 +132,21 @@ test('contract stub: a digest quote shares the same way (link to the moment in i
   await expect(quote.getByTestId('quote-share')).toBeFocused();
 });
 
+test('contract stub: a search hit shares its passage the same way', async ({ page, stub, app, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.origin });
+  await feedWithBothEpisodes(stub);
+  await page.goto('/search?q=country');
+  const hit = page.getByTestId('search-results').getByRole('listitem').first();
+  await hit.getByTestId('quote-share').click();
+  const card = page.getByRole('dialog');
+  await expect(card.getByTestId('share-show')).toHaveText('The Stub Show');
+  await expect(card.getByTestId('share-quote')).toContainText('country');
+  await card.getByTestId('share-copy-link').click();
+  expect(await clipboard(page)).toMatch(new RegExp(`^${app.origin}/episodes/feed1-ep\\d\\?t=\\d+(\\.\\d)?$`));
+  await page.keyboard.press('Escape');
+  await expect(hit.getByTestId('quote-share')).toBeFocused();
+});
+
 test('contract stub: a failed episode shows the cause and Retry, no empty shells and no player; Retry queues it and the page follows it to done', async ({ page, stub, browser, app }) => {
   await feedWithBothEpisodes(stub);
   failAtDownload(stub, 'feed1-ep2');
