@@ -159,9 +159,9 @@ const pct = (xs, p) => {
 };
 const median = (xs) => pct(xs, 50);
 
-async function measureOnce(browser, origin, variant, cpuSlowdown) {
+async function measureOnce(browser, origin, variant, cpuSlowdown, { serviceWorkers = 'allow' } = {}) {
   {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, serviceWorkers });
     const page = await ctx.newPage();
     const cdp = await ctx.newCDPSession(page);
     if (cpuSlowdown > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: cpuSlowdown });
@@ -233,14 +233,16 @@ const SLOWDOWNS = (process.env.BENCH_CPU_SLOWDOWNS ?? '1,4').split(',').map(Numb
 const results = {};
 try {
   for (const slow of SLOWDOWNS) {
-    const runs = { virtual: [], baseline: [] };
+    const runs = { virtual: [], baseline: [], noSw: [] };
     // Alternate the two so background load on a shared box hits both alike.
     for (let r = 0; r < RUNS; r++) {
       runs.virtual.push(await measureOnce(browser, origin, 'app', slow));
       runs.baseline.push(await measureOnce(browser, origin, 'baseline', slow));
+      // The same app with its service worker blocked (issue 18): what registering and precaching the shell costs a first visit.
+      runs.noSw.push(await measureOnce(browser, origin, 'app', slow, { serviceWorkers: 'block' }));
       process.stdout.write(`cpu ${slow}×: run ${r + 1}/${RUNS} done\n`);
     }
-    results[slow] = { virtual: summarise(runs.virtual), baseline: summarise(runs.baseline) };
+    results[slow] = { virtual: summarise(runs.virtual), baseline: summarise(runs.baseline), no_service_worker: summarise(runs.noSw) };
   }
 } finally {
   await browser.close();
@@ -262,6 +264,7 @@ for (const [slow, r] of Object.entries(results)) {
       frame_p95: ratio(v.frame_p95_ms, b.frame_p95_ms),
       wheel_frame_p95: ratio(v.wheel_frame_p95_ms, b.wheel_frame_p95_ms),
       long_task_ms_while_scrolling: ratio(v.long_task_ms, b.long_task_ms),
+      first_line_with_vs_without_service_worker: ratio(v.first_line_ms, r.no_service_worker.median.first_line_ms),
     },
   };
 }
@@ -276,7 +279,7 @@ console.log(`wheel: ${WHEEL_FRAMES} frames at 120 px/frame; fling: the whole tra
 console.log(`| CPU | transcript list | first line (ms) | longest task while loading (ms) | wheel frame p50 / p95 / max (ms) | wheel frames > 33 ms | wheel main-thread script / style+layout (ms) | fling frame p50 / p95 / max (ms) | fling frames > 33 ms | fling long tasks (count / ms) | fling main-thread script / style+layout (ms) | rows in DOM | DOM elements |`);
 console.log(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const [key, sc] of Object.entries(out.scenarios)) {
-  for (const [name, m] of [['windowed (TranscriptList)', sc.virtual.median], ['baseline: plain v-for', sc.baseline.median]]) {
+  for (const [name, m] of [['windowed (TranscriptList)', sc.virtual.median], ['baseline: plain v-for', sc.baseline.median], ['windowed, service worker blocked', sc.no_service_worker.median]]) {
     console.log(`| ${key.replace('cpu_', '')} | ${name} | ${f1(m.first_line_ms)} | ${f1(m.longest_task_while_loading_ms)} | ${f1(m.wheel_frame_p50_ms)} / ${f1(m.wheel_frame_p95_ms)} / ${f1(m.wheel_frame_max_ms)} | ${m.wheel_frames_over_33ms} / ${WHEEL_FRAMES} | ${f1(m.wheel_script_ms)} / ${f1(m.wheel_style_layout_ms)} | ${f1(m.frame_p50_ms)} / ${f1(m.frame_p95_ms)} / ${f1(m.frame_max_ms)} | ${m.frames_over_33ms} / ${m.frames} | ${m.long_tasks} / ${f1(m.long_task_ms)} | ${f1(m.fling_script_ms)} / ${f1(m.fling_style_layout_ms)} | ${m.rows_in_dom} | ${m.dom_elements} |`);
   }
 }
@@ -284,6 +287,6 @@ console.log('');
 for (const [key, sc] of Object.entries(out.scenarios)) {
   const r = sc.ratios;
   const x = (n) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a (baseline had none)');
-  console.log(`ratios windowed / baseline at ${key.replace('cpu_', 'CPU ')}: first line ${x(r.first_line)}, longest task while loading ${x(r.longest_task_while_loading)}, wheel frame p95 ${x(r.wheel_frame_p95)}, fling frame p95 ${x(r.frame_p95)}, long-task time while scrolling ${x(r.long_task_ms_while_scrolling)}`);
+  console.log(`ratios windowed / baseline at ${key.replace('cpu_', 'CPU ')}: first line ${x(r.first_line)}, longest task while loading ${x(r.longest_task_while_loading)}, wheel frame p95 ${x(r.wheel_frame_p95)}, fling frame p95 ${x(r.frame_p95)}, long-task time while scrolling ${x(r.long_task_ms_while_scrolling)}; first line with / without the service worker ${x(r.first_line_with_vs_without_service_worker)}`);
 }
 console.log(`\nwritten: ${path.relative(ROOT, path.join(RESULTS, 'viewer.json'))}`);
