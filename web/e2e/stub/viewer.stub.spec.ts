@@ -265,6 +265,8 @@ test('contract stub: every page in light and dark, and on a phone, saved to web/
     ['admin', '/admin', '[data-testid=queues]'],
     ['incidents', '/incidents', '[data-testid=incident-list]'],
     ['incident', `/incidents/${incident.id}`, '[data-testid=timeline]'],
+    ['digest', '/digests', 'main h1'],
+    ['saved-searches', '/saved-searches', 'main h1'],
   ];
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
