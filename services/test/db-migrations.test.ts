@@ -87,5 +87,6 @@ describe('podbrain db migrate / revert (built CLI)', () => {
     expect((await cli('revert', '--all')).stdout).toContain(`reverted ${MIGRATIONS.length} migration(s)`);
     expect((await cli('status')).stdout).toContain('no migrations applied');
     expect((await cli('migrate')).stdout).toContain('applied InitialSchema');
-  });
+    // Five CLI starts (each loads the whole dist) and every migration twice: ~25 s on 2 idle cores, far more under load.
+  }, 180_000);
 });
