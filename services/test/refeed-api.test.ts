@@ -277,6 +277,23 @@ describe('re-feed: tokens are the credential', () => {
     expect((await fetch(`${authed.base}${pathOf(url)}`)).status).toBe(200);
   });
 
+  it("the combined token opens the digests as RSS (no header, private reads on); a single feed's token does not", async () => {
+    const link = (await call(authed.base, 'GET', '/api/refeed', { key: KEY })).body;
+    expect(link.digests_url).toBe(link.url.replace(/feed\.xml$/, 'digests.xml'));
+    const made = await call(authed.base, 'POST', '/api/digests', { key: KEY, json: {} });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const res = await fetch(`${authed.base}${pathOf(link.digests_url)}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/rss+xml');
+    expect(res.headers.get('cache-control')).toBe('private, no-cache');
+    const parsed = parseFeed(await res.text());
+    expect(parsed.episodes.map((e) => e.link)).toContain(`${authed.base}/digests/${made.body.id}`);
+    const single = (await call(authed.base, 'GET', `/api/feeds/${F1}`, { key: KEY })).body.refeed_url;
+    expect((await fetch(`${authed.base}/api/refeed/${tokenOf(single)}/digests.xml`)).status).toBe(404);
+    expect((await call(authed.base, 'GET', `/api/feeds/${F1}`, { key: KEY })).body.refeed_url).toBe(single);
+    expect((await call(authed.base, 'GET', '/api/digests/feed.xml')).status).toBe(401);
+  });
+
   it('the token never reaches a metrics label or a traced path', async () => {
     const url = await refeedUrl(F1);
     await fetch(`${open.base}${pathOf(url)}`);

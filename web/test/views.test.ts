@@ -221,6 +221,10 @@ describe('AdminView failed jobs', () => {
     expect(groups[0].findAll('li')).toHaveLength(2);
     await groups[0].find('button[aria-label^="Retry all"]').trigger('click');
     await flushPromises();
+    // A group of more than one job asks first: nothing is sent until the confirm.
+    expect(calls.some((c) => c.method === 'POST')).toBe(false);
+    await w.find('[data-testid=retry-confirm]').trigger('click');
+    await flushPromises();
     const post = calls.find((c) => c.method === 'POST');
     expect(post?.url).toMatch(/\/admin\/failures\/retry$/);
     expect(JSON.parse(post!.body!)).toEqual({ cause: dead });

@@ -29,6 +29,9 @@ test('contract stub: no digest yet says what to do; "Generate now" makes one and
   await expect(page.getByTestId('digest-window')).toContainText('1 not processed yet');
   expect(stub.requests).toContain('POST /api/digests');
   await expect(page.getByTestId('earlier-digests').getByRole('link')).toHaveCount(1);
+  // The private RSS URL (through the combined re-feed's token) for feed readers that cannot send a key.
+  await page.getByTestId('digest-private-rss').click();
+  await expect(page.getByTestId('digest-private-rss-url')).toHaveValue(/\/api\/refeed\/all-token-1\/digests\.xml$/);
 });
 
 test('contract stub: a digest shows its stories with quotes linked to the moment, trends and show lines', async ({ page, stub }) => {

@@ -461,7 +461,7 @@ export function createStubApi(opts: { stepMs?: number } = {}): StubApi {
       const id = m[1] ? decodeURIComponent(m[1]) : 'all';
       if (id !== 'all' && !feeds.some((f) => f.id === id)) return fail(res, 404, 'not_found', 'No such feed');
       if (m[2] && method === 'POST') refeeds.set(id, (refeeds.get(id) ?? 1) + 1);
-      return json(res, 200, { feed_id: id === 'all' ? null : id, url: refeedUrl(req, id) });
+      return json(res, 200, { feed_id: id === 'all' ? null : id, url: refeedUrl(req, id), digests_url: id === 'all' ? refeedUrl(req, id).replace(/feed\.xml$/, 'digests.xml') : null });
     }
     m = /^\/export\/feeds\/([^/]+)\.zip$/.exec(p);
     if (m) {

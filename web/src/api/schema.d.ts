@@ -1248,6 +1248,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/refeed/{token}/digests.xml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The digests as RSS through the combined re-feed's token (for feed readers that cannot send a key while reads are private); a single feed's token is a 404 */
+        get: operations["RefeedController_digestsFeed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/refeed/{token}/episodes/{key}/transcript.vtt": {
         parameters: {
             query?: never;
@@ -1435,6 +1452,8 @@ export interface components {
             title: string | null;
             image: string | null;
             link: string | null;
+            /** @description the channel's description as plain text (no markup); null until a poll saw one */
+            description: string | null;
             /** Format: date-time */
             last_polled_at: string | null;
             last_error: string | null;
@@ -1517,6 +1536,8 @@ export interface components {
             position_ms: number;
             /** @description whether the caller has played it (or marked it played) */
             played: boolean;
+            /** @description cover art: the item's own image (itunes:image), else the feed's; a remote URL that may not load */
+            image: string | null;
         };
         EpisodeDetail: {
             episode_key: string;
@@ -1537,11 +1558,39 @@ export interface components {
             position_ms: number;
             /** @description whether the caller has played it (or marked it played) */
             played: boolean;
-            description: string | null;
             image: string | null;
+            /** @description why a failed episode failed; null unless state is failed */
+            failure: {
+                /** @description the stage that failed (ingest, transcribe, enrich, index, project) */
+                stage: string | null;
+                /** @description the error without what differs per episode: the group GET /api/admin/failures lists it in */
+                cause: string;
+                /** @description the last attempt's error as it was raised */
+                message: string | null;
+                /** @description attempts the failed stage had */
+                attempts: number;
+                /** @description false when a retry is expected to fail the same way (the publisher answered 404/410, the enclosure is not audio); POST /api/episodes/{key}/process still retries */
+                retryable: boolean;
+            } | null;
+            description: string | null;
             enclosure_url: string | null;
             /** @description where the player streams from: our copy once downloaded, else the enclosure */
             audio_url: string | null;
+            /** @description the item's show notes (content:encoded, else description) sanitised on the server to a strict allowlist (p, br, a[href http(s)/mailto], lists, strong/em/b/i, blockquote, code/pre, h3–h6): safe to insert as HTML; null when none */
+            show_notes_html: string | null;
+        };
+        /** @description why a failed episode failed; null unless state is failed */
+        EpisodeFailure: {
+            /** @description the stage that failed (ingest, transcribe, enrich, index, project) */
+            stage: string | null;
+            /** @description the error without what differs per episode: the group GET /api/admin/failures lists it in */
+            cause: string;
+            /** @description the last attempt's error as it was raised */
+            message: string | null;
+            /** @description attempts the failed stage had */
+            attempts: number;
+            /** @description false when a retry is expected to fail the same way (the publisher answered 404/410, the enclosure is not audio); POST /api/episodes/{key}/process still retries */
+            retryable: boolean;
         };
         EpisodePage: {
             items: components["schemas"]["EpisodeSummary"][];
@@ -1683,6 +1732,12 @@ export interface components {
             };
             /** @description when the newest of them was enqueued (ms) */
             latest: number;
+            /** @description when the oldest of them was enqueued (ms) */
+            first: number;
+            /** @description failed jobs of this cause per feed id (jobs that name one) */
+            feeds: {
+                [key: string]: number;
+            };
             /** @description the newest few, newest first */
             jobs: components["schemas"]["JobInfo"][];
         };
@@ -2111,6 +2166,8 @@ export interface components {
             feed_title: string | null;
             /** @description the feed's duration of the episode */
             duration_s: number | null;
+            /** @description cover art: the item's own image, else the feed's (a remote URL that may not load) */
+            image: string | null;
         };
     };
     responses: never;
@@ -2126,6 +2183,7 @@ export type ProcessResult = components['schemas']['ProcessResult'];
 export type ProcessSkippedResult = components['schemas']['ProcessSkippedResult'];
 export type EpisodeSummary = components['schemas']['EpisodeSummary'];
 export type EpisodeDetail = components['schemas']['EpisodeDetail'];
+export type EpisodeFailure = components['schemas']['EpisodeFailure'];
 export type EpisodePage = components['schemas']['EpisodePage'];
 export type Segment = components['schemas']['Segment'];
 export type TranscriptView = components['schemas']['TranscriptView'];
@@ -2315,6 +2373,8 @@ export interface operations {
                         title: string | null;
                         image: string | null;
                         link: string | null;
+                        /** @description the channel's description as plain text (no markup); null until a poll saw one */
+                        description: string | null;
                         /** Format: date-time */
                         last_polled_at: string | null;
                         last_error: string | null;
@@ -2577,6 +2637,8 @@ export interface operations {
                         title: string | null;
                         image: string | null;
                         link: string | null;
+                        /** @description the channel's description as plain text (no markup); null until a poll saw one */
+                        description: string | null;
                         /** Format: date-time */
                         last_polled_at: string | null;
                         last_error: string | null;
@@ -2663,6 +2725,7 @@ export interface operations {
                 cursor?: string;
                 feed_id?: string;
                 state?: components["schemas"]["EpisodeState"];
+                played?: "true" | "false";
             };
             header?: never;
             path?: never;
@@ -4457,6 +4520,8 @@ export interface operations {
                         feed_id: string | null;
                         /** @description the private RSS feed for podcast apps (the secret token in it is the credential: share it like a password); null: revoked (POST …/rotate makes a new one) */
                         url: string | null;
+                        /** @description the combined re-feed only: the digests as RSS through the same token (feed readers cannot send a key while reads are private); null for a single feed's link or once revoked */
+                        digests_url: string | null;
                     };
                 };
             };
@@ -4498,6 +4563,8 @@ export interface operations {
                         feed_id: string | null;
                         /** @description the private RSS feed for podcast apps (the secret token in it is the credential: share it like a password); null: revoked (POST …/rotate makes a new one) */
                         url: string | null;
+                        /** @description the combined re-feed only: the digests as RSS through the same token (feed readers cannot send a key while reads are private); null for a single feed's link or once revoked */
+                        digests_url: string | null;
                     };
                 };
             };
@@ -4524,6 +4591,8 @@ export interface operations {
                         feed_id: string | null;
                         /** @description the private RSS feed for podcast apps (the secret token in it is the credential: share it like a password); null: revoked (POST …/rotate makes a new one) */
                         url: string | null;
+                        /** @description the combined re-feed only: the digests as RSS through the same token (feed readers cannot send a key while reads are private); null for a single feed's link or once revoked */
+                        digests_url: string | null;
                     };
                 };
             };
@@ -4572,6 +4641,26 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description unknown or revoked token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    RefeedController_digestsFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unknown or revoked token, or not the combined re-feed token */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -19,6 +19,7 @@ export const refeedUrl = z
 export const refeedLink = z.object({
   feed_id: z.string().nullable().describe('the followed feed; null: the combined feed of every followed feed'),
   url: refeedUrl,
+  digests_url: z.string().nullable().describe("the combined re-feed only: the digests as RSS through the same token (feed readers cannot send a key while reads are private); null for a single feed's link or once revoked"),
 });
 
 export type RefeedLinkView = z.output<typeof refeedLink>;

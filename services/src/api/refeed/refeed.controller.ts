@@ -8,6 +8,8 @@ import { sendEpisodeAudio } from '../episodes/episode-media.service';
 import { cameOverHttps } from '../session';
 import { Tenant } from '../tenant.decorator';
 import { parseInput } from '../validation';
+import { DigestsService } from '../digests/digests.service';
+import { ApiContext } from '../context';
 import { RefeedService, type TranscriptFormat } from './refeed.service';
 
 /** The request's own origin (links when PUBLIC_URL is not set): https also behind Caddy terminating TLS (X-Forwarded-Proto). */
@@ -26,7 +28,11 @@ const PRIVATE_HEADERS = { 'cache-control': 'private, no-cache', 'x-robots-tag': 
 @Reads()
 @Controller()
 export class RefeedController {
-  constructor(private readonly service: RefeedService) {}
+  constructor(
+    private readonly service: RefeedService,
+    private readonly digests: DigestsService,
+    private readonly ctx: ApiContext,
+  ) {}
 
   @Get('refeed')
   @ApiOperation({ summary: "The combined re-feed's private URL (every followed feed in one RSS feed for podcast apps); made on first need; url null once revoked" })
@@ -90,6 +96,19 @@ export class RefeedController {
       return;
     }
     res.status(200).type('application/rss+xml; charset=utf-8').send(xml);
+  }
+
+  @Get('refeed/:token/digests.xml')
+  @Public()
+  @ApiProduces('application/rss+xml')
+  @ApiOperation({ summary: "The digests as RSS through the combined re-feed's token (for feed readers that cannot send a key while reads are private); a single feed's token is a 404" })
+  @ApiNotFoundResponse({ description: 'unknown or revoked token, or not the combined re-feed token' })
+  @ApiParamOf('token', schemas.refeedToken)
+  async digestsFeed(@Param('token') token: string, @Req() req: Request, @Res() res: Response) {
+    const tenant = await this.service.combinedTenantOf(token);
+    const origin = originOf(req);
+    const xml = await this.digests.feed(tenant, this.ctx.config.notify.publicUrl || origin, `${origin}${req.originalUrl}`);
+    res.status(200).set(PRIVATE_HEADERS).type('application/rss+xml; charset=utf-8').send(xml);
   }
 
   @Get('refeed/:token/episodes/:key/transcript.vtt')

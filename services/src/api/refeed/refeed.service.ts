@@ -45,6 +45,11 @@ export class RefeedService {
     return (this.ctx.config.notify.publicUrl || origin).replace(/\/+$/, '');
   }
 
+  /** The combined feed's token also opens the digests as RSS (a single feed's does not: digests span every followed feed). */
+  private linkView(feedId: string | null, token: string | null, origin: string): RefeedLinkView {
+    return { feed_id: feedId, url: token ? this.tokenUrl(origin, token) : null, digests_url: token && feedId === null ? this.tokenUrl(origin, token, 'digests.xml') : null };
+  }
+
   private tokenUrl(origin: string, token: string, rest = 'feed.xml'): string {
     return `${this.base(origin)}/api/refeed/${token}/${rest}`;
   }
@@ -59,7 +64,7 @@ export class RefeedService {
   async link(tenantId: string, feedId: string | null, origin: string): Promise<RefeedLinkView> {
     await this.requireFollowed(tenantId, feedId);
     const token = await this.repo.ensure({ tenantId, feedId });
-    return { feed_id: feedId, url: token ? this.tokenUrl(origin, token) : null };
+    return this.linkView(feedId, token, origin);
   }
 
   /** A new URL; the old one answers 404 from now on. */
@@ -67,7 +72,7 @@ export class RefeedService {
     await this.requireFollowed(tenantId, feedId);
     const token = await this.repo.rotate({ tenantId, feedId });
     this.ctx.log.info({ tenant_id: tenantId, feed_id: feedId }, 're-feed URL rotated');
-    return { feed_id: feedId, url: this.tokenUrl(origin, token) };
+    return this.linkView(feedId, token, origin);
   }
 
   /** The URL stops working; none is made again until a rotation. */
@@ -84,6 +89,16 @@ export class RefeedService {
     const scope = REFEED_TOKEN.test(token) ? await this.repo.resolve(token) : null;
     if (!scope) throw unknownToken();
     return scope;
+  }
+
+  /**
+   * The tenant of a combined re-feed token (its digests feed). A single feed's token opens only that
+   * feed: the digests, which span every followed feed, are the combined token's.
+   */
+  async combinedTenantOf(token: string): Promise<string> {
+    const scope = await this.scopeOf(token);
+    if (scope.feedId !== null) throw unknownToken();
+    return scope.tenantId;
   }
 
   private async episodeScope(token: string, key: string): Promise<RefeedScope> {
