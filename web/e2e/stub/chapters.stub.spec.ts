@@ -1,23 +1,11 @@
 // Chapters (issue 17) in the viewer against the CONTRACT STUB (e2e/support/stub-api.ts): the
 // episode's chapter list, a click (or Enter) seeks the player, the current chapter follows playback.
-import { test as base, expect } from '@playwright/test';
-import { type AppServer, startAppServer } from '../support/app-server';
+import { expect } from '@playwright/test';
 import { playerTime } from '../support/screens';
-import { createStubApi, type StubApi } from '../support/stub-api';
+import { type StubApi } from '../support/stub-api';
+import { stubTest } from '../support/stub-test';
 
-const test = base.extend<{ stub: StubApi; app: AppServer }>({
-  stub: async ({}, use) => {
-    const stub = createStubApi({ stepMs: 100 });
-    await use(stub);
-    stub.close();
-  },
-  app: async ({ stub }, use) => {
-    const app = await startAppServer({ api: stub.handle });
-    await use(app);
-    await app.close();
-  },
-  baseURL: async ({ app }, use) => use(app.origin),
-});
+const test = stubTest(100);
 
 async function processedEpisode(stub: StubApi): Promise<string> {
   const feed = stub.addFeed('http://127.0.0.1:9/show/feed.xml');

@@ -1,22 +1,10 @@
 // The Digest page against the in-memory CONTRACT STUB of the api (e2e/support/stub-api.ts).
-import { test as base, expect } from '@playwright/test';
-import { type AppServer, startAppServer } from '../support/app-server';
+import { expect } from '@playwright/test';
 import { screenshot } from '../support/screens';
-import { createStubApi, stubDigest, type StubApi } from '../support/stub-api';
+import { stubDigest } from '../support/stub-api';
+import { stubTest } from '../support/stub-test';
 
-const test = base.extend<{ stub: StubApi; app: AppServer }>({
-  stub: async ({}, use) => {
-    const stub = createStubApi({ stepMs: 150 });
-    await use(stub);
-    stub.close();
-  },
-  app: async ({ stub }, use) => {
-    const app = await startAppServer({ api: stub.handle });
-    await use(app);
-    await app.close();
-  },
-  baseURL: async ({ app }, use) => use(app.origin),
-});
+const test = stubTest(150);
 
 test('contract stub: no digest yet says what to do; "Generate now" makes one and shows it', async ({ page, stub }) => {
   await page.goto('/digests');

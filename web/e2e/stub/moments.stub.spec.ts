@@ -2,24 +2,12 @@
 // share card (copy link, copy text, Esc, focus back) and the copied link opening the episode paused
 // at that moment; a failed episode's cause and Retry with no empty shells and no player; a skipped
 // episode says why; the Admin page keeps 56 identical failures to one short group.
-import { test as base, expect, type Page } from '@playwright/test';
-import { type AppServer, startAppServer } from '../support/app-server';
+import { expect, type Page } from '@playwright/test';
 import { playerTime, screenshot } from '../support/screens';
-import { createStubApi, stubDigest, type StubApi } from '../support/stub-api';
+import { stubDigest, type StubApi } from '../support/stub-api';
+import { stubTest } from '../support/stub-test';
 
-const test = base.extend<{ stub: StubApi; app: AppServer }>({
-  stub: async ({}, use) => {
-    const stub = createStubApi({ stepMs: 100 });
-    await use(stub);
-    stub.close();
-  },
-  app: async ({ stub }, use) => {
-    const app = await startAppServer({ api: stub.handle });
-    await use(app);
-    await app.close();
-  },
-  baseURL: async ({ app }, use) => use(app.origin),
-});
+const test = stubTest(100);
 
 const TITLE = 'Ask not what your country can do for you';
 const QUOTE = 'ask what you can do for your country';

@@ -3,24 +3,11 @@
 // counts, server-side filters, the policy controls), cover placeholders when the image fails (the
 // stub's cover URL never loads: no broken-image icon), show notes on the Episode page (inert
 // hostile snippet, timestamps that open the moment). Screenshots: light, dark, phone.
-import { test as base, expect, type Page } from '@playwright/test';
-import { type AppServer, startAppServer } from '../support/app-server';
+import { expect, type Page } from '@playwright/test';
 import { screenshot } from '../support/screens';
-import { createStubApi, type StubApi } from '../support/stub-api';
+import { stubTest } from '../support/stub-test';
 
-const test = base.extend<{ stub: StubApi; app: AppServer }>({
-  stub: async ({}, use) => {
-    const stub = createStubApi({ stepMs: 250 });
-    await use(stub);
-    stub.close();
-  },
-  app: async ({ stub }, use) => {
-    const app = await startAppServer({ api: stub.handle });
-    await use(app);
-    await app.close();
-  },
-  baseURL: async ({ app }, use) => use(app.origin),
-});
+const test = stubTest(250);
 
 /** Every cover on the page shows its placeholder, and no <img> is left to draw a broken-image icon. */
 async function expectPlaceholders(page: Page) {

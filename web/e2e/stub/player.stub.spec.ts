@@ -2,24 +2,12 @@
 // skip, keyboard shortcuts, the up-next queue and auto-advance, played / unplayed, resume after a
 // reload, a moment link copied and opened, playing on while browsing, the Media Session, and no
 // player at all for an episode without audio. Screenshots in light, dark and on a phone.
-import { test as base, expect, type Page } from '@playwright/test';
-import { type AppServer, startAppServer } from '../support/app-server';
+import { expect, type Page } from '@playwright/test';
 import { playerTime, screenshot } from '../support/screens';
-import { createStubApi, type StubApi } from '../support/stub-api';
+import { type StubApi } from '../support/stub-api';
+import { stubTest } from '../support/stub-test';
 
-const test = base.extend<{ stub: StubApi; app: AppServer }>({
-  stub: async ({}, use) => {
-    const stub = createStubApi({ stepMs: 60 });
-    await use(stub);
-    stub.close();
-  },
-  app: async ({ stub }, use) => {
-    const app = await startAppServer({ api: stub.handle });
-    await use(app);
-    await app.close();
-  },
-  baseURL: async ({ app }, use) => use(app.origin),
-});
+const test = stubTest(60);
 
 /** Adds a feed (its first episode gets processed, the second fails) and waits until the first is done. */
 async function processedEpisode(stub: StubApi): Promise<string> {

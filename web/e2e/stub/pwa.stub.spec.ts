@@ -4,26 +4,15 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test as base, expect, type Page } from '@playwright/test';
-import { type AppServer, startAppServer } from '../support/app-server';
+import { expect, type Page } from '@playwright/test';
+import { startAppServer } from '../support/app-server';
 import { checkManifest, controlled } from '../support/pwa';
 import { DIST_DIR } from '../support/paths';
 import { screenshot } from '../support/screens';
-import { createStubApi, type StubApi } from '../support/stub-api';
+import { type StubApi } from '../support/stub-api';
+import { stubTest } from '../support/stub-test';
 
-const test = base.extend<{ stub: StubApi; app: AppServer }>({
-  stub: async ({}, use) => {
-    const stub = createStubApi({ stepMs: 100 });
-    await use(stub);
-    stub.close();
-  },
-  app: async ({ stub }, use) => {
-    const app = await startAppServer({ api: stub.handle });
-    await use(app);
-    await app.close();
-  },
-  baseURL: async ({ app }, use) => use(app.origin),
-});
+const test = stubTest(100);
 
 const FEED = 'http://127.0.0.1:9/show/feed.xml';
 const TITLE = 'Ask not what your country can do for you';

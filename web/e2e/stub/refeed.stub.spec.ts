@@ -1,23 +1,10 @@
 // Re-feed and export (issue 17) on the Feeds and Episode pages against the CONTRACT STUB
 // (e2e/support/stub-api.ts): a feed's private URL is shown and copied, "New URL" (after a confirm)
 // replaces it, the combined feed's URL sits at the top, the export links point at the api.
-import { test as base, expect } from '@playwright/test';
-import { type AppServer, startAppServer } from '../support/app-server';
-import { createStubApi, type StubApi } from '../support/stub-api';
+import { expect } from '@playwright/test';
+import { stubTest } from '../support/stub-test';
 
-const test = base.extend<{ stub: StubApi; app: AppServer }>({
-  stub: async ({}, use) => {
-    const stub = createStubApi({ stepMs: 100 });
-    await use(stub);
-    stub.close();
-  },
-  app: async ({ stub }, use) => {
-    const app = await startAppServer({ api: stub.handle });
-    await use(app);
-    await app.close();
-  },
-  baseURL: async ({ app }, use) => use(app.origin),
-});
+const test = stubTest(100);
 
 test('contract stub: a feed’s private re-feed URL is shown, copied and replaced; the combined one at the top; export links', async ({ page, stub, context, app }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);

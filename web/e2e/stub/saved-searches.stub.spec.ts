@@ -1,22 +1,9 @@
 // Saved searches (issue 17) in the viewer against the in-memory CONTRACT STUB of the api:
 // "Notify me" on the Search page, the list with inline editing, the matches with their moment links, delete.
-import { test as base, expect } from '@playwright/test';
-import { type AppServer, startAppServer } from '../support/app-server';
-import { createStubApi, type StubApi } from '../support/stub-api';
+import { expect } from '@playwright/test';
+import { stubTest } from '../support/stub-test';
 
-const test = base.extend<{ stub: StubApi; app: AppServer }>({
-  stub: async ({}, use) => {
-    const stub = createStubApi({ stepMs: 150 });
-    await use(stub);
-    stub.close();
-  },
-  app: async ({ stub }, use) => {
-    const app = await startAppServer({ api: stub.handle });
-    await use(app);
-    await app.close();
-  },
-  baseURL: async ({ app }, use) => use(app.origin),
-});
+const test = stubTest(150);
 
 test('contract stub: "Notify me" saves the query and links to the saved searches', async ({ page, stub }) => {
   await page.goto('/search?q=fruit%20flies');

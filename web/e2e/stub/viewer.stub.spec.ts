@@ -1,23 +1,11 @@
 // The viewer in Debian Chromium against the in-memory CONTRACT STUB of the api
 // (e2e/support/stub-api.ts). The same flow against the real appliance is e2e/real/.
-import { test as base, expect, type Page } from '@playwright/test';
-import { type AppServer, startAppServer } from '../support/app-server';
+import { expect, type Page } from '@playwright/test';
 import { playerTime, screenshot } from '../support/screens';
-import { createStubApi, type StubApi } from '../support/stub-api';
+import { type StubApi } from '../support/stub-api';
+import { stubTest } from '../support/stub-test';
 
-const test = base.extend<{ stub: StubApi; app: AppServer }>({
-  stub: async ({}, use) => {
-    const stub = createStubApi({ stepMs: 150 });
-    await use(stub);
-    stub.close();
-  },
-  app: async ({ stub }, use) => {
-    const app = await startAppServer({ api: stub.handle });
-    await use(app);
-    await app.close();
-  },
-  baseURL: async ({ app }, use) => use(app.origin),
-});
+const test = stubTest(150);
 
 const FEED = 'http://127.0.0.1:9/show/feed.xml';
 
