@@ -7,14 +7,19 @@
  * - /assets/*: cache first (content-hashed names never change);
  * - the reads an episode page makes (GET /api/episodes/:key and its /transcript, /summary,
  *   /insights, /chapters): network first, the last good answer kept, so an episode you opened is
- *   readable offline; at most MAX_EPISODES episodes, the least recently opened dropped first;
+ *   readable offline; at most MAX_EPISODES episodes, the least recently opened dropped first.
+ *   The copies are kept per identity (the Authorization the page sent, hashed; none is "anon"):
+ *   offline, a request is answered only from its own identity's copies, and storing one identity's
+ *   copies drops every other's — on a private server (AUTH_READS) a forgotten or changed key must
+ *   not read the previous key's episodes from this device;
  * - everything else goes to the network untouched: the event stream (/api/events), audio (and any
  *   Range request), admin, writes, every other api read.
  */
 const VERSION = '__VERSION__';
 const SHELL = __SHELL__;
 const SHELL_CACHE = `podbrain-shell-${VERSION}`;
-const EPISODE_CACHE = 'podbrain-episodes-v1';
+// v1 copies were shared by every key: dropped on activate.
+const EPISODE_CACHE_PREFIX = 'podbrain-episodes-v2-';
 const MAX_EPISODES = 50;
 const SCOPE = new URL(self.registration.scope);
 const INDEX_URL = new URL('index.html', SCOPE).href;
@@ -34,6 +39,7 @@ self.addEventListener('activate', (event) => {
     (async () => {
       for (const name of await caches.keys()) {
         if (name.startsWith('podbrain-shell-') && name !== SHELL_CACHE) await caches.delete(name);
+        if (name === 'podbrain-episodes-v1') await caches.delete(name);
       }
       await self.clients.claim();
     })(),
@@ -98,32 +104,45 @@ async function networkFirst(req) {
   }
 }
 
+/** The episode cache of the identity `req` was sent with: a hash of its Authorization header, or "anon". */
+async function episodeCacheOf(req) {
+  const auth = req.headers.get('authorization');
+  if (!auth) return `${EPISODE_CACHE_PREFIX}anon`;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(auth)));
+  return EPISODE_CACHE_PREFIX + Array.from(digest.subarray(0, 12), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 async function episodeRead(event, req, key) {
+  const cacheName = await episodeCacheOf(req);
   let res;
   try {
     res = await fetch(req);
   } catch (e) {
-    const hit = await caches.match(req, { cacheName: EPISODE_CACHE });
+    const hit = (await caches.has(cacheName)) ? await caches.match(req, { cacheName }) : undefined;
     if (hit) return hit;
     throw e;
   }
   // Only complete, successful JSON answers: a 401/404/5xx is the network's word, never cached.
   if (res.status === 200 && (res.headers.get('content-type') || '').includes('json')) {
     const copy = res.clone();
-    event.waitUntil(remember(req, copy, key));
+    event.waitUntil(remember(cacheName, req, copy, key));
   }
   return res;
 }
 
 // One bookkeeping step at a time: an episode page makes four reads at once.
 let queue = Promise.resolve();
-function remember(req, res, key) {
-  queue = queue.then(() => rememberNow(req, res, key)).catch(() => undefined);
+function remember(cacheName, req, res, key) {
+  queue = queue.then(() => rememberNow(cacheName, req, res, key)).catch(() => undefined);
   return queue;
 }
 
-async function rememberNow(req, res, key) {
-  const cache = await caches.open(EPISODE_CACHE);
+async function rememberNow(cacheName, req, res, key) {
+  // One identity's copies at a time: another key's (or no key's) go before these are kept.
+  for (const name of await caches.keys()) {
+    if (name.startsWith(EPISODE_CACHE_PREFIX) && name !== cacheName) await caches.delete(name);
+  }
+  const cache = await caches.open(cacheName);
   await cache.put(req, res);
   const lruHit = await cache.match(LRU_KEY);
   const lru = lruHit ? await lruHit.json() : [];

@@ -60,7 +60,7 @@ test.describe.serial(missing ? `real api pwa (NOT RUN: ${missing})` : 'real api 
     await expect(page.getByRole('heading', { level: 1 })).toHaveText(EPISODE_TITLE);
     await expect(row(page, 0)).toContainText('fellow Americans');
     await expect
-      .poll(() => page.evaluate(async () => (await (await caches.open('podbrain-episodes-v1')).keys()).map((r) => new URL(r.url).pathname)))
+      .poll(() => page.evaluate(async () => (await (await caches.open('podbrain-episodes-v2-anon')).keys()).map((r) => new URL(r.url).pathname)))
       .toEqual(expect.arrayContaining([`/api/episodes/${episodeKey}`, `/api/episodes/${episodeKey}/transcript`]));
 
     await context.setOffline(true);

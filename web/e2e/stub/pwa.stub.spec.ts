@@ -65,7 +65,7 @@ test('pwa stub: an episode opened once reads offline after a reload (title, tran
   await expect(page.getByTestId('insights')).toBeVisible();
   // The four reads are in the episode cache (written after the answers, so poll).
   await expect
-    .poll(() => page.evaluate(async () => (await (await caches.open('podbrain-episodes-v1')).keys()).map((r) => new URL(r.url).pathname).sort()))
+    .poll(() => page.evaluate(async () => (await (await caches.open('podbrain-episodes-v2-anon')).keys()).map((r) => new URL(r.url).pathname).sort()))
     .toEqual(expect.arrayContaining([`/api/episodes/${key}`, `/api/episodes/${key}/transcript`, `/api/episodes/${key}/summary`]));
   const everything = await page.evaluate(async () => {
     const out: string[] = [];
@@ -83,6 +83,48 @@ test('pwa stub: an episode opened once reads offline after a reload (title, tran
   // A page never opened has no copy: the app says it could not load, it does not hang.
   await page.goto('/episodes/feed1-ep2');
   await expect(page.getByRole('alert').first()).toBeVisible();
+  await context.setOffline(false);
+});
+
+test("pwa stub: offline copies are the key's own — another key, or none after \"Forget key\", cannot read them; the next key's visit drops them", async ({ page, context, stub }) => {
+  const key = await processedEpisode(stub);
+  const setKey = (k: string | null) => page.evaluate((v) => (v ? localStorage.setItem('podbrain.apiKey', v) : localStorage.removeItem('podbrain.apiKey')), k);
+  const episodeCaches = () => page.evaluate(async () => (await caches.keys()).filter((n) => n.startsWith('podbrain-episodes-')));
+  const readsOffline = async () => {
+    await page.reload();
+    await expect(page.getByRole('heading', { level: 1 }).or(page.getByRole('alert').first())).toBeVisible();
+    return (await page.getByRole('heading', { level: 1, name: TITLE }).count()) === 1;
+  };
+  await page.goto('/');
+  await controlled(page);
+  await setKey('key-of-alice');
+  await page.goto(`/episodes/${key}`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(TITLE);
+  await expect.poll(episodeCaches).toEqual([expect.stringMatching(/^podbrain-episodes-v2-[0-9a-f]{24}$/)]);
+  const [alice] = await episodeCaches();
+  await expect.poll(() => page.evaluate(async (n) => (await (await caches.open(n)).keys()).length, alice)).toBeGreaterThanOrEqual(3);
+  // The key itself is not in the cache's name.
+  expect(alice).not.toContain('alice');
+
+  await context.setOffline(true);
+  expect(await readsOffline()).toBe(true);
+  await setKey('key-of-bob');
+  expect(await readsOffline()).toBe(false);
+  await setKey(null);
+  expect(await readsOffline()).toBe(false);
+  await setKey('key-of-alice');
+  expect(await readsOffline()).toBe(true);
+
+  // Online again, Bob opens an episode: Alice's copies are deleted, his are kept.
+  await context.setOffline(false);
+  await setKey('key-of-bob');
+  await page.reload();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(TITLE);
+  await expect.poll(episodeCaches).toEqual([expect.stringMatching(/^podbrain-episodes-v2-[0-9a-f]{24}$/)]);
+  expect(await episodeCaches()).not.toContain(alice);
+  await context.setOffline(true);
+  await setKey('key-of-alice');
+  expect(await readsOffline()).toBe(false);
   await context.setOffline(false);
 });
 
