@@ -2,7 +2,9 @@ import { createApp } from 'vue';
 import App from './App.vue';
 import { registerServiceWorker } from './pwa';
 import { router } from './router';
+import { reloadOnStaleChunks } from './stale-build';
 import './style.css';
 
+reloadOnStaleChunks(router);
 createApp(App).use(router).mount('#app');
 registerServiceWorker();

@@ -1,7 +1,7 @@
 // Installable (issue 18): the web app manifest, the service worker (app shell and opened episode
 // pages offline) and no layout shift while pages load — in Debian Chromium against the built
 // viewer (web/dist: the worker exists only in a production build) and the contract stub.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, type Page } from '@playwright/test';
@@ -206,6 +206,53 @@ test('pwa stub: a new build waits, the page offers "New version — reload", and
     expect(first).not.toBe('podbrain-shell-next-build');
     await expect(toast).toHaveCount(0);
   } finally {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A new deploy over `dir`: every hashed file gets a new name (the old ones are gone), and every reference follows. */
+function redeploy(dir: string): void {
+  const assets = path.join(dir, 'assets');
+  const renames = readdirSync(assets).map((f) => [f, f.replace(/-([\w-]{8})\.(js|css)$/, '-$1x.$2')] as const).filter(([a, b]) => a !== b);
+  const texts = [...readdirSync(assets).map((f) => path.join(assets, f)), path.join(dir, 'index.html'), path.join(dir, 'sw.js')].filter((f) => /\.(js|css|html)$/.test(f));
+  for (const file of texts) {
+    let body = readFileSync(file, 'utf8');
+    for (const [from, to] of renames) body = body.split(from).join(to);
+    writeFileSync(file, body);
+  }
+  for (const [from, to] of renames) renameSync(path.join(assets, from), path.join(assets, to));
+}
+
+test('pwa stub: a tab opened before a deploy is not stuck — a page whose chunk is gone loads the new build', async ({ browser, stub }) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'podbrain-deploy-'));
+  cpSync(DIST_DIR, dir, { recursive: true });
+  const app = await startAppServer({ api: stub.handle, distDir: dir });
+  // No worker (a LAN install over http has none), so the old chunks are nowhere once the deploy removed them.
+  const context = await browser.newContext({ baseURL: app.origin, serviceWorkers: 'block' });
+  const page = await context.newPage();
+  try {
+    await page.goto('/');
+    await expect(page.getByRole('link', { name: 'Feeds' })).toBeVisible();
+    const oldEntry = await page.locator('script[type=module]').getAttribute('src');
+    redeploy(dir);
+    await page.getByRole('link', { name: 'Feeds' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Feeds' })).toBeVisible();
+    await expect(page).toHaveURL(/\/feeds$/);
+    // It is the new build that shows it.
+    expect(await page.locator('script[type=module]').getAttribute('src')).not.toBe(oldEntry);
+
+    // A chunk missing from the new build too is not a reload loop: one try, then the page stays.
+    const search = readdirSync(path.join(dir, 'assets')).find((f) => f.startsWith('SearchView-') && f.endsWith('.js'))!;
+    rmSync(path.join(dir, 'assets', search));
+    let loads = 0;
+    page.on('load', () => loads++);
+    await page.getByRole('link', { name: 'Search' }).click();
+    await page.waitForTimeout(1500);
+    expect(loads).toBeLessThanOrEqual(1);
+    await expect(page.getByRole('link', { name: 'Search' })).toBeVisible();
+  } finally {
+    await context.close();
     await app.close();
     rmSync(dir, { recursive: true, force: true });
   }
