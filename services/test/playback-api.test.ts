@@ -125,6 +125,17 @@ describe('PUT/GET /api/episodes/:key/playback', () => {
     expect((await call(api.base, 'GET', `/api/episodes/${EP1}/playback`)).body.position_ms).toBe(5_000);
   });
 
+  it('a save without a duration never lands past the one measured before (clamped to it); a new measurement wins', async () => {
+    const put = (json: object) => call(api.base, 'PUT', `/api/episodes/${OTHER}/playback`, { key: T2_KEY, json });
+    expect((await put({ position_ms: 60_000, duration_ms: 120_000 })).body).toMatchObject({ position_ms: 60_000, duration_ms: 120_000 });
+    const past = await put({ position_ms: 500_000 });
+    expect(past.status).toBe(200);
+    expect(past.body).toMatchObject({ position_ms: 120_000, duration_ms: 120_000, played: false });
+    expect((await call(api.base, 'GET', `/api/episodes/${OTHER}/playback`, { key: T2_KEY })).body).toMatchObject({ position_ms: 120_000, duration_ms: 120_000 });
+    expect((await put({ position_ms: 500_000, duration_ms: 600_000 })).body).toMatchObject({ position_ms: 500_000, duration_ms: 600_000 });
+    expect((await put({ position_ms: 30_000 })).body).toMatchObject({ position_ms: 30_000, duration_ms: 600_000 });
+  });
+
   it('a write needs a key (or a session): anonymous and wrong keys are refused', async () => {
     expect((await call(api.base, 'PUT', `/api/episodes/${EP1}/playback`, { json: { position_ms: 1 } })).status).toBe(401);
     expect((await call(api.base, 'PUT', `/api/episodes/${EP1}/playback`, { key: 'wrong', json: { position_ms: 1 } })).status).toBe(401);

@@ -38,7 +38,8 @@ export class PlaybackRepository {
 
   /**
    * The player's save, every few seconds while it plays: one upsert, a named prepared statement.
-   * duration_ms null keeps the stored one; played null keeps it (false for a first save).
+   * duration_ms null keeps the stored one (and the position is clamped to it); played null keeps it
+   * (false for a first save).
    * Null when the episode is not the tenant's.
    */
   private saveQuery?: QueryTemplate<SaveParams, PlaybackView>;
@@ -66,7 +67,9 @@ export class PlaybackRepository {
       )
       .onConflict((oc) =>
         oc.columns(['tenant_id', 'episode_key']).doUpdateSet({
-          position_ms: (eb) => eb.ref('excluded.position_ms'),
+          // A save without a duration cannot pass the one measured before (LEAST skips a null): the
+          // position stays inside the audio. A save with one was checked against it (400 past it).
+          position_ms: sql<number>`LEAST(excluded.position_ms, COALESCE(excluded.duration_ms, playback.duration_ms))`,
           duration_ms: sql<number | null>`COALESCE(excluded.duration_ms, playback.duration_ms)`,
           played: sql<boolean>`COALESCE(${v.played}::boolean, playback.played)`,
           updated_at: sql<Date>`now()`,
