@@ -1,7 +1,8 @@
 /**
  * Registers the service worker (/sw.js, built by web/sw/plugin.ts) in production builds on a
- * secure origin (https, or localhost where browsers allow workers over http), once the page has
- * loaded so it never competes with the first render. A new version waits (sw.js does not
+ * secure origin (https, or localhost where browsers allow workers over http), a while after the page
+ * has loaded: installing fetches the whole shell, which must not compete with the first page's own
+ * reads (the 3-hour episode's transcript; bench/viewer measures it with and without the worker). A new version waits (sw.js does not
  * skipWaiting on its own); the page offers "New version — reload", and only that click swaps it.
  */
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -11,11 +12,13 @@ export function serviceWorkerAllowed(loc: Pick<Location, 'protocol' | 'hostname'
   return loc.protocol === 'https:' || LOCAL_HOSTS.has(loc.hostname) || loc.hostname.endsWith('.localhost');
 }
 
+export const REGISTER_AFTER_LOAD_MS = 2_000;
+
 export function registerServiceWorker(): void {
   if (!serviceWorkerAllowed(location, import.meta.env.PROD)) return;
   const start = () => {
     const idle = window.requestIdleCallback ?? ((cb: () => void) => setTimeout(cb, 1));
-    idle(() => void register(), { timeout: 3000 });
+    setTimeout(() => idle(() => void register(), { timeout: 3000 }), REGISTER_AFTER_LOAD_MS);
   };
   if (document.readyState === 'complete') start();
   else window.addEventListener('load', start, { once: true });

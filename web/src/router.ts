@@ -1,10 +1,14 @@
-import { START_LOCATION, createRouter, createWebHistory } from 'vue-router';
+import { type RouteLocationNormalized, START_LOCATION, createRouter, createWebHistory } from 'vue-router';
+import { prefetchEpisode } from './views/episode-reads';
 import LibraryView from './views/LibraryView.vue';
+
+const loadEpisodeView = () => import('./views/EpisodeView.vue');
 
 // Only the library ships in the first bundle; every other page loads on demand.
 const routes = [
   { path: '/', component: LibraryView, meta: { title: 'Library' } },
-  { path: '/episodes/:key', component: () => import('./views/EpisodeView.vue'), meta: { title: 'Episode' } },
+  // The episode's reads start here, in parallel with its chunk (the 3-hour page's first transcript line is a benchmark).
+  { path: '/episodes/:key', component: loadEpisodeView, meta: { title: 'Episode' }, beforeEnter: (to: RouteLocationNormalized) => void (loadEpisodeView(), prefetchEpisode(String(to.params.key))) },
   { path: '/search', component: () => import('./views/SearchView.vue'), meta: { title: 'Search' } },
   { path: '/feeds', component: () => import('./views/FeedsView.vue'), meta: { title: 'Feeds' } },
   { path: '/feeds/:id', component: () => import('./views/FeedView.vue'), meta: { title: 'Feed' } },

@@ -82,6 +82,25 @@ test('contract stub: clicking a transcript line seeks the player and highlights 
   await expect(page.getByTestId('graph-canvas')).toHaveAttribute('aria-label', 'Knowledge graph with 3 nodes');
 });
 
+test('contract stub: opening an episode asks for each of its reads once, while the page\'s code is still loading', async ({ page, stub }) => {
+  const key = await processedEpisode(stub);
+  const reads: string[] = [];
+  page.on('request', (r) => {
+    const p = new URL(r.url()).pathname;
+    if (p.startsWith(`/api/episodes/${key}`)) reads.push(p.slice(`/api/episodes/${key}`.length) || '/');
+  });
+  await page.goto(`/episodes/${key}`);
+  await expect(row(page, 0)).toBeVisible();
+  for (const read of ['/', '/transcript', '/summary', '/insights']) expect(reads.filter((r) => r === read), `${read} in ${reads.join(' ')}`).toHaveLength(1);
+  // The router starts the reads in the same task as the page's chunk: the transcript is asked for before that chunk has arrived.
+  const t = await page.evaluate(() => {
+    const all = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
+    return { chunkEnd: all.find((e) => /\/assets\/EpisodeView-[^/]+\.js$/.test(e.name))?.responseEnd, transcriptStart: all.find((e) => e.name.endsWith('/transcript'))?.startTime };
+  });
+  expect(t.chunkEnd).toBeDefined();
+  expect(t.transcriptStart).toBeLessThan(t.chunkEnd!);
+});
+
 test('contract stub: a search hit shows snippet, episode, feed and time, and opens the episode at that moment', async ({ page, stub }) => {
   const key = await processedEpisode(stub);
   await page.goto('/search');
