@@ -230,6 +230,24 @@ describe('player store', () => {
     expect(audio.paused).toBe(false);
   });
 
+  it('opened paused at a moment past 95 % or past the end (?t=99999), or seeked there paused, it is not marked played', async () => {
+    const { player, audio } = await started();
+    player.load(ep('a'), 99_999_000, false);
+    // The browser clamps a position past the end to the duration, then says it seeked.
+    audio.currentTime = 100;
+    audio.dispatchEvent(new Event('seeked'));
+    player.seek(97_000);
+    audio.dispatchEvent(new Event('seeked'));
+    await vi.runOnlyPendingTimersAsync();
+    expect(puts.some((p) => p.body.played === true)).toBe(false);
+    expect(player.isPlayed('a')).toBe(false);
+    // Played on from there, it is.
+    player.play();
+    audio.advance(1);
+    await vi.runOnlyPendingTimersAsync();
+    expect(puts.at(-1)!.body).toMatchObject({ played: true });
+  });
+
   it('queues a list entry (no audio_url field) by looking it up; one without audio is not queued', async () => {
     const { player } = await started();
     player.load(ep('a'), 0, false);

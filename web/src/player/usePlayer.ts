@@ -326,7 +326,9 @@ function onTime() {
   if (!el || pending) return;
   nowMs.value = Math.round(el.currentTime * 1000);
   const dur = durationOf(el);
-  if (dur && !autoMarked && !isPlayed(current.value?.episode_key ?? '') && nowMs.value >= dur * PLAYED_AT) {
+  // Listened past 95 % — not put there paused: a moment link past the end (?t=99999) or a seek
+  // near it must not mark the episode played (ended still does at the real end).
+  if (dur && !el.paused && !autoMarked && !isPlayed(current.value?.episode_key ?? '') && nowMs.value >= dur * PLAYED_AT) {
     autoMarked = true;
     void save({ played: true });
   } else if (!el.paused && Date.now() - lastSaved.at >= SAVE_EVERY_MS) void save();
