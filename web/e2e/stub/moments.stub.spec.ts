@@ -145,6 +145,11 @@ test('contract stub: a failed episode shows the cause and Retry, no empty shells
   await expect(panel.getByTestId('failure-cause')).toContainText('It failed while downloading the audio after 3 attempts');
   await expect(panel.getByTestId('failure-cause')).toContainText('returned HTTP 404');
   await expect(panel.getByTestId('failure-permanent')).toBeVisible();
+  // The cause is said once, in the panel: the header's badge names the state only.
+  await expect(page.getByTestId('state-badge')).toHaveText('failed');
+  // The header leads to the show: its cover (a placeholder when the feed has none) and its page.
+  await expect(page.locator('.head [data-testid=cover-placeholder]')).toBeVisible();
+  await expect(page.getByTestId('episode-feed-link')).toHaveAttribute('href', '/feeds/feed1');
   await noEmptyShells(page);
   await expect(page.getByTestId('player')).toHaveCount(0);
   await expect(page.getByTestId('player-bar')).toHaveCount(0);
