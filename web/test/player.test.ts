@@ -251,11 +251,21 @@ describe('player store', () => {
   it('queues a list entry (no audio_url field) by looking it up; one without audio is not queued', async () => {
     const { player } = await started();
     player.load(ep('a'), 0, false);
-    await player.addToQueue({ episode_key: 'c', title: 'Title c' });
+    expect(await player.addToQueue({ episode_key: 'c', title: 'Title c' })).toBe(true);
     expect(player.queue.value.map((e) => e.audio_url)).toEqual(['/api/episodes/c/audio']);
-    await player.playNext({ episode_key: 'd', title: 'Title d' });
+    expect(await player.playNext({ episode_key: 'd', title: 'Title d' })).toBe(false);
     expect(player.queue.value.map((e) => e.episode_key)).toEqual(['c']);
     expect(player.status.value).toContain('no audio');
+  });
+
+  it('plays a list entry from a row: looked up and loaded playing; one without audio says so and leaves the player alone', async () => {
+    const { player } = await started();
+    player.load(ep('a'), 0, false);
+    expect(await player.playEpisode({ episode_key: 'd', title: 'Title d' })).toBe(false);
+    expect(player.current.value?.episode_key).toBe('a');
+    expect(player.status.value).toContain('Nothing to play');
+    expect(await player.playEpisode({ episode_key: 'c', title: 'Title c' })).toBe(true);
+    expect(player.current.value?.audio_url).toBe('/api/episodes/c/audio');
   });
 
   it('a failing save is said once and playback goes on', async () => {

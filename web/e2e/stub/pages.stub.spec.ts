@@ -115,7 +115,8 @@ test('contract stub: a feed’s page — cover, description, counts, filters tha
   await pick('Unplayed', 'played=false', [ep2]);
   await expect(page).toHaveURL(/filter=unplayed/);
   await pick('Processed', 'state=done', [ep1]);
-  await expect(list.locator(`[data-episode="${ep1}"]`)).toContainText('played');
+  await expect(list.locator(`[data-episode="${ep1}"]`).getByTestId('listen-mark')).toHaveText('✓ Played');
+  await expect(list.locator(`[data-episode="${ep1}"]`).getByTestId('row-play')).toBeVisible();
   await pick('Failed', 'state=failed', [ep2]);
   await screens(page, 'feed-page');
   await phoneScreen(page, `/feeds/${feed.id}`, 'feed-page', async (p) => {

@@ -1,7 +1,8 @@
 // The persistent player (issue 18) against the CONTRACT STUB (e2e/support/stub-api.ts): play, speed,
 // skip, keyboard shortcuts, the up-next queue and auto-advance, played / unplayed, resume after a
-// reload, a moment link copied and opened, playing on while browsing, the Media Session, and no
-// player at all for an episode without audio. Screenshots in light, dark and on a phone.
+// reload, the list rows' marks and Play / Add to queue, a moment link copied and opened, playing on
+// while browsing, the Media Session, and no player at all for an episode without audio. Screenshots
+// in light, dark and on a phone.
 import { expect, type Page } from '@playwright/test';
 import { playerTime, screenshot } from '../support/screens';
 import { type StubApi } from '../support/stub-api';
@@ -28,6 +29,14 @@ async function goInApp(page: Page, path: string) {
     history.pushState({}, '', to);
     dispatchEvent(new PopStateEvent('popstate'));
   }, path);
+}
+
+async function screens(page: Page, name: string) {
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await screenshot(page, `${name}-${scheme}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
 }
 
 /** The seconds the audio is at once it has settled (the metadata loaded and the start applied). */
@@ -186,6 +195,78 @@ test('contract stub: the player keeps playing while browsing to Search and back;
   await expect(page.getByTestId('queue-item')).toHaveCount(1);
   expect(puts(stub, first).some((b) => b.played === true)).toBe(true);
   expect(stub.playback.get(first)?.played).toBe(true);
+});
+
+test('contract stub: the Library and feed page rows show played / in progress (how far) and play or queue an episode without opening it; no audio is said in the row', async ({ page, stub }) => {
+  const a = await processedEpisode(stub);
+  const b = await processedEpisode(stub);
+  const feedA = a.replace(/-ep1$/, '');
+  const noAudio = `${feedA}-ep2`;
+  stub.episodes.get(b)!.detail.title = 'Second show, first episode';
+  const at = (ms: number, played: boolean) => ({ position_ms: ms, duration_ms: 11_000, played, updated_at: new Date().toISOString() });
+  stub.playback.set(a, { episode_key: a, ...at(11_000, true) });
+  stub.playback.set(b, { episode_key: b, ...at(2_750, false) });
+  await expect.poll(() => stub.episodes.get(noAudio)?.detail.state).toBe('failed');
+  stub.episodes.get(noAudio)!.detail.audio_url = null;
+
+  await page.goto('/');
+  const list = page.getByTestId('episode-list');
+  const [rowA, rowB, rowNone] = [a, b, noAudio].map((k) => list.locator(`[data-episode="${k}"]`));
+  await expect(rowA.getByTestId('listen-mark')).toHaveText('✓ Played');
+  await expect(rowA.getByTestId('listen-mark')).toHaveAttribute('data-listen', 'played');
+  await expect(rowB.getByTestId('listen-mark')).toHaveAttribute('data-listen', 'in-progress');
+  await expect(rowB.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '25');
+  await expect(rowB.getByTestId('listen-mark')).toHaveText('25%');
+  await expect(rowNone.getByTestId('listen-mark')).toHaveCount(0);
+  await expect(page.getByTestId('player-bar')).toHaveCount(0);
+  await screens(page, 'stub-library-rows');
+
+  // Play from a row: it resumes where it was left and plays; the row says Pause and follows the player.
+  await rowB.getByTestId('row-play').click();
+  await expect(page.getByTestId('player-title')).toHaveText('Second show, first episode');
+  await expect.poll(() => paused(page)).toBe(false);
+  expect(await playerTime(page)).toBeGreaterThanOrEqual(2.7);
+  await expect(rowB.getByTestId('row-play')).toHaveAccessibleName('Pause: Second show, first episode');
+  await expect(rowB.getByTestId('row-queue')).toBeDisabled();
+  await expect.poll(async () => Number(await rowB.getByRole('progressbar').getAttribute('aria-valuenow'))).toBeGreaterThan(25);
+
+  // Queue another from its row: "Queued" there, one up next in the bar.
+  await rowA.getByTestId('row-queue').click();
+  await expect(rowA.getByTestId('row-queue')).toHaveText('Queued');
+  await expect(rowA.getByTestId('row-queue')).toBeDisabled();
+  await expect(page.getByTestId('queue-toggle')).toHaveText('Up next (1)');
+  await rowB.getByTestId('row-play').click();
+  await expect.poll(() => paused(page)).toBe(true);
+  await expect(rowB.getByTestId('row-play')).toHaveAccessibleName('Play: Second show, first episode');
+
+  // An episode without audio: the row says so; the player keeps what it had.
+  await rowNone.getByTestId('row-play').click();
+  await expect(rowNone.getByTestId('row-no-audio')).toHaveText('No audio');
+  await expect(page.getByTestId('player-title')).toHaveText('Second show, first episode');
+
+  // The feed page: the same marks, and this device's queue; Play there takes the episode out of the queue (played: from the start).
+  await goInApp(page, `/feeds/${feedA}`);
+  const rows = page.getByTestId('feed-episodes');
+  const feedRowA = rows.locator(`[data-episode="${a}"]`);
+  await expect(feedRowA.getByTestId('listen-mark')).toHaveText('✓ Played');
+  await expect(feedRowA.getByTestId('row-queue')).toHaveText('Queued');
+  await expect(rows.locator(`[data-episode="${noAudio}"]`).getByTestId('listen-mark')).toHaveCount(0);
+  await feedRowA.getByTestId('row-play').click();
+  await expect(page.getByTestId('player-title')).toHaveText('Ask not what your country can do for you');
+  await expect.poll(() => paused(page)).toBe(false);
+  expect(await playerTime(page)).toBeLessThan(2);
+  await expect(page.getByTestId('queue-toggle')).toHaveText('Up next (0)');
+  await expect(feedRowA.getByTestId('row-queue')).toBeDisabled();
+  await expect(feedRowA.getByTestId('row-queue')).toHaveText('Add to queue');
+  await page.getByTestId('play-pause').click();
+  await expect.poll(() => paused(page)).toBe(true);
+
+  const phone = await page.context().browser()!.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, baseURL: page.url() });
+  await phone.goto(new URL('/', page.url()).toString());
+  await expect(phone.getByTestId('episode-list').locator(`[data-episode="${b}"]`).getByTestId('row-play')).toBeVisible();
+  expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await screenshot(phone, 'stub-library-rows-phone');
+  await phone.close();
 });
 
 test('contract stub: mark played / unplayed (saved to the server), resume after a reload at the saved position; a failing save is said once, quietly, and playback goes on', async ({ page, stub }) => {

@@ -148,15 +148,22 @@ function playAt(ep: EpisodeLike, ms: number) {
   void audio.value?.play().catch(() => undefined);
 }
 
-/** Play `ep` where it was left off (or carry on, when it is the one loaded). */
-async function playEpisode(episode: EpisodeLike) {
+/** Play `ep` where it was left off (or carry on, when it is the one loaded); false when it has no audio. */
+async function playEpisode(episode: EpisodeLike): Promise<boolean> {
   const found = await playable(episode);
-  if (!found) return say('Nothing to play: this episode has no audio.');
+  if (!found) {
+    say('Nothing to play: this episode has no audio.');
+    return false;
+  }
   const { pe, ep } = found;
-  if (current.value?.episode_key === pe.episode_key) return play();
+  if (current.value?.episode_key === pe.episode_key) {
+    play();
+    return true;
+  }
   const seq = loadSeq;
   const at = ep.position_ms !== undefined ? resumeAt({ ...ep, played: played.get(pe.episode_key) ?? ep.played }) : await savedPosition(pe.episode_key);
   if (seq === loadSeq || current.value?.episode_key !== pe.episode_key) load(pe, at, true);
+  return true;
 }
 
 // ---------- transport ----------
@@ -261,19 +268,26 @@ function setQueue(q: PlayerEpisode[]) {
   saveQueue(q);
 }
 
-/** Adds `ep` to the up-next queue (`next`: in front). With nothing loaded, it goes into the player (paused). */
-async function addToQueue(episode: EpisodeLike, next = false) {
+/**
+ * Adds `ep` to the up-next queue (`next`: in front). With nothing loaded, it goes into the player
+ * (paused). False when it has no audio.
+ */
+async function addToQueue(episode: EpisodeLike, next = false): Promise<boolean> {
   const found = await playable(episode);
-  if (!found) return say('Nothing to queue: this episode has no audio.');
+  if (!found) {
+    say('Nothing to queue: this episode has no audio.');
+    return false;
+  }
   const { pe, ep } = found;
   if (!current.value) {
     load(pe, resumeAt(ep), false);
     say(`${pe.title} is in the player.`);
-    return;
+  } else if (current.value.episode_key === pe.episode_key) say(`${pe.title} is already playing.`);
+  else {
+    setQueue(enqueue(queue.value, pe, next));
+    say(next ? `${pe.title} plays next.` : `${pe.title} added to the queue.`);
   }
-  if (current.value.episode_key === pe.episode_key) return say(`${pe.title} is already playing.`);
-  setQueue(enqueue(queue.value, pe, next));
-  say(next ? `${pe.title} plays next.` : `${pe.title} added to the queue.`);
+  return true;
 }
 const playNext = (ep: EpisodeLike) => addToQueue(ep, true);
 const moveInQueue = (i: number, delta: -1 | 1) => setQueue(move(queue.value, i, delta));
