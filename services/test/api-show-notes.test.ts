@@ -96,6 +96,27 @@ describe('sanitizeShowNotes (the allowlist)', () => {
     );
   });
 
+  it('deep nesting is cut where more than 1,000 elements are open (the parser is quadratic in it); long flat notes are not', () => {
+    const deep = sanitizeShowNotes(`<p>intro</p>${'<b>'.repeat(5_000)}deep text`);
+    expect(deep).toMatch(/^<p>intro<\/p>(<b>){1000}(<\/b>){1000}$/);
+    expect(deep).not.toContain('deep text');
+    expect(sanitizeShowNotes('<ul><li>x'.repeat(3_000))!.match(/<ul>/g)).toHaveLength(1_000);
+    // Unclosed paragraphs and list items close themselves (they do not pile up), as do void tags: nothing is cut.
+    const flat = sanitizeShowNotes(`<ul>${'<li>item<br>'.repeat(3_000)}</ul>${'<p>para'.repeat(3_000)}<p>the end`);
+    expect(flat!.match(/<li>/g)).toHaveLength(3_000);
+    expect(flat).toContain('<p>the end</p>');
+    expect(plainText(`${'<i>'.repeat(5_000)}hidden`)).toBeNull();
+    // 33,000 nested tags (99 KB, under the length cap) took ~0.9 s per read before the cut.
+    const hostile = '<b>'.repeat(33_000);
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      sanitizeShowNotes(hostile);
+      best = Math.min(best, performance.now() - t);
+    }
+    expect(best).toBeLessThan(300);
+  });
+
   it('null for nothing worth showing', () => {
     expect(sanitizeShowNotes(null)).toBeNull();
     expect(sanitizeShowNotes('   ')).toBeNull();
