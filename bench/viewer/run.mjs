@@ -9,8 +9,13 @@
 //    transcript end to end. Baseline in the same run: the same app built with the windowed
 //    TranscriptList swapped for a plain v-for over every segment (PlainTranscriptList.vue).
 //
+// 3. With BENCH_BEFORE=<git ref> (e.g. `BENCH_BEFORE=e22b883 npm run bench:viewer`): the same page built from
+//    that commit's web/ (a detached git worktree with this checkout's node_modules linked in), alternated with
+//    this tree's in the same run — the after / before ratio that says whether a change made the page slower.
+//
 // Results: printed as Markdown, and written to bench/results/viewer.json.
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -28,18 +33,35 @@ const WHEEL_FRAMES = Number(process.env.BENCH_WHEEL_FRAMES ?? 300);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+const BEFORE = process.env.BENCH_BEFORE ?? '';
+
 // ---------- builds ----------
-async function buildVariant(name, alias = []) {
+async function buildVariant(name, alias = [], web = WEB) {
   const outDir = path.join(OUT, name);
   await build({
-    root: WEB,
-    configFile: path.join(WEB, 'vite.config.ts'),
+    root: web,
+    configFile: path.join(web, 'vite.config.ts'),
     logLevel: 'warn',
     base: `/${name}/`,
     build: { outDir, emptyOutDir: true, manifest: true },
     resolve: { alias },
   });
   return outDir;
+}
+
+/** `ref`'s tree as a detached worktree under .tmp/ sharing this checkout's node_modules (made afresh each run). */
+function checkoutBefore(ref) {
+  const dir = path.join(OUT, 'before-src');
+  const git = (...args) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+  try {
+    git('worktree', 'remove', '--force', dir);
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  git('worktree', 'prune');
+  git('worktree', 'add', '--detach', '--quiet', dir, ref);
+  for (const nm of ['node_modules', 'web/node_modules']) if (existsSync(path.join(ROOT, nm))) symlinkSync(path.join(ROOT, nm), path.join(dir, nm));
+  return { dir, commit: git('rev-parse', '--short', ref), remove: () => git('worktree', 'remove', '--force', dir) };
 }
 
 function initialJs(outDir) {
@@ -223,8 +245,19 @@ console.log(`building the viewer (windowed transcript) and the baseline (plain l
 const appDir = await buildVariant('app');
 const baseDir = await buildVariant('baseline', [{ find: /^\.\.\/components\/TranscriptList\.vue$/, replacement: path.join(import.meta.dirname, 'PlainTranscriptList.vue') }]);
 const js = initialJs(appDir);
+let before = null;
+if (BEFORE) {
+  const src = checkoutBefore(BEFORE);
+  try {
+    console.log(`building the viewer at ${BEFORE} (${src.commit}) for the after / before comparison…`);
+    const dir = await buildVariant('before', [], path.join(src.dir, 'web'));
+    before = { ref: BEFORE, commit: src.commit, dir, js: initialJs(dir) };
+  } finally {
+    src.remove();
+  }
+}
 
-const server = await serve({ app: appDir, baseline: baseDir });
+const server = await serve({ app: appDir, baseline: baseDir, ...(before ? { before: before.dir } : {}) });
 const origin = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 const chromiumVersion = browser.version();
@@ -233,16 +266,21 @@ const SLOWDOWNS = (process.env.BENCH_CPU_SLOWDOWNS ?? '1,4').split(',').map(Numb
 const results = {};
 try {
   for (const slow of SLOWDOWNS) {
-    const runs = { virtual: [], baseline: [], noSw: [] };
-    // Alternate the two so background load on a shared box hits both alike.
+    const runs = { virtual: [], baseline: [], noSw: [], before: [] };
+    // Alternate the builds so background load on a shared box hits them alike.
     for (let r = 0; r < RUNS; r++) {
-      runs.virtual.push(await measureOnce(browser, origin, 'app', slow));
-      runs.baseline.push(await measureOnce(browser, origin, 'baseline', slow));
-      // The same app with its service worker blocked (issue 18): what registering and precaching the shell costs a first visit.
-      runs.noSw.push(await measureOnce(browser, origin, 'app', slow, { serviceWorkers: 'block' }));
+      const order = [
+        async () => runs.virtual.push(await measureOnce(browser, origin, 'app', slow)),
+        async () => runs.baseline.push(await measureOnce(browser, origin, 'baseline', slow)),
+        // The same app with its service worker blocked (issue 18): what registering and precaching the shell costs a first visit.
+        async () => runs.noSw.push(await measureOnce(browser, origin, 'app', slow, { serviceWorkers: 'block' })),
+        ...(before ? [async () => runs.before.push(await measureOnce(browser, origin, 'before', slow))] : []),
+      ];
+      // Each round starts with another build, so none is always the first page the browser opens.
+      for (let i = 0; i < order.length; i++) await order[(i + r) % order.length]();
       process.stdout.write(`cpu ${slow}×: run ${r + 1}/${RUNS} done\n`);
     }
-    results[slow] = { virtual: summarise(runs.virtual), baseline: summarise(runs.baseline), no_service_worker: summarise(runs.noSw) };
+    results[slow] = { virtual: summarise(runs.virtual), baseline: summarise(runs.baseline), no_service_worker: summarise(runs.noSw), ...(before ? { before: summarise(runs.before) } : {}) };
   }
 } finally {
   await browser.close();
@@ -252,7 +290,7 @@ try {
 const ratio = (x, y) => (y ? x / y : NaN);
 const f1 = (n) => n.toFixed(1);
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
-const out = { date: new Date().toISOString(), chromium: chromiumVersion, segments: SEGMENTS, runs: RUNS, scroll_steps: SCROLL_STEPS, initial_js: js, scenarios: {} };
+const out = { date: new Date().toISOString(), chromium: chromiumVersion, segments: SEGMENTS, runs: RUNS, scroll_steps: SCROLL_STEPS, initial_js: js, ...(before ? { before: { ref: before.ref, commit: before.commit, initial_js: before.js } } : {}), scenarios: {} };
 for (const [slow, r] of Object.entries(results)) {
   const v = r.virtual.median;
   const b = r.baseline.median;
@@ -265,6 +303,12 @@ for (const [slow, r] of Object.entries(results)) {
       wheel_frame_p95: ratio(v.wheel_frame_p95_ms, b.wheel_frame_p95_ms),
       long_task_ms_while_scrolling: ratio(v.long_task_ms, b.long_task_ms),
       first_line_with_vs_without_service_worker: ratio(v.first_line_ms, r.no_service_worker.median.first_line_ms),
+      ...(r.before
+        ? {
+            first_line_after_vs_before: ratio(v.first_line_ms, r.before.median.first_line_ms),
+            longest_task_while_loading_after_vs_before: ratio(v.longest_task_while_loading_ms, r.before.median.longest_task_while_loading_ms),
+          }
+        : {}),
     },
   };
 }
@@ -274,12 +318,15 @@ writeFileSync(path.join(RESULTS, 'viewer.json'), `${JSON.stringify(out, null, 2)
 console.log(`\n### Initial JavaScript (gzip)\n`);
 console.log(`first page load: **${kb(js.gzip_bytes)}** gzip (${kb(js.raw_bytes)} raw) in ${js.files.length} file(s): ${js.files.join(', ')} — goal ≤ 200 KB`);
 console.log(`lazy chunks: ${js.lazy.map((l) => `${l.chunk} ${kb(l.gzip_bytes)}`).join(', ')}`);
+if (before) console.log(`before (${before.ref} = ${before.commit}): ${kb(before.js.gzip_bytes)} gzip — after / before ×${(js.gzip_bytes / before.js.gzip_bytes).toFixed(2)}`);
 console.log(`\n### 3-hour episode page, ${SEGMENTS} segments (median of ${RUNS} runs each)\n`);
 console.log(`wheel: ${WHEEL_FRAMES} frames at 120 px/frame; fling: the whole transcript, end to end, in ${SCROLL_STEPS} frames.\n`);
 console.log(`| CPU | transcript list | first line (ms) | longest task while loading (ms) | wheel frame p50 / p95 / max (ms) | wheel frames > 33 ms | wheel main-thread script / style+layout (ms) | fling frame p50 / p95 / max (ms) | fling frames > 33 ms | fling long tasks (count / ms) | fling main-thread script / style+layout (ms) | rows in DOM | DOM elements |`);
 console.log(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const [key, sc] of Object.entries(out.scenarios)) {
-  for (const [name, m] of [['windowed (TranscriptList)', sc.virtual.median], ['baseline: plain v-for', sc.baseline.median], ['windowed, service worker blocked', sc.no_service_worker.median]]) {
+  const rows = [['windowed (TranscriptList)', sc.virtual.median], ['baseline: plain v-for', sc.baseline.median], ['windowed, service worker blocked', sc.no_service_worker.median]];
+  if (sc.before) rows.push([`before: ${before.ref} (${before.commit})`, sc.before.median]);
+  for (const [name, m] of rows) {
     console.log(`| ${key.replace('cpu_', '')} | ${name} | ${f1(m.first_line_ms)} | ${f1(m.longest_task_while_loading_ms)} | ${f1(m.wheel_frame_p50_ms)} / ${f1(m.wheel_frame_p95_ms)} / ${f1(m.wheel_frame_max_ms)} | ${m.wheel_frames_over_33ms} / ${WHEEL_FRAMES} | ${f1(m.wheel_script_ms)} / ${f1(m.wheel_style_layout_ms)} | ${f1(m.frame_p50_ms)} / ${f1(m.frame_p95_ms)} / ${f1(m.frame_max_ms)} | ${m.frames_over_33ms} / ${m.frames} | ${m.long_tasks} / ${f1(m.long_task_ms)} | ${f1(m.fling_script_ms)} / ${f1(m.fling_style_layout_ms)} | ${m.rows_in_dom} | ${m.dom_elements} |`);
   }
 }
@@ -288,5 +335,6 @@ for (const [key, sc] of Object.entries(out.scenarios)) {
   const r = sc.ratios;
   const x = (n) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a (baseline had none)');
   console.log(`ratios windowed / baseline at ${key.replace('cpu_', 'CPU ')}: first line ${x(r.first_line)}, longest task while loading ${x(r.longest_task_while_loading)}, wheel frame p95 ${x(r.wheel_frame_p95)}, fling frame p95 ${x(r.frame_p95)}, long-task time while scrolling ${x(r.long_task_ms_while_scrolling)}; first line with / without the service worker ${x(r.first_line_with_vs_without_service_worker)}`);
+  if (r.first_line_after_vs_before !== undefined) console.log(`after / before (${before.ref}) at ${key.replace('cpu_', 'CPU ')}: first line ${x(r.first_line_after_vs_before)}, longest task while loading ${x(r.longest_task_while_loading_after_vs_before)}`);
 }
 console.log(`\nwritten: ${path.relative(ROOT, path.join(RESULTS, 'viewer.json'))}`);
