@@ -153,6 +153,8 @@ export const api = {
   eventsUrl: () => `${base}/events`,
   /** The session cookie for `<audio>` and the event stream, made with the stored key (POST /api/session). */
   startSession: () => call('post', '/api/session'),
+  /** Signs out: the server clears the session cookie (HttpOnly: the page cannot), with the stored key (DELETE /api/session). */
+  endSession: () => call('delete', '/api/session'),
   incidents: ({ cursor, ...p }: Omit<NonNullable<QueryParams<'/api/admin/incidents', 'get'>>, 'cursor'> & { cursor?: string | null } = {}) =>
     call('get', '/api/admin/incidents', { query: { ...p, cursor: cursor ?? undefined } }),
   incident: (id: string) => call('get', '/api/admin/incidents/{id}', { path: { id } }),
