@@ -33,8 +33,8 @@ export default defineConfig({
   },
   projects: [
     // The UI against an in-memory CONTRACT STUB of the api: states the real stack rarely shows.
-    { name: 'contract-stub', testMatch: /stub\/.*\.spec\.ts$/ },
+    { name: 'contract-stub', testMatch: /\/e2e\/stub\/[^/]+\.spec\.ts$/ },
     // The whole appliance: real api + worker + Postgres + Redis, a fixture feed added through the UI.
-    { name: 'real-api', testMatch: /real\/.*\.spec\.ts$/, timeout: 240_000 },
+    { name: 'real-api', testMatch: /\/e2e\/real\/[^/]+\.spec\.ts$/, timeout: 240_000 },
   ],
 });

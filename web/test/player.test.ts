@@ -230,6 +230,16 @@ describe('player store', () => {
     expect(audio.paused).toBe(false);
   });
 
+  it('an episode loaded from the queue leaves it on this device too (a reload does not bring it back)', async () => {
+    const { player } = await started();
+    player.load(ep('a'), 0, false);
+    await player.addToQueue(ep('b'));
+    expect(loadQueue().map((e) => e.episode_key)).toEqual(['b']);
+    player.load(ep('b'), 0, false); // e.g. its page opened while nothing plays
+    expect(player.queue.value).toEqual([]);
+    expect(loadQueue()).toEqual([]);
+  });
+
   it('opened paused at a moment past 95 % or past the end (?t=99999), or seeked there paused, it is not marked played', async () => {
     const { player, audio } = await started();
     player.load(ep('a'), 99_999_000, false);

@@ -56,7 +56,7 @@ function load(ep: PlayerEpisode, startMs = 0, autoplay = false) {
   lastSaved = { key: ep.episode_key, pos: startMs, at: Date.now() };
   autoMarked = false;
   pending = { seq, startMs, autoplay };
-  queue.value = queue.value.filter((q) => q.episode_key !== ep.episode_key);
+  if (queue.value.some((q) => q.episode_key === ep.episode_key)) setQueue(queue.value.filter((q) => q.episode_key !== ep.episode_key));
   localStorage.setItem(CURRENT_KEY, JSON.stringify(ep));
   chapters.value = [];
   void api.chapters(ep.episode_key).then(
