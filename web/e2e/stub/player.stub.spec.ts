@@ -265,6 +265,10 @@ test('contract stub: the Library and feed page rows show played / in progress (h
   await phone.goto(new URL('/', page.url()).toString());
   await expect(phone.getByTestId('episode-list').locator(`[data-episode="${b}"]`).getByTestId('row-play')).toBeVisible();
   expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  // A failed row's badge does not squeeze its title into a one-word column: on a phone it names the state only.
+  const failedRow = phone.getByTestId('episode-list').locator('li').filter({ has: phone.locator('.badge.bad') }).first();
+  await expect(failedRow.getByTestId('state-badge')).toHaveText('failed', { useInnerText: true });
+  expect((await failedRow.getByRole('link').first().boundingBox())!.width).toBeGreaterThan(150);
   await screenshot(phone, 'stub-library-rows-phone');
   await phone.close();
 });
