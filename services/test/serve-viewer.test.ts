@@ -245,7 +245,7 @@ describe('WEB_DIST_DIR', () => {
 
 describe.skipIf(!built)('podbrain serve (built CLI)', () => {
   const CLI = path.join(SERVICES, 'dist/cli/main.js');
-  const SOURCES = ['cli/main.ts', 'cli/commands/index.ts', 'cli/commands/serve.ts', 'api/bootstrap.ts', 'api/static/viewer-static.ts', 'config/config.ts'];
+  const SOURCES = ['cli/main.ts', 'cli/commands/index.ts', 'cli/commands/serve.ts', 'api/bootstrap.ts', 'api/static/viewer-static.ts', 'config/config.ts', 'db/migrate.ts'];
   const stale = () => {
     try {
       return SOURCES.some((s) => statSync(path.join(SERVICES, 'src', s)).mtimeMs > statSync(path.join(SERVICES, 'dist', s.replace(/\.ts$/, '.js'))).mtimeMs);
@@ -265,6 +265,43 @@ describe.skipIf(!built)('podbrain serve (built CLI)', () => {
   afterAll(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
   });
+
+  /** Runs the built CLI to its end (at most 30 s): exit code and what it wrote. */
+  function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string; ms: number }> {
+    const started = Date.now();
+    const p = spawn(process.execPath, [CLI, ...args], { cwd: SERVICES, env: { ...process.env, PODBRAIN_CONFIG: '', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    return new Promise((resolve) => p.once('exit', (code) => (clearTimeout(timer), resolve({ code, out, err, ms: Date.now() - started }))));
+  }
+
+  it('a port in use is said plainly and the process exits (it stayed up, serving nothing, behind the error)', async () => {
+    const busy = http.createServer();
+    await new Promise<void>((r) => busy.listen(0, '0.0.0.0', r));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = await runCli(['serve', '--port', String(port), '--web', 'off'], { DATABASE_URL: db.url, QUEUE_PREFIX: 'serve-busy-test' });
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toContain(`podbrain: port ${port} is in use`);
+      expect(r.err).toContain('--port N');
+      expect(r.ms).toBeLessThan(25_000);
+    } finally {
+      busy.close();
+    }
+  }, 60_000);
+
+  it('--migrate against a database that does not exist says how to create it, without a stack trace', async () => {
+    const missing = new URL(db.url);
+    missing.pathname = '/podbrain_test_serve_no_such_db';
+    const r = await runCli(['serve', '--port', '0', '--web', 'off', '--migrate'], { DATABASE_URL: missing.href });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('database "podbrain_test_serve_no_such_db" does not exist');
+    expect(r.err).toContain('createdb');
+    expect(r.err).not.toContain('    at ');
+  }, 60_000);
 
   it('starts, serves the viewer and the API on one port, stops on SIGTERM', async () => {
     const env = { ...process.env, PODBRAIN_CONFIG: '', DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', QUEUE_PREFIX: 'serve-cli-test', LOG_LEVEL: 'warn', DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'podbrain-serve-data-')) };

@@ -7,6 +7,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
+import { PodbrainError } from '../core/errors';
 import { Database } from '../db/database';
 import { TenantRepository } from '../repositories/tenants.repository';
 import { eventsChannel } from '../repositories/episode-events.repository';
@@ -125,7 +126,17 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   if (opts.listen !== false) {
     const server = app.getHttpServer() as import('node:http').Server;
     server.keepAliveTimeout = 65_000;
-    await app.listen(config.apiPort, '0.0.0.0');
+    try {
+      await app.listen(config.apiPort, '0.0.0.0');
+    } catch (e) {
+      // Nothing may keep the process alive behind a failed start (the Postgres pool, Redis, the event
+      // subscriber). close() stops at the HTTP server that never listened, before the shutdown hook.
+      await app.close().catch(() => resources.onApplicationShutdown());
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new PodbrainError('port_in_use', `port ${config.apiPort} is in use (another podbrain serve or api?): stop it, or choose another with --port N or API_PORT`, {}, { cause: e });
+      if (code === 'EACCES') throw new PodbrainError('port_denied', `port ${config.apiPort} needs privileges here: choose one above 1023 with --port N or API_PORT`, {}, { cause: e });
+      throw e;
+    }
     log.info({ port: listeningPort(app), viewer: viewerDir ?? undefined }, viewerDir ? 'api listening, serving the viewer' : 'api listening');
   }
   return app;

@@ -173,6 +173,9 @@ export class Database {
 
   async close(): Promise<void> {
     await this.db.destroy();
+    // Kysely ends the pool only once it has used it itself; ping() and prepared() use it directly, so a
+    // process that made only those (an api that failed to start) kept an idle client and ran on ~10 s.
+    if (!this.pool.ended) await this.pool.end();
   }
 }
 

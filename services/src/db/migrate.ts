@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import type { Config } from '../config/config';
+import { PodbrainError } from '../core/errors';
 import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-schema';
 import { EpisodeJobId1763942400000 } from './migrations/1763942400000-episode-job-id';
 import { EpisodesNewestIndex1764028800000 } from './migrations/1764028800000-episodes-newest-index';
@@ -40,7 +41,27 @@ export function createMigrationDataSource(databaseUrl: string, opts: { poolSize?
 
 /** An initialized migration DataSource; `destroy()` it when done. */
 export async function openMigrationDataSource(config: Pick<Config, 'databaseUrl'>, opts: { poolSize?: number } = {}): Promise<DataSource> {
-  return createMigrationDataSource(config.databaseUrl, opts).initialize();
+  try {
+    return await createMigrationDataSource(config.databaseUrl, opts).initialize();
+  } catch (e) {
+    throw cannotConnect(config.databaseUrl, e);
+  }
+}
+
+/** What a self-hoster can do about a failed connection (a missing database, no Postgres there), else the error as it is. */
+function cannotConnect(databaseUrl: string, e: unknown): unknown {
+  const code = (e as { code?: string }).code;
+  let where: URL;
+  try {
+    where = new URL(databaseUrl);
+  } catch {
+    return e;
+  }
+  const db = decodeURIComponent(where.pathname.replace(/^\//, '')) || '(none)';
+  const server = `${where.hostname}:${where.port || 5432}`;
+  if (code === '3D000') return new PodbrainError('database_missing', `database "${db}" does not exist on ${server}: create it (createdb -h ${where.hostname} ${db}) or point DATABASE_URL at one`, {}, { cause: e });
+  if (code === 'ECONNREFUSED') return new PodbrainError('postgres_unreachable', `no Postgres answers at ${server} (DATABASE_URL): start it, or point DATABASE_URL at one`, {}, { cause: e });
+  return e;
 }
 
 /** Applies pending migrations; returns their names. */
