@@ -14,14 +14,22 @@ export function momentParam(ms: number): string {
   return String(Math.round(Math.max(0, ms) / 100) / 10);
 }
 
-/** `?t=` of a moment link as milliseconds: seconds (`83`, `5.5`) or a clock (`1:02:03`, `2:03`); null when it is not one. */
+/** The longest moment a link may name: the api's longest playback position (7 days). */
+const MAX_MOMENT_S = 7 * 86_400;
+
+/**
+ * `?t=` of a moment link as milliseconds: seconds (`83`, `5.5`) or a clock (`1:02:03`, `2:03`:
+ * minutes and seconds under 60, a fraction only on the seconds); null when it is not one
+ * (`-5`, `1e309`, `NaN`, `99:99:99`, beyond 7 days), so the episode opens as without it.
+ */
 export function parseMomentParam(t: unknown): number | null {
   const v = Array.isArray(t) ? t[0] : t;
   if (typeof v !== 'string' || !v.trim()) return null;
   const parts = v.trim().split(':');
   if (parts.length > 3 || !parts.every((p) => /^\d+(\.\d+)?$/.test(p))) return null;
+  if (parts.slice(0, -1).some((p) => p.includes('.')) || parts.slice(1).some((p) => Number(p) >= 60)) return null;
   const s = parts.reduce((acc, p) => acc * 60 + Number(p), 0);
-  return Number.isFinite(s) ? Math.round(s * 1000) : null;
+  return Number.isFinite(s) && s <= MAX_MOMENT_S ? Math.round(s * 1000) : null;
 }
 
 // One formatter each, made on first use. The first date a page formats loads the browser's locale
