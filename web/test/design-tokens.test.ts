@@ -32,6 +32,7 @@ const TEXT_PAIRS: [string, string][] = [
   ['fg', 'surface'],
   ['fg', 'muted-bg'],
   ['fg', 'hl-bg'],
+  ['accent', 'hl-bg'], // the playing transcript line's timestamp link
   ['muted-fg', 'bg'],
   ['muted-fg', 'surface'],
   ['muted-fg', 'muted-bg'],

@@ -1,6 +1,7 @@
 // The viewer in Debian Chromium against the in-memory CONTRACT STUB of the api
 // (e2e/support/stub-api.ts). The same flow against the real appliance is e2e/real/.
 import { expect, type Page } from '@playwright/test';
+import { lowContrastControls } from '../support/contrast';
 import { playerTime, screenshot } from '../support/screens';
 import { type StubApi } from '../support/stub-api';
 import { stubTest } from '../support/stub-test';
@@ -266,6 +267,7 @@ test('contract stub: every page in light and dark, and on a phone, saved to web/
   const pages: [string, string, string][] = [
     ['library', '/', '[data-testid=episode-list]'],
     ['episode', `/episodes/${key}`, '[data-testid=insights]'],
+    ['feed', `/feeds/${key.replace(/-ep1$/, '')}`, '[data-testid=feed-head]'],
     ['search', '/search?q=country', '[data-testid=search-results]'],
     ['feeds', '/feeds', '[data-testid=feeds-table]'],
     ['graph', '/graph', '[data-testid=graph-canvas] canvas'],
@@ -283,6 +285,8 @@ test('contract stub: every page in light and dark, and on a phone, saved to web/
       const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       expect(bg).toBe(scheme === 'dark' ? 'rgb(11, 16, 32)' : 'rgb(255, 255, 255)');
       await screenshot(page, `stub-${name}-${scheme}`);
+      // Every enabled button and link is readable on what it sits on (an Approve button once had accent text on its accent fill).
+      expect(await lowContrastControls(page.locator('body')), `${name} in ${scheme}`).toEqual([]);
     }
   }
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, baseURL: app.origin });
@@ -292,6 +296,17 @@ test('contract stub: every page in light and dark, and on a phone, saved to web/
     await expect(p.locator(ready).first()).toBeVisible();
     // Nothing wider than the screen: no sideways scrolling on a phone.
     expect(await p.evaluate(() => document.documentElement.scrollWidth), `${name} is wider than the phone`).toBeLessThanOrEqual(390);
+    // The nav scrolls sideways as one row: each item on one line (the Incidents count once wrapped
+    // under its name and doubled the row), and the item of this page's section in view.
+    const nav = p.getByRole('navigation', { name: 'Main' });
+    for (const box of await nav.getByRole('link').evaluateAll((links) => links.map((a) => a.getBoundingClientRect().height))) expect(box, `${name}: a nav item wraps`).toBeLessThan(48);
+    const current = nav.locator('a.current');
+    if (name !== 'episode') {
+      await expect(current, `${name}: its nav item is marked`).toHaveCount(1);
+      const [item, bar] = [await current.boundingBox(), await nav.boundingBox()];
+      expect(item!.x, `${name}: its nav item is scrolled into view`).toBeGreaterThanOrEqual(bar!.x);
+      expect(item!.x + item!.width, `${name}: its nav item is scrolled into view`).toBeLessThanOrEqual(bar!.x + bar!.width);
+    }
     await screenshot(p, `stub-${name}-phone`);
   }
   await phone.close();
