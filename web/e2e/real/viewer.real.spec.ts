@@ -39,7 +39,7 @@ test.describe.serial(missing ? `real api (NOT RUN: ${missing})` : 'real api', ()
     const library = await context.newPage();
     await library.goto(app.origin);
     await expect(library.getByText('● live')).toBeVisible();
-    await expect(library.getByText('No episodes yet.')).toBeVisible();
+    await expect(library.getByTestId('library-empty')).toBeVisible();
     await library.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
     const seen: string[] = [];
     const item = library.getByTestId('episode-list').getByRole('listitem').filter({ hasText: EPISODE_TITLE });

@@ -21,8 +21,10 @@ const row = (page: Page, i: number) => page.locator(`[data-testid=transcript] [d
 
 test('contract stub: library is empty with guidance, and a refused feed URL shows the api error', async ({ page }) => {
   await page.goto('/');
-  await expect(page.getByText('No feeds yet')).toBeVisible();
-  await expect(page.getByText('No episodes yet.')).toBeVisible();
+  await expect(page.getByTestId('library-empty')).toContainText('Your library is empty');
+  // Said once: no empty Feeds and All episodes sections under it.
+  await expect(page.getByRole('heading', { name: 'All episodes' })).toHaveCount(0);
+  await expect(page.getByText('No feeds yet')).toHaveCount(0);
   await page.getByRole('link', { name: 'Feeds' }).click();
   await page.getByLabel('Feed URL').fill('http://127.0.0.1:9/broken.xml');
   await page.getByRole('button', { name: 'Add feed' }).click();
@@ -105,10 +107,13 @@ test('contract stub: opening an episode asks for each of its reads once, while t
 test('contract stub: a search hit shows snippet, episode, feed and time, and opens the episode at that moment', async ({ page, stub }) => {
   const key = await processedEpisode(stub);
   await page.goto('/search');
+  // Before a search the page says what it searches, not a blank space; gone once there are results.
+  await expect(page.getByTestId('search-start')).toContainText('what was said in every processed episode');
   await page.getByRole('searchbox').fill('country');
   await page.keyboard.press('Enter');
   const hits = page.getByTestId('search-results').getByRole('link');
   await expect(hits).toHaveCount(2);
+  await expect(page.getByTestId('search-start')).toHaveCount(0);
   const hit = hits.filter({ hasText: '0:05' });
   await expect(hit).toContainText('Ask not what your country can do for you');
   await expect(hit).toContainText('The Stub Show');
