@@ -40,6 +40,7 @@ const TEXT_PAIRS: [string, string][] = [
   ['accent', 'surface'],
   ['accent-fg', 'accent'],
   ['bad-fg', 'bg'],
+  ['warn-fg', 'bg'], // Admin: a degraded role
   ['ok-fg', 'ok-bg'],
   ['bad-fg', 'bad-bg'],
   ['busy-fg', 'busy-bg'],
