@@ -15,15 +15,27 @@ export function isStaleChunkError(e: unknown): boolean {
 
 const TRIED = 'podbrain.staleBuildReload';
 
-export function reloadOnStaleChunks(router: Router, storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> = sessionStorage, go = (href: string) => window.location.assign(href)): void {
+type Marker = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+const whenIdle = (fn: () => void) => (window.requestIdleCallback ?? ((cb: () => void) => setTimeout(cb, 1)))(() => fn());
+
+/**
+ * `storage` is asked for only when needed: the first touch of sessionStorage is a synchronous round
+ * trip to the browser (5–70 ms in Chromium), which must not sit between the first page's data and its
+ * first paint. So the marker of a reload is cleared once per page load, when the page is idle.
+ */
+export function reloadOnStaleChunks(router: Router, storage: () => Marker = () => sessionStorage, go = (href: string) => window.location.assign(href), later: (fn: () => void) => void = whenIdle): void {
   router.onError((err, to) => {
     if (!isStaleChunkError(err)) return;
     const href = router.resolve(to.fullPath).href;
-    if (storage.getItem(TRIED) === href) return;
-    storage.setItem(TRIED, href);
+    const marker = storage();
+    if (marker.getItem(TRIED) === href) return;
+    marker.setItem(TRIED, href);
     go(href);
   });
+  let cleared = false;
   router.afterEach((_to, _from, failure) => {
-    if (!failure) storage.removeItem(TRIED);
+    if (failure || cleared) return;
+    cleared = true;
+    later(() => storage().removeItem(TRIED));
   });
 }

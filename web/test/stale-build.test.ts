@@ -17,8 +17,9 @@ function setup() {
   const store = new Map<string, string>();
   const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v), removeItem: (k: string) => void store.delete(k) };
   const go = vi.fn();
-  reloadOnStaleChunks(router, storage, go);
-  return { router, go };
+  const opened = vi.fn(() => storage);
+  reloadOnStaleChunks(router, opened, go, (fn) => fn());
+  return { router, go, opened };
 }
 
 describe('a page of an older build (stale chunks after a deploy)', () => {
@@ -39,6 +40,19 @@ describe('a page of an older build (stale chunks after a deploy)', () => {
     expect(go).toHaveBeenCalledTimes(1);
     await router.push('/broken').catch(() => undefined);
     expect(go).toHaveBeenCalledTimes(1);
+  });
+
+  it('a page that loads fine does not touch the storage until it is idle (a synchronous round trip on the first paint\'s path)', async () => {
+    const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/', component: Page }, { path: '/ok', component: Page }] });
+    const storage = vi.fn(() => ({ getItem: () => null, setItem: () => undefined, removeItem: () => undefined }));
+    const idle: (() => void)[] = [];
+    reloadOnStaleChunks(router, storage, vi.fn(), (fn) => void idle.push(fn));
+    await router.push('/');
+    await router.push('/ok');
+    expect(storage).not.toHaveBeenCalled();
+    expect(idle).toHaveLength(1); // once per page load
+    idle[0]();
+    expect(storage).toHaveBeenCalledTimes(1);
   });
 
   it('after a navigation that works, a later deploy is handled again', async () => {
