@@ -10,6 +10,7 @@ test('contract stub: no digest yet says what to do; "Generate now" makes one and
   await page.goto('/digests');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Digest');
   await expect(page.getByText('No digest yet. Press “Generate now”')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Earlier digests' })).toHaveCount(0); // said once, above
   await expect(page.getByTestId('digest-rss')).toHaveAttribute('href', '/api/digests/feed.xml');
   await page.getByTestId('generate-digest').click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('This week');

@@ -266,6 +266,7 @@ test('contract stub: incidents — one opened while the page is open appears liv
 });
 
 test('contract stub: every page in light and dark, and on a phone, saved to web/screenshots', async ({ page, stub, browser, app }) => {
+  test.setTimeout(180_000); // 33 page loads with full-page screenshots; over a minute on a busy 2-core machine
   const key = await processedEpisode(stub);
   const incident = stub.addIncident();
   await expect.poll(() => stub.episodes.get('feed1-ep2')?.detail.state).toBe('failed');
