@@ -9,7 +9,7 @@ import { startAppServer } from '../support/app-server';
 import { checkManifest, controlled } from '../support/pwa';
 import { DIST_DIR } from '../support/paths';
 import { screenshot } from '../support/screens';
-import { type StubApi } from '../support/stub-api';
+import { stubDigest, type StubApi } from '../support/stub-api';
 import { stubTest } from '../support/stub-test';
 
 const test = stubTest(100);
@@ -152,8 +152,10 @@ const cls = (page: Page) =>
     return { __cls: w.__cls, __shifts: w.__shifts };
   });
 
-test('pwa stub: no layout shift while the Library and the Episode page load (CLS < 0.1, slow api)', async ({ browser, app, stub }) => {
+test('pwa stub: no layout shift while the Library, the Episode, a feed\'s and the Digest page load (CLS < 0.1, slow api)', async ({ browser, app, stub }) => {
   const key = await processedEpisode(stub);
+  const feedId = stub.episodes.get(key)!.detail.feed_id;
+  stub.digests.unshift(stubDigest('1', { created_at: new Date().toISOString() }));
   // No service worker here: every api answer comes through the page's own (delayed) route.
   const context = await browser.newContext({ baseURL: app.origin, serviceWorkers: 'block' });
   const page = await context.newPage();
@@ -166,6 +168,8 @@ test('pwa stub: no layout shift while the Library and the Episode page load (CLS
   for (const [name, path, ready] of [
     ['library', '/', '[data-testid=episode-list]'],
     ['episode', `/episodes/${key}`, '[data-testid=insights]'],
+    ['feed page', `/feeds/${encodeURIComponent(feedId)}`, '[data-testid=feed-episodes]'],
+    ['digest', '/digests', '[data-testid=clusters]'],
   ] as const) {
     await page.goto(path);
     await expect(page.locator(ready).first()).toBeVisible();
