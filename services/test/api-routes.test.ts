@@ -119,6 +119,12 @@ describe('api: documents and health', () => {
     const bad = await fetch(`${open.base}/api/feeds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"url": ' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/not valid JSON/);
+    // curl -d without -H: a form body. Said plainly, with the header to add.
+    const form = await fetch(`${open.base}/api/feeds`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '{"url":"https://example.com/feed.xml"}' });
+    expect(form.status).toBe(415);
+    const body = (await form.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('unsupported_media_type');
+    expect(body.error.message).toContain('Content-Type: application/json');
   });
 });
 

@@ -20,7 +20,7 @@ import { API_PREFIX, apiDocument } from './contract';
 import { ApiContext } from './context';
 import { correlationMiddleware } from './correlation';
 import { assertReadAccessConfigured, readsArePrivate } from './private-reads';
-import { sendError } from './errors';
+import { ApiError, sendError } from './errors';
 import { EventHub } from './events/event-hub';
 import { ApiSearchService } from './search/search.service';
 import { ChunkRepository } from '../repositories/chunks.repository';
@@ -39,6 +39,17 @@ function jsonErrors(parser: RequestHandler, log: Logger): RequestHandler {
       const body = e.type === 'entity.parse.failed' ? Object.assign(new Error(`request body is not valid JSON: ${e.message}`), { status: 400 }) : err;
       sendError(res, body, log);
     });
+}
+
+/**
+ * A form body (`curl -d '{…}'` without a Content-Type sends one; so does an HTML form) is refused with
+ * what to send instead, not answered with a validation error about fields that were never read.
+ */
+function formBodiesRefused(log: Logger): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!req.is(['application/x-www-form-urlencoded', 'multipart/form-data'])) return next();
+    sendError(res, new ApiError(415, 'unsupported_media_type', `this API reads JSON bodies: send Content-Type: application/json (got ${req.headers['content-type']}; with curl add -H 'Content-Type: application/json')`), log);
+  };
 }
 
 /** The port an api app listens on (API_PORT, or the kernel's pick for 0). */
@@ -118,6 +129,7 @@ export async function bootstrapApi(config: Config, opts: { log?: Logger; listen?
   if (config.telemetry.apiRequestMetrics) app.use(apiMetricsMiddleware({ skip: (p) => p === '/metrics' || p === '/healthz' || p === '/api/events' }));
   app.use(jsonErrors(express.json({ limit: '1mb' }), log));
   app.use(jsonErrors(express.text({ type: XML_TYPES, limit: '5mb' }), log));
+  app.use(formBodiesRefused(log));
   app.setGlobalPrefix(API_PREFIX.prefix, { exclude: [...API_PREFIX.exclude] });
   app.enableShutdownHooks([]);
 
