@@ -191,6 +191,11 @@ test('contract stub: when the api is down every page shows an error with Try aga
   await expect(page.getByText('No feeds yet.')).toBeVisible();
   await page.goto('/episodes/nope');
   await expect(page.getByRole('alert')).toContainText('No episode nope');
+  // A 404 is not an outage: no "Try again", a way back instead.
+  await expect(page.getByTestId('episode-not-found')).toContainText('Episode not found');
+  await expect(page.getByRole('button', { name: 'Try again' })).toHaveCount(0);
+  await page.getByRole('link', { name: 'Back to the Library' }).click();
+  await expect(page).toHaveURL(/\/$/);
 });
 
 test('contract stub: with an API key required, a write says where to set it; the key saved on the Admin page is sent', async ({ page, stub }) => {
